@@ -1,0 +1,15 @@
+//! batchwire: reliable, small analytics event delivery.
+//!
+//! The crate has three layers:
+//! - [`core`]: a deterministic, sans-IO delivery engine (no clock, no RNG, no IO). Time and a seed
+//!   are inputs; requests to send and things to tell the application are outputs.
+//! - [`protocol`]: the wire contracts (`/v1-batch`, Amplitude HTTP V2, Amplitude Batch): how a batch
+//!   is encoded and how a response is classified.
+//! - `web` / `edge` / `js` (wasm32 only): thin drivers that give the core a clock, timers, `fetch`,
+//!   IndexedDB and the JavaScript API.
+
+pub mod core;
+pub mod protocol;
+
+#[cfg(target_arch = "wasm32")]
+mod js;
