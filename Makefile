@@ -1,0 +1,36 @@
+# batchwire: the two commands a newcomer needs are `make demo` and `make test`.
+# Every target installs what is missing first (scripts/setup.sh, idempotent and quick when done).
+SHELL := /bin/bash
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+
+.PHONY: all setup package test demo collector bench bench-core bench-browser fuzz clean
+
+all: test
+
+setup:
+	@bash scripts/setup.sh
+
+## pkg/: the npm package, with the gzip size of wasm + glue printed and checked against the budget.
+package: setup
+	@python3 scripts/package.py
+
+## Every test layer; the last line is "N passed, N failed".
+test: setup
+	@bash scripts/test.sh
+
+## Builds the package, starts the collector and the demo page, runs the demo headless, then serves
+## it for a browser until Ctrl-C. DEMO_EXIT=1 stops after the headless run.
+demo: setup
+	@bash scripts/demo.sh
+
+## The reference collector on 127.0.0.1:8787 (ARGS="--help" lists its flags).
+collector:
+	cargo run --release -p collector -- --addr 127.0.0.1:8787 $(ARGS)
+
+bench: bench-core
+
+bench-core:
+	cargo bench -p batchwire --bench core
+
+clean:
+	rm -rf pkg target/wasm-pack target/test-logs

@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""Builds pkg/, the npm package, as wasm-pack.toml describes it.
+
+For each wasm-bindgen target in [targets].emit: `wasm-pack build --mode no-install` (cargo build +
+the pinned wasm-bindgen), then npm binaryen's wasm-opt with [wasm_opt].flags. The package is then
+assembled from pkg-template/ plus the generated files. Finally the gzip size of what a browser
+downloads (wasm + wasm-bindgen glue + our entry) is printed and checked against [budget].
+"""
+import gzip
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(cmd, **kw):
+    print("+", " ".join(str(c) for c in cmd), flush=True)
+    subprocess.run(cmd, check=True, cwd=ROOT, **kw)
+
+
+def gz(path: Path) -> int:
+    return len(gzip.compress(path.read_bytes(), compresslevel=9, mtime=0))
+
+
+def main() -> int:
+    manifest = tomllib.loads((ROOT / "wasm-pack.toml").read_text())
+    name = manifest["package"]["out_name"]
+    template = ROOT / manifest["package"]["template"]
+    targets = manifest["targets"]["emit"]
+    budget_target = manifest["targets"]["budget_target"]
+    if budget_target not in targets:
+        sys.exit(f"wasm-pack.toml: budget_target {budget_target!r} is not in targets.emit")
+    wasm_opt = ROOT / "node_modules" / ".bin" / "wasm-opt"
+    if not wasm_opt.exists():
+        sys.exit("node_modules/.bin/wasm-opt is missing: run scripts/setup.sh (make setup)")
+
+    cargo_toml = tomllib.loads((ROOT / "Cargo.toml").read_text())
+    version = cargo_toml["package"]["version"]
+
+    pkg = ROOT / "pkg"
+    shutil.rmtree(pkg, ignore_errors=True)
+    pkg.mkdir()
+    build_root = ROOT / "target" / "wasm-pack"
+    for target in targets:
+        out = build_root / target
+        shutil.rmtree(out, ignore_errors=True)
+        run(["wasm-pack", "--quiet", "build", "--release", "--mode", "no-install", "--no-pack",
+             "--target", target, "--out-dir", str(out), "--out-name", name])
+        wasm = out / f"{name}_bg.wasm"
+        before = wasm.stat().st_size
+        run([str(wasm_opt), *manifest["wasm_opt"]["flags"], str(wasm), "-o", str(wasm)])
+        print(f"  {target}: wasm {before} -> {wasm.stat().st_size} bytes after wasm-opt")
+        dest = pkg / target
+        dest.mkdir()
+        for f in out.iterdir():
+            # wasm-pack leaves a .gitignore and a README copy; the package ships its own.
+            if f.suffix in (".js", ".wasm", ".ts") and f.is_file():
+                shutil.copy2(f, dest / f.name)
+
+    for f in template.iterdir():
+        if f.is_file():
+            shutil.copy2(f, pkg / f.name)
+    pj_path = pkg / "package.json"
+    pj = json.loads(pj_path.read_text())
+    pj["version"] = version
+    pj_path.write_text(json.dumps(pj, indent=2) + "\n")
+
+    # Every path the package.json names must exist, or consumers get a broken import.
+    missing = [p for p in _paths(pj) if not (pkg / p).exists()]
+    if missing:
+        sys.exit(f"pkg/package.json names files that were not built: {missing}")
+
+    wasm = pkg / budget_target / f"{name}_bg.wasm"
+    glue = pkg / budget_target / f"{name}.js"
+    entry = pkg / pj["exports"]["."]["browser"]
+    sizes = {"wasm": gz(wasm), "glue": gz(glue), "entry": gz(entry)}
+    total = sum(sizes.values())
+    limit = manifest["budget"]["max_gzip_bytes"]
+    goal = manifest["budget"]["goal_gzip_bytes"]
+    print(f"size ({budget_target}, gzip -9): wasm {sizes['wasm']} + glue {sizes['glue']} + entry "
+          f"{sizes['entry']} = {total} bytes (budget {limit}, goal {goal}; raw wasm {wasm.stat().st_size})")
+    (ROOT / "target" / "package-size.json").write_text(json.dumps(
+        {"gzip": sizes, "total_gzip": total, "budget": limit, "goal": goal,
+         "raw_wasm": wasm.stat().st_size}) + "\n")
+    if total > limit:
+        print(f"FAIL: {total} gzip bytes is over the {limit}-byte budget in wasm-pack.toml", file=sys.stderr)
+        return 1
+    print(f"pkg/ ready: batchwire {version}")
+    return 0
+
+
+def _paths(pj):
+    """Relative file paths named by package.json's entry fields and export map."""
+    found = []
+
+    def walk(v):
+        if isinstance(v, str) and v.startswith("./"):
+            found.append(v[2:])
+        elif isinstance(v, dict):
+            for x in v.values():
+                walk(x)
+
+    walk(pj.get("exports", {}))
+    for key in ("main", "module", "types"):
+        if key in pj:
+            found.append(re.sub(r"^\./", "", pj[key]))
+    return found
+
+
+if __name__ == "__main__":
+    sys.exit(main())

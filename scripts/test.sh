@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Runs every test layer of batchwire and ends with one summary line: "N passed, N failed".
+#   1. checks: rustfmt, clippy (native and wasm32), the package build with its size budget
+#   2. native: cargo test for the whole workspace (core, protocols, collector)
+#   3. browser: wasm-bindgen tests in headless Chromium (wasm-pack test)
+#   4. end to end: the built npm package in headless Chromium against the collector (tests/e2e)
+#   5. edge: the Worker in workerd through miniflare against the collector (tests/edge)
+# A layer that breaks before reporting (a compile error, a crash) counts as one failure.
+# Logs of each layer are kept in target/test-logs/.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+logs=target/test-logs
+mkdir -p "$logs"
+passed=0
+failed=0
+failed_layers=()
+
+# Adds the counts a layer printed. $1 layer name, $2 exit code, $3 log, $4 format (cargo|node|check)
+tally() {
+  local name=$1 rc=$2 log=$3 format=$4 p=0 f=0
+  case $format in
+    cargo)
+      p=$(grep -aE '^test result:' "$log" | sed -E 's/.* ([0-9]+) passed; ([0-9]+) failed.*/\1/' | awk '{s+=$1} END {print s+0}')
+      f=$(grep -aE '^test result:' "$log" | sed -E 's/.* ([0-9]+) passed; ([0-9]+) failed.*/\2/' | awk '{s+=$1} END {print s+0}') ;;
+    node)
+      p=$(grep -aE '^# pass [0-9]+' "$log" | awk '{s+=$3} END {print s+0}')
+      f=$(grep -aE '^# fail [0-9]+' "$log" | awk '{s+=$3} END {print s+0}') ;;
+    check)
+      if [ "$rc" = 0 ]; then p=1; else f=1; fi ;;
+  esac
+  p=${p:-0}; f=${f:-0}
+  if [ "$rc" != 0 ] && [ "$f" = 0 ]; then f=1; fi
+  if [ "$rc" = 0 ] && [ "$format" != check ] && [ "$p" = 0 ]; then
+    echo "[test] $name ran no test"; f=$((f + 1))
+  fi
+  passed=$((passed + p)); failed=$((failed + f))
+  if [ "$f" != 0 ]; then failed_layers+=("$name"); fi
+  printf '[test] %-28s %s passed, %s failed   (log: %s)\n' "$name" "$p" "$f" "$log"
+}
+
+# Runs a layer, showing its output as it goes and keeping a copy.
+layer() {
+  local name=$1 format=$2; shift 2
+  local log="$logs/${name// /-}.log"
+  echo "[test] === $name: $*"
+  "$@" 2>&1 | tee "$log"
+  tally "$name" "${PIPESTATUS[0]}" "$log" "$format"
+}
+
+layer "rustfmt" check cargo fmt --all -- --check
+layer "clippy native" check cargo clippy --workspace --all-targets -- -D warnings
+layer "clippy wasm32" check cargo clippy -p batchwire --lib --target wasm32-unknown-unknown -- -D warnings
+layer "package and size budget" check python3 scripts/package.py
+layer "native" cargo cargo test --workspace
+# Only tests/web_*.rs are browser suites; the native integration tests are not built for wasm32.
+CHROMEDRIVER=/usr/bin/chromedriver layer "browser" cargo \
+  wasm-pack test --headless --chrome --chromedriver /usr/bin/chromedriver --mode no-install -- --test 'web_*'
+
+if compgen -G "tests/e2e/*.test.mjs" >/dev/null; then
+  cargo build -q -p collector
+  COLLECTOR_BIN=$PWD/target/debug/collector layer "end to end" node node --test --test-concurrency=1 --test-reporter=tap tests/e2e/
+fi
+if compgen -G "tests/edge/*.test.mjs" >/dev/null; then
+  cargo build -q -p collector
+  COLLECTOR_BIN=$PWD/target/debug/collector layer "edge" node node --test --test-concurrency=1 --test-reporter=tap tests/edge/
+fi
+
+if [ ${#failed_layers[@]} -gt 0 ]; then echo "[test] failing layers: ${failed_layers[*]}"; fi
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
