@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# make demo: builds pkg/, starts the reference collector and the demo page on 127.0.0.1, runs the
+# page headless so events are seen flowing, then keeps both up for a browser until Ctrl-C.
+# DEMO_EXIT=1 (or CI=true) stops after the headless run. Ports: COLLECTOR_PORT, WWW_PORT.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+collector_port=${COLLECTOR_PORT:-8787}
+www_port=${WWW_PORT:-8080}
+run_dir=target/demo
+mkdir -p "$run_dir"
+
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT
+trap 'echo; echo "[demo] stopped"; exit 0' INT TERM
+
+# Waits until $1 (a log file) has a line matching $2, or the process $3 has died.
+wait_for() {
+  for _ in $(seq 1 600); do
+    grep -q "$2" "$1" 2>/dev/null && return 0
+    kill -0 "$3" 2>/dev/null || { echo "[demo] failed to start:"; cat "$1"; return 1; }
+    sleep 0.1
+  done
+  echo "[demo] timed out waiting for: $2"; cat "$1"; return 1
+}
+
+python3 scripts/package.py
+cargo build -q -p collector
+
+target/debug/collector --addr "127.0.0.1:$collector_port" >"$run_dir/collector.log" 2>&1 &
+pids+=($!)
+wait_for "$run_dir/collector.log" "listening on" "${pids[-1]}"
+node scripts/serve.mjs "$www_port" >"$run_dir/www.log" 2>&1 &
+pids+=($!)
+wait_for "$run_dir/www.log" "serving" "${pids[-1]}"
+
+www="http://127.0.0.1:$www_port"
+collector="http://127.0.0.1:$collector_port"
+echo "[demo] collector on $collector, demo page on $www"
+node scripts/demo-run.mjs "$www" "$collector"
+
+if [ "${DEMO_EXIT:-}" = 1 ] || [ "${CI:-}" = true ]; then exit 0; fi
+echo
+echo "[demo] open $www/ in a browser to track events by hand (collector stats: $collector/_stats)."
+echo "[demo] Ctrl-C stops the collector and the page server."
+wait
