@@ -1,0 +1,253 @@
+// The end-to-end harness: the reference collector (a real process), the static server (www/ at /,
+// pkg/ at /pkg/, our test pages at /e2e/) and headless Debian Chromium through playwright-core.
+// Each test gets its own collector and a fresh browser context, so IndexedDB starts empty unless a
+// test reloads or reopens pages inside the same context on purpose. Everything is torn down in
+// t.after(), which node:test runs even when the test failed or timed out.
+//
+// The page origin (static server) and the collector origin differ in port, so every request is
+// cross-origin and CORS is exercised exactly as in production.
+import { spawn } from "node:child_process";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+import { serve } from "../../scripts/serve.mjs";
+
+export const ROOT = resolve(fileURLToPath(import.meta.url), "../../..");
+export const PAGES = join(ROOT, "tests/e2e/pages");
+export const WRITE_KEY = "uk_live_demo";
+
+const CHROMIUM_ARGS = [
+  "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+  "--disable-sync", "--no-first-run",
+];
+
+/** Polls `fn` until it returns a truthy value; fails with `what` and the last value seen. */
+export async function waitFor(fn, { timeout = 15_000, interval = 50, what = "condition" } = {}) {
+  const end = Date.now() + timeout;
+  let last;
+  for (;;) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > end) {
+      const seen = last instanceof Error ? last.message : JSON.stringify(last)?.slice(0, 400);
+      const label = typeof what === "function" ? what() : what;
+      throw new Error(`timed out after ${timeout} ms waiting for ${label} (last: ${seen})`);
+    }
+    await new Promise((r) => setTimeout(r, interval));
+  }
+}
+
+/** A running collector process and typed access to its control endpoints. */
+export class Collector {
+  constructor(url, proc, output) {
+    this.url = url;
+    this.proc = proc;
+    this.output = output;
+  }
+
+  async #call(method, path, body) {
+    const res = await fetch(this.url + path, {
+      method,
+      headers: body === undefined ? {} : { "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`collector ${method} ${path}: ${res.status} ${text}`);
+    return text;
+  }
+
+  /** GET /_stats, as the collector returns it. */
+  async stats() {
+    return JSON.parse(await this.#call("GET", "/_stats"));
+  }
+
+  /** GET /_events: every stored (de-duplicated) event, in arrival order. */
+  async events() {
+    const text = await this.#call("GET", "/_events");
+    return text.split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l));
+  }
+
+  /** The per-request log: [{ atMs, path, status, events, bytes }], in arrival order. */
+  async requests() {
+    return requestLog(await this.stats());
+  }
+
+  reset() {
+    return this.#call("POST", "/_reset", {});
+  }
+
+  /** Rate faults ({fail_rate, statuses, drop_rate, latency_ms, latency_rate, seed}) or a script. */
+  faults(spec) {
+    return this.#call("POST", "/_faults", spec);
+  }
+
+  /** Clears every fault: what the next requests get is normal service again. */
+  clearFaults() {
+    return this.#call("POST", "/_faults", { reset: true });
+  }
+
+  /** Changes limits at run time (e.g. the monthly quota). */
+  config(spec) {
+    return this.#call("POST", "/_config", spec);
+  }
+
+  async stop() {
+    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return;
+    const exited = new Promise((r) => this.proc.once("exit", r));
+    this.proc.kill("SIGTERM");
+    const t = setTimeout(() => this.proc.kill("SIGKILL"), 3000);
+    await exited;
+    clearTimeout(t);
+  }
+}
+
+/** Normalises the collector's request log so tests do not depend on its exact field names. */
+export function requestLog(stats) {
+  const raw = stats.requests_log ?? stats.request_log ?? stats.log ?? stats.requests ?? [];
+  if (!Array.isArray(raw)) throw new Error(`no request log in /_stats: ${JSON.stringify(stats).slice(0, 300)}`);
+  return raw.map((r) => ({
+    atMs: r.arrival_ms ?? r.at_ms ?? r.ms ?? r.arrived_ms,
+    path: r.path,
+    status: r.status,
+    events: r.events ?? r.event_count ?? r.count,
+    bytes: r.body_bytes ?? r.bytes,
+    raw: r,
+  }));
+}
+
+/** Duplicates the collector recognised (a messageId it had already stored). */
+export function duplicatesOf(stats) {
+  return stats.duplicates ?? stats.events_duplicate ?? stats.duplicate_events ?? 0;
+}
+
+/** Starts COLLECTOR_BIN (default target/debug/collector) on a free port. */
+export async function startCollector(args = []) {
+  const bin = process.env.COLLECTOR_BIN ?? join(ROOT, "target/debug/collector");
+  const proc = spawn(bin, ["--addr", "127.0.0.1:0", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  const url = await new Promise((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error(`collector did not start in 15 s:\n${output}`)), 15_000);
+    const look = (chunk) => {
+      output += chunk;
+      const m = /collector listening on (http:\/\/[^\s]+)/.exec(output);
+      if (m) {
+        clearTimeout(timer);
+        ok(m[1].replace(/\/$/, ""));
+      }
+    };
+    proc.stdout.setEncoding("utf8").on("data", look);
+    proc.stderr.setEncoding("utf8").on("data", look);
+    proc.once("error", (e) => { clearTimeout(timer); fail(e); });
+    proc.once("exit", (code) => { clearTimeout(timer); fail(new Error(`collector exited (${code}):\n${output}`)); });
+  });
+  return new Collector(url, proc, () => output);
+}
+
+/** Starts the static server; `extraMounts` are [[prefix, dir], ...] served before www/ and pkg/. */
+export async function startWeb(extraMounts = []) {
+  const server = await serve({ port: 0, extraMounts: [["/e2e/", PAGES], ...extraMounts] });
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    close: () => new Promise((r) => { server.closeAllConnections?.(); server.close(() => r()); }),
+  };
+}
+
+export function launchBrowser() {
+  return chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
+}
+
+/**
+ * One test's world: collector + static server + browser + a fresh context. Registered for teardown
+ * on `t`. `env.open()` opens the e2e test page in the context and waits until batchwire loaded.
+ */
+export async function setup(t, { collectorArgs = [], extraMounts = [] } = {}) {
+  const env = { pages: [], logs: [] };
+  const closers = [];
+  t.after(async () => {
+    for (const close of closers.reverse()) {
+      try {
+        await close();
+      } catch {
+        // teardown goes on: one failing closer must not leave the others running
+      }
+    }
+  });
+  env.collector = await startCollector(collectorArgs);
+  closers.push(() => env.collector.stop());
+  env.web = await startWeb(extraMounts);
+  closers.push(() => env.web.close());
+  env.browser = await launchBrowser();
+  closers.push(() => env.browser.close());
+  env.context = await env.browser.newContext();
+  env.apiHost = env.collector.url;
+
+  /** Opens `path` (default the e2e page) and waits until window.bwReady (or `readyExpr`). */
+  env.open = async (path = "/e2e/index.html", { readyExpr = "window.bwReady === true" } = {}) => {
+    const page = await env.context.newPage();
+    watch(page, env.logs);
+    env.pages.push(page);
+    await page.goto(env.web.url + path);
+    await page.waitForFunction(readyExpr, null, { timeout: 15_000 });
+    return page;
+  };
+  /** Options for createClient pointing at this test's collector. */
+  env.options = (extra = {}) => ({ writeKey: WRITE_KEY, apiHost: env.apiHost, protocol: "v1-batch", ...extra });
+  /** Page console and errors, for a failure message. */
+  env.diagnostics = () => env.logs.slice(-40).join("\n");
+  return env;
+}
+
+function watch(page, logs) {
+  page.on("console", (m) => logs.push(`[console.${m.type()}] ${m.text()}`));
+  page.on("pageerror", (e) => logs.push(`[pageerror] ${e.message}`));
+  page.on("crash", () => logs.push("[crash]"));
+}
+
+/** Stored events grouped by messageId: Map<messageId, count>. */
+export function countById(events) {
+  const m = new Map();
+  for (const e of events) m.set(e.messageId, (m.get(e.messageId) ?? 0) + 1);
+  return m;
+}
+
+/**
+ * Waits until every id in `ids` is stored at the collector, then returns the stored events.
+ * Fails (with the page diagnostics) if they do not all arrive within `timeout`.
+ */
+export async function waitForIds(env, ids, { timeout = 30_000 } = {}) {
+  const want = new Set(ids);
+  let events = [];
+  let missing = want.size;
+  try {
+    await waitFor(async () => {
+      events = await env.collector.events();
+      const have = new Set(events.map((e) => e.messageId));
+      missing = 0;
+      for (const id of want) if (!have.has(id)) missing++;
+      return missing === 0;
+    }, {
+      timeout, interval: 100,
+      what: () => `${want.size} messageIds stored at the collector (${missing} missing, ${events.length} stored)`,
+    });
+  } catch (e) {
+    e.message += `\npage diagnostics:\n${env.diagnostics()}`;
+    throw e;
+  }
+  return events;
+}
+
+/**
+ * Asserts every id in `ids` is stored exactly once. `assert` is node:assert/strict.
+ */
+export function assertExactlyOnce(assert, events, ids) {
+  const counts = countById(events);
+  const missing = ids.filter((id) => !counts.has(id));
+  const doubled = ids.filter((id) => counts.get(id) > 1);
+  assert.deepEqual({ missing: missing.length, doubled: doubled.length }, { missing: 0, doubled: 0 },
+    `missing e.g. ${missing.slice(0, 3)}; stored twice e.g. ${doubled.slice(0, 3)}`);
+  assert.equal(new Set(ids).size, ids.length, "the SDK returned a messageId twice");
+}
