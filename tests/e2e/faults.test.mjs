@@ -22,6 +22,7 @@ test("5xx and dropped responses recover: every event stored exactly once", { tim
   const reqs = (await env.collector.requests()).filter((r) => r.path === "/v1-batch");
   const statuses = reqs.map((r) => r.status);
   assert.ok(statuses.some((s) => s >= 500), "no 5xx was injected: the test proved nothing");
+  assert.ok(reqs.some((r) => r.dropped), "no response was dropped: the test proved nothing");
   assert.ok(reqs.length > 16, "no request was retried");
   const s = await page.evaluate(() => stats());
   assert.equal(s.failed, 0, "a transient failure was reported as permanent");

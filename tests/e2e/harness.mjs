@@ -105,23 +105,21 @@ export class Collector {
   }
 }
 
-/** Normalises the collector's request log so tests do not depend on its exact field names. */
+/**
+ * The request log of /_stats as [{ atMs, path, status, events, bytes, dropped, fault }], arrival
+ * order. `atMs` is taken on arrival, before the body is read; `status` is 0 for a dropped answer.
+ */
 export function requestLog(stats) {
-  const raw = stats.requests_log ?? stats.request_log ?? stats.log ?? stats.requests ?? [];
-  if (!Array.isArray(raw)) throw new Error(`no request log in /_stats: ${JSON.stringify(stats).slice(0, 300)}`);
-  return raw.map((r) => ({
-    atMs: r.arrival_ms ?? r.at_ms ?? r.ms ?? r.arrived_ms,
-    path: r.path,
-    status: r.status,
-    events: r.events ?? r.event_count ?? r.count,
-    bytes: r.body_bytes ?? r.bytes,
-    raw: r,
+  if (!Array.isArray(stats.log)) throw new Error(`no request log in /_stats: ${JSON.stringify(stats).slice(0, 300)}`);
+  return stats.log.map((r) => ({
+    atMs: r.ms, path: r.path, status: r.status, events: r.events, bytes: r.bytes, dropped: r.dropped,
+    fault: r.fault,
   }));
 }
 
-/** Duplicates the collector recognised (a messageId it had already stored). */
+/** Events the collector recognised as already stored (same messageId) and did not store again. */
 export function duplicatesOf(stats) {
-  return stats.duplicates ?? stats.events_duplicate ?? stats.duplicate_events ?? 0;
+  return stats.events.duplicates;
 }
 
 /** Starts COLLECTOR_BIN (default target/debug/collector) on a free port. */
