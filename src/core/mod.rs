@@ -1,2 +1,50 @@
-//! The delivery engine. Deterministic and sans-IO: it never reads a clock, never draws randomness
-//! of its own and performs no IO.
+//! The delivery engine. It is deterministic and performs no IO: it never reads a clock, never
+//! draws randomness of its own, and never touches the network or storage. Time (`now`, epoch
+//! milliseconds) and a seed are inputs; requests to send, wake-up times and things to tell the
+//! application are outputs. Given the same inputs it produces the same outputs, which is what lets
+//! a simulated server and a virtual clock test it exhaustively (see `sim.rs`).
+//!
+//! # Model
+//! An event is validated and encoded into its protocol's JSON exactly once, at
+//! [`Pipeline::enqueue`]; from then on it is a byte string with a messageId inside and a little
+//! metadata beside it (about 72 bytes). Every request body is `prefix + events joined by ',' +
+//! suffix`, so planning a request is adding lengths, and every retry of an event carries the
+//! same bytes and messageId.
+//!
+//! An event is in exactly one state: queued, in flight in exactly one request, or gone (delivered
+//! or failed, each reported once through [`Pipeline::poll_event`]). Nothing leaves silently:
+//! evictions, rejections and the give-up horizon all produce [`AppEvent::Failed`].
+//!
+//! Waiting is keyed: a global rate limit (no request before `Retry-After`), a global backoff
+//! after transient failures, a global quota hold (probed sparingly), and per-identity pauses
+//! (Amplitude's per-user/device throttles and daily quotas) that leave other identities flowing.
+//!
+//! The driver (browser, Worker, test) is thin: see [`Pipeline`] for the order of calls.
+
+mod backoff;
+mod batch;
+mod config;
+mod event;
+mod outcome;
+mod pipeline;
+mod queue;
+mod report;
+pub(crate) mod time;
+
+#[cfg(test)]
+mod sim;
+#[cfg(test)]
+mod tests;
+
+/// Milliseconds since the Unix epoch, as supplied by the driver.
+pub type Millis = u64;
+
+pub use backoff::parse_retry_after;
+pub use config::{Config, ConfigError, Overflow};
+pub use event::{EventInput, EventKind, Field, Rejected, Rule, StoredEvent, Warning};
+pub use pipeline::Pipeline;
+pub use report::{
+    AppEvent, Enqueued, EventId, FailReason, NetError, Response, Stats, Transmit, TransmitId,
+};
+
+pub use crate::protocol::Protocol;

@@ -1,1 +1,235 @@
-//! Wire protocols.
+//! The wire contracts: `/v1-batch`, Amplitude HTTP V2 and Amplitude Batch (`PROTOCOLS.md`).
+//!
+//! This module owns every number the servers impose ([`Limits`], one place per limit) and the two
+//! translations the core needs: an event into its protocol JSON (done once, at enqueue), and a
+//! response into an [`Outcome`]. It decides nothing about retrying; the core does, from the
+//! `Outcome`.
+//!
+//! A request body is always `prefix + event (',' event)* + suffix` (see [`Protocol::envelope`]),
+//! so the core knows the exact size of any request by adding lengths, without serialising.
+
+pub mod amplitude;
+pub mod json;
+pub mod v1_batch;
+
+use crate::core::{EventKind, Millis};
+
+/// Which ingestion API a pipeline speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    /// `POST /v1-batch` with a Bearer write key.
+    V1Batch,
+    /// Amplitude `POST /2/httpapi`: real time, ordered per device, 30 events/s per identity.
+    AmplitudeHttpV2,
+    /// Amplitude `POST /batch`: bulk, unordered, daily per-identity quotas.
+    AmplitudeBatch,
+}
+
+/// What a protocol allows. Soft caps only warn; the others are hard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Events per request.
+    pub max_events: usize,
+    /// Bytes per request body, envelope included.
+    pub max_bytes: usize,
+    /// Characters of a track event name; longer is rejected at enqueue (the server would reject it).
+    pub max_event_name_chars: Option<usize>,
+    /// Characters of any string value before the server truncates it (warn).
+    pub warn_string_chars: Option<usize>,
+    /// Soft caps on properties / traits / context (warn): top-level keys, bytes of one value,
+    /// nesting depth.
+    pub soft_max_keys: usize,
+    pub soft_max_value_bytes: usize,
+    pub soft_max_depth: usize,
+    /// How long a throttled identity waits (Amplitude's documented 30 s; unused by /v1-batch).
+    pub identity_pause_ms: Millis,
+}
+
+/// A caller-given messageId longer than this is refused: ids are stored inline in the event
+/// bytes with a one-byte length, and no sane id is longer.
+pub const MAX_MESSAGE_ID_BYTES: usize = 128;
+
+const SOFT_KEYS: usize = 300;
+const SOFT_VALUE_BYTES: usize = 32 * 1024;
+const SOFT_DEPTH: usize = 8;
+
+impl Protocol {
+    pub const fn limits(self) -> Limits {
+        match self {
+            Protocol::V1Batch => Limits {
+                max_events: 100,
+                max_bytes: 1_048_576,
+                max_event_name_chars: Some(200),
+                warn_string_chars: None,
+                soft_max_keys: SOFT_KEYS,
+                soft_max_value_bytes: SOFT_VALUE_BYTES,
+                soft_max_depth: SOFT_DEPTH,
+                identity_pause_ms: 0,
+            },
+            // "< 1 MB and < 2,000 events": the largest sizes strictly below both.
+            Protocol::AmplitudeHttpV2 => Limits {
+                max_events: 1_999,
+                max_bytes: 999_999,
+                max_event_name_chars: None,
+                warn_string_chars: Some(1024),
+                soft_max_keys: SOFT_KEYS,
+                soft_max_value_bytes: SOFT_VALUE_BYTES,
+                soft_max_depth: SOFT_DEPTH,
+                identity_pause_ms: 30_000,
+            },
+            Protocol::AmplitudeBatch => Limits {
+                max_events: 2_000,
+                max_bytes: 20_000_000,
+                max_event_name_chars: None,
+                warn_string_chars: Some(1024),
+                soft_max_keys: SOFT_KEYS,
+                soft_max_value_bytes: SOFT_VALUE_BYTES,
+                soft_max_depth: SOFT_DEPTH,
+                identity_pause_ms: 30_000,
+            },
+        }
+    }
+
+    pub const fn path(self) -> &'static str {
+        match self {
+            Protocol::V1Batch => "/v1-batch",
+            Protocol::AmplitudeHttpV2 => "/2/httpapi",
+            Protocol::AmplitudeBatch => "/batch",
+        }
+    }
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            Protocol::V1Batch => "/v1-batch",
+            Protocol::AmplitudeHttpV2 => "Amplitude HTTP V2",
+            Protocol::AmplitudeBatch => "Amplitude Batch",
+        }
+    }
+
+    pub const fn is_amplitude(self) -> bool {
+        !matches!(self, Protocol::V1Batch)
+    }
+
+    /// HTTP V2 processes a device's events in the order received, so the planner must not let a
+    /// later event of a device overtake an earlier one that is paused.
+    pub const fn ordered_per_device(self) -> bool {
+        matches!(self, Protocol::AmplitudeHttpV2)
+    }
+
+    /// Headers of every request. The key travels in `Authorization` for /v1-batch and in the
+    /// body for Amplitude.
+    pub fn headers(self, write_key: &str) -> Vec<(&'static str, String)> {
+        let mut h = vec![("Content-Type", String::from("application/json"))];
+        if self == Protocol::V1Batch {
+            h.push(("Authorization", ["Bearer ", write_key].concat()));
+        }
+        h
+    }
+
+    /// The bytes before the first event and after the last one.
+    pub fn envelope(self, write_key: &str, min_id_length: usize) -> (Vec<u8>, Vec<u8>) {
+        match self {
+            Protocol::V1Batch => (b"{\"batch\":[".to_vec(), b"]}".to_vec()),
+            _ => amplitude::envelope(write_key, min_id_length),
+        }
+    }
+
+    /// Top-level keys of an encoded event: (messageId, device/anonymous id, user id).
+    pub const fn stored_keys(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Protocol::V1Batch => ("messageId", "anonymousId", "userId"),
+            _ => ("insert_id", "device_id", "user_id"),
+        }
+    }
+
+    /// Appends the event's protocol JSON to `out`; returns the offset in `out` where the
+    /// messageId's characters start (it is JSON-plain, so raw bytes = text).
+    pub fn encode_event(self, ev: &EventFields<'_>, out: &mut Vec<u8>) -> usize {
+        match self {
+            Protocol::V1Batch => v1_batch::encode(ev, out),
+            _ => amplitude::encode(ev, out),
+        }
+    }
+
+    /// Classifies a response. `retry_after` is the header already turned into a wait from now.
+    pub fn decode(self, status: u16, retry_after: Option<Millis>, body: &[u8]) -> Outcome {
+        match self {
+            Protocol::V1Batch => v1_batch::decode(status, retry_after, body),
+            _ => amplitude::decode(self, status, retry_after, body),
+        }
+    }
+}
+
+/// A validated event, borrowed, in the protocol-neutral shape the encoders read. Raw JSON fields
+/// have passed [`json::scan_object`] and are spliced verbatim.
+#[derive(Debug, Clone, Copy)]
+pub struct EventFields<'a> {
+    pub kind: EventKind,
+    pub name: Option<&'a str>,
+    pub message_id: &'a str,
+    pub anonymous_id: Option<&'a str>,
+    pub user_id: Option<&'a str>,
+    pub group_id: Option<&'a str>,
+    pub previous_id: Option<&'a str>,
+    pub timestamp: Millis,
+    pub properties: Option<&'a str>,
+    pub traits: Option<&'a str>,
+    pub context: Option<&'a str>,
+}
+
+/// An error the server attached to one event of a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventError {
+    /// Index into the request's events, when the server gave one.
+    pub index: Option<usize>,
+    pub message_id: Option<String>,
+    pub error: String,
+}
+
+/// What a response means, before any policy is applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every event accepted (duplicates included: the server already had them).
+    Accepted { warnings: Vec<String> },
+    /// The request succeeded but these events were rejected, permanently; the rest are accepted.
+    Partial {
+        errors: Vec<EventError>,
+        warnings: Vec<String>,
+    },
+    /// Sending too fast: nothing accepted; wait `retry_after` (or back off without one).
+    RateLimited { retry_after: Option<Millis> },
+    /// The monthly quota is spent: nothing accepted; hold until `retry_after` (the reset).
+    Quota { retry_after: Option<Millis> },
+    /// The body was too large: nothing accepted; the server's limit when it said.
+    TooLarge { limit_bytes: Option<usize> },
+    /// Amplitude 429 naming identities or events: nothing accepted. `daily_*` are over the Batch
+    /// API's 24 h quota (hold long); the others are over the per-second rate (pause briefly).
+    Throttled {
+        users: Vec<String>,
+        devices: Vec<String>,
+        events: Vec<usize>,
+        daily_users: Vec<String>,
+        daily_devices: Vec<String>,
+        retry_after: Option<Millis>,
+    },
+    /// Amplitude 400 naming bad events by index: nothing accepted; those events are permanently
+    /// bad, the others may be resent.
+    InvalidEvents { indexes: Vec<usize>, error: String },
+    /// Refused for good (4xx): nothing accepted, do not retry.
+    Permanent { status: u16, error: String },
+    /// 5xx or anything unexpected: retry with backoff.
+    Transient { status: u16 },
+}
+
+/// The server's `error` text, or a stand-in naming the status.
+pub(crate) fn error_text(body: Option<&json::Json>, status: u16) -> String {
+    if let Some(e) = body
+        .and_then(|b| b.get("error"))
+        .and_then(json::Json::as_str)
+    {
+        return e.to_string();
+    }
+    let mut s = b"HTTP ".to_vec();
+    crate::core::time::push_u64(&mut s, u64::from(status));
+    String::from_utf8(s).unwrap_or_default()
+}

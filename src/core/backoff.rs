@@ -1,0 +1,139 @@
+//! Randomness and waiting: the seeded PRNG (messageIds, jitter), exponential backoff with full
+//! jitter, and `Retry-After` in both of its forms.
+//!
+//! The PRNG is splitmix64: one `u64` of state, good statistical quality for ids and jitter, and a
+//! few instructions. It is *not* cryptographic; uniqueness of messageIds across tabs and processes
+//! rests on the driver seeding each pipeline from a real entropy source.
+
+use super::time::parse_http_date;
+use super::Millis;
+
+#[derive(Debug, Clone)]
+pub(crate) struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        mix(self.0)
+    }
+
+    /// Uniform in `0..=max` (Lemire's multiply-shift; the bias is below 2^-64 · max).
+    pub fn up_to(&mut self, max: u64) -> u64 {
+        if max == u64::MAX {
+            return self.next_u64();
+        }
+        ((u128::from(self.next_u64()) * u128::from(max + 1)) >> 64) as u64
+    }
+
+    /// A random (version 4, variant 1) UUID in its 36-character lowercase text form.
+    pub fn uuid_v4(&mut self) -> [u8; 36] {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let hi = self.next_u64().to_be_bytes();
+        let lo = self.next_u64().to_be_bytes();
+        let mut raw = [0u8; 16];
+        raw[..8].copy_from_slice(&hi);
+        raw[8..].copy_from_slice(&lo);
+        raw[6] = (raw[6] & 0x0f) | 0x40;
+        raw[8] = (raw[8] & 0x3f) | 0x80;
+        let mut out = [b'-'; 36];
+        let mut o = 0;
+        for (i, byte) in raw.iter().enumerate() {
+            if matches!(i, 4 | 6 | 8 | 10) {
+                o += 1;
+            }
+            out[o] = HEX[usize::from(byte >> 4)];
+            out[o + 1] = HEX[usize::from(byte & 15)];
+            o += 2;
+        }
+        out
+    }
+}
+
+/// splitmix64's finaliser: a bijective avalanche of 64 bits.
+pub(crate) fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// A 64-bit key for a string (messageIds, identities), seeded so that keys differ per pipeline.
+/// FNV-1a then an avalanche: cheap for short ids. Collisions are handled by callers comparing the
+/// real bytes where it matters (de-dup); for identity pauses a 2^-64 chance is accepted.
+pub(crate) fn key(seed: u64, tag: u8, s: &[u8]) -> u64 {
+    let mut h = 0xcbf2_9ce4_8422_2325 ^ seed ^ u64::from(tag);
+    for &b in s {
+        h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+    }
+    // Zero means "no identity" in queue entries.
+    mix(h).max(1)
+}
+
+/// Exponential backoff with full jitter (uniform in `0..=min(max, base·2^(attempt-1))`): spreads
+/// many clients that failed together, and is what AWS's analysis found to finish soonest.
+pub(crate) fn backoff_delay(rng: &mut Rng, attempt: u32, base: Millis, max: Millis) -> Millis {
+    let shift = attempt.saturating_sub(1).min(40);
+    let ceiling = base.saturating_mul(1u64 << shift).min(max);
+    rng.up_to(ceiling)
+}
+
+/// The wait a `Retry-After` header asks for, from `now`: delta-seconds or an HTTP-date. A date in
+/// the past means "now" (0); anything unreadable is `None` and the caller falls back to backoff.
+pub fn parse_retry_after(raw: &str, now: Millis) -> Option<Millis> {
+    let raw = raw.trim();
+    if !raw.is_empty() && raw.bytes().all(|c| c.is_ascii_digit()) {
+        // Saturate rather than fail on absurd values; the give-up horizon bounds the wait anyway.
+        let secs = raw.parse::<u64>().unwrap_or(u64::MAX);
+        return Some(secs.saturating_mul(1000));
+    }
+    parse_http_date(raw).map(|at| at.saturating_sub(now))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uuids_are_v4_and_distinct() {
+        let mut rng = Rng::new(7);
+        let a = rng.uuid_v4();
+        let b = rng.uuid_v4();
+        assert_ne!(a, b);
+        let s = std::str::from_utf8(&a).unwrap();
+        assert_eq!(s.len(), 36);
+        assert_eq!(&s[14..15], "4");
+        assert!(matches!(&s[19..20], "8" | "9" | "a" | "b"));
+        assert_eq!(s.matches('-').count(), 4);
+        assert_eq!(Rng::new(7).uuid_v4(), a, "same seed, same ids: determinism");
+    }
+
+    #[test]
+    fn backoff_stays_within_its_ceiling() {
+        let mut rng = Rng::new(1);
+        for attempt in 1..70 {
+            let ceiling = 1000u64
+                .saturating_mul(1 << (attempt - 1).min(40))
+                .min(300_000);
+            for _ in 0..50 {
+                assert!(backoff_delay(&mut rng, attempt, 1000, 300_000) <= ceiling);
+            }
+        }
+    }
+
+    #[test]
+    fn retry_after_in_both_forms() {
+        assert_eq!(parse_retry_after(" 120 ", 5), Some(120_000));
+        assert_eq!(
+            parse_retry_after("99999999999999999999999", 0),
+            Some(u64::MAX)
+        );
+        let date = "Sun, 06 Nov 1994 08:49:37 GMT";
+        assert_eq!(parse_retry_after(date, 784_111_767_000), Some(10_000));
+        assert_eq!(parse_retry_after(date, 784_111_787_000), Some(0));
+        assert_eq!(parse_retry_after("soon", 0), None);
+        assert_eq!(parse_retry_after("-5", 0), None);
+    }
+}

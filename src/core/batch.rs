@@ -1,0 +1,239 @@
+//! Batch planning: which queued events go into the next request.
+//!
+//! Events are packed in id order, counting the exact body bytes (`prefix + events joined by ','
+//! + suffix`), up to the event and byte limits; the first event that does not fit ends the
+//! request, so order is kept. Skipped are events in flight and events of paused identities. For
+//! Amplitude HTTP V2, which orders per device, skipping an event also holds back every later
+//! event of its device for this request, so nothing overtakes a paused event of the same device
+//! (/v1-batch and Amplitude Batch promise no order, so others flow freely). Order across
+//! concurrent requests is only kept with `max_in_flight = 1` (the default).
+//!
+//! A request leaves when it is due: it is full (events or bytes), holds `flush_at` events, holds
+//! a retry, holds an explicitly flushed event, or its oldest event has waited `flush_interval_ms`.
+
+use std::collections::HashSet;
+use std::hash::BuildHasherDefault;
+
+use super::pipeline::{Flight, Pipeline};
+use super::queue::KeyHasher;
+use super::report::{EventId, FailReason, Transmit, TransmitId};
+use super::Millis;
+
+pub(crate) struct Plan {
+    /// Queue positions, in body order.
+    pub picks: Vec<usize>,
+    pub body_len: usize,
+    /// Stopped by the event or byte limit, not by running out of events.
+    pub full: bool,
+    pub identity_probes: Vec<u64>,
+}
+
+impl Pipeline {
+    pub(crate) fn next_transmit(&mut self, now: Millis) -> Option<Transmit> {
+        if self.queued == 0 || self.in_flight.len() >= self.config.max_in_flight {
+            return None;
+        }
+        if now < self.rate_limited_until || now < self.backoff_until {
+            return None;
+        }
+        let probe = match self.quota {
+            Some(q) if q.until.map_or(true, |u| now < u) => {
+                if now < q.next_probe || !self.in_flight.is_empty() {
+                    return None;
+                }
+                true
+            }
+            _ => false,
+        };
+        if !probe && self.pauses.is_empty() && !self.surely_due(now) {
+            return None;
+        }
+        let max_events = if probe { 1 } else { self.event_limit };
+        let plan = self.plan(now, max_events, self.byte_limit);
+        let first = self.queue.get(*plan.picks.first()?)?;
+        let due = probe
+            || plan.full
+            || plan.picks.len() >= self.config.flush_at
+            || first.id < self.flush_mark
+            || first
+                .admitted_at
+                .saturating_add(self.config.flush_interval_ms)
+                <= now
+            || plan
+                .picks
+                .iter()
+                .any(|&i| self.queue.get(i).is_some_and(|e| e.attempts > 0));
+        if first.id >= self.flush_mark {
+            self.flush_mark = 0;
+        }
+        if !due {
+            self.planned_deadline = Some(
+                first
+                    .admitted_at
+                    .saturating_add(self.config.flush_interval_ms),
+            );
+            return None;
+        }
+        self.planned_deadline = None;
+        if let Some(q) = self.quota.as_mut().filter(|_| probe) {
+            q.next_probe = now.saturating_add(self.config.quota_probe_ms);
+        }
+        Some(self.launch(plan, probe))
+    }
+
+    pub(crate) fn unload_transmit(&mut self, now: Millis, budget: usize) -> Option<Transmit> {
+        let plan = self.plan(now, self.event_limit, self.byte_limit.min(budget));
+        if plan.picks.is_empty() {
+            return None;
+        }
+        Some(self.launch(plan, false))
+    }
+
+    /// Whether a request is due, judged from counters alone (valid when no identity is paused,
+    /// so every queued event is eligible).
+    fn surely_due(&mut self, now: Millis) -> bool {
+        let envelope = self.prefix.len() + self.suffix.len();
+        self.retries_queued > 0
+            || self.flush_mark > 0
+            || self.queued >= self.config.flush_at
+            || self.queued >= self.event_limit
+            || envelope + self.queued_bytes + self.queued - 1 > self.byte_limit
+            || self.flush_deadline().is_some_and(|d| d <= now)
+    }
+
+    /// When the oldest waiting event's interval ends.
+    pub(crate) fn flush_deadline(&self) -> Option<Millis> {
+        if !self.pauses.is_empty() {
+            return self.planned_deadline;
+        }
+        let start = self.queue.lower_bound(self.hint);
+        (start..self.queue.len())
+            .filter_map(|i| self.queue.get(i))
+            .find(|e| e.is_queued())
+            .map(|e| e.admitted_at.saturating_add(self.config.flush_interval_ms))
+    }
+
+    /// Chooses the next request's events (see the module doc). Events that cannot fit even alone
+    /// under the current byte limit (lowered by a 413) fail here with `TooLarge`.
+    pub(crate) fn plan(&mut self, now: Millis, max_events: usize, max_bytes: usize) -> Plan {
+        let envelope = self.prefix.len() + self.suffix.len();
+        let ordered = self.config.protocol.ordered_per_device();
+        let paused = !self.pauses.is_empty();
+        let mut blocked: HashSet<u64, BuildHasherDefault<KeyHasher>> = HashSet::default();
+        let mut plan = Plan {
+            picks: Vec::new(),
+            body_len: envelope,
+            full: false,
+            identity_probes: Vec::new(),
+        };
+        let mut too_large = Vec::new();
+        let mut at_front = true;
+        let mut idx = self.queue.lower_bound(self.hint);
+        while let Some(e) = self.queue.get(idx) {
+            idx += 1;
+            if !e.is_queued() {
+                if at_front {
+                    self.hint = e.id + 1;
+                }
+                continue;
+            }
+            at_front = false;
+            let mut probe = None;
+            if paused {
+                let mut skip = false;
+                for k in [e.user, e.device] {
+                    if k == 0 {
+                        continue;
+                    }
+                    if blocked.contains(&k) {
+                        skip = true;
+                    } else if let Some(p) = self.pauses.get(&k) {
+                        if p.until > now {
+                            skip = true;
+                        } else if p.hold {
+                            probe = Some(k);
+                        }
+                    }
+                }
+                if skip {
+                    if ordered && e.device != 0 {
+                        blocked.insert(e.device);
+                    }
+                    continue;
+                }
+            }
+            let len = e.bytes.len();
+            if envelope + len > self.byte_limit {
+                too_large.push(idx - 1);
+                continue;
+            }
+            let add = len + usize::from(!plan.picks.is_empty());
+            if plan.body_len + add > max_bytes {
+                plan.full = true;
+                break;
+            }
+            if let Some(k) = probe {
+                // One event per request tests a held identity; the rest of it waits.
+                blocked.insert(k);
+                plan.identity_probes.push(k);
+            }
+            plan.picks.push(idx - 1);
+            plan.body_len += add;
+            if plan.picks.len() >= max_events {
+                plan.full = true;
+                break;
+            }
+        }
+        for i in too_large {
+            let bytes = envelope + self.queue.get(i).map_or(0, |e| e.bytes.len());
+            self.fail(
+                i,
+                FailReason::TooLarge {
+                    bytes,
+                    limit: self.byte_limit,
+                },
+            );
+        }
+        plan
+    }
+
+    /// Builds the request for a plan and marks its events in flight.
+    fn launch(&mut self, plan: Plan, quota_probe: bool) -> Transmit {
+        let tid = self.alloc_tid();
+        let mut body = Vec::with_capacity(plan.body_len);
+        body.extend_from_slice(&self.prefix);
+        let mut ids = Vec::with_capacity(plan.picks.len());
+        for (n, &idx) in plan.picks.iter().enumerate() {
+            let Some(e) = self.queue.get_mut(idx) else {
+                continue;
+            };
+            if n > 0 {
+                body.push(b',');
+            }
+            body.extend_from_slice(&e.bytes);
+            e.flight = tid;
+            ids.push(e.id);
+            self.queued -= 1;
+            self.queued_bytes -= e.bytes.len();
+            if e.attempts > 0 {
+                self.retries_queued -= 1;
+            }
+        }
+        body.extend_from_slice(&self.suffix);
+        debug_assert_eq!(body.len(), plan.body_len);
+        self.in_flight.push(Flight {
+            id: tid,
+            events: ids.clone(),
+            body_len: body.len(),
+            quota_probe,
+            identity_probes: plan.identity_probes,
+        });
+        Transmit {
+            id: TransmitId(tid),
+            path: self.config.protocol.path(),
+            headers: self.headers.clone(),
+            body,
+            events: ids.into_iter().map(EventId).collect(),
+        }
+    }
+}

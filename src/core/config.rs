@@ -1,0 +1,185 @@
+//! Pipeline configuration. Every knob has a default chosen for a browser page; the protocol's
+//! limits clamp the ones a server also bounds.
+
+use std::fmt;
+
+use super::Millis;
+use crate::protocol::Protocol;
+
+/// What to do when the bounded queue is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Overflow {
+    /// Make room by dropping the oldest queued (not in-flight) events, each reported as
+    /// `Failed { reason: Evicted }`: recent events are usually worth more than old ones.
+    #[default]
+    DropOldest,
+    /// Refuse the new event with `E_QUEUE_FULL`.
+    RejectNew,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub protocol: Protocol,
+    /// The /v1-batch write key (sent as `Authorization: Bearer`) or the Amplitude `api_key`.
+    pub write_key: String,
+    /// A batch leaves once this many events wait (clamped to `1..=` the protocol's maximum).
+    pub flush_at: usize,
+    /// A waiting event leaves at most this long after it was queued.
+    pub flush_interval_ms: Millis,
+    /// Bytes per request body; default and ceiling: the protocol's limit.
+    pub max_batch_bytes: usize,
+    /// Requests in flight at once. 1 keeps order and is kind to rate limits.
+    pub max_in_flight: usize,
+    /// Bounds on what is held (queued and in flight).
+    pub max_queue_events: usize,
+    pub max_queue_bytes: usize,
+    pub overflow: Overflow,
+    /// Backoff after transient failures: full jitter below `min(max, base·2^(n-1))`.
+    pub backoff_base_ms: Millis,
+    pub backoff_max_ms: Millis,
+    /// An event not delivered this long after it was first queued fails with `RetryHorizon`.
+    pub give_up_after_ms: Millis,
+    /// While a quota holds events, one small request tests it this often.
+    pub quota_probe_ms: Millis,
+    /// Seeds messageIds and jitter. The driver must draw it from a real entropy source
+    /// (`crypto.getRandomValues`): two pipelines with one seed mint the same messageIds, and the
+    /// server would de-duplicate distinct events away.
+    pub seed: u64,
+    /// Amplitude's `min_id_length` option, also applied locally to drop ids it would remove.
+    pub min_id_length: usize,
+}
+
+impl Config {
+    pub fn new(protocol: Protocol, write_key: impl Into<String>) -> Self {
+        let limits = protocol.limits();
+        Config {
+            protocol,
+            write_key: write_key.into(),
+            flush_at: 100.min(limits.max_events),
+            flush_interval_ms: 10_000,
+            max_batch_bytes: limits.max_bytes,
+            max_in_flight: 1,
+            max_queue_events: 10_000,
+            max_queue_bytes: 8 * 1024 * 1024,
+            overflow: Overflow::DropOldest,
+            backoff_base_ms: 1_000,
+            backoff_max_ms: 300_000,
+            give_up_after_ms: 3 * 24 * 3_600_000,
+            quota_probe_ms: 3_600_000,
+            seed: 0,
+            min_id_length: 5,
+        }
+    }
+
+    /// Clamps what the protocol bounds and refuses what cannot work.
+    pub(crate) fn checked(mut self) -> Result<Self, ConfigError> {
+        let limits = self.protocol.limits();
+        if self.write_key.is_empty() {
+            return Err(ConfigError::EmptyWriteKey);
+        }
+        // The key goes into an HTTP header for /v1-batch: no control characters.
+        if self.write_key.bytes().any(|c| c < 0x20 || c == 0x7f) {
+            return Err(ConfigError::WriteKeyCharacters);
+        }
+        self.flush_at = self.flush_at.clamp(1, limits.max_events);
+        self.max_batch_bytes = self.max_batch_bytes.min(limits.max_bytes);
+        if self.max_batch_bytes < MIN_BATCH_BYTES {
+            return Err(ConfigError::Zero("max_batch_bytes (at least 1024)"));
+        }
+        for (value, name) in [
+            (self.max_in_flight, "max_in_flight"),
+            (self.max_queue_events, "max_queue_events"),
+            (self.max_queue_bytes, "max_queue_bytes"),
+            (self.min_id_length, "min_id_length"),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::Zero(name));
+            }
+        }
+        for (value, name) in [
+            (self.backoff_base_ms, "backoff_base_ms"),
+            (self.quota_probe_ms, "quota_probe_ms"),
+            (self.give_up_after_ms, "give_up_after_ms"),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::Zero(name));
+            }
+        }
+        if self.backoff_max_ms < self.backoff_base_ms {
+            return Err(ConfigError::BackoffOrder);
+        }
+        Ok(self)
+    }
+}
+
+/// Requests smaller than this could not carry a typical event; a smaller setting is a mistake.
+const MIN_BATCH_BYTES: usize = 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigError {
+    EmptyWriteKey,
+    WriteKeyCharacters,
+    /// The named setting must be positive.
+    Zero(&'static str),
+    BackoffOrder,
+}
+
+impl ConfigError {
+    pub fn code(&self) -> &'static str {
+        "E_CONFIG"
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::EmptyWriteKey => f.write_str("the write key is empty (field: write_key)"),
+            ConfigError::WriteKeyCharacters => {
+                f.write_str("the write key contains control characters (field: write_key)")
+            }
+            ConfigError::Zero(name) => {
+                f.write_str("setting must be positive (field: ")?;
+                f.write_str(name)?;
+                f.write_str(")")
+            }
+            ConfigError::BackoffOrder => {
+                f.write_str("backoff_max_ms is below backoff_base_ms (field: backoff_max_ms)")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clamps_to_the_protocol_and_refuses_nonsense() {
+        let mut c = Config::new(Protocol::V1Batch, "uk_live_x");
+        c.flush_at = 5000;
+        c.max_batch_bytes = 50_000_000;
+        let c = c.checked().unwrap();
+        assert_eq!((c.flush_at, c.max_batch_bytes), (100, 1_048_576));
+        assert_eq!(
+            Config::new(Protocol::V1Batch, "").checked(),
+            Err(ConfigError::EmptyWriteKey)
+        );
+        let mut c = Config::new(Protocol::V1Batch, "k");
+        c.max_in_flight = 0;
+        let e = c.checked().unwrap_err();
+        assert_eq!(
+            (e.code(), e.to_string().as_str()),
+            (
+                "E_CONFIG",
+                "setting must be positive (field: max_in_flight)"
+            )
+        );
+        let mut c = Config::new(Protocol::V1Batch, "k\r\nX: y");
+        assert_eq!(c.clone().checked(), Err(ConfigError::WriteKeyCharacters));
+        c.write_key = "k".into();
+        c.backoff_max_ms = 10;
+        assert_eq!(c.checked(), Err(ConfigError::BackoffOrder));
+    }
+}

@@ -1,0 +1,365 @@
+//! Applying a response: the protocol module says what it means (`protocol::Outcome`), this says
+//! what the engine does about it.
+//!
+//! | outcome | events | pauses |
+//! |---|---|---|
+//! | accepted | delivered | backoff reset; probes that passed lift their hold |
+//! | partial | named ones fail (`Rejected`), the rest delivered | as accepted |
+//! | rate limited | requeued | none before `Retry-After`, else backoff |
+//! | quota | requeued | global hold until the reset (or unknown), one-event probes every `quota_probe_ms` |
+//! | too large | requeued (a lone event fails `TooLarge`) | byte limit lowered to `limit_bytes`, else halved |
+//! | throttled (Amplitude) | requeued | named identities paused 30 s (daily quota: held, probed) |
+//! | invalid events (Amplitude 400) | named ones fail, the rest requeued | none |
+//! | permanent | all fail (`PermanentHttp`) | none |
+//! | transient, network error | requeued | backoff with full jitter |
+//!
+//! "Requeued" keeps the event's place (by id), bytes and messageId; an event past its give-up
+//! horizon fails with `RetryHorizon` instead.
+
+use super::backoff::{backoff_delay, key, parse_retry_after};
+use super::event::Warning;
+use super::pipeline::{Flight, Pause, Pipeline, QuotaHold, TAG_DEVICE, TAG_USER};
+use super::report::{AppEvent, EventId, FailReason, Response};
+use super::Millis;
+use crate::protocol::{json, Outcome};
+
+impl Pipeline {
+    pub(crate) fn apply_response(&mut self, now: Millis, flight: Flight, response: Response) {
+        let retry_after = response
+            .retry_after
+            .as_deref()
+            .and_then(|r| parse_retry_after(r, now));
+        let outcome = self
+            .config
+            .protocol
+            .decode(response.status, retry_after, &response.body);
+        match outcome {
+            Outcome::Accepted { warnings } => self.succeed(flight, Vec::new(), warnings),
+            Outcome::Partial { errors, warnings } => {
+                let mut failed = Vec::new();
+                for err in errors {
+                    let by_id = err.message_id.as_deref().and_then(|m| {
+                        flight.events.iter().position(|&id| {
+                            self.queue
+                                .find(id)
+                                .and_then(|i| self.queue.get(i))
+                                .is_some_and(|e| e.message_id() == m.as_bytes())
+                        })
+                    });
+                    match by_id.or(err.index.filter(|&i| i < flight.events.len())) {
+                        Some(i) => failed.push((i, err.error)),
+                        None => self.push_event(AppEvent::Warning(Warning::UnmatchedServerError {
+                            error: err.error,
+                        })),
+                    }
+                }
+                self.succeed(flight, failed, warnings);
+            }
+            Outcome::RateLimited { retry_after } => self.rate_limited(now, flight, retry_after),
+            Outcome::Quota { retry_after } => {
+                let until = retry_after.map(|d| now.saturating_add(d));
+                let next_probe = now.saturating_add(self.config.quota_probe_ms);
+                self.quota = Some(QuotaHold { until, next_probe });
+                self.requeue_all(now, &flight);
+                self.push_event(AppEvent::QuotaHeld {
+                    until: until.unwrap_or(next_probe),
+                });
+            }
+            Outcome::TooLarge { limit_bytes } => {
+                if flight.events.len() <= 1 {
+                    let limit = limit_bytes.unwrap_or(flight.body_len.saturating_sub(1));
+                    self.fail_all(
+                        &flight,
+                        FailReason::TooLarge {
+                            bytes: flight.body_len,
+                            limit,
+                        },
+                    );
+                    return;
+                }
+                // A limit that would not have refused this body is not believable; halving always
+                // makes progress.
+                let learnt = limit_bytes
+                    .filter(|&l| l < flight.body_len)
+                    .unwrap_or(flight.body_len / 2);
+                self.byte_limit = self.byte_limit.min(learnt);
+                if limit_bytes.is_none() {
+                    self.event_limit = self.event_limit.min((flight.events.len() / 2).max(1));
+                }
+                self.requeue_all(now, &flight);
+            }
+            Outcome::Throttled {
+                users,
+                devices,
+                events,
+                daily_users,
+                daily_devices,
+                retry_after,
+            } => {
+                self.throttled(
+                    now,
+                    flight,
+                    [users, devices, daily_users, daily_devices],
+                    events,
+                    retry_after,
+                );
+            }
+            Outcome::InvalidEvents { indexes, error } => {
+                let bad: Vec<usize> = indexes
+                    .into_iter()
+                    .filter(|&i| i < flight.events.len())
+                    .collect();
+                if bad.is_empty() {
+                    self.fail_all(
+                        &flight,
+                        FailReason::PermanentHttp {
+                            status: response.status,
+                            error,
+                        },
+                    );
+                    return;
+                }
+                for (i, &id) in flight.events.iter().enumerate() {
+                    let Some(idx) = self.queue.find(id) else {
+                        continue;
+                    };
+                    if bad.contains(&i) {
+                        self.fail(
+                            idx,
+                            FailReason::Rejected {
+                                error: error.clone(),
+                            },
+                        );
+                    } else {
+                        self.requeue(now, idx);
+                    }
+                }
+            }
+            Outcome::Permanent { status, error } => {
+                self.fail_all(&flight, FailReason::PermanentHttp { status, error });
+            }
+            Outcome::Transient { status } => self.retry_later(now, flight, Some(status)),
+        }
+    }
+
+    /// The request went through: `failed` (index into the request, server error) fail, the rest
+    /// are delivered.
+    fn succeed(&mut self, flight: Flight, failed: Vec<(usize, String)>, warnings: Vec<String>) {
+        self.backoff_attempt = 0;
+        if flight.quota_probe {
+            self.quota = None;
+        }
+        for k in &flight.identity_probes {
+            self.pauses.remove(k);
+        }
+        let mut ids = Vec::with_capacity(flight.events.len());
+        let mut message_ids = Vec::with_capacity(flight.events.len());
+        let mut errors: Vec<Option<String>> = vec![None; flight.events.len()];
+        for (i, error) in failed {
+            if let Some(slot) = errors.get_mut(i) {
+                *slot = Some(error);
+            }
+        }
+        for (&id, error) in flight.events.iter().zip(errors) {
+            let Some(idx) = self.queue.find(id) else {
+                continue;
+            };
+            match error {
+                Some(error) => self.fail(idx, FailReason::Rejected { error }),
+                None => {
+                    if let Some(m) = self.remove(idx) {
+                        ids.push(EventId(id));
+                        message_ids.push(m);
+                    }
+                }
+            }
+        }
+        self.stats.delivered += ids.len() as u64;
+        if !ids.is_empty() {
+            self.push_event(AppEvent::Delivered { ids, message_ids });
+        }
+        for message in warnings {
+            self.push_event(AppEvent::Warning(Warning::Server { message }));
+        }
+    }
+
+    fn rate_limited(&mut self, now: Millis, flight: Flight, retry_after: Option<Millis>) {
+        self.requeue_all(now, &flight);
+        let until = match retry_after {
+            Some(d) => now.saturating_add(d),
+            None => self.next_backoff(now),
+        };
+        self.rate_limited_until = self.rate_limited_until.max(until);
+        self.push_event(AppEvent::RateLimited {
+            until: self.rate_limited_until,
+        });
+    }
+
+    /// Transient failure (HTTP `status`, or a network error): requeue and back off.
+    pub(crate) fn retry_later(&mut self, now: Millis, flight: Flight, status: Option<u16>) {
+        self.requeue_all(now, &flight);
+        let until = self.next_backoff(now);
+        self.backoff_until = self.backoff_until.max(until);
+        self.push_event(AppEvent::Retrying {
+            until: self.backoff_until,
+            attempt: self.backoff_attempt,
+            status,
+        });
+    }
+
+    fn next_backoff(&mut self, now: Millis) -> Millis {
+        self.backoff_attempt = self.backoff_attempt.saturating_add(1);
+        let c = &self.config;
+        now.saturating_add(backoff_delay(
+            &mut self.rng,
+            self.backoff_attempt,
+            c.backoff_base_ms,
+            c.backoff_max_ms,
+        ))
+    }
+
+    /// Amplitude 429 naming identities (`named`: users, devices, daily users, daily devices) and
+    /// event indexes. Those identities pause; the whole request is requeued, since none of it was
+    /// accepted, and the others flow at once. If nothing named is in the request, nothing
+    /// would change on resending it: then it is a plain rate limit.
+    fn throttled(
+        &mut self,
+        now: Millis,
+        flight: Flight,
+        named: [Vec<String>; 4],
+        events: Vec<usize>,
+        retry_after: Option<Millis>,
+    ) {
+        let seed = self.hash_seed;
+        let tags = [TAG_USER, TAG_DEVICE, TAG_USER, TAG_DEVICE];
+        let keyed: Vec<Vec<u64>> = named
+            .iter()
+            .zip(tags)
+            .map(|(ids, tag)| ids.iter().map(|s| key(seed, tag, s.as_bytes())).collect())
+            .collect();
+        let throttle_until =
+            now.saturating_add(self.limits.identity_pause_ms.max(retry_after.unwrap_or(0)));
+        let hold_until = now.saturating_add(self.config.quota_probe_ms);
+        let mut paused_any = false;
+        for (i, &id) in flight.events.iter().enumerate() {
+            let Some(e) = self.queue.find(id).and_then(|idx| self.queue.get(idx)) else {
+                continue;
+            };
+            let (user, device) = (e.user, e.device);
+            let daily = (user != 0 && keyed[2].contains(&user))
+                || (device != 0 && keyed[3].contains(&device));
+            let hit = (user != 0 && keyed[0].contains(&user))
+                || (device != 0 && keyed[1].contains(&device));
+            let listed = events.contains(&i);
+            if !(daily || hit || listed) {
+                continue;
+            }
+            let (until, hold) = if daily {
+                (hold_until, true)
+            } else {
+                (throttle_until, false)
+            };
+            // A listed event without a named identity pauses both of its identities.
+            let keys = if daily || hit {
+                [
+                    (user != 0 && (keyed[0].contains(&user) || keyed[2].contains(&user)))
+                        .then_some(user),
+                    (device != 0 && (keyed[1].contains(&device) || keyed[3].contains(&device)))
+                        .then_some(device),
+                ]
+            } else {
+                [(user != 0).then_some(user), (device != 0).then_some(device)]
+            };
+            for k in keys.into_iter().flatten() {
+                if self.pause(k, until, hold) {
+                    let (u, d) = self.identity_strings(id);
+                    let (user_id, device_id) = if k == user { (u, None) } else { (None, d) };
+                    self.push_event(AppEvent::IdentityPaused {
+                        user_id,
+                        device_id,
+                        until,
+                        daily_quota: hold,
+                    });
+                }
+                paused_any = true;
+            }
+        }
+        if paused_any {
+            self.requeue_all(now, &flight);
+        } else {
+            self.rate_limited(now, flight, retry_after);
+        }
+    }
+
+    /// Pauses identity `k`; true when this is news (a new or longer pause).
+    fn pause(&mut self, k: u64, until: Millis, hold: bool) -> bool {
+        match self.pauses.get_mut(&k) {
+            Some(p) if p.until >= until && p.hold >= hold => false,
+            Some(p) => {
+                p.until = p.until.max(until);
+                p.hold |= hold;
+                true
+            }
+            None => {
+                self.pauses.insert(k, Pause { until, hold });
+                true
+            }
+        }
+    }
+
+    /// The user and device ids in an event's stored bytes (only for reporting pauses).
+    fn identity_strings(&self, id: u64) -> (Option<String>, Option<String>) {
+        let Some(e) = self.queue.find(id).and_then(|i| self.queue.get(i)) else {
+            return (None, None);
+        };
+        let (_, device_key, user_key) = self.config.protocol.stored_keys();
+        let (mut user, mut device) = (None, None);
+        for (k, v) in json::top_level_members(&e.bytes).unwrap_or_default() {
+            if k == user_key.as_bytes() {
+                user = json::parse_string(v, 0).map(|s| s.0);
+            } else if k == device_key.as_bytes() {
+                device = json::parse_string(v, 0).map(|s| s.0);
+            }
+        }
+        (user, device)
+    }
+
+    fn fail_all(&mut self, flight: &Flight, reason: FailReason) {
+        for &id in &flight.events {
+            if let Some(idx) = self.queue.find(id) {
+                self.fail(idx, reason.clone());
+            }
+        }
+    }
+
+    fn requeue_all(&mut self, now: Millis, flight: &Flight) {
+        for &id in &flight.events {
+            if let Some(idx) = self.queue.find(id) {
+                self.requeue(now, idx);
+            }
+        }
+    }
+
+    /// Puts an in-flight event back in its place, or fails it if its horizon has passed.
+    fn requeue(&mut self, now: Millis, idx: usize) {
+        let horizon = self.config.give_up_after_ms;
+        let Some(e) = self.queue.get_mut(idx) else {
+            return;
+        };
+        if e.is_queued() {
+            return;
+        }
+        if e.created_at.saturating_add(horizon) <= now {
+            self.fail(idx, FailReason::RetryHorizon);
+            return;
+        }
+        e.flight = super::queue::QUEUED;
+        e.attempts = e.attempts.saturating_add(1);
+        let (id, len) = (e.id, e.bytes.len());
+        self.queued += 1;
+        self.queued_bytes += len;
+        self.retries_queued += 1;
+        self.stats.retried += 1;
+        self.hint = self.hint.min(id);
+    }
+}

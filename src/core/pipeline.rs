@@ -1,0 +1,520 @@
+//! The state machine: admission, bounds, housekeeping and the public calls. Planning lives in
+//! `batch.rs`, response handling in `outcome.rs`.
+
+use std::collections::VecDeque;
+
+use super::backoff::{key, mix, Rng};
+use super::config::{Config, ConfigError, Overflow};
+use super::event::{inspect_stored, validate, EventInput, Rejected, StoredEvent};
+use super::queue::{Entry, KeyMap, Queue, DEAD, QUEUED};
+use super::report::{
+    AppEvent, Enqueued, EventId, FailReason, NetError, Response, Stats, Transmit, TransmitId,
+};
+use super::Millis;
+use crate::protocol::{Limits, Protocol};
+
+/// Tags that keep the key spaces of messageIds, users and devices apart.
+pub(crate) const TAG_MSG: u8 = b'm';
+pub(crate) const TAG_USER: u8 = b'u';
+pub(crate) const TAG_DEVICE: u8 = b'd';
+
+/// A request awaiting its answer.
+#[derive(Debug)]
+pub(crate) struct Flight {
+    pub id: u64,
+    pub events: Vec<u64>,
+    pub body_len: usize,
+    /// A one-event test of a global quota hold.
+    pub quota_probe: bool,
+    /// Identity holds this request tests (one event each).
+    pub identity_probes: Vec<u64>,
+}
+
+/// A per-identity pause.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Pause {
+    pub until: Millis,
+    /// A daily-quota hold: after `until`, one event at a time probes it until one is accepted.
+    /// A throttle (false) simply ends at `until`.
+    pub hold: bool,
+}
+
+/// The global quota hold.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct QuotaHold {
+    /// The reset the server announced; `None` when it did not say.
+    pub until: Option<Millis>,
+    pub next_probe: Millis,
+}
+
+/// The delivery engine for one queue (one protocol, one key).
+///
+/// A driver calls, in this order:
+/// 1. [`enqueue`](Self::enqueue) / [`restore`](Self::restore) as events arrive, and
+///    [`flush`](Self::flush) when the application asks;
+/// 2. [`poll_transmit`](Self::poll_transmit) until it returns `None`, sending each request;
+/// 3. [`poll_event`](Self::poll_event) until `None`, telling the application;
+/// 4. [`poll_timeout`](Self::poll_timeout), arming one timer for that instant; when it fires,
+///    [`handle_timeout`](Self::handle_timeout) and back to 2;
+/// 5. on each request's end, exactly one of [`handle_response`](Self::handle_response) or
+///    [`handle_failure`](Self::handle_failure), then back to 2.
+///
+/// When the page is being hidden, [`take_for_unload`](Self::take_for_unload) replaces step 2.
+/// Every call takes `now`; time never goes backwards inside the engine (an earlier `now` is
+/// treated as the latest one seen).
+#[derive(Debug)]
+pub struct Pipeline {
+    pub(crate) config: Config,
+    pub(crate) limits: Limits,
+    pub(crate) prefix: Box<[u8]>,
+    pub(crate) suffix: Box<[u8]>,
+    pub(crate) headers: Vec<(&'static str, String)>,
+    pub(crate) rng: Rng,
+    pub(crate) hash_seed: u64,
+    pub(crate) queue: Queue,
+    pub(crate) next_id: u64,
+    /// Every id below this is in flight or gone: where planning starts looking.
+    pub(crate) hint: u64,
+    pub(crate) by_msg: KeyMap<u64>,
+    /// Live events (queued + in flight) and their bytes: what the bounds apply to.
+    pub(crate) held: usize,
+    pub(crate) held_bytes: usize,
+    /// Queued (not in flight) events, their bytes, and how many of them are retries.
+    pub(crate) queued: usize,
+    pub(crate) queued_bytes: usize,
+    pub(crate) retries_queued: usize,
+    pub(crate) in_flight: Vec<Flight>,
+    pub(crate) next_tid: u64,
+    /// Limits learnt from 413s; never above the configured ones.
+    pub(crate) byte_limit: usize,
+    pub(crate) event_limit: usize,
+    /// Events with ids below this leave without waiting (an explicit flush).
+    pub(crate) flush_mark: u64,
+    /// No request before these: a server's rate limit, our own backoff.
+    pub(crate) rate_limited_until: Millis,
+    pub(crate) backoff_until: Millis,
+    pub(crate) backoff_attempt: u32,
+    pub(crate) quota: Option<QuotaHold>,
+    pub(crate) pauses: KeyMap<Pause>,
+    /// When planning was last skipped because nothing was due yet, when it will be.
+    pub(crate) planned_deadline: Option<Millis>,
+    /// Earliest give-up horizon among held events (a sweep finds the next one).
+    pub(crate) next_sweep: Millis,
+    pub(crate) events: VecDeque<AppEvent>,
+    pub(crate) stats: Stats,
+    pub(crate) last_now: Millis,
+    pub(crate) scratch: Vec<u8>,
+}
+
+impl Pipeline {
+    pub fn new(config: Config) -> Result<Self, ConfigError> {
+        let config = config.checked()?;
+        let protocol = config.protocol;
+        let limits = protocol.limits();
+        let (prefix, suffix) = protocol.envelope(&config.write_key, config.min_id_length);
+        Ok(Pipeline {
+            limits,
+            prefix: prefix.into_boxed_slice(),
+            suffix: suffix.into_boxed_slice(),
+            headers: protocol.headers(&config.write_key),
+            rng: Rng::new(config.seed),
+            hash_seed: mix(config.seed ^ 0x6261_7463_6877_6972),
+            queue: Queue::default(),
+            next_id: 1,
+            hint: 1,
+            by_msg: KeyMap::default(),
+            held: 0,
+            held_bytes: 0,
+            queued: 0,
+            queued_bytes: 0,
+            retries_queued: 0,
+            in_flight: Vec::new(),
+            next_tid: 1,
+            byte_limit: config.max_batch_bytes,
+            event_limit: limits.max_events,
+            flush_mark: 0,
+            rate_limited_until: 0,
+            backoff_until: 0,
+            backoff_attempt: 0,
+            quota: None,
+            pauses: KeyMap::default(),
+            planned_deadline: None,
+            next_sweep: Millis::MAX,
+            events: VecDeque::new(),
+            stats: Stats::default(),
+            last_now: 0,
+            scratch: Vec::with_capacity(1024),
+            config,
+        })
+    }
+
+    pub fn protocol(&self) -> Protocol {
+        self.config.protocol
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub(crate) fn observe(&mut self, now: Millis) -> Millis {
+        self.last_now = self.last_now.max(now);
+        self.last_now
+    }
+
+    /// Validates, encodes once, and queues an event. A caller-given messageId already held
+    /// returns the held event's id (the server would de-duplicate it anyway).
+    pub fn enqueue(&mut self, now: Millis, input: EventInput) -> Result<Enqueued, Rejected> {
+        let now = self.observe(now);
+        let protocol = self.config.protocol;
+        let generated;
+        let message_id = match input.message_id.as_deref() {
+            Some(id) => id,
+            None => {
+                generated = self.rng.uuid_v4();
+                // The UUID alphabet is ASCII hex and '-'.
+                std::str::from_utf8(&generated).unwrap_or("")
+            }
+        };
+        let mut warnings = Vec::new();
+        let fields = validate(
+            protocol,
+            self.config.min_id_length,
+            &input,
+            message_id,
+            now,
+            &mut warnings,
+        )?;
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        let msg_off = protocol.encode_event(&fields, &mut scratch);
+        let user = fields
+            .user_id
+            .map_or(0, |u| key(self.hash_seed, TAG_USER, u.as_bytes()));
+        let device = fields
+            .anonymous_id
+            .map_or(0, |d| key(self.hash_seed, TAG_DEVICE, d.as_bytes()));
+        let result = self.admit(now, &scratch, msg_off, message_id.len(), user, device, now);
+        self.scratch = scratch;
+        let id = result?;
+        self.tidy();
+        Ok(Enqueued {
+            id,
+            message_id: message_id.to_string(),
+            warnings,
+        })
+    }
+
+    /// Re-admits an event persisted earlier, byte for byte, with its messageId and original
+    /// enqueue time. If an event with that messageId is already held, returns its id instead.
+    pub fn restore(&mut self, now: Millis, stored: StoredEvent) -> Result<EventId, Rejected> {
+        let now = self.observe(now);
+        let meta = inspect_stored(self.config.protocol, &stored)?;
+        let user = meta.user.as_deref().filter(|s| !s.is_empty());
+        let device = meta.device.as_deref().filter(|s| !s.is_empty());
+        let user = user.map_or(0, |u| key(self.hash_seed, TAG_USER, u.as_bytes()));
+        let device = device.map_or(0, |d| key(self.hash_seed, TAG_DEVICE, d.as_bytes()));
+        let result = self.admit(
+            now,
+            &stored.body,
+            meta.msg_off,
+            meta.msg_len,
+            user,
+            device,
+            stored.enqueued_at,
+        );
+        self.tidy();
+        result
+    }
+
+    /// The persistable form of a held event (for IndexedDB / a Durable Object).
+    pub fn stored_form(&self, id: EventId) -> Option<StoredEvent> {
+        let e = self.queue.get(self.queue.find(id.0)?)?;
+        Some(StoredEvent {
+            message_id: e.message_id_string(),
+            enqueued_at: e.created_at,
+            body: e.bytes.to_vec(),
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn admit(
+        &mut self,
+        now: Millis,
+        bytes: &[u8],
+        msg_off: usize,
+        msg_len: usize,
+        user: u64,
+        device: u64,
+        created_at: Millis,
+    ) -> Result<EventId, Rejected> {
+        let need = self.prefix.len() + bytes.len() + self.suffix.len();
+        if need > self.byte_limit {
+            return Err(Rejected::TooLarge {
+                bytes: need,
+                limit: self.byte_limit,
+            });
+        }
+        let message_id = bytes.get(msg_off..msg_off + msg_len).unwrap_or(&[]);
+        let mkey = key(self.hash_seed, TAG_MSG, message_id);
+        if let Some(&held) = self.by_msg.get(&mkey) {
+            let same = self
+                .queue
+                .find(held)
+                .and_then(|i| self.queue.get(i))
+                .is_some_and(|e| e.message_id() == message_id);
+            if same {
+                return Ok(EventId(held));
+            }
+        }
+        self.make_room(bytes.len())?;
+        let id = self.next_id;
+        self.next_id += 1;
+        self.queue.push(Entry {
+            id,
+            bytes: Box::from(bytes),
+            created_at,
+            admitted_at: now,
+            user,
+            device,
+            msg_off: msg_off as u32,
+            msg_len: msg_len as u8,
+            attempts: 0,
+            flight: QUEUED,
+        });
+        // On a (2^-64) key collision the older event keeps the slot; the newer is merely not
+        // found by de-dup.
+        self.by_msg.entry(mkey).or_insert(id);
+        self.held += 1;
+        self.held_bytes += bytes.len();
+        self.queued += 1;
+        self.queued_bytes += bytes.len();
+        self.next_sweep = self
+            .next_sweep
+            .min(created_at.saturating_add(self.config.give_up_after_ms));
+        Ok(EventId(id))
+    }
+
+    /// Evicts the oldest queued events until one of `len` bytes fits, if the policy allows and
+    /// eviction can succeed; otherwise refuses without evicting anything.
+    fn make_room(&mut self, len: usize) -> Result<(), Rejected> {
+        let (max_n, max_b) = (self.config.max_queue_events, self.config.max_queue_bytes);
+        if self.held < max_n && self.held_bytes + len <= max_b {
+            return Ok(());
+        }
+        let pinned_n = self.held - self.queued;
+        let pinned_b = self.held_bytes - self.queued_bytes;
+        if self.config.overflow == Overflow::RejectNew
+            || pinned_n >= max_n
+            || pinned_b + len > max_b
+        {
+            return Err(Rejected::QueueFull {
+                events: self.held,
+                bytes: self.held_bytes,
+            });
+        }
+        let mut idx = self.queue.lower_bound(self.hint);
+        while self.held >= max_n || self.held_bytes + len > max_b {
+            let Some(e) = self.queue.get(idx) else { break };
+            if e.is_queued() {
+                self.fail(idx, FailReason::Evicted);
+                self.stats.evicted += 1;
+            }
+            idx += 1;
+        }
+        Ok(())
+    }
+
+    /// Every event queued now leaves as soon as pauses and the in-flight limit allow.
+    pub fn flush(&mut self, now: Millis) {
+        self.observe(now);
+        self.flush_mark = self.next_id;
+    }
+
+    /// The next request to send, if one is due.
+    #[must_use]
+    pub fn poll_transmit(&mut self, now: Millis) -> Option<Transmit> {
+        let now = self.observe(now);
+        self.housekeeping(now);
+        let t = self.next_transmit(now);
+        self.tidy();
+        t
+    }
+
+    /// Packages queued events for a page that is going away, into requests whose bodies total at
+    /// most `budget_bytes` (the keepalive budget), ignoring the flush rules, the in-flight limit
+    /// and backoff, but never a server's rate limit, quota or identity pause. The requests are in
+    /// flight as usual: only a response delivers them. What does not fit stays queued.
+    pub fn take_for_unload(&mut self, now: Millis, budget_bytes: usize) -> Vec<Transmit> {
+        let now = self.observe(now);
+        self.housekeeping(now);
+        let mut out = Vec::new();
+        let mut budget = budget_bytes;
+        if now >= self.rate_limited_until && self.quota.is_none() {
+            while let Some(t) = self.unload_transmit(now, budget) {
+                budget -= t.body.len();
+                out.push(t);
+            }
+        }
+        self.tidy();
+        out
+    }
+
+    pub fn handle_response(&mut self, now: Millis, id: TransmitId, response: Response) {
+        let now = self.observe(now);
+        if let Some(flight) = self.take_flight(id) {
+            self.apply_response(now, flight, response);
+        }
+        self.tidy();
+    }
+
+    pub fn handle_failure(&mut self, now: Millis, id: TransmitId, error: NetError) {
+        let now = self.observe(now);
+        let _ = error; // Every kind is retried alike: the server de-duplicates what did land.
+        if let Some(flight) = self.take_flight(id) {
+            self.retry_later(now, flight, None);
+        }
+        self.tidy();
+    }
+
+    /// Housekeeping at a timer; calling it early or often is harmless.
+    pub fn handle_timeout(&mut self, now: Millis) {
+        let now = self.observe(now);
+        self.housekeeping(now);
+        self.tidy();
+    }
+
+    /// When to call `handle_timeout` / `poll_transmit` next, if anything is waiting on time.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Millis> {
+        let now = self.last_now;
+        let mut next: Option<Millis> = None;
+        let mut consider = |t: Millis| {
+            if t > now {
+                next = Some(next.map_or(t, |n| n.min(t)));
+            }
+        };
+        if self.held > 0 {
+            consider(self.next_sweep);
+        }
+        if self.queued > 0 {
+            consider(self.rate_limited_until);
+            consider(self.backoff_until);
+            if let Some(q) = self.quota {
+                consider(q.next_probe);
+                if let Some(u) = q.until {
+                    consider(u);
+                }
+            }
+            for p in self.pauses.values() {
+                consider(p.until);
+            }
+            if let Some(d) = self.flush_deadline() {
+                consider(d);
+            }
+        }
+        next
+    }
+
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<AppEvent> {
+        self.events.pop_front()
+    }
+
+    pub fn stats(&self) -> Stats {
+        let now = self.last_now;
+        Stats {
+            queued: self.queued,
+            queued_bytes: self.queued_bytes,
+            in_flight: self.held - self.queued,
+            rate_limited_until: (self.rate_limited_until > now).then_some(self.rate_limited_until),
+            quota_held_until: self.quota.map(|q| q.until.unwrap_or(q.next_probe)),
+            paused_identities: self.pauses.len(),
+            ..self.stats.clone()
+        }
+    }
+
+    fn take_flight(&mut self, id: TransmitId) -> Option<Flight> {
+        let pos = self.in_flight.iter().position(|f| f.id == id.0)?;
+        Some(self.in_flight.swap_remove(pos))
+    }
+
+    /// Expires what time has ended: events past the give-up horizon, finished throttles, a quota
+    /// whose reset has come.
+    pub(crate) fn housekeeping(&mut self, now: Millis) {
+        if now >= self.next_sweep {
+            let horizon = self.config.give_up_after_ms;
+            let mut next = Millis::MAX;
+            for idx in 0..self.queue.len() {
+                let Some(e) = self.queue.get(idx) else { break };
+                if e.flight == DEAD {
+                    continue;
+                }
+                let end = e.created_at.saturating_add(horizon);
+                if e.is_queued() && end <= now {
+                    self.fail(idx, FailReason::RetryHorizon);
+                } else {
+                    next = next.min(end);
+                }
+            }
+            self.next_sweep = next;
+        }
+        self.pauses.retain(|_, p| p.hold || p.until > now);
+        if let Some(QuotaHold { until: Some(u), .. }) = self.quota {
+            if u <= now {
+                self.quota = None;
+            }
+        }
+    }
+
+    pub(crate) fn tidy(&mut self) {
+        self.queue.tidy();
+        if self.held == 0 {
+            self.by_msg = KeyMap::default();
+        }
+    }
+
+    /// Removes a live event for good, reporting why.
+    pub(crate) fn fail(&mut self, idx: usize, reason: FailReason) {
+        if let Some(message_id) = self.remove(idx) {
+            self.stats.failed += 1;
+            let id = EventId(self.queue.get(idx).map_or(0, |e| e.id));
+            self.events.push_back(AppEvent::Failed {
+                id,
+                message_id,
+                reason,
+            });
+        }
+    }
+
+    /// Takes a live event out of every count and index; returns its messageId.
+    pub(crate) fn remove(&mut self, idx: usize) -> Option<String> {
+        let e = self.queue.get(idx).filter(|e| e.flight != DEAD)?;
+        let (len, queued, retry) = (e.bytes.len(), e.is_queued(), e.attempts > 0);
+        let message_id = e.message_id_string();
+        let mkey = key(self.hash_seed, TAG_MSG, e.message_id());
+        if self.by_msg.get(&mkey) == Some(&e.id) {
+            self.by_msg.remove(&mkey);
+        }
+        self.held -= 1;
+        self.held_bytes -= len;
+        if queued {
+            self.queued -= 1;
+            self.queued_bytes -= len;
+            if retry {
+                self.retries_queued -= 1;
+            }
+        }
+        self.queue.kill(idx);
+        Some(message_id)
+    }
+
+    pub(crate) fn push_event(&mut self, e: AppEvent) {
+        self.events.push_back(e);
+    }
+
+    pub(crate) fn alloc_tid(&mut self) -> u64 {
+        let t = self.next_tid;
+        self.next_tid += 1;
+        t
+    }
+}

@@ -1,0 +1,164 @@
+//! What crosses the engine's boundary besides events: request and response values, and what the
+//! application is told.
+
+use std::fmt;
+
+use super::event::Warning;
+use super::Millis;
+
+/// An event admitted to a pipeline. Ids increase in admission order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EventId(pub u64);
+
+/// A request handed out by `poll_transmit` / `take_for_unload`, to be answered exactly once by
+/// `handle_response` or `handle_failure`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TransmitId(pub u64);
+
+/// The result of a successful `enqueue`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Enqueued {
+    pub id: EventId,
+    pub message_id: String,
+    /// Soft caps passed over; the event is queued anyway.
+    pub warnings: Vec<Warning>,
+}
+
+/// One HTTP request to make: `POST {api_host}{path}` with these headers and body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    pub id: TransmitId,
+    pub path: &'static str,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Vec<u8>,
+    /// The events it carries, in body order.
+    pub events: Vec<EventId>,
+}
+
+/// An HTTP response as the driver received it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Response {
+    pub status: u16,
+    /// The raw `Retry-After` header, if readable (cross-origin needs it exposed by the server).
+    pub retry_after: Option<String>,
+    pub body: Vec<u8>,
+}
+
+/// A request that got no HTTP response. The events may or may not have reached the server; they
+/// are retried with the same messageIds, which the server de-duplicates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NetError {
+    /// Could not connect, or the connection broke (offline, DNS, CORS, reset).
+    Network,
+    /// The driver gave up waiting.
+    Timeout,
+    /// The request may have been processed but its response was lost (page hidden, aborted).
+    ResponseLost,
+}
+
+/// Why an event will never be delivered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FailReason {
+    /// The server rejected this event, with its error text (e.g. `event name too long`).
+    Rejected { error: String },
+    /// The server refused the whole request for good (4xx other than 408/413/429).
+    PermanentHttp { status: u16, error: String },
+    /// It cannot fit the request size the server accepts.
+    TooLarge { bytes: usize, limit: usize },
+    /// The bounded queue dropped it to make room.
+    Evicted,
+    /// Not delivered within `give_up_after_ms` of being queued.
+    RetryHorizon,
+}
+
+impl FailReason {
+    pub fn code(&self) -> &'static str {
+        match self {
+            FailReason::Rejected { .. } => "E_REJECTED",
+            FailReason::PermanentHttp { .. } => "E_HTTP",
+            FailReason::TooLarge { .. } => "E_TOO_LARGE",
+            FailReason::Evicted => "E_EVICTED",
+            FailReason::RetryHorizon => "E_RETRY_HORIZON",
+        }
+    }
+}
+
+impl fmt::Display for FailReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FailReason::Rejected { error } => write!(f, "the server rejected the event: {error}"),
+            FailReason::PermanentHttp { status, error } => {
+                write!(
+                    f,
+                    "the server refused the request with HTTP {status}: {error}"
+                )
+            }
+            FailReason::TooLarge { bytes, limit } => {
+                write!(
+                    f,
+                    "the event needs a {bytes}-byte request; the server accepts {limit}"
+                )
+            }
+            FailReason::Evicted => f.write_str("the queue was full and the event was the oldest"),
+            FailReason::RetryHorizon => f.write_str("not delivered within give_up_after_ms"),
+        }
+    }
+}
+
+/// What the application should hear about, in the order it happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppEvent {
+    /// Accepted by the server (duplicates included: the server already had them).
+    Delivered {
+        ids: Vec<EventId>,
+        message_ids: Vec<String>,
+    },
+    Failed {
+        id: EventId,
+        message_id: String,
+        reason: FailReason,
+    },
+    /// No request leaves before `until`.
+    RateLimited {
+        until: Millis,
+    },
+    /// A quota holds all events: `until` is the reset when the server said, else the next probe.
+    QuotaHeld {
+        until: Millis,
+    },
+    /// Events of this identity wait until `until`; `daily_quota` marks the Amplitude Batch 24 h
+    /// quota (then `until` is the next probe), otherwise it is the per-second throttle.
+    IdentityPaused {
+        user_id: Option<String>,
+        device_id: Option<String>,
+        until: Millis,
+        daily_quota: bool,
+    },
+    /// A transient failure (HTTP `status`, or `None` for a network error): attempt `attempt` of
+    /// the backoff, no request before `until`.
+    Retrying {
+        until: Millis,
+        attempt: u32,
+        status: Option<u16>,
+    },
+    Warning(Warning),
+}
+
+/// Counters for a status display.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Events waiting (not in flight), and their encoded bytes.
+    pub queued: usize,
+    pub queued_bytes: usize,
+    /// Events in requests awaiting an answer.
+    pub in_flight: usize,
+    pub delivered: u64,
+    pub failed: u64,
+    /// Events put back in the queue after a request that did not deliver them.
+    pub retried: u64,
+    /// Of `failed`, those evicted from a full queue.
+    pub evicted: u64,
+    pub rate_limited_until: Option<Millis>,
+    pub quota_held_until: Option<Millis>,
+    pub paused_identities: usize,
+}

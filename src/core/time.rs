@@ -1,0 +1,174 @@
+//! Calendar arithmetic on epoch milliseconds: ISO 8601 for event timestamps, HTTP-date for
+//! `Retry-After`. Both use Howard Hinnant's days/civil algorithms, which are exact over the whole
+//! proleptic Gregorian range we accept (years 1970..=9999) and need no tables.
+
+use super::Millis;
+
+/// 9999-12-31T23:59:59.999Z: past this an ISO 8601 year no longer has four digits.
+pub const MAX_TIMESTAMP: Millis = 253_402_300_799_999;
+
+const DAY_MS: u64 = 86_400_000;
+
+/// (year, month 1..=12, day 1..=31) of a day count since 1970-01-01.
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    // Shifted so the era starts on 0000-03-01; all values here are non-negative.
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + u64::from(m <= 2);
+    (y, m, d)
+}
+
+/// Days since 1970-01-01 of a civil date, `None` before 1970.
+fn days_from_civil(y: u64, m: u64, d: u64) -> Option<u64> {
+    let y = if m <= 2 { y.checked_sub(1)? } else { y };
+    let era = y / 400;
+    let yoe = y - era * 400;
+    let mp = if m > 2 { m - 3 } else { m + 9 };
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    (era * 146_097 + doe).checked_sub(719_468)
+}
+
+fn push_digits(out: &mut Vec<u8>, n: u64, width: usize) {
+    let mut buf = [b'0'; 20];
+    let mut i = buf.len();
+    let mut n = n;
+    while n > 0 || buf.len() - i < width {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+/// Appends the decimal form of `n`.
+pub fn push_u64(out: &mut Vec<u8>, n: u64) {
+    push_digits(out, n, 1);
+}
+
+/// Appends `ms` as `YYYY-MM-DDTHH:MM:SS.mmmZ`; callers keep `ms <= MAX_TIMESTAMP`.
+pub fn push_iso8601(out: &mut Vec<u8>, ms: Millis) {
+    let (y, mo, d) = civil_from_days(ms / DAY_MS);
+    let in_day = ms % DAY_MS;
+    push_digits(out, y, 4);
+    out.push(b'-');
+    push_digits(out, mo, 2);
+    out.push(b'-');
+    push_digits(out, d, 2);
+    out.push(b'T');
+    push_digits(out, in_day / 3_600_000, 2);
+    out.push(b':');
+    push_digits(out, in_day / 60_000 % 60, 2);
+    out.push(b':');
+    push_digits(out, in_day / 1000 % 60, 2);
+    out.push(b'.');
+    push_digits(out, in_day % 1000, 3);
+    out.push(b'Z');
+}
+
+fn number(s: &str) -> Option<u64> {
+    if s.is_empty() || s.len() > 4 || !s.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// Parses an HTTP-date in the IMF-fixdate form servers send (`Sun, 06 Nov 1994 08:49:37 GMT`);
+/// the weekday is optional and not checked, as it carries no information.
+pub fn parse_http_date(s: &str) -> Option<Millis> {
+    let s = s.trim();
+    let s = match s.find(',') {
+        Some(i) => s.get(i + 1..)?,
+        None => s,
+    };
+    let mut parts = s.split_ascii_whitespace();
+    let day = number(parts.next()?)?;
+    let month = parts.next()?;
+    let year = number(parts.next()?)?;
+    let mut hms = parts.next()?.split(':');
+    let (h, mi, sec) = (
+        number(hms.next()?)?,
+        number(hms.next()?)?,
+        number(hms.next()?)?,
+    );
+    if hms.next().is_some()
+        || !matches!(parts.next(), Some("GMT" | "UTC"))
+        || parts.next().is_some()
+    {
+        return None;
+    }
+    const MONTHS: [&str; 12] = [
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+    ];
+    let mo = MONTHS.iter().position(|m| m.eq_ignore_ascii_case(month))? as u64 + 1;
+    if !(1..=31).contains(&day) || h > 23 || mi > 59 || sec > 60 {
+        return None;
+    }
+    let days = days_from_civil(year, mo, day)?;
+    Some(days * DAY_MS + (h * 3600 + mi * 60 + sec) * 1000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn iso(ms: Millis) -> String {
+        let mut v = Vec::new();
+        push_iso8601(&mut v, ms);
+        String::from_utf8(v).unwrap()
+    }
+
+    #[test]
+    fn formats_iso8601() {
+        assert_eq!(iso(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(iso(1_795_573_057_123), "2026-11-25T02:17:37.123Z");
+        assert_eq!(iso(951_782_400_000), "2000-02-29T00:00:00.000Z");
+        assert_eq!(iso(MAX_TIMESTAMP), "9999-12-31T23:59:59.999Z");
+    }
+
+    #[test]
+    fn civil_round_trips_every_day_of_four_centuries() {
+        for days in (0..146_097 * 2).step_by(7) {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(days_from_civil(y, m, d), Some(days));
+        }
+    }
+
+    #[test]
+    fn parses_http_dates() {
+        assert_eq!(
+            parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(784_111_777_000)
+        );
+        assert_eq!(
+            parse_http_date("06 nov 1994 08:49:37 GMT"),
+            Some(784_111_777_000)
+        );
+        for bad in [
+            "",
+            "Sun, 06 Nov 1994",
+            "Sun, 06 Foo 1994 08:49:37 GMT",
+            "Sun, 32 Nov 1994 08:49:37 GMT",
+            "Sun, 06 Nov 1994 08:49:37 PST",
+            "Sun, 06 Nov 1994 08:49 GMT",
+            "Sun, 06 Nov 1969 08:49:37 GMT",
+        ] {
+            assert_eq!(parse_http_date(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn pushes_numbers() {
+        let mut v = Vec::new();
+        push_u64(&mut v, 0);
+        v.push(b' ');
+        push_u64(&mut v, u64::MAX);
+        assert_eq!(v, b"0 18446744073709551615");
+    }
+}

@@ -1,0 +1,357 @@
+//! Amplitude HTTP V2 (`POST /2/httpapi`) and Batch (`POST /batch`), PROTOCOLS.md B and C. Both
+//! take the same body and event shape; they differ in limits, ordering and 429 details.
+//!
+//! Body: `{"api_key":"…","events":[…],"options":{"min_id_length":N}}`.
+//!
+//! Event mapping (fields absent when empty):
+//! | batchwire | Amplitude |
+//! |---|---|
+//! | messageId | `insert_id` (Amplitude de-duplicates on device_id + insert_id for 7 days) |
+//! | userId / anonymousId | `user_id` / `device_id`, after dropping ids Amplitude would remove |
+//! | timestamp | `time`, epoch milliseconds |
+//! | track `event` | `event_type` |
+//! | identify | `event_type: "$identify"`, `user_properties: {"$set": traits}` |
+//! | page / screen `name` | `event_type: "Viewed <name>"` (no name: `"Viewed page"` / `"Viewed screen"`) |
+//! | group `groupId` | `event_type: "$identify"`, `groups: {"group": groupId}`, `group_properties: traits` |
+//! | properties | `event_properties` |
+//! | traits (non-group) | `user_properties: {"$set": traits}` |
+//! | context | not sent: Amplitude has no such object (the core warns at enqueue) |
+//! | alias | refused at enqueue: aliasing is Amplitude's separate User Mapping API |
+//!
+//! Response classification: 2xx accepted; 400 naming events in `events_with_invalid_fields` /
+//! `events_with_missing_fields` → those events are bad, the request was not accepted; other 400
+//! and 4xx permanent; 413 too large (no limit given); 429 with `throttled_*` or
+//! `exceeded_daily_quota_*` → per-identity throttling, without them a plain rate limit; 408 and
+//! 5xx transient (500/502/504 may have been ingested: the retry's insert_id makes that safe).
+
+use super::json::{self, Json};
+use super::{error_text, EventFields, Outcome, Protocol};
+use crate::core::time::push_u64;
+use crate::core::{EventKind, Millis};
+
+const INVALID_IDS: [&str; 13] = [
+    "anonymous",
+    "nil",
+    "none",
+    "null",
+    "n/a",
+    "na",
+    "undefined",
+    "unknown",
+    "",
+    "00000000-0000-0000-0000-000000000000",
+    "{}",
+    "0",
+    "-1",
+];
+
+/// Whether Amplitude keeps this user_id / device_id (it silently removes the others).
+pub fn valid_id(id: &str, min_id_length: usize) -> bool {
+    id.chars().count() >= min_id_length
+        && !INVALID_IDS.iter().any(|bad| bad.eq_ignore_ascii_case(id))
+}
+
+pub(crate) fn envelope(api_key: &str, min_id_length: usize) -> (Vec<u8>, Vec<u8>) {
+    let mut prefix = b"{\"api_key\":".to_vec();
+    json::write_str(&mut prefix, api_key);
+    prefix.extend_from_slice(b",\"events\":[");
+    let mut suffix = b"],\"options\":{\"min_id_length\":".to_vec();
+    push_u64(&mut suffix, min_id_length as u64);
+    suffix.extend_from_slice(b"}}");
+    (prefix, suffix)
+}
+
+fn field(out: &mut Vec<u8>, name: &[u8], value: &str) {
+    out.extend_from_slice(b",\"");
+    out.extend_from_slice(name);
+    out.extend_from_slice(b"\":");
+    json::write_str(out, value);
+}
+
+pub(crate) fn encode(ev: &EventFields<'_>, out: &mut Vec<u8>) -> usize {
+    out.extend_from_slice(b"{\"event_type\":");
+    match (ev.kind, ev.name) {
+        (EventKind::Track, Some(n)) => json::write_str(out, n),
+        (EventKind::Page | EventKind::Screen, Some(n)) => {
+            json::write_str(out, &["Viewed ", n].concat())
+        }
+        (EventKind::Page, None) => out.extend_from_slice(b"\"Viewed page\""),
+        (EventKind::Screen, None) => out.extend_from_slice(b"\"Viewed screen\""),
+        (EventKind::Alias, _) => out.extend_from_slice(b"\"$alias\""),
+        _ => out.extend_from_slice(b"\"$identify\""),
+    }
+    out.extend_from_slice(b",\"insert_id\":\"");
+    let at = out.len();
+    out.extend_from_slice(ev.message_id.as_bytes());
+    out.push(b'"');
+    if let Some(u) = ev.user_id {
+        field(out, b"user_id", u);
+    }
+    if let Some(d) = ev.anonymous_id {
+        field(out, b"device_id", d);
+    }
+    out.extend_from_slice(b",\"time\":");
+    push_u64(out, ev.timestamp);
+    if let Some(p) = ev.properties {
+        out.extend_from_slice(b",\"event_properties\":");
+        out.extend_from_slice(p.trim().as_bytes());
+    }
+    if let (EventKind::Group, Some(g)) = (ev.kind, ev.group_id) {
+        out.extend_from_slice(b",\"groups\":{\"group\":");
+        json::write_str(out, g);
+        out.push(b'}');
+        if let Some(t) = ev.traits {
+            out.extend_from_slice(b",\"group_properties\":");
+            out.extend_from_slice(t.trim().as_bytes());
+        }
+    } else if let Some(t) = ev.traits {
+        out.extend_from_slice(b",\"user_properties\":{\"$set\":");
+        out.extend_from_slice(t.trim().as_bytes());
+        out.push(b'}');
+    }
+    out.push(b'}');
+    at
+}
+
+fn keys(doc: Option<&Json>, name: &str) -> Vec<String> {
+    let members = doc
+        .and_then(|d| d.get(name))
+        .map(Json::members)
+        .unwrap_or(&[]);
+    members.iter().map(|(k, _)| k.clone()).collect()
+}
+
+fn indexes(v: Option<&Json>, out: &mut Vec<usize>) {
+    for i in v.map(Json::as_array).unwrap_or(&[]) {
+        if let Some(n) = i.as_u64() {
+            out.push(n as usize);
+        }
+    }
+}
+
+pub(crate) fn decode(
+    protocol: Protocol,
+    status: u16,
+    retry_after: Option<Millis>,
+    body: &[u8],
+) -> Outcome {
+    let _ = protocol; // Both APIs classify alike; the difference is in the fields present.
+    let parsed = json::parse(body);
+    let doc = parsed.as_ref();
+    match status {
+        200..=299 => Outcome::Accepted {
+            warnings: Vec::new(),
+        },
+        400 => {
+            let mut idx = Vec::new();
+            let mut error = error_text(doc, status);
+            for (group, label) in [
+                ("events_with_invalid_fields", " (invalid: "),
+                ("events_with_missing_fields", " (missing: "),
+            ] {
+                let fields = doc
+                    .and_then(|d| d.get(group))
+                    .map(Json::members)
+                    .unwrap_or(&[]);
+                for (i, (name, list)) in fields.iter().enumerate() {
+                    error.push_str(if i == 0 { label } else { ", " });
+                    error.push_str(name);
+                    indexes(Some(list), &mut idx);
+                }
+                if !fields.is_empty() {
+                    error.push(')');
+                }
+            }
+            if idx.is_empty() {
+                return Outcome::Permanent { status, error };
+            }
+            idx.sort_unstable();
+            idx.dedup();
+            Outcome::InvalidEvents {
+                indexes: idx,
+                error,
+            }
+        }
+        413 => Outcome::TooLarge { limit_bytes: None },
+        429 => {
+            let mut events = Vec::new();
+            indexes(doc.and_then(|d| d.get("throttled_events")), &mut events);
+            let t = Outcome::Throttled {
+                users: keys(doc, "throttled_users"),
+                devices: keys(doc, "throttled_devices"),
+                events,
+                daily_users: keys(doc, "exceeded_daily_quota_users"),
+                daily_devices: keys(doc, "exceeded_daily_quota_devices"),
+                retry_after,
+            };
+            match &t {
+                Outcome::Throttled {
+                    users,
+                    devices,
+                    events,
+                    daily_users,
+                    daily_devices,
+                    ..
+                } if users.is_empty()
+                    && devices.is_empty()
+                    && events.is_empty()
+                    && daily_users.is_empty()
+                    && daily_devices.is_empty() =>
+                {
+                    Outcome::RateLimited { retry_after }
+                }
+                _ => t,
+            }
+        }
+        408 | 500..=599 => Outcome::Transient { status },
+        401..=499 => Outcome::Permanent {
+            status,
+            error: error_text(doc, status),
+        },
+        _ => Outcome::Transient { status },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(kind: EventKind) -> EventFields<'static> {
+        EventFields {
+            kind,
+            name: None,
+            message_id: "ins-1",
+            anonymous_id: Some("device-1"),
+            user_id: Some("user-1"),
+            group_id: None,
+            previous_id: None,
+            timestamp: 1_700_000_000_123,
+            properties: None,
+            traits: None,
+            context: None,
+        }
+    }
+
+    fn enc(e: EventFields<'_>) -> String {
+        let mut out = Vec::new();
+        encode(&e, &mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn maps_events() {
+        let t = EventFields {
+            name: Some("Buy"),
+            properties: Some("{\"p\":1}"),
+            ..ev(EventKind::Track)
+        };
+        assert_eq!(
+            enc(t),
+            r#"{"event_type":"Buy","insert_id":"ins-1","user_id":"user-1","device_id":"device-1","time":1700000000123,"event_properties":{"p":1}}"#
+        );
+        let i = EventFields {
+            traits: Some("{\"plan\":\"pro\"}"),
+            ..ev(EventKind::Identify)
+        };
+        assert!(enc(i).contains(r#""event_type":"$identify""#));
+        let i = EventFields {
+            traits: Some("{\"plan\":\"pro\"}"),
+            ..ev(EventKind::Identify)
+        };
+        assert!(enc(i).ends_with(r#""user_properties":{"$set":{"plan":"pro"}}}"#));
+        let p = EventFields {
+            name: Some("Home"),
+            ..ev(EventKind::Page)
+        };
+        assert!(enc(p).starts_with(r#"{"event_type":"Viewed Home""#));
+        assert!(enc(ev(EventKind::Screen)).starts_with(r#"{"event_type":"Viewed screen""#));
+        let g = EventFields {
+            group_id: Some("acme"),
+            traits: Some("{}"),
+            ..ev(EventKind::Group)
+        };
+        assert!(enc(g).ends_with(r#""groups":{"group":"acme"},"group_properties":{}}"#));
+    }
+
+    #[test]
+    fn envelope_carries_key_and_options() {
+        let (p, s) = envelope("k\"ey", 5);
+        assert_eq!(p, br#"{"api_key":"k\"ey","events":["#);
+        assert_eq!(s, br#"],"options":{"min_id_length":5}}"#);
+    }
+
+    #[test]
+    fn drops_ids_amplitude_would_remove() {
+        assert!(valid_id("user-1", 5));
+        assert!(!valid_id("abcd", 5));
+        assert!(!valid_id("UNDEFINED", 5));
+        assert!(!valid_id("00000000-0000-0000-0000-000000000000", 5));
+        assert!(!valid_id("0", 1) && valid_id("x", 1));
+    }
+
+    #[test]
+    fn classifies_responses() {
+        let p = Protocol::AmplitudeHttpV2;
+        let ok = br#"{"code":200,"events_ingested":50,"payload_size_bytes":50,"server_upload_time":1396381378123}"#;
+        assert_eq!(
+            decode(p, 200, None, ok),
+            Outcome::Accepted { warnings: vec![] }
+        );
+        let bad = br#"{"code":400,"error":"Request missing required field","events_with_invalid_fields":{"time":[3,4,7]},"events_with_missing_fields":{"event_type":[3,9]}}"#;
+        assert_eq!(
+            decode(p, 400, None, bad),
+            Outcome::InvalidEvents {
+                indexes: vec![3, 4, 7, 9],
+                error: "Request missing required field (invalid: time) (missing: event_type)"
+                    .into()
+            }
+        );
+        let key = br#"{"code":400,"error":"Invalid API key"}"#;
+        assert_eq!(
+            decode(p, 400, None, key),
+            Outcome::Permanent {
+                status: 400,
+                error: "Invalid API key".into()
+            }
+        );
+        let thr = br#"{"code":429,"error":"Too many requests for some devices and users","eps_threshold":30,"throttled_devices":{"d1":31},"throttled_users":{"u1":32},"throttled_events":[3,4,7]}"#;
+        let Outcome::Throttled {
+            users,
+            devices,
+            events,
+            ..
+        } = decode(p, 429, None, thr)
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (users, devices, events),
+            (vec!["u1".into()], vec!["d1".into()], vec![3, 4, 7])
+        );
+        let daily = br#"{"code":429,"exceeded_daily_quota_users":{"u9":500001}}"#;
+        let Outcome::Throttled { daily_users, .. } =
+            decode(Protocol::AmplitudeBatch, 429, None, daily)
+        else {
+            panic!()
+        };
+        assert_eq!(daily_users, vec!["u9".to_string()]);
+        assert_eq!(
+            decode(p, 429, Some(1000), b"{}"),
+            Outcome::RateLimited {
+                retry_after: Some(1000)
+            }
+        );
+        assert_eq!(
+            decode(p, 413, None, br#"{"code":413,"error":"Payload too large"}"#),
+            Outcome::TooLarge { limit_bytes: None }
+        );
+        assert_eq!(
+            decode(p, 502, None, b""),
+            Outcome::Transient { status: 502 }
+        );
+        assert_eq!(
+            decode(p, 503, None, b""),
+            Outcome::Transient { status: 503 }
+        );
+    }
+}

@@ -1,0 +1,621 @@
+//! The JSON the engine needs, written here because the crate has no dependencies (wasm size).
+//!
+//! Three tools, each for one job:
+//! - [`scan_object`] validates caller-supplied JSON text (already `JSON.stringify`'d by the
+//!   bindings) without building anything, and measures what the soft caps need. It is iterative,
+//!   so hostile nesting cannot overflow the stack; nesting beyond [`HARD_DEPTH`] is refused.
+//! - [`parse`] builds a small tree from a response body, recursively but with a depth bound, so it
+//!   too cannot be driven into a stack overflow.
+//! - [`write_str`] escapes a string into JSON.
+//!
+//! Numbers are kept as text and only read back as non-negative integers: responses carry counts,
+//! indexes and byte limits, and a float parser would cost wasm size for nothing.
+
+use std::fmt;
+
+/// Nesting beyond this is refused outright: an object this deep is a bug in the caller, and the
+/// bound keeps the scanner's container stack in one `u128`.
+pub const HARD_DEPTH: usize = 128;
+
+/// Response bodies are small, shallow documents; deeper is not a response we understand.
+const PARSE_DEPTH: usize = 24;
+
+/// Why a text is not the JSON object we need, with the byte offset where the scan stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScanError {
+    pub at: usize,
+    pub what: &'static str,
+}
+
+impl fmt::Display for ScanError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} at byte {}", self.what, self.at)
+    }
+}
+
+/// What the soft caps are judged on.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ObjectStats {
+    /// Keys of the top-level object.
+    pub keys: usize,
+    /// Deepest nesting; the top-level object itself is depth 1.
+    pub depth: usize,
+    /// Raw bytes of the largest top-level value.
+    pub max_value_bytes: usize,
+    /// Characters of the longest string value anywhere (keys excluded).
+    pub max_string_chars: usize,
+}
+
+fn err(at: usize, what: &'static str) -> ScanError {
+    ScanError { at, what }
+}
+
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while let Some(&c) = b.get(i) {
+        if c == b' ' || c == b'\n' || c == b'\r' || c == b'\t' {
+            i += 1;
+        } else {
+            break;
+        }
+    }
+    i
+}
+
+/// Scans a string whose opening quote is at `i`; returns (index after the closing quote, chars).
+fn scan_string(b: &[u8], mut i: usize) -> Result<(usize, usize), ScanError> {
+    let start = i;
+    i += 1;
+    let mut chars = 0usize;
+    loop {
+        // Fast path: plain bytes. Continuation bytes of UTF-8 do not start a character.
+        while let Some(&c) = b.get(i) {
+            if c == b'"' || c == b'\\' || c < 0x20 {
+                break;
+            }
+            chars += usize::from(c & 0xC0 != 0x80);
+            i += 1;
+        }
+        match b.get(i) {
+            None => return Err(err(start, "unterminated string")),
+            Some(b'"') => return Ok((i + 1, chars)),
+            Some(b'\\') => {
+                match b.get(i + 1) {
+                    Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => i += 2,
+                    Some(b'u') => {
+                        let hex = b.get(i + 2..i + 6).ok_or(err(i, "bad \\u escape"))?;
+                        if !hex.iter().all(u8::is_ascii_hexdigit) {
+                            return Err(err(i, "bad \\u escape"));
+                        }
+                        i += 6;
+                    }
+                    _ => return Err(err(i, "bad escape")),
+                }
+                chars += 1;
+            }
+            Some(_) => return Err(err(i, "control character in string")),
+        }
+    }
+}
+
+fn scan_digits(b: &[u8], mut i: usize) -> usize {
+    while b.get(i).is_some_and(u8::is_ascii_digit) {
+        i += 1;
+    }
+    i
+}
+
+fn scan_number(b: &[u8], mut i: usize) -> Result<usize, ScanError> {
+    let start = i;
+    if b.get(i) == Some(&b'-') {
+        i += 1;
+    }
+    match b.get(i) {
+        Some(b'0') => i += 1,
+        Some(b'1'..=b'9') => i = scan_digits(b, i),
+        _ => return Err(err(start, "bad number")),
+    }
+    if b.get(i) == Some(&b'.') {
+        let j = scan_digits(b, i + 1);
+        if j == i + 1 {
+            return Err(err(i, "bad number"));
+        }
+        i = j;
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(b.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        let j = scan_digits(b, i);
+        if j == i {
+            return Err(err(i, "bad number"));
+        }
+        i = j;
+    }
+    Ok(i)
+}
+
+fn scan_literal(b: &[u8], i: usize) -> Result<usize, ScanError> {
+    for lit in [&b"true"[..], b"false", b"null"] {
+        if b.get(i..i + lit.len()) == Some(lit) {
+            return Ok(i + lit.len());
+        }
+    }
+    Err(err(i, "unexpected character"))
+}
+
+/// Validates that `b` is exactly one JSON object (surrounding whitespace allowed) and measures it.
+pub fn scan_object(b: &[u8]) -> Result<ObjectStats, ScanError> {
+    let mut stats = ObjectStats::default();
+    let mut i = skip_ws(b, 0);
+    if b.get(i) != Some(&b'{') {
+        return Err(err(i, "not an object"));
+    }
+    // Bit d of `objects` says whether the container at depth d is an object (else an array).
+    let mut objects: u128 = 1;
+    let mut depth = 1usize;
+    stats.depth = 1;
+    i += 1;
+    let mut value_start = 0usize;
+    // Each pass reads one value (after a key, or in an array) or closes containers.
+    let mut expect_key = true;
+    let mut first = true;
+    loop {
+        i = skip_ws(b, i);
+        if expect_key {
+            match b.get(i) {
+                Some(b'}') if first => {
+                    i += 1;
+                    depth -= 1;
+                }
+                Some(b'"') => {
+                    i = scan_string(b, i)?.0;
+                    i = skip_ws(b, i);
+                    if b.get(i) != Some(&b':') {
+                        return Err(err(i, "expected ':'"));
+                    }
+                    i = skip_ws(b, i + 1);
+                    if depth == 1 {
+                        stats.keys += 1;
+                        value_start = i;
+                    }
+                    expect_key = false;
+                    first = false;
+                    continue;
+                }
+                _ => return Err(err(i, "expected a key")),
+            }
+        } else {
+            let in_array = objects >> (depth - 1) & 1 == 0;
+            if in_array && first && b.get(i) == Some(&b']') {
+                i += 1;
+                depth -= 1;
+            } else {
+                match b.get(i) {
+                    Some(b'{' | b'[') => {
+                        if depth >= HARD_DEPTH {
+                            return Err(err(i, "nested too deeply"));
+                        }
+                        let is_obj = b.get(i) == Some(&b'{');
+                        if is_obj {
+                            objects |= 1 << depth;
+                        } else {
+                            objects &= !(1 << depth);
+                        }
+                        depth += 1;
+                        stats.depth = stats.depth.max(depth);
+                        i += 1;
+                        expect_key = is_obj;
+                        first = true;
+                        continue;
+                    }
+                    Some(b'"') => {
+                        let (j, chars) = scan_string(b, i)?;
+                        stats.max_string_chars = stats.max_string_chars.max(chars);
+                        i = j;
+                    }
+                    Some(b'-' | b'0'..=b'9') => i = scan_number(b, i)?,
+                    _ => i = scan_literal(b, i)?,
+                }
+            }
+        }
+        // A value (or a container) just ended at depth `depth`; close what ends here.
+        loop {
+            if depth == 0 {
+                if skip_ws(b, i) != b.len() {
+                    return Err(err(i, "trailing characters"));
+                }
+                return Ok(stats);
+            }
+            if depth == 1 {
+                stats.max_value_bytes = stats.max_value_bytes.max(i.saturating_sub(value_start));
+            }
+            i = skip_ws(b, i);
+            let in_object = objects >> (depth - 1) & 1 == 1;
+            match (b.get(i), in_object) {
+                (Some(b','), obj) => {
+                    i += 1;
+                    expect_key = obj;
+                    first = false;
+                    break;
+                }
+                (Some(b'}'), true) | (Some(b']'), false) => {
+                    i += 1;
+                    depth -= 1;
+                }
+                _ => return Err(err(i, "expected ',' or a closing bracket")),
+            }
+        }
+    }
+}
+
+/// Splits a JSON object into its top-level members: (key as raw text without quotes, value raw
+/// text). Assumes `b` passed [`scan_object`]; returns `None` otherwise rather than panicking.
+pub fn top_level_members(b: &[u8]) -> Option<Vec<(&[u8], &[u8])>> {
+    let mut out = Vec::new();
+    let mut i = skip_ws(b, 0);
+    if b.get(i) != Some(&b'{') {
+        return None;
+    }
+    i = skip_ws(b, i + 1);
+    if b.get(i) == Some(&b'}') {
+        return Some(out);
+    }
+    loop {
+        let (kend, _) = scan_string(b, i).ok()?;
+        let key = b.get(i + 1..kend - 1)?;
+        i = skip_ws(b, kend);
+        if b.get(i) != Some(&b':') {
+            return None;
+        }
+        i = skip_ws(b, i + 1);
+        let vend = skip_value(b, i)?;
+        out.push((key, b.get(i..vend)?));
+        i = skip_ws(b, vend);
+        match b.get(i) {
+            Some(b',') => i = skip_ws(b, i + 1),
+            Some(b'}') => return Some(out),
+            _ => return None,
+        }
+    }
+}
+
+/// End of the value starting at `i`, scanning containers iteratively by bracket counting (strings
+/// are skipped properly, so brackets inside them do not count).
+fn skip_value(b: &[u8], i: usize) -> Option<usize> {
+    match b.get(i)? {
+        b'"' => scan_string(b, i).ok().map(|r| r.0),
+        b'-' | b'0'..=b'9' => scan_number(b, i).ok(),
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            let mut j = i;
+            loop {
+                match b.get(j)? {
+                    b'"' => {
+                        j = scan_string(b, j).ok()?.0;
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some(j + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                j += 1;
+            }
+        }
+        _ => scan_literal(b, i).ok(),
+    }
+}
+
+/// Writes `s` as a JSON string, quotes included.
+pub fn write_str(out: &mut Vec<u8>, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push(b'"');
+    let b = s.as_bytes();
+    let mut run = 0;
+    for (i, &c) in b.iter().enumerate() {
+        let esc: &[u8] = match c {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0..=0x1f => b"",
+            _ => continue,
+        };
+        out.extend_from_slice(&b[run..i]);
+        if esc.is_empty() {
+            out.extend_from_slice(b"\\u00");
+            out.push(HEX[usize::from(c >> 4)]);
+            out.push(HEX[usize::from(c & 15)]);
+        } else {
+            out.extend_from_slice(esc);
+        }
+        run = i + 1;
+    }
+    out.extend_from_slice(&b[run..]);
+    out.push(b'"');
+}
+
+/// True when `s` needs no escaping, so its raw bytes are its JSON form (messageIds must be).
+pub fn is_plain(s: &str) -> bool {
+    s.bytes().all(|c| c >= 0x20 && c != b'"' && c != b'\\')
+}
+
+/// A parsed response body.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Json {
+    Null,
+    Bool(bool),
+    /// A number, as a non-negative integer when it is one that fits, else `None`.
+    Num(Option<u64>),
+    Str(String),
+    Arr(Vec<Json>),
+    Obj(Vec<(String, Json)>),
+}
+
+impl Json {
+    pub fn get(&self, key: &str) -> Option<&Json> {
+        match self {
+            Json::Obj(members) => members.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Json::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+    pub fn as_u64(&self) -> Option<u64> {
+        match self {
+            Json::Num(n) => *n,
+            _ => None,
+        }
+    }
+    pub fn as_array(&self) -> &[Json] {
+        match self {
+            Json::Arr(items) => items,
+            _ => &[],
+        }
+    }
+    pub fn members(&self) -> &[(String, Json)] {
+        match self {
+            Json::Obj(members) => members,
+            _ => &[],
+        }
+    }
+}
+
+/// Parses a whole document. `None` for anything malformed, too deep, or with trailing bytes.
+pub fn parse(b: &[u8]) -> Option<Json> {
+    let (v, i) = parse_value(b, skip_ws(b, 0), 0)?;
+    (skip_ws(b, i) == b.len()).then_some(v)
+}
+
+fn parse_value(b: &[u8], i: usize, depth: usize) -> Option<(Json, usize)> {
+    if depth > PARSE_DEPTH {
+        return None;
+    }
+    match *b.get(i)? {
+        b'"' => {
+            let (s, j) = parse_string(b, i)?;
+            Some((Json::Str(s), j))
+        }
+        b'-' | b'0'..=b'9' => {
+            let j = scan_number(b, i).ok()?;
+            let text = b.get(i..j)?;
+            let mut n: Option<u64> = Some(0);
+            for &c in text {
+                n = if c.is_ascii_digit() {
+                    n.and_then(|n| n.checked_mul(10)?.checked_add(u64::from(c - b'0')))
+                } else {
+                    None
+                };
+            }
+            Some((Json::Num(n), j))
+        }
+        b'{' => {
+            let mut members = Vec::new();
+            let mut j = skip_ws(b, i + 1);
+            if b.get(j) == Some(&b'}') {
+                return Some((Json::Obj(members), j + 1));
+            }
+            loop {
+                if b.get(j) != Some(&b'"') {
+                    return None;
+                }
+                let (k, after) = parse_string(b, j)?;
+                j = skip_ws(b, after);
+                if b.get(j) != Some(&b':') {
+                    return None;
+                }
+                let (v, after) = parse_value(b, skip_ws(b, j + 1), depth + 1)?;
+                members.push((k, v));
+                j = skip_ws(b, after);
+                match b.get(j)? {
+                    b',' => j = skip_ws(b, j + 1),
+                    b'}' => return Some((Json::Obj(members), j + 1)),
+                    _ => return None,
+                }
+            }
+        }
+        b'[' => {
+            let mut items = Vec::new();
+            let mut j = skip_ws(b, i + 1);
+            if b.get(j) == Some(&b']') {
+                return Some((Json::Arr(items), j + 1));
+            }
+            loop {
+                let (v, after) = parse_value(b, j, depth + 1)?;
+                items.push(v);
+                j = skip_ws(b, after);
+                match b.get(j)? {
+                    b',' => j = skip_ws(b, j + 1),
+                    b']' => return Some((Json::Arr(items), j + 1)),
+                    _ => return None,
+                }
+            }
+        }
+        b't' => Some((Json::Bool(true), scan_literal(b, i).ok()?)),
+        b'f' => Some((Json::Bool(false), scan_literal(b, i).ok()?)),
+        _ => Some((Json::Null, scan_literal(b, i).ok()?)),
+    }
+}
+
+fn hex4(b: &[u8], i: usize) -> Option<u32> {
+    let text = std::str::from_utf8(b.get(i..i + 4)?).ok()?;
+    u32::from_str_radix(text, 16).ok()
+}
+
+/// Unescapes the string whose opening quote is at `i`; returns it and the index after it.
+pub fn parse_string(b: &[u8], i: usize) -> Option<(String, usize)> {
+    let (end, _) = scan_string(b, i).ok()?;
+    let raw = b.get(i + 1..end - 1)?;
+    if !raw.contains(&b'\\') {
+        return Some((String::from_utf8(raw.to_vec()).ok()?, end));
+    }
+    let mut out: Vec<u8> = Vec::with_capacity(raw.len());
+    let mut j = 0;
+    while let Some(&c) = raw.get(j) {
+        if c != b'\\' {
+            out.push(c);
+            j += 1;
+            continue;
+        }
+        let simple = match *raw.get(j + 1)? {
+            b'b' => 8,
+            b'f' => 12,
+            b'n' => b'\n',
+            b'r' => b'\r',
+            b't' => b'\t',
+            b'u' => 0,
+            other => other,
+        };
+        if simple != 0 {
+            out.push(simple);
+            j += 2;
+            continue;
+        }
+        let mut cp = hex4(raw, j + 2)?;
+        j += 6;
+        if (0xD800..0xDC00).contains(&cp) && raw.get(j..j + 2) == Some(b"\\u") {
+            if let Some(lo @ 0xDC00..=0xDFFF) = hex4(raw, j + 2) {
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                j += 6;
+            }
+        }
+        let ch = char::from_u32(cp).unwrap_or(char::REPLACEMENT_CHARACTER);
+        out.extend_from_slice(ch.encode_utf8(&mut [0; 4]).as_bytes());
+    }
+    Some((String::from_utf8(out).ok()?, end))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scans_valid_objects_and_measures_them() {
+        let s = scan_object(br#" {"a": 1, "b": [true, {"c": "h\u00e9llo"}], "d": null} "#).unwrap();
+        assert_eq!(s.keys, 3);
+        assert_eq!(s.depth, 3);
+        assert_eq!(s.max_string_chars, 5);
+        assert_eq!(s.max_value_bytes, r#"[true, {"c": "h\u00e9llo"}]"#.len());
+        assert_eq!(scan_object(b"{}").unwrap().keys, 0);
+        assert_eq!(
+            scan_object("{\"k\":\"日本\"}".as_bytes())
+                .unwrap()
+                .max_string_chars,
+            2
+        );
+        assert!(scan_object(br#"{"a":[],"b":{},"c":-0.5e+3}"#).is_ok());
+    }
+
+    #[test]
+    fn rejects_what_is_not_one_object() {
+        for bad in [
+            &b"[]"[..],
+            b"\"s\"",
+            b"",
+            b"{",
+            b"{\"a\"}",
+            b"{\"a\":}",
+            b"{\"a\":1,}",
+            b"{\"a\":1}{",
+            b"{\"a\":01}",
+            b"{\"a\":1.}",
+            b"{\"a\":tru}",
+            b"{\"a\":\"\x01\"}",
+            b"{\"a\":\"\\x\"}",
+            b"{\"a\":[1,]}",
+            b"{\"a\":[1}",
+            b"{\"a\":{]}",
+            b"{'a':1}",
+        ] {
+            assert!(
+                scan_object(bad).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    #[test]
+    fn refuses_hostile_nesting_without_recursing() {
+        let mut s = String::from("{\"a\":");
+        s.push_str(&"[".repeat(100_000));
+        assert_eq!(
+            scan_object(s.as_bytes()).unwrap_err().what,
+            "nested too deeply"
+        );
+        let ok = format!("{{\"a\":{}{}}}", "[".repeat(126), "]".repeat(126));
+        assert_eq!(scan_object(ok.as_bytes()).unwrap().depth, 127);
+        assert!(parse(s.as_bytes()).is_none());
+    }
+
+    #[test]
+    fn escapes_round_trip_through_the_parser() {
+        let original = "a\"b\\c\nd\u{1}e\u{1F600}é/";
+        let mut out = Vec::new();
+        write_str(&mut out, original);
+        assert_eq!(parse(&out), Some(Json::Str(original.to_string())));
+        assert_eq!(
+            parse(br#""\ud83d\ude00 \ud800x""#),
+            Some(Json::Str("\u{1F600} \u{FFFD}x".into()))
+        );
+    }
+
+    #[test]
+    fn parses_response_shapes() {
+        let v = parse(
+            br#"{"success":false,"failed":1,"errors":[{"index":3,"error":"x"}],"n":-1,"f":1.5}"#,
+        )
+        .unwrap();
+        assert_eq!(v.get("failed").and_then(Json::as_u64), Some(1));
+        assert_eq!(
+            v.get("errors").unwrap().as_array()[0]
+                .get("index")
+                .unwrap()
+                .as_u64(),
+            Some(3)
+        );
+        assert_eq!(v.get("n"), Some(&Json::Num(None)));
+        assert_eq!(v.get("f"), Some(&Json::Num(None)));
+        assert_eq!(parse(b"99999999999999999999999"), Some(Json::Num(None)));
+        assert!(parse(b"{} x").is_none());
+    }
+
+    #[test]
+    fn splits_top_level_members() {
+        let m = top_level_members(br#"{"a":{"b":"}"},"c":[1,"]"],"d":"x"}"#).unwrap();
+        let keys: Vec<&[u8]> = m.iter().map(|(k, _)| *k).collect();
+        assert_eq!(keys, vec![&b"a"[..], b"c", b"d"]);
+        assert_eq!(m[0].1, br#"{"b":"}"}"#);
+        assert_eq!(m[1].1, br#"[1,"]"]"#);
+    }
+}

@@ -1,0 +1,303 @@
+//! `POST /v1-batch` (PROTOCOLS.md A).
+//!
+//! Event JSON, fields in this order, absent ones omitted:
+//! `{"type","messageId","anonymousId","userId","timestamp","event"|"name","groupId","previousId",
+//! "properties","traits","context"}`. `event` carries the track name; page and screen carry
+//! theirs in `name`. `timestamp` is ISO 8601 UTC with milliseconds.
+//!
+//! Response classification:
+//! - 2xx: accepted; with `failed > 0` the events named in `errors` (by `messageId`, else `index`)
+//!   failed for good and the rest are accepted. Duplicates count as accepted.
+//! - 413: too large, with `limit_bytes` when the server says it.
+//! - 429: the rule of "Telling the 429s apart": `code == "rate_limited"` or an error starting
+//!   `Rate limit exceeded` is a rate limit; an error mentioning `quota` is the monthly quota;
+//!   otherwise a `Retry-After` over one hour is a quota, anything else a rate limit.
+//! - 408 and 5xx: transient. Other 4xx: permanent, with the server's error text.
+
+use super::json::{self, Json};
+use super::{error_text, EventError, EventFields, Outcome};
+use crate::core::time::push_iso8601;
+use crate::core::{EventKind, Millis};
+
+fn field(out: &mut Vec<u8>, name: &[u8], value: &str) {
+    out.extend_from_slice(b",\"");
+    out.extend_from_slice(name);
+    out.extend_from_slice(b"\":");
+    json::write_str(out, value);
+}
+
+fn raw(out: &mut Vec<u8>, name: &[u8], value: Option<&str>) {
+    if let Some(v) = value {
+        out.extend_from_slice(b",\"");
+        out.extend_from_slice(name);
+        out.extend_from_slice(b"\":");
+        out.extend_from_slice(v.trim().as_bytes());
+    }
+}
+
+pub(crate) fn type_name(kind: EventKind) -> &'static [u8] {
+    match kind {
+        EventKind::Track => b"track",
+        EventKind::Identify => b"identify",
+        EventKind::Page => b"page",
+        EventKind::Screen => b"screen",
+        EventKind::Group => b"group",
+        EventKind::Alias => b"alias",
+    }
+}
+
+pub(crate) fn encode(ev: &EventFields<'_>, out: &mut Vec<u8>) -> usize {
+    out.extend_from_slice(b"{\"type\":\"");
+    out.extend_from_slice(type_name(ev.kind));
+    out.extend_from_slice(b"\",\"messageId\":\"");
+    let at = out.len();
+    out.extend_from_slice(ev.message_id.as_bytes());
+    out.push(b'"');
+    if let Some(a) = ev.anonymous_id {
+        field(out, b"anonymousId", a);
+    }
+    if let Some(u) = ev.user_id {
+        field(out, b"userId", u);
+    }
+    out.extend_from_slice(b",\"timestamp\":\"");
+    push_iso8601(out, ev.timestamp);
+    out.push(b'"');
+    if let Some(n) = ev.name {
+        let key: &[u8] = if ev.kind == EventKind::Track {
+            b"event"
+        } else {
+            b"name"
+        };
+        field(out, key, n);
+    }
+    if let Some(g) = ev.group_id {
+        field(out, b"groupId", g);
+    }
+    if let Some(p) = ev.previous_id {
+        field(out, b"previousId", p);
+    }
+    raw(out, b"properties", ev.properties);
+    raw(out, b"traits", ev.traits);
+    raw(out, b"context", ev.context);
+    out.push(b'}');
+    at
+}
+
+fn strings(v: Option<&Json>) -> Vec<String> {
+    let items = v.map(Json::as_array).unwrap_or(&[]);
+    items
+        .iter()
+        .filter_map(|w| match w {
+            Json::Str(s) => Some(s.clone()),
+            Json::Obj(_) => w
+                .get("message")
+                .or(w.get("warning"))
+                .and_then(Json::as_str)
+                .map(String::from),
+            _ => None,
+        })
+        .collect()
+}
+
+pub(crate) fn decode(status: u16, retry_after: Option<Millis>, body: &[u8]) -> Outcome {
+    let parsed = json::parse(body);
+    let doc = parsed.as_ref();
+    let text = || error_text(doc, status);
+    match status {
+        200..=299 => {
+            let warnings = strings(doc.and_then(|d| d.get("warnings")));
+            let failed = doc
+                .and_then(|d| d.get("failed"))
+                .and_then(Json::as_u64)
+                .unwrap_or(0);
+            let errors: Vec<EventError> = doc
+                .and_then(|d| d.get("errors"))
+                .map(Json::as_array)
+                .unwrap_or(&[])
+                .iter()
+                .map(|e| EventError {
+                    index: e.get("index").and_then(Json::as_u64).map(|i| i as usize),
+                    message_id: e.get("messageId").and_then(Json::as_str).map(String::from),
+                    error: e
+                        .get("error")
+                        .and_then(Json::as_str)
+                        .unwrap_or("rejected")
+                        .to_string(),
+                })
+                .collect();
+            if failed == 0 && errors.is_empty() {
+                Outcome::Accepted { warnings }
+            } else {
+                Outcome::Partial { errors, warnings }
+            }
+        }
+        413 => Outcome::TooLarge {
+            limit_bytes: doc
+                .and_then(|d| d.get("limit_bytes"))
+                .and_then(Json::as_u64)
+                .map(|n| n as usize),
+        },
+        429 => {
+            let code = doc.and_then(|d| d.get("code")).and_then(Json::as_str);
+            let error = doc
+                .and_then(|d| d.get("error"))
+                .and_then(Json::as_str)
+                .unwrap_or("");
+            let rate = code == Some("rate_limited") || error.starts_with("Rate limit exceeded");
+            let quota = !rate
+                && (error.to_ascii_lowercase().contains("quota")
+                    || retry_after.is_some_and(|ms| ms > 3_600_000));
+            if quota {
+                Outcome::Quota { retry_after }
+            } else {
+                Outcome::RateLimited { retry_after }
+            }
+        }
+        408 | 500..=599 => Outcome::Transient { status },
+        400..=499 => Outcome::Permanent {
+            status,
+            error: text(),
+        },
+        _ => Outcome::Transient { status },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev() -> EventFields<'static> {
+        EventFields {
+            kind: EventKind::Track,
+            name: Some("Clicked \"Buy\""),
+            message_id: "m-1",
+            anonymous_id: Some("anon"),
+            user_id: None,
+            group_id: None,
+            previous_id: None,
+            timestamp: 1_795_573_057_123,
+            properties: Some(" {\"a\":1} "),
+            traits: None,
+            context: None,
+        }
+    }
+
+    #[test]
+    fn encodes_a_track_event() {
+        let mut out = b"xx".to_vec();
+        let at = encode(&ev(), &mut out);
+        assert_eq!(&out[at..at + 3], b"m-1");
+        assert_eq!(
+            std::str::from_utf8(&out[2..]).unwrap(),
+            r#"{"type":"track","messageId":"m-1","anonymousId":"anon","timestamp":"2026-11-25T02:17:37.123Z","event":"Clicked \"Buy\"","properties":{"a":1}}"#
+        );
+        let page = EventFields {
+            kind: EventKind::Page,
+            name: Some("Home"),
+            ..ev()
+        };
+        let mut out = Vec::new();
+        encode(&page, &mut out);
+        assert!(std::str::from_utf8(&out)
+            .unwrap()
+            .contains(r#""type":"page""#));
+        assert!(std::str::from_utf8(&out)
+            .unwrap()
+            .contains(r#""name":"Home""#));
+    }
+
+    #[test]
+    fn classifies_successes() {
+        let all = br#"{"success":true,"accepted":2,"failed":0,"errors":[],"warnings":["big"]}"#;
+        assert_eq!(
+            decode(200, None, all),
+            Outcome::Accepted {
+                warnings: vec!["big".into()]
+            }
+        );
+        assert_eq!(
+            decode(200, None, b"not json"),
+            Outcome::Accepted { warnings: vec![] }
+        );
+        let some = br#"{"success":false,"accepted":1,"failed":1,"errors":[{"index":3,"messageId":"m-3","error":"event name too long"}]}"#;
+        let Outcome::Partial { errors, .. } = decode(200, None, some) else {
+            panic!()
+        };
+        assert_eq!(errors[0].index, Some(3));
+        assert_eq!(errors[0].message_id.as_deref(), Some("m-3"));
+        assert_eq!(errors[0].error, "event name too long");
+    }
+
+    #[test]
+    fn tells_the_429s_apart() {
+        let rl = br#"{"success":false,"error":"slow down","code":"rate_limited"}"#;
+        assert_eq!(
+            decode(429, Some(9_000_000), rl),
+            Outcome::RateLimited {
+                retry_after: Some(9_000_000)
+            }
+        );
+        let org = br#"{"success":false,"error":"Rate limit exceeded: max 2000 requests per minute per org"}"#;
+        assert_eq!(
+            decode(429, Some(60_000), org),
+            Outcome::RateLimited {
+                retry_after: Some(60_000)
+            }
+        );
+        let q = br#"{"success":false,"error":"Monthly event quota exceeded"}"#;
+        assert_eq!(
+            decode(429, Some(5_000), q),
+            Outcome::Quota {
+                retry_after: Some(5_000)
+            }
+        );
+        assert_eq!(
+            decode(429, Some(3_600_001), b""),
+            Outcome::Quota {
+                retry_after: Some(3_600_001)
+            }
+        );
+        assert_eq!(
+            decode(429, Some(3_600_000), b""),
+            Outcome::RateLimited {
+                retry_after: Some(3_600_000)
+            }
+        );
+        assert_eq!(
+            decode(429, None, b"{}"),
+            Outcome::RateLimited { retry_after: None }
+        );
+    }
+
+    #[test]
+    fn classifies_failures() {
+        let big = br#"{"success":false,"error":"Request body too large: maximum 1048576 bytes","limit_bytes":524288}"#;
+        assert_eq!(
+            decode(413, None, big),
+            Outcome::TooLarge {
+                limit_bytes: Some(524_288)
+            }
+        );
+        assert_eq!(
+            decode(413, None, b""),
+            Outcome::TooLarge { limit_bytes: None }
+        );
+        assert_eq!(
+            decode(403, None, br#"{"success":false,"error":"read key"}"#),
+            Outcome::Permanent {
+                status: 403,
+                error: "read key".into()
+            }
+        );
+        assert_eq!(
+            decode(401, None, b""),
+            Outcome::Permanent {
+                status: 401,
+                error: "HTTP 401".into()
+            }
+        );
+        assert_eq!(decode(503, None, b""), Outcome::Transient { status: 503 });
+        assert_eq!(decode(408, None, b""), Outcome::Transient { status: 408 });
+        assert_eq!(decode(302, None, b""), Outcome::Transient { status: 302 });
+    }
+}
