@@ -13,3 +13,5 @@ pub mod protocol;
 
 #[cfg(target_arch = "wasm32")]
 mod js;
+#[cfg(target_arch = "wasm32")]
+pub mod web;

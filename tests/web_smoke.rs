@@ -14,8 +14,14 @@ fn global_has(name: &str) -> bool {
 #[wasm_bindgen_test]
 fn runs_in_a_browser_with_the_apis_batchwire_needs() {
     for api in ["fetch", "indexedDB", "BroadcastChannel", "document"] {
-        assert!(global_has(api), "{api} is missing from the test page's global scope");
+        assert!(
+            global_has(api),
+            "{api} is missing from the test page's global scope"
+        );
     }
     let navigator = js_sys::Reflect::get(&js_sys::global(), &"navigator".into()).unwrap();
-    assert!(js_sys::Reflect::has(&navigator, &"locks".into()).unwrap(), "navigator.locks is missing");
+    assert!(
+        js_sys::Reflect::has(&navigator, &"locks".into()).unwrap(),
+        "navigator.locks is missing"
+    );
 }
