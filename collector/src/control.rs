@@ -164,10 +164,10 @@ pub async fn post_config(State(st): State<Arc<AppState>>, conn: Conn, req: Reque
 }
 
 async fn json_object(st: &AppState, req: Request) -> Result<Map<String, Value>, Response> {
-    let (parts, body) = req.into_parts();
+    let (parts, mut body) = req.into_parts();
     match read_capped(
         &parts.headers,
-        body,
+        &mut body,
         CONTROL_MAX_BYTES,
         st.cfg.body_timeout_ms,
     )
@@ -179,7 +179,7 @@ async fn json_object(st: &AppState, req: Request) -> Result<Map<String, Value>, 
         },
         Err(BodyError::TooLarge) => Err(error(413, "Control body too large")),
         Err(BodyError::Timeout) => Err(error(408, "Request body timed out")),
-        Err(BodyError::Broken) => Err(error(400, "Could not read the request body")),
+        Err(_) => Err(error(400, "Could not read the request body")),
     }
 }
 

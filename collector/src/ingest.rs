@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use serde_json::{json, Value};
 
-use crate::body::{read_capped, BodyError};
+use crate::body::{discard_rest, read_capped, BodyError};
 use crate::config::Limits;
 use crate::faults::Action;
 use crate::server::ConnInfo;
@@ -158,24 +158,31 @@ async fn handle(st: Arc<AppState>, conn: Option<ConnInfo>, proto: Proto, req: Re
         dropped: false,
         retry_after: None,
     };
-    let (parts, body) = req.into_parts();
-    let outcome = if !cors::origin_allowed(&st.cfg, &parts.headers) {
-        let mut body = proto.error(403, "Origin not allowed");
-        if proto == Proto::V1 {
-            body["code"] = json!("origin_not_allowed");
-        }
-        // The body is not read; hyper closes the connection after this answer.
-        Outcome::new(403, body)
-    } else {
-        let limits = st.limits();
-        match read_capped(
+    let (parts, mut body) = req.into_parts();
+    let limits = st.limits();
+    let read = if cors::origin_allowed(&st.cfg, &parts.headers) {
+        read_capped(
             &parts.headers,
-            body,
+            &mut body,
             proto.max_bytes(&limits),
             st.cfg.body_timeout_ms,
         )
         .await
-        {
+    } else {
+        Err(BodyError::Forbidden)
+    };
+    if matches!(read, Err(BodyError::TooLarge | BodyError::Forbidden)) {
+        discard_rest(&parts.headers, body);
+    }
+    let outcome = {
+        match read {
+            Err(BodyError::Forbidden) => {
+                let mut body = proto.error(403, "Origin not allowed");
+                if proto == Proto::V1 {
+                    body["code"] = json!("origin_not_allowed");
+                }
+                Outcome::new(403, body)
+            }
             Err(BodyError::TooLarge) => proto.too_large(&limits),
             Err(BodyError::Timeout) => {
                 Outcome::new(408, proto.error(408, "Request body timed out"))
