@@ -16,11 +16,11 @@ try {
   await page.goto(`${www}/?collector=${encodeURIComponent(collector)}&auto=${count}`);
   await page.waitForFunction(() => window.__demo, null, { timeout: 60_000 });
   const demo = await page.evaluate(() => window.__demo);
-  const stats = await (await fetch(`${collector}/_stats`)).json();
+  const stats = await (await fetch(`${collector}/_stats?log=false`)).json();
   const events = (await (await fetch(`${collector}/_events`)).text()).split("\n").filter(Boolean).map((l) => JSON.parse(l));
   const ids = new Set(events.map((e) => e.messageId));
   console.log(`[demo] tracked ${demo.tracked} events in the page; the client reports ${demo.stats.delivered} delivered, ${demo.stats.failed} failed, ${demo.stats.queued} still queued`);
-  console.log(`[demo] the collector stored ${events.length} events (${ids.size} distinct messageIds) from ${events.length ? "the demo page" : "nobody"}; duplicates refused: ${stats.duplicates ?? 0}`);
+  console.log(`[demo] the collector stored ${events.length} events (${ids.size} distinct messageIds) from ${events.length ? "the demo page" : "nobody"}; duplicates refused: ${stats.events.duplicates}, requests: ${stats.requests.total}`);
   if (ids.size !== demo.tracked || events.length !== demo.tracked) {
     console.error(`[demo] FAIL: expected ${demo.tracked} events exactly once at the collector`);
     process.exitCode = 1;

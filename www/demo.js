@@ -47,8 +47,8 @@ function track(n) {
 async function refresh() {
   table($("stats"), client.stats());
   try {
-    const s = await (await fetch(`${apiHost}/_stats`)).json();
-    table($("server"), { "events ingested": s.events_ingested, duplicates: s.duplicates, rejected: s.rejected, requests: s.requests_total ?? s.requests });
+    const s = await (await fetch(`${apiHost}/_stats?log=false`)).json();
+    table($("server"), { "events stored": s.events.stored, "duplicates refused": s.events.duplicates, rejected: s.events.rejected, requests: s.requests.total, "by status": JSON.stringify(s.requests.by_status) });
   } catch (e) {
     table($("server"), { status: `unreachable (${e.message})` });
   }
