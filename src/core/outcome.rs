@@ -34,7 +34,7 @@ impl Pipeline {
             .protocol
             .decode(response.status, retry_after, &response.body);
         match outcome {
-            Outcome::Accepted { warnings } => self.succeed(flight, Vec::new(), warnings),
+            Outcome::Accepted { warnings } => self.succeed(now, flight, Vec::new(), warnings),
             Outcome::Partial { errors, warnings } => {
                 let mut failed = Vec::new();
                 for err in errors {
@@ -53,7 +53,7 @@ impl Pipeline {
                         })),
                     }
                 }
-                self.succeed(flight, failed, warnings);
+                self.succeed(now, flight, failed, warnings);
             }
             Outcome::RateLimited { retry_after } => self.rate_limited(now, flight, retry_after),
             Outcome::Quota { retry_after } => {
@@ -144,13 +144,25 @@ impl Pipeline {
 
     /// The request went through: `failed` (index into the request, server error) fail, the rest
     /// are delivered.
-    fn succeed(&mut self, flight: Flight, failed: Vec<(usize, String)>, warnings: Vec<String>) {
+    fn succeed(
+        &mut self,
+        now: Millis,
+        flight: Flight,
+        failed: Vec<(usize, String)>,
+        warnings: Vec<String>,
+    ) {
+        // The server is answering again: a backoff left by an earlier failure no longer holds.
         self.backoff_attempt = 0;
+        self.backoff_until = 0;
         if flight.quota_probe {
             self.quota = None;
         }
+        // A probe lifts its hold only if nothing paused the identity again meanwhile (another
+        // request's 429 may have answered first).
         for k in &flight.identity_probes {
-            self.pauses.remove(k);
+            if self.pauses.get(k).is_some_and(|p| p.hold && p.until <= now) {
+                self.pauses.remove(k);
+            }
         }
         let mut ids = Vec::with_capacity(flight.events.len());
         let mut message_ids = Vec::with_capacity(flight.events.len());

@@ -397,19 +397,18 @@ impl Pipeline {
             consider(self.next_sweep);
         }
         if self.queued > 0 {
-            consider(self.rate_limited_until);
-            consider(self.backoff_until);
+            // Nothing leaves before the gate, so earlier wake-ups would be wasted.
+            let gate = self.rate_limited_until.max(self.backoff_until);
             if let Some(q) = self.quota {
-                consider(q.next_probe);
-                if let Some(u) = q.until {
-                    consider(u);
+                consider(gate.max(q.next_probe.min(q.until.unwrap_or(Millis::MAX))));
+            } else {
+                consider(gate);
+                for p in self.pauses.values() {
+                    consider(gate.max(p.until));
                 }
-            }
-            for p in self.pauses.values() {
-                consider(p.until);
-            }
-            if let Some(d) = self.flush_deadline() {
-                consider(d);
+                if let Some(d) = self.flush_deadline() {
+                    consider(gate.max(d));
+                }
             }
         }
         next

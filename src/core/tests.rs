@@ -49,3 +49,583 @@ fn smoke_enqueue_flush_deliver() {
     assert_eq!(p.stats().delivered, 1);
     assert_eq!(p.poll_timeout(), None);
 }
+
+fn v1() -> Pipeline {
+    Pipeline::new(Config {
+        seed: 42,
+        ..Config::new(Protocol::V1Batch, "uk_live_x")
+    })
+    .unwrap()
+}
+
+fn status(code: u16, body: &str) -> Response {
+    Response {
+        status: code,
+        retry_after: None,
+        body: body.as_bytes().to_vec(),
+    }
+}
+
+fn drain(p: &mut Pipeline) -> Vec<AppEvent> {
+    std::iter::from_fn(|| p.poll_event()).collect()
+}
+
+fn big(n: usize) -> EventInput {
+    EventInput {
+        properties: Some(format!("{{\"blob\":\"{}\"}}", "x".repeat(n))),
+        ..track("Big")
+    }
+}
+
+#[test]
+fn flush_at_sends_at_once_and_caps_events_per_request() {
+    let mut p = v1();
+    for i in 0..250 {
+        p.enqueue(0, track(&format!("e{i}"))).unwrap();
+    }
+    let t = p.poll_transmit(0).expect("100 queued: due");
+    assert_eq!(t.events.len(), 100);
+    assert!(
+        p.poll_transmit(0).is_none(),
+        "one request in flight by default"
+    );
+    p.handle_response(5, t.id, ok());
+    let t2 = p.poll_transmit(5).unwrap();
+    assert_eq!(t2.events.len(), 100);
+    assert_eq!(t2.events[0], EventId(101), "packed in order");
+    p.handle_response(6, t2.id, ok());
+    assert!(
+        p.poll_transmit(6).is_none(),
+        "50 left: wait for the interval"
+    );
+    p.flush(7);
+    assert_eq!(p.poll_transmit(7).unwrap().events.len(), 50);
+}
+
+#[test]
+fn requests_never_exceed_the_byte_limit_and_sizes_are_exact() {
+    let mut p = v1();
+    for _ in 0..30 {
+        p.enqueue(0, big(100_000)).unwrap();
+    }
+    let t = p.poll_transmit(0).expect("over 1 MiB queued: due");
+    assert!(t.body.len() <= 1_048_576);
+    assert_eq!(t.events.len(), 10);
+    let doc = crate::protocol::json::parse(&t.body).expect("valid JSON body");
+    assert_eq!(doc.get("batch").unwrap().as_array().len(), 10);
+    let one = p.stored_form(t.events[0]).unwrap().body.len();
+    assert_eq!(t.body.len(), "{\"batch\":[]}".len() + 10 * one + 9);
+    let e = p.enqueue(0, big(1_048_576)).unwrap_err();
+    assert_eq!(e.code(), "E_TOO_LARGE");
+    assert!(e.to_string().contains("the limit is 1048576 bytes"), "{e}");
+}
+
+#[test]
+fn unload_packs_within_the_budget_and_keeps_the_rest() {
+    let mut p = v1();
+    for _ in 0..20 {
+        p.enqueue(0, big(10_000)).unwrap();
+    }
+    let ts = p.take_for_unload(1, 65_536);
+    let total: usize = ts.iter().map(|t| t.body.len()).sum();
+    assert!(total <= 65_536);
+    let sent: usize = ts.iter().map(|t| t.events.len()).sum();
+    assert_eq!(sent, 6, "six 10 KB events fit 64 KiB");
+    assert_eq!(p.stats().queued, 14);
+    assert_eq!(p.stats().in_flight, 6);
+    assert!(
+        p.take_for_unload(1, 65_536 - total).is_empty(),
+        "budget spent"
+    );
+    for t in ts {
+        p.handle_failure(2, t.id, NetError::ResponseLost);
+    }
+    assert_eq!(
+        p.stats().queued,
+        20,
+        "an unload send is not assumed delivered"
+    );
+}
+
+#[test]
+fn restore_is_byte_identical_and_deduplicated() {
+    let mut a = v1();
+    let e = a.enqueue(0, track("Persisted")).unwrap();
+    let stored = a.stored_form(e.id).unwrap();
+    assert_eq!(
+        a.restore(1, stored.clone()).unwrap(),
+        e.id,
+        "same messageId: same event"
+    );
+    assert_eq!(a.stats().queued, 1);
+    let mut b = Pipeline::new(Config {
+        seed: 7,
+        ..Config::new(Protocol::V1Batch, "uk_live_x")
+    })
+    .unwrap();
+    let id = b.restore(50, stored.clone()).unwrap();
+    assert_eq!(b.restore(51, stored.clone()).unwrap(), id);
+    b.flush(52);
+    let t = b.poll_transmit(52).unwrap();
+    assert_eq!(t.body, [&b"{\"batch\":["[..], &stored.body, b"]}"].concat());
+    let mut corrupt = stored.clone();
+    corrupt.body.truncate(20);
+    assert_eq!(
+        b.restore(53, corrupt).unwrap_err().code(),
+        "E_INVALID_EVENT"
+    );
+    let mut other = stored.clone();
+    other.message_id = "someone-else".into();
+    assert!(b.restore(53, other).is_err());
+    let mut amp = Pipeline::new(Config::new(Protocol::AmplitudeBatch, "key")).unwrap();
+    assert!(
+        amp.restore(0, stored).is_err(),
+        "a /v1-batch body is not an Amplitude event"
+    );
+}
+
+#[test]
+fn evictions_are_reported() {
+    let mut p = Pipeline::new(Config {
+        max_queue_events: 3,
+        ..Config::new(Protocol::V1Batch, "k")
+    })
+    .unwrap();
+    let first = p.enqueue(0, track("a")).unwrap();
+    for n in ["b", "c", "d"] {
+        p.enqueue(0, track(n)).unwrap();
+    }
+    assert_eq!(
+        drain(&mut p),
+        vec![AppEvent::Failed {
+            id: first.id,
+            message_id: first.message_id,
+            reason: FailReason::Evicted
+        }]
+    );
+    assert_eq!(
+        (p.stats().queued, p.stats().evicted, p.stats().failed),
+        (3, 1, 1)
+    );
+    let mut strict = Pipeline::new(Config {
+        max_queue_events: 1,
+        overflow: Overflow::RejectNew,
+        ..Config::new(Protocol::V1Batch, "k")
+    })
+    .unwrap();
+    strict.enqueue(0, track("a")).unwrap();
+    assert_eq!(
+        strict.enqueue(0, track("b")).unwrap_err().code(),
+        "E_QUEUE_FULL"
+    );
+}
+
+#[test]
+fn in_flight_events_are_never_evicted() {
+    let mut p = Pipeline::new(Config {
+        max_queue_events: 2,
+        flush_at: 2,
+        ..Config::new(Protocol::V1Batch, "k")
+    })
+    .unwrap();
+    p.enqueue(0, track("a")).unwrap();
+    p.enqueue(0, track("b")).unwrap();
+    let t = p.poll_transmit(0).unwrap();
+    assert_eq!(p.enqueue(0, track("c")).unwrap_err().code(), "E_QUEUE_FULL");
+    p.handle_response(1, t.id, ok());
+    assert!(p.enqueue(1, track("c")).is_ok());
+}
+
+#[test]
+fn give_up_horizon_fails_loudly() {
+    let mut p = Pipeline::new(Config {
+        give_up_after_ms: 60_000,
+        ..Config::new(Protocol::V1Batch, "k")
+    })
+    .unwrap();
+    let e = p.enqueue(0, track("a")).unwrap();
+    let mut now = 0;
+    let mut failed = None;
+    for _ in 0..100 {
+        if let Some(t) = p.poll_transmit(now) {
+            p.handle_response(now, t.id, status(503, ""));
+        }
+        for ev in drain(&mut p) {
+            if let AppEvent::Failed { reason, .. } = ev {
+                failed = Some(reason);
+            }
+        }
+        if failed.is_some() {
+            break;
+        }
+        now = p.poll_timeout().expect("something is waiting");
+        p.handle_timeout(now);
+    }
+    assert_eq!(failed, Some(FailReason::RetryHorizon));
+    assert!(now <= 60_000 + 1, "failed at the horizon, not later: {now}");
+    assert_eq!(p.stats().failed, 1);
+    let _ = e;
+}
+
+#[test]
+fn partial_success_fails_only_the_named_events() {
+    let mut p = v1();
+    let ids: Vec<Enqueued> = (0..3)
+        .map(|i| p.enqueue(0, track(&format!("e{i}"))).unwrap())
+        .collect();
+    p.flush(0);
+    let t = p.poll_transmit(0).unwrap();
+    let body = format!(
+        r#"{{"success":false,"accepted":2,"failed":1,"errors":[{{"index":1,"messageId":"{}","error":"event name too long"}}],"warnings":["w"]}}"#,
+        ids[1].message_id
+    );
+    p.handle_response(1, t.id, status(200, &body));
+    let evs = drain(&mut p);
+    assert_eq!(
+        evs,
+        vec![
+            AppEvent::Failed {
+                id: ids[1].id,
+                message_id: ids[1].message_id.clone(),
+                reason: FailReason::Rejected {
+                    error: "event name too long".into()
+                }
+            },
+            AppEvent::Delivered {
+                ids: vec![ids[0].id, ids[2].id],
+                message_ids: vec![ids[0].message_id.clone(), ids[2].message_id.clone()]
+            },
+            AppEvent::Warning(Warning::Server {
+                message: "w".into()
+            }),
+        ]
+    );
+}
+
+#[test]
+fn rate_limit_holds_every_request_until_retry_after() {
+    let mut p = v1();
+    p.enqueue(0, track("a")).unwrap();
+    p.flush(0);
+    let t = p.poll_transmit(0).unwrap();
+    let body = r#"{"success":false,"error":"Too many requests","code":"rate_limited"}"#;
+    p.handle_response(
+        10,
+        t.id,
+        Response {
+            retry_after: Some("30".into()),
+            ..status(429, body)
+        },
+    );
+    assert_eq!(drain(&mut p), vec![AppEvent::RateLimited { until: 30_010 }]);
+    assert_eq!(p.stats().rate_limited_until, Some(30_010));
+    assert!(p.poll_transmit(30_009).is_none());
+    assert!(
+        p.take_for_unload(30_009, 65_536).is_empty(),
+        "not even on unload"
+    );
+    assert_eq!(p.poll_timeout(), Some(30_010));
+    let again = p
+        .poll_transmit(30_010)
+        .expect("retried right at Retry-After");
+    assert_eq!(again.body, t.body, "same bytes, same messageId");
+    let date = Response {
+        retry_after: Some("Thu, 01 Jan 1970 00:01:00 GMT".into()),
+        ..status(429, body)
+    };
+    p.handle_response(30_020, again.id, date);
+    assert!(p.poll_transmit(59_999).is_none());
+    assert!(p.poll_transmit(60_000).is_some());
+}
+
+#[test]
+fn monthly_quota_holds_probes_and_resumes() {
+    let mut p = v1();
+    for i in 0..5 {
+        p.enqueue(0, track(&format!("e{i}"))).unwrap();
+    }
+    p.flush(0);
+    let t = p.poll_transmit(0).unwrap();
+    let quota = Response {
+        retry_after: Some("864000".into()),
+        ..status(
+            429,
+            r#"{"success":false,"error":"Monthly event quota exceeded"}"#,
+        )
+    };
+    p.handle_response(0, t.id, quota.clone());
+    assert_eq!(
+        drain(&mut p),
+        vec![AppEvent::QuotaHeld { until: 864_000_000 }]
+    );
+    assert!(
+        p.poll_transmit(1_000).is_none(),
+        "no retry on the normal schedule"
+    );
+    assert_eq!(p.poll_timeout(), Some(3_600_000), "next probe in an hour");
+    let probe = p.poll_transmit(3_600_000).expect("probe");
+    assert_eq!(probe.events.len(), 1, "a probe is one small request");
+    assert!(p.poll_transmit(3_600_000).is_none());
+    p.handle_response(3_600_100, probe.id, quota);
+    assert!(p.poll_transmit(3_700_000).is_none());
+    let probe = p
+        .poll_transmit(7_200_100)
+        .expect("second probe an hour later");
+    p.handle_response(7_200_200, probe.id, ok());
+    assert_eq!(p.stats().quota_held_until, None);
+    let rest = p
+        .poll_transmit(7_200_200)
+        .expect("resumes at once (retries are due)");
+    assert_eq!(rest.events.len(), 4);
+}
+
+#[test]
+fn a_413_replans_from_limit_bytes() {
+    let mut p = v1();
+    for _ in 0..8 {
+        p.enqueue(0, big(3_000)).unwrap();
+    }
+    let huge = p.enqueue(0, big(9_000)).unwrap();
+    p.flush(0);
+    let t = p.poll_transmit(0).unwrap();
+    assert_eq!(t.events.len(), 9);
+    let refusal = r#"{"success":false,"error":"Request body too large: maximum 8000 bytes","limit_bytes":8000}"#;
+    p.handle_response(1, t.id, status(413, refusal));
+    let mut sent = 0;
+    let mut now = 1;
+    while let Some(t) = p.poll_transmit(now) {
+        assert!(t.body.len() <= 8000, "{}", t.body.len());
+        sent += t.events.len();
+        p.handle_response(now, t.id, ok());
+        now += 1;
+    }
+    assert_eq!(sent, 8);
+    let failed: Vec<AppEvent> = drain(&mut p)
+        .into_iter()
+        .filter(|e| matches!(e, AppEvent::Failed { .. }))
+        .collect();
+    assert!(
+        matches!(&failed[..], [AppEvent::Failed { id, reason: FailReason::TooLarge { limit: 8000, .. }, .. }] if *id == huge.id)
+    );
+}
+
+#[test]
+fn other_4xx_fail_permanently_with_the_server_text() {
+    let mut p = v1();
+    let e = p.enqueue(0, track("a")).unwrap();
+    p.flush(0);
+    let t = p.poll_transmit(0).unwrap();
+    p.handle_response(
+        1,
+        t.id,
+        status(
+            403,
+            r#"{"success":false,"error":"read keys cannot ingest"}"#,
+        ),
+    );
+    assert_eq!(
+        drain(&mut p),
+        vec![AppEvent::Failed {
+            id: e.id,
+            message_id: e.message_id,
+            reason: FailReason::PermanentHttp {
+                status: 403,
+                error: "read keys cannot ingest".into()
+            }
+        }]
+    );
+    assert_eq!(p.poll_timeout(), None);
+}
+
+#[test]
+fn backoff_grows_and_resets() {
+    let mut p = v1();
+    p.enqueue(0, track("a")).unwrap();
+    p.flush(0);
+    let mut now = 0;
+    for attempt in 1..=6u32 {
+        let t = p.poll_transmit(now).expect("due after backoff");
+        p.handle_failure(now, t.id, NetError::Timeout);
+        let Some(AppEvent::Retrying {
+            until,
+            attempt: a,
+            status: None,
+        }) = p.poll_event()
+        else {
+            panic!()
+        };
+        assert_eq!(a, attempt);
+        assert!(until - now <= 1000 << (attempt - 1));
+        now = until;
+    }
+    let t = p.poll_transmit(now).unwrap();
+    p.handle_response(now, t.id, ok());
+    assert_eq!(p.backoff_attempt, 0);
+}
+
+#[test]
+fn caller_message_ids_are_kept_and_deduplicated() {
+    let mut p = v1();
+    let input = EventInput {
+        message_id: Some("order-123-paid".into()),
+        ..track("Paid")
+    };
+    let a = p.enqueue(0, input.clone()).unwrap();
+    let b = p.enqueue(0, input).unwrap();
+    assert_eq!((a.message_id.as_str(), a.id), ("order-123-paid", b.id));
+    assert_eq!(p.stats().queued, 1);
+}
+
+fn amp(protocol: Protocol) -> Pipeline {
+    Pipeline::new(Config {
+        seed: 3,
+        flush_at: 1,
+        ..Config::new(protocol, "api-key")
+    })
+    .unwrap()
+}
+
+fn amp_event(user: &str, device: &str) -> EventInput {
+    EventInput {
+        kind: EventKind::Track,
+        event: Some("Play".into()),
+        user_id: (!user.is_empty()).then(|| user.into()),
+        anonymous_id: Some(device.into()),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn amplitude_throttle_pauses_only_the_named_identities() {
+    let mut p = amp(Protocol::AmplitudeBatch);
+    let hot = p.enqueue(0, amp_event("user-hot", "device-1")).unwrap();
+    let cold = p.enqueue(0, amp_event("user-cold", "device-2")).unwrap();
+    let t = p.poll_transmit(0).unwrap();
+    assert_eq!(t.events.len(), 2);
+    assert_eq!(t.path, "/batch");
+    let body = r#"{"code":429,"error":"Too many requests for some devices and users","throttled_users":{"user-hot":31},"throttled_events":[0]}"#;
+    p.handle_response(10, t.id, status(429, body));
+    assert_eq!(
+        drain(&mut p),
+        vec![AppEvent::IdentityPaused {
+            user_id: Some("user-hot".into()),
+            device_id: None,
+            until: 30_010,
+            daily_quota: false
+        }]
+    );
+    let t = p.poll_transmit(10).expect("the others flow at once");
+    assert_eq!(t.events, vec![cold.id]);
+    p.handle_response(11, t.id, ok());
+    assert!(p.poll_transmit(12).is_none());
+    assert_eq!(p.poll_timeout(), Some(30_010));
+    let t = p.poll_transmit(30_010).expect("the pause ends");
+    assert_eq!(t.events, vec![hot.id]);
+}
+
+#[test]
+fn http_v2_keeps_device_order_behind_a_paused_user() {
+    let mut p = amp(Protocol::AmplitudeHttpV2);
+    let first = p.enqueue(0, amp_event("user-hot", "device-1")).unwrap();
+    p.enqueue(0, amp_event("", "device-1")).unwrap();
+    let other = p.enqueue(0, amp_event("", "device-9")).unwrap();
+    let t = p.poll_transmit(0).unwrap();
+    let body = r#"{"code":429,"throttled_users":{"user-hot":40}}"#;
+    p.handle_response(1, t.id, status(429, body));
+    let t = p.poll_transmit(1).unwrap();
+    assert_eq!(
+        t.events,
+        vec![other.id],
+        "device-1's later event waits behind its paused one"
+    );
+    p.handle_response(2, t.id, ok());
+    let t = p.poll_transmit(30_001).unwrap();
+    assert_eq!(t.events[0], first.id);
+    assert_eq!(t.events.len(), 2);
+}
+
+#[test]
+fn amplitude_daily_quota_holds_and_probes_one_event() {
+    let mut p = amp(Protocol::AmplitudeBatch);
+    for _ in 0..3 {
+        p.enqueue(0, amp_event("user-daily", "device-1")).unwrap();
+    }
+    let t = p.poll_transmit(0).unwrap();
+    p.handle_response(
+        0,
+        t.id,
+        status(
+            429,
+            r#"{"code":429,"exceeded_daily_quota_users":{"user-daily":500001}}"#,
+        ),
+    );
+    assert!(matches!(
+        p.poll_event(),
+        Some(AppEvent::IdentityPaused {
+            daily_quota: true,
+            until: 3_600_000,
+            ..
+        })
+    ));
+    assert!(
+        p.poll_transmit(60_000).is_none(),
+        "held, not retried every 30 s"
+    );
+    let probe = p.poll_transmit(3_600_000).unwrap();
+    assert_eq!(probe.events.len(), 1);
+    p.handle_response(3_600_001, probe.id, ok());
+    assert_eq!(
+        p.poll_transmit(3_600_001).unwrap().events.len(),
+        2,
+        "hold lifted"
+    );
+    assert_eq!(p.stats().failed, 0, "never dropped");
+}
+
+#[test]
+fn amplitude_invalid_events_fail_and_the_rest_are_resent() {
+    let mut p = amp(Protocol::AmplitudeHttpV2);
+    let a = p.enqueue(0, amp_event("user-1", "device-1")).unwrap();
+    let b = p.enqueue(0, amp_event("user-2", "device-2")).unwrap();
+    let t = p.poll_transmit(0).unwrap();
+    let body = r#"{"code":400,"error":"Request missing required field","events_with_invalid_fields":{"time":[1]}}"#;
+    p.handle_response(1, t.id, status(400, body));
+    assert!(
+        matches!(p.poll_event(), Some(AppEvent::Failed { id, reason: FailReason::Rejected { .. }, .. }) if id == b.id)
+    );
+    let t = p.poll_transmit(1).unwrap();
+    assert_eq!(t.events, vec![a.id]);
+}
+
+#[test]
+fn amplitude_body_is_the_documented_shape() {
+    let mut p = amp(Protocol::AmplitudeHttpV2);
+    let e = p
+        .enqueue(1_700_000_000_000, amp_event("user-1", "device-1"))
+        .unwrap();
+    let t = p.poll_transmit(1_700_000_000_000).unwrap();
+    assert_eq!(t.path, "/2/httpapi");
+    assert_eq!(
+        t.headers,
+        vec![("Content-Type", "application/json".to_string())]
+    );
+    let expected = format!(
+        r#"{{"api_key":"api-key","events":[{{"event_type":"Play","insert_id":"{}","user_id":"user-1","device_id":"device-1","time":1700000000000}}],"options":{{"min_id_length":5}}}}"#,
+        e.message_id
+    );
+    assert_eq!(String::from_utf8(t.body).unwrap(), expected);
+}
+
+#[test]
+fn stale_or_repeated_answers_are_ignored() {
+    let mut p = v1();
+    p.enqueue(0, track("a")).unwrap();
+    p.flush(0);
+    let t = p.poll_transmit(0).unwrap();
+    p.handle_response(1, t.id, ok());
+    p.handle_response(2, t.id, ok());
+    p.handle_failure(3, t.id, NetError::Network);
+    p.handle_response(4, TransmitId(999), ok());
+    assert_eq!(drain(&mut p).len(), 1);
+    assert_eq!(p.stats().delivered, 1);
+}

@@ -280,6 +280,30 @@ pub fn top_level_members(b: &[u8]) -> Option<Vec<(&[u8], &[u8])>> {
     }
 }
 
+/// The raw text of each element of a JSON array (`None` if `b` is not one). Used to read a
+/// request body back into its events (the simulated servers, fuzzing).
+pub fn array_items(b: &[u8]) -> Option<Vec<&[u8]>> {
+    let mut out = Vec::new();
+    let mut i = skip_ws(b, 0);
+    if b.get(i) != Some(&b'[') {
+        return None;
+    }
+    i = skip_ws(b, i + 1);
+    if b.get(i) == Some(&b']') {
+        return (skip_ws(b, i + 1) == b.len()).then_some(out);
+    }
+    loop {
+        let end = skip_value(b, i)?;
+        out.push(b.get(i..end)?);
+        i = skip_ws(b, end);
+        match b.get(i) {
+            Some(b',') => i = skip_ws(b, i + 1),
+            Some(b']') => return (skip_ws(b, i + 1) == b.len()).then_some(out),
+            _ => return None,
+        }
+    }
+}
+
 /// End of the value starting at `i`, scanning containers iteratively by bracket counting (strings
 /// are skipped properly, so brackets inside them do not count).
 fn skip_value(b: &[u8], i: usize) -> Option<usize> {
