@@ -31,6 +31,17 @@ async fn all_accepted_is_exactly_the_contract_body() {
 }
 
 #[tokio::test]
+async fn pretty_printed_events_are_stored_one_per_line() {
+    let srv = start_default().await;
+    let body = serde_json::to_string_pretty(&v1_batch("pretty", 2)).unwrap();
+    assert!(body.contains('\n'));
+    assert_eq!(srv.v1_raw(WRITE, body.as_bytes()).await.status, 200);
+    let evs = srv.events().await;
+    assert_eq!(evs.len(), 2);
+    assert_eq!(evs[1]["properties"]["plan"], "pro");
+}
+
+#[tokio::test]
 async fn keys_decide_401_403_and_who_may_ingest() {
     let srv = start_default().await;
     let body = v1_batch("k", 1).to_string();
