@@ -236,6 +236,23 @@ impl Pipeline {
         })
     }
 
+    /// Drops a queued event without reporting it, because another pipeline delivers it: a tab
+    /// that is not the sending one keeps its own events here only until the sending tab says
+    /// they were delivered or failed. Returns the event's id if it was held and queued; an event
+    /// in flight here is left alone.
+    pub fn forget(&mut self, message_id: &str) -> Option<EventId> {
+        let mkey = key(self.hash_seed, TAG_MSG, message_id.as_bytes());
+        let id = *self.by_msg.get(&mkey)?;
+        let idx = self.queue.find(id)?;
+        let e = self.queue.get(idx)?;
+        if !e.is_queued() || e.message_id() != message_id.as_bytes() {
+            return None;
+        }
+        self.remove(idx);
+        self.tidy();
+        Some(EventId(id))
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn admit(
         &mut self,

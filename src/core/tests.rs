@@ -629,3 +629,23 @@ fn stale_or_repeated_answers_are_ignored() {
     assert_eq!(drain(&mut p).len(), 1);
     assert_eq!(p.stats().delivered, 1);
 }
+
+#[test]
+fn forget_drops_a_queued_event_silently_and_leaves_flights_alone() {
+    let mut p = v1();
+    let a = p.enqueue(0, track("A")).unwrap();
+    let b = p.enqueue(0, track("B")).unwrap();
+    assert_eq!(p.forget(&a.message_id), Some(a.id));
+    assert_eq!(p.forget(&a.message_id), None, "already gone");
+    assert_eq!(p.forget("never-seen"), None);
+    assert!(
+        drain(&mut p).is_empty(),
+        "forgetting is not a failure to report"
+    );
+    assert_eq!((p.stats().queued, p.stats().failed), (1, 0));
+    p.flush(1);
+    let t = p.poll_transmit(1).unwrap();
+    assert_eq!(t.events, vec![b.id]);
+    assert_eq!(p.forget(&b.message_id), None, "in flight: not ours to drop");
+    assert_eq!(p.stats().in_flight, 1);
+}
