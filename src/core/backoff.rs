@@ -61,13 +61,22 @@ pub(crate) fn mix(mut z: u64) -> u64 {
 }
 
 /// A 64-bit key for a string (messageIds, identities), seeded so that keys differ per pipeline.
-/// FNV-1a then an avalanche: cheap for short ids. Collisions are handled by callers comparing the
+/// A multiply-rotate over 8-byte words, then an avalanche: cheap for short ids. Collisions are handled by callers comparing the
 /// real bytes where it matters (de-dup); for identity pauses a 2^-64 chance is accepted.
 pub(crate) fn key(seed: u64, tag: u8, s: &[u8]) -> u64 {
-    let mut h = 0xcbf2_9ce4_8422_2325 ^ seed ^ u64::from(tag);
-    for &b in s {
-        h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+    // Eight bytes per multiply; the length goes in so that trailing zero bytes still count.
+    let mut h = 0xcbf2_9ce4_8422_2325 ^ seed ^ u64::from(tag) ^ (s.len() as u64).rotate_left(32);
+    let mut chunks = s.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        h = (h ^ u64::from_le_bytes(w))
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .rotate_left(29);
     }
+    let mut tail = [0u8; 8];
+    tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+    h = (h ^ u64::from_le_bytes(tail)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     // Zero means "no identity" in queue entries.
     mix(h).max(1)
 }

@@ -103,7 +103,6 @@ pub struct Pipeline {
     pub(crate) events: VecDeque<AppEvent>,
     pub(crate) stats: Stats,
     pub(crate) last_now: Millis,
-    pub(crate) scratch: Vec<u8>,
 }
 
 impl Pipeline {
@@ -143,7 +142,6 @@ impl Pipeline {
             events: VecDeque::new(),
             stats: Stats::default(),
             last_now: 0,
-            scratch: Vec::with_capacity(1024),
             config,
         })
     }
@@ -184,18 +182,26 @@ impl Pipeline {
             now,
             &mut warnings,
         )?;
-        let mut scratch = std::mem::take(&mut self.scratch);
-        scratch.clear();
-        let msg_off = protocol.encode_event(&fields, &mut scratch);
+        // Encoded straight into its final allocation: the estimate covers the fixed keys and
+        // light escaping, so boxing it shrinks in place instead of copying.
+        let len = |s: Option<&str>| s.map_or(0, str::len);
+        let estimate = 192
+            + message_id.len()
+            + 2 * (len(fields.name) + len(fields.anonymous_id) + len(fields.user_id))
+            + 2 * (len(fields.group_id) + len(fields.previous_id))
+            + len(fields.properties)
+            + len(fields.traits)
+            + len(fields.context);
+        let mut bytes = Vec::with_capacity(estimate);
+        let msg_off = protocol.encode_event(&fields, &mut bytes);
         let user = fields
             .user_id
             .map_or(0, |u| key(self.hash_seed, TAG_USER, u.as_bytes()));
         let device = fields
             .anonymous_id
             .map_or(0, |d| key(self.hash_seed, TAG_DEVICE, d.as_bytes()));
-        let result = self.admit(now, &scratch, msg_off, message_id.len(), user, device, now);
-        self.scratch = scratch;
-        let id = result?;
+        let bytes = bytes.into_boxed_slice();
+        let id = self.admit(now, bytes, msg_off, message_id.len(), user, device, now)?;
         self.tidy();
         Ok(Enqueued {
             id,
@@ -215,7 +221,7 @@ impl Pipeline {
         let device = device.map_or(0, |d| key(self.hash_seed, TAG_DEVICE, d.as_bytes()));
         let result = self.admit(
             now,
-            &stored.body,
+            stored.body.into_boxed_slice(),
             meta.msg_off,
             meta.msg_len,
             user,
@@ -257,7 +263,7 @@ impl Pipeline {
     fn admit(
         &mut self,
         now: Millis,
-        bytes: &[u8],
+        bytes: Box<[u8]>,
         msg_off: usize,
         msg_len: usize,
         user: u64,
@@ -284,11 +290,12 @@ impl Pipeline {
             }
         }
         self.make_room(bytes.len())?;
+        let len = bytes.len();
         let id = self.next_id;
         self.next_id += 1;
         self.queue.push(Entry {
             id,
-            bytes: Box::from(bytes),
+            bytes,
             created_at,
             admitted_at: now,
             user,
@@ -302,9 +309,9 @@ impl Pipeline {
         // found by de-dup.
         self.by_msg.entry(mkey).or_insert(id);
         self.held += 1;
-        self.held_bytes += bytes.len();
+        self.held_bytes += len;
         self.queued += 1;
-        self.queued_bytes += bytes.len();
+        self.queued_bytes += len;
         self.next_sweep = self
             .next_sweep
             .min(created_at.saturating_add(self.config.give_up_after_ms));

@@ -50,8 +50,12 @@ fn err(at: usize, what: &'static str) -> ScanError {
     ScanError { at, what }
 }
 
+#[inline(always)]
 fn skip_ws(b: &[u8], mut i: usize) -> usize {
     while let Some(&c) = b.get(i) {
+        if c > b' ' {
+            break;
+        }
         if c == b' ' || c == b'\n' || c == b'\r' || c == b'\t' {
             i += 1;
         } else {
@@ -61,13 +65,54 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
     i
 }
 
+const LOW_BITS: u64 = 0x0101_0101_0101_0101;
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+
+/// High bit set in the bytes of `w` below 0x20, `"` or `\\` (the classic SWAR zero-byte
+/// tests; 0 when there are none).
+fn attention(w: u64) -> u64 {
+    let has_zero = |v: u64| v.wrapping_sub(LOW_BITS) & !v & HIGH_BITS;
+    let below_space = w.wrapping_sub(LOW_BITS * 0x20) & !w & HIGH_BITS;
+    below_space
+        | has_zero(w ^ (LOW_BITS * u64::from(b'"')))
+        | has_zero(w ^ (LOW_BITS * u64::from(b'\\')))
+}
+
 /// Scans a string whose opening quote is at `i`; returns (index after the closing quote, chars).
+#[inline(always)]
 fn scan_string(b: &[u8], mut i: usize) -> Result<(usize, usize), ScanError> {
     let start = i;
     i += 1;
     let mut chars = 0usize;
     loop {
-        // Fast path: plain bytes. Continuation bytes of UTF-8 do not start a character.
+        // Fast path, eight bytes at a time up to the first quote, backslash or control byte.
+        // Characters = bytes that are not UTF-8 continuation bytes (10xxxxxx).
+        while let Some(chunk) = b.get(i..i + 8) {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            let w = u64::from_le_bytes(word);
+            let mask = attention(w);
+            // Little-endian: the lowest flagged byte is the first in memory, and the zero-byte
+            // tests never flag a false byte below a true one.
+            let plain = (mask.trailing_zeros() / 8) as usize;
+            let keep = if plain == 8 {
+                u64::MAX
+            } else {
+                (1u64 << (plain * 8)) - 1
+            };
+            let continuation = w & !(w << 1) & HIGH_BITS & keep;
+            // Mostly ASCII: skip the popcount (a software loop on baseline x86-64).
+            chars += plain
+                - if continuation == 0 {
+                    0
+                } else {
+                    continuation.count_ones() as usize
+                };
+            i += plain;
+            if plain < 8 {
+                break;
+            }
+        }
         while let Some(&c) = b.get(i) {
             if c == b'"' || c == b'\\' || c < 0x20 {
                 break;
@@ -104,6 +149,7 @@ fn scan_digits(b: &[u8], mut i: usize) -> usize {
     i
 }
 
+#[inline]
 fn scan_number(b: &[u8], mut i: usize) -> Result<usize, ScanError> {
     let start = i;
     if b.get(i) == Some(&b'-') {
