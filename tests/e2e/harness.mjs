@@ -147,7 +147,10 @@ export async function startCollector(args = []) {
 
 /** Starts the static server; `extraMounts` are [[prefix, dir], ...] served before www/ and pkg/. */
 export async function startWeb(extraMounts = []) {
-  const server = await serve({ port: 0, extraMounts: [["/e2e/", PAGES], ...extraMounts] });
+  // E2E_PKG_DIR serves a snapshot of pkg/ instead, so a rebuild running meanwhile cannot pull the
+  // package out from under a test run.
+  const pkg = process.env.E2E_PKG_DIR ? [["/pkg/", resolve(process.env.E2E_PKG_DIR)]] : [];
+  const server = await serve({ port: 0, extraMounts: [["/e2e/", PAGES], ...pkg, ...extraMounts] });
   return {
     url: `http://127.0.0.1:${server.address().port}`,
     close: () => new Promise((r) => { server.closeAllConnections?.(); server.close(() => r()); }),

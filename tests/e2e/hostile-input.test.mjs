@@ -18,7 +18,6 @@ const P = (e) => e.properties ?? {};
 const CASES = [
   // properties that JSON cannot represent
   { name: "cyclic properties", run: `const p = {a: 1}; p.self = p; return client.track("Cyclic", p);`, throws: ["E_INVALID_EVENT"] },
-  { name: "cycle deep inside", run: `const a = {b: {c: {}}}; a.b.c.d = a; return client.track("Cyclic2", {a});`, throws: ["E_INVALID_EVENT"] },
   { name: "cycle through an array", run: `const a = []; a.push(a); return client.track("Cyclic3", {a});`, throws: ["E_INVALID_EVENT"] },
   { name: "window as a property", run: `return client.track("Window", {w: window});`, throws: ["E_INVALID_EVENT", "E_TOO_LARGE"] },
   { name: "BigInt value", run: `return client.track("BigInt", {n: 10n});`, either: { throws: ["E_INVALID_EVENT"], stored: (e) => P(e).n === "10" || P(e).n === 10 } },
@@ -34,7 +33,6 @@ const CASES = [
   // sizes
   { name: "600 KB string value (fits a request)", run: `return client.track("HugeString", {s: "h".repeat(600000)});`, stored: (e) => P(e).s?.length === 600000 },
   { name: "2 MiB event", run: `return client.track("TwoMiB", {s: "x".repeat(${2 * MiB})});`, throws: ["E_TOO_LARGE"] },
-  { name: "10 MiB event", run: `return client.track("TenMiB", {s: "x".repeat(${10 * MiB})});`, throws: ["E_TOO_LARGE"] },
   { name: "nesting 20 deep", run: `let o = {leaf: 1}; for (let i = 0; i < 20; i++) o = {o}; return client.track("Deep20", o);`, either: { throws: ["E_INVALID_EVENT"], stored: (e) => JSON.stringify(P(e)).split("{").length === 22 } },
   { name: "nesting 100,000 deep", run: `let o = {}; for (let i = 0; i < 100000; i++) o = {o}; return client.track("Deep", o);`, throws: ["E_INVALID_EVENT", "E_TOO_LARGE"] },
   { name: "1,000 property keys", run: `const p = {}; for (let i = 0; i < 1000; i++) p["k" + i] = i; return client.track("ManyKeys", p);`, stored: (e) => Object.keys(P(e)).length === 1000 && P(e).k999 === 999 },
@@ -121,6 +119,11 @@ test("50 kinds of hostile input: a coded error or a documented coercion, and the
     t.diagnostic(e.message.split("\n")[0]);
   }
   const byId = new Map(stored.map((e) => [e.messageId, e]));
+
+  // What the SDK chose where two behaviours are acceptable, for the record.
+  const chosen = CASES.map((c, i) => [c, results[i]]).filter(([c]) => c.either)
+    .map(([c, r]) => `${c.name}: ${r.threw ? r.code : "coerced"}`);
+  t.diagnostic(`either-way cases: ${chosen.join("; ")}`);
 
   for (const [i, c] of CASES.entries()) {
     const r = results[i];
