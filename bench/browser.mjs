@@ -220,7 +220,14 @@ function machine() {
   const nproc = execFileSync("nproc").toString().trim();
   const chromium = execFileSync("/usr/bin/chromium", ["--version"], { stdio: ["ignore", "pipe", "ignore"] })
     .toString().trim();
-  return { model, nproc, chromium, node: process.version };
+  let rev = "unknown";
+  try {
+    rev = execFileSync("git", ["describe", "--always", "--dirty"], { cwd: ROOT }).toString().trim();
+  } catch {
+    // not a git checkout: the date has to do
+  }
+  const built = statSync(join(ROOT, "pkg/package.json")).mtime.toISOString().slice(0, 16).replace("T", " ");
+  return { model, nproc, chromium, node: process.version, rev, built };
 }
 
 async function main() {
@@ -289,6 +296,7 @@ function writeResults({ pkgSize, bwVite, peer, rows }) {
     "# Browser benchmark results",
     "",
     `Measured ${date} on ${m.nproc} × ${m.model}, ${m.chromium} (headless), node ${m.node}.`,
+    `Package: pkg/ built ${m.built} UTC from the tree at \`${m.rev}\` (\`-dirty\`: with uncommitted changes).`,
     `Command: \`node bench/browser.mjs\` (${ROUNDS} rounds × ${CALLS.toLocaleString("en")} calls, timed in blocks of ${BLOCK}).`,
     "",
     "## Bundle size (gzip -9)",
