@@ -649,3 +649,84 @@ fn forget_drops_a_queued_event_silently_and_leaves_flights_alone() {
     assert_eq!(p.forget(&b.message_id), None, "in flight: not ours to drop");
     assert_eq!(p.stats().in_flight, 1);
 }
+
+mod arbitrary_events {
+    use super::*;
+    use crate::protocol::json;
+    use proptest::prelude::*;
+
+    fn cases() -> ProptestConfig {
+        let cases = std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(500);
+        ProptestConfig {
+            cases,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        }
+    }
+
+    fn text() -> impl Strategy<Value = Option<String>> {
+        proptest::option::of(prop_oneof![
+            3 => "[a-zA-Z0-9 _-]{0,12}",
+            1 => any::<String>(),
+            1 => Just("undefined".to_string()),
+        ])
+    }
+
+    fn object() -> impl Strategy<Value = Option<String>> {
+        proptest::option::of(prop_oneof![
+            2 => Just(r#"{"a":1,"b":[true,null,"x"],"c":{"d":-1.5e3}}"#.to_string()),
+            1 => "[{}\\[\\]\":,a1 ]{0,30}",
+            1 => any::<String>(),
+        ])
+    }
+
+    proptest! {
+        #![proptest_config(cases())]
+
+        /// Whatever an application passes: a typed refusal, or a queued event whose request body
+        /// is valid JSON and whose stored form restores elsewhere byte for byte.
+        #[test]
+        fn any_input_is_refused_or_sent_as_valid_json(
+            protocol in prop::sample::select(vec![Protocol::V1Batch, Protocol::AmplitudeHttpV2, Protocol::AmplitudeBatch]),
+            kind in prop::sample::select(vec![EventKind::Track, EventKind::Identify, EventKind::Page, EventKind::Screen, EventKind::Group, EventKind::Alias]),
+            event in text(), message_id in text(), anonymous_id in text(), user_id in text(),
+            group_id in text(), previous_id in text(), timestamp in proptest::option::of(any::<u64>()),
+            properties in object(), traits in object(), context in object(),
+        ) {
+            let input = EventInput { kind, event, message_id, anonymous_id, user_id, group_id, previous_id, timestamp, properties, traits, context };
+            let mut p = Pipeline::new(Config::new(protocol, "key-1")).unwrap();
+            match p.enqueue(1_700_000_000_000, input) {
+                Err(e) => {
+                    prop_assert!(e.code().starts_with("E_"));
+                    prop_assert!(!e.to_string().is_empty());
+                }
+                Ok(q) => {
+                    let stored = p.stored_form(q.id).unwrap();
+                    p.flush(1_700_000_000_000);
+                    let t = p.poll_transmit(1_700_000_000_000).unwrap();
+                    prop_assert!(json::scan_object(&t.body).is_ok(), "{}", String::from_utf8_lossy(&t.body));
+                    let mut other = Pipeline::new(Config { seed: 9, ..Config::new(protocol, "key-1") }).unwrap();
+                    other.restore(0, stored.clone()).unwrap();
+                    other.flush(0);
+                    prop_assert_eq!(other.poll_transmit(0).unwrap().body, t.body);
+                }
+            }
+        }
+
+        #[test]
+        fn any_stored_body_is_refused_or_restored(body in any::<Vec<u8>>(), id in "[a-z0-9-]{0,10}") {
+            let mut p = Pipeline::new(Config::new(Protocol::V1Batch, "key-1")).unwrap();
+            let mut body = body;
+            if body.len() % 2 == 0 {
+                body = format!(r#"{{"messageId":"{id}","anonymousId":"a","x":{}}}"#, String::from_utf8_lossy(&body)).into_bytes();
+            }
+            if p.restore(0, StoredEvent { message_id: id, enqueued_at: 0, body }).is_ok() {
+                p.flush(0);
+                prop_assert!(json::scan_object(&p.poll_transmit(0).unwrap().body).is_ok());
+            }
+        }
+    }
+}

@@ -80,7 +80,7 @@ fn attention(w: u64) -> u64 {
 
 /// Scans a string whose opening quote is at `i`; returns (index after the closing quote, chars).
 #[inline(always)]
-fn scan_string(b: &[u8], mut i: usize) -> Result<(usize, usize), ScanError> {
+pub(crate) fn scan_string(b: &[u8], mut i: usize) -> Result<(usize, usize), ScanError> {
     let start = i;
     i += 1;
     let mut chars = 0usize;
