@@ -31,7 +31,8 @@ mod queue;
 mod report;
 pub(crate) mod time;
 
-#[cfg(test)]
+// The simulation is a proptest harness; proptest is a native-only dev-dependency.
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod sim;
 #[cfg(test)]
 mod tests;

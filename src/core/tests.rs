@@ -650,6 +650,7 @@ fn forget_drops_a_queued_event_silently_and_leaves_flights_alone() {
     assert_eq!(p.stats().in_flight, 1);
 }
 
+#[cfg(not(target_arch = "wasm32"))] // proptest is a native-only dev-dependency
 mod arbitrary_events {
     use super::*;
     use crate::protocol::json;

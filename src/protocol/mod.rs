@@ -236,7 +236,7 @@ pub(crate) fn error_text(body: Option<&json::Json>, status: u16) -> String {
 
 /// Arbitrary bytes into every decoder and scanner (the stable-toolchain complement of `fuzz/`):
 /// nothing may panic, and what the scanner accepts the parser must accept too.
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))] // proptest is native-only
 mod robustness {
     use super::*;
     use proptest::prelude::*;
