@@ -1,4 +1,124 @@
-/** Loads the wasm module (once). */
+// Types of the batchwire package, declared once for every entry (index.js, worker.js, bundler.js).
+
+/** Which ingestion API the client speaks. */
+export type Protocol = "v1-batch" | "amplitude-http-v2" | "amplitude-batch";
+
+export interface ClientOptions {
+  /** `/v1-batch` write key (sent as `Authorization: Bearer`) or the Amplitude `api_key`. */
+  writeKey: string;
+  /** Scheme and host of the ingestion API, e.g. `https://api.example.com`; the path is the protocol's. */
+  apiHost: string;
+  /** Default `"v1-batch"`. */
+  protocol?: Protocol;
+  /** A batch leaves once this many events wait. Default 100 (clamped to the protocol's maximum). */
+  flushAt?: number;
+  /** A waiting event leaves at most this long after it was queued. Default 10000. */
+  flushIntervalMs?: number;
+  /** Bytes per request body. Default and ceiling: the protocol's limit (1 MiB for /v1-batch). */
+  maxBatchBytes?: number;
+  /** Requests in flight at once. Default 1 (keeps order, kind to rate limits). */
+  maxInFlight?: number;
+  /** Bounds on what is held, queued and in flight; beyond them the oldest queued events are
+   * evicted, each reported as `failed` with code `E_EVICTED`. Defaults 10000 events, 8 MiB. */
+  maxQueueEvents?: number;
+  maxQueueBytes?: number;
+  /** `"indexeddb"` (default): events survive reloads and are shared by the tabs of this origin;
+   * `"memory"`: they live as long as the page. */
+  storage?: "indexeddb" | "memory";
+  /** Backoff after transient failures: full jitter below min(max, base·2^n). Defaults 1000 / 300000. */
+  backoffBaseMs?: number;
+  backoffMaxMs?: number;
+  /** An event not delivered this long after it was first queued fails with `E_RETRY_HORIZON`. Default 3 days. */
+  giveUpAfterMs?: number;
+  /** While a quota holds events, one small request tests it this often. Default 1 hour. */
+  quotaProbeMs?: number;
+  /** Default: generated once per browser and write key and kept in localStorage. */
+  anonymousId?: string;
+  /** Logs every listener payload with console.debug. */
+  debug?: boolean;
+}
+
+/** Per-call options; `userId` defaults to the last `identify()`, `anonymousId` to the client's. */
+export interface EventOptions {
+  userId?: string;
+  anonymousId?: string;
+  /** Default: a fresh UUID. Reusing one makes the server de-duplicate the event. */
+  messageId?: string;
+  /** When it happened. Default: now. */
+  timestamp?: Date | number | string;
+  /** Sent as the event's `context` (/v1-batch only). */
+  context?: Record<string, unknown>;
+}
+
+/** JSON-encodable properties; see the README for how other values are coerced. */
+export type Properties = Record<string, unknown>;
+
+export interface Stats {
+  /** Events waiting to be sent (in a tab that does not send: waiting for the sending tab). */
+  queued: number;
+  inFlight: number;
+  delivered: number;
+  failed: number;
+  /** Events put back in the queue after a request that did not deliver them. */
+  retried: number;
+  /** Epoch ms before which no request leaves (a server's rate limit), or null. */
+  rateLimitedUntil: number | null;
+  /** Epoch ms of the quota reset (or the next probe) while a quota holds events, or null. */
+  quotaHeldUntil: number | null;
+  /** True while events are persisted in IndexedDB; false when they live in memory only. */
+  stored: boolean;
+}
+
+export interface ClientEvents {
+  delivered: { messageIds: string[] };
+  failed: { messageId: string; code: string; reason: string };
+  rateLimited: { until: number };
+  quotaHeld: { until: number };
+  warning: { code: string; message: string; messageId?: string };
+}
+
+export interface Client {
+  /** Queues an event; returns its messageId at once. Throws a BatchwireError for invalid input. */
+  track(event: string, properties?: Properties | null, options?: EventOptions): string;
+  /** Also makes `userId` the default for later events of this client. */
+  identify(userId?: string | null, traits?: Properties | null, options?: EventOptions): string;
+  page(name?: string | null, properties?: Properties | null, options?: EventOptions): string;
+  screen(name?: string | null, properties?: Properties | null, options?: EventOptions): string;
+  group(groupId: string, traits?: Properties | null, options?: EventOptions): string;
+  /** Links `previousId` (default: the anonymousId) to `userId`. Not available with Amplitude. */
+  alias(userId: string, previousId?: string | null, options?: EventOptions): string;
+  /** Resolves once every event queued before the call is delivered or has failed. */
+  flush(): Promise<void>;
+  stats(): Stats;
+  /** Adds a listener; returns a function that removes it. */
+  on<K extends keyof ClientEvents>(type: K, listener: (payload: ClientEvents[K]) => void): () => void;
+  off<K extends keyof ClientEvents>(type: K, listener: (payload: ClientEvents[K]) => void): void;
+  /** Stops taking events (later calls throw E_SHUTDOWN), sends what is queued, resolves once no
+   * request is in flight. What was not delivered stays stored for the next page. */
+  shutdown(): Promise<void>;
+}
+
+/** Stable error codes; see the README. */
+export type ErrorCode =
+  | "E_INVALID_EVENT"
+  | "E_TOO_LARGE"
+  | "E_QUEUE_FULL"
+  | "E_UNSUPPORTED"
+  | "E_CONFIG"
+  | "E_SHUTDOWN"
+  | "E_INVALID_ARGUMENT"
+  | "E_LOAD"
+  | "E_INTERNAL";
+
+/** Everything batchwire throws. */
+export class BatchwireError extends Error {
+  readonly name: "BatchwireError";
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string);
+}
+
+/** Loads the wasm module once (createClient does it too). */
 export function init(): Promise<unknown>;
+export function createClient(options: ClientOptions): Promise<Client>;
 /** The batchwire build's version. */
 export function version(): Promise<string>;

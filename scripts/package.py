@@ -62,6 +62,10 @@ def main() -> int:
             # wasm-pack leaves a .gitignore and a README copy; the package ships its own.
             if f.suffix in (".js", ".wasm", ".ts") and f.is_file():
                 shutil.copy2(f, dest / f.name)
+        # JS snippets of `#[wasm_bindgen(module = "/src/web/...")]`, imported by the glue from
+        # snippets/<crate>-<hash>/...: without them the package does not load.
+        if (out / "snippets").is_dir():
+            shutil.copytree(out / "snippets", dest / "snippets")
 
     for f in template.iterdir():
         if f.is_file():
@@ -79,12 +83,15 @@ def main() -> int:
     wasm = pkg / budget_target / f"{name}_bg.wasm"
     glue = pkg / budget_target / f"{name}.js"
     entry = pkg / pj["exports"]["."]["browser"]
-    sizes = {"wasm": gz(wasm), "glue": gz(glue), "entry": gz(entry)}
+    # The snippets load with the glue on every page, so they count as glue.
+    snippets = sorted((pkg / budget_target / "snippets").rglob("*.js"))
+    sizes = {"wasm": gz(wasm), "glue": gz(glue) + sum(gz(f) for f in snippets), "entry": gz(entry)}
     total = sum(sizes.values())
     limit = manifest["budget"]["max_gzip_bytes"]
     goal = manifest["budget"]["goal_gzip_bytes"]
-    print(f"size ({budget_target}, gzip -9): wasm {sizes['wasm']} + glue {sizes['glue']} + entry "
-          f"{sizes['entry']} = {total} bytes (budget {limit}, goal {goal}; raw wasm {wasm.stat().st_size})")
+    print(f"size ({budget_target}, gzip -9): wasm {sizes['wasm']} + glue {sizes['glue']} (with "
+          f"{len(snippets)} snippets) + entry {sizes['entry']} = {total} bytes (budget {limit}, goal "
+          f"{goal}; raw wasm {wasm.stat().st_size})")
     (ROOT / "target" / "package-size.json").write_text(json.dumps(
         {"gzip": sizes, "total_gzip": total, "budget": limit, "goal": goal,
          "raw_wasm": wasm.stat().st_size}) + "\n")

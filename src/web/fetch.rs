@@ -49,6 +49,16 @@ pub struct Response {
 
 /// Sends `req` and waits for the whole response.
 pub async fn send(req: &Request<'_>) -> Result<Response, JsError> {
+    start(req)?.finish().await
+}
+
+/// A request that has left: `fetch` was called synchronously, so it goes out even if the page
+/// is torn down before the next microtask (the unload path relies on this).
+#[must_use = "a Pending holds the only way to read the response"]
+pub struct Pending(Promise);
+
+/// Calls `fetch` now.
+pub fn start(req: &Request<'_>) -> Result<Pending, JsError> {
     let init = Object::new();
     let headers = Object::new();
     for (name, value) in req.headers {
@@ -62,15 +72,22 @@ pub async fn send(req: &Request<'_>) -> Result<Response, JsError> {
     if req.keepalive {
         set(&init, "keepalive", &JsValue::TRUE)?;
     }
-    let response: FetchResponse = global_fetch(req.url, &init)?.await?.unchecked_into();
-    let status = response.status()?;
-    let retry_after = response.headers()?.get("retry-after")?;
-    let body = response.text()?.await?.as_string().unwrap_or_default();
-    Ok(Response {
-        status,
-        retry_after,
-        body,
-    })
+    Ok(Pending(global_fetch(req.url, &init)?))
+}
+
+impl Pending {
+    /// Waits for the status, headers and the whole body.
+    pub async fn finish(self) -> Result<Response, JsError> {
+        let response: FetchResponse = self.0.await?.unchecked_into();
+        let status = response.status()?;
+        let retry_after = response.headers()?.get("retry-after")?;
+        let body = response.text()?.await?.as_string().unwrap_or_default();
+        Ok(Response {
+            status,
+            retry_after,
+            body,
+        })
+    }
 }
 
 fn set(target: &Object, key: &str, value: &JsValue) -> Result<(), JsError> {

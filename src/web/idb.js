@@ -44,10 +44,19 @@ export function idbOpen(name, ms) {
   });
 }
 
-// Resolves to [keys, values], both in key order.
+// Resolves to [keys, values] in the order the events were first queued. Values start with a
+// big-endian enqueue time and sequence number (src/web/driver.rs), so comparing those 12 bytes
+// compares the events' ages; sorting here keeps a sort implementation out of the wasm.
 export function idbLoad(db) {
   const s = db.transaction(STORE).objectStore(STORE);
-  return Promise.all([settle(s.getAllKeys()), settle(s.getAll())]);
+  return Promise.all([settle(s.getAllKeys()), settle(s.getAll())]).then(([keys, values]) => {
+    const order = keys.map((_, i) => i).sort((a, b) => {
+      const x = values[a], y = values[b];
+      for (let i = 0; i < 12; i++) if (x[i] !== y[i]) return (x[i] ?? -1) - (y[i] ?? -1);
+      return 0;
+    });
+    return [order.map((i) => keys[i]), order.map((i) => values[i])];
+  });
 }
 
 // One transaction for a tick's worth of writes: `puts` is [key, value, key, value, ...].

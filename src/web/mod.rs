@@ -6,7 +6,9 @@
 //! on `window`. Every raw binding is `catch`, so a throwing JS call becomes a `Result` with a
 //! [`error::JsError`] and never kills the module.
 
+pub mod driver;
 pub mod error;
 pub mod fetch;
+pub mod page;
 pub mod store;
 pub mod timer;

@@ -92,7 +92,8 @@ impl Store {
         self.0.borrow_mut().listener = Some(Rc::new(f));
     }
 
-    /// Every record, in key order. A memory store has none.
+    /// Every record, oldest first by the 12-byte header the driver writes (see idb.js). A memory
+    /// store has none.
     pub async fn load(&self) -> Result<Vec<Record>, JsError> {
         let Some(db) = self.0.borrow().db.clone() else {
             return Ok(Vec::new());
