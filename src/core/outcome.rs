@@ -37,6 +37,11 @@ impl Pipeline {
             Outcome::Accepted { warnings } => self.succeed(now, flight, Vec::new(), warnings),
             Outcome::Partial { errors, warnings } => {
                 let mut failed = Vec::new();
+                if errors.is_empty() {
+                    // `failed > 0` without `errors`: nothing to say which; the rest were accepted.
+                    let error = "the server counted failed events without naming them".into();
+                    self.push_event(AppEvent::Warning(Warning::UnmatchedServerError { error }));
+                }
                 for err in errors {
                     let by_id = err.message_id.as_deref().and_then(|m| {
                         flight.events.iter().position(|&id| {
@@ -138,7 +143,9 @@ impl Pipeline {
             Outcome::Permanent { status, error } => {
                 self.fail_all(&flight, FailReason::PermanentHttp { status, error });
             }
-            Outcome::Transient { status } => self.retry_later(now, flight, Some(status)),
+            Outcome::Transient { status } => {
+                self.retry_later(now, flight, Some(status), retry_after)
+            }
         }
     }
 
@@ -207,10 +214,19 @@ impl Pipeline {
         });
     }
 
-    /// Transient failure (HTTP `status`, or a network error): requeue and back off.
-    pub(crate) fn retry_later(&mut self, now: Millis, flight: Flight, status: Option<u16>) {
+    /// Transient failure (HTTP `status`, or a network error): requeue and back off, at least as
+    /// long as a `Retry-After` the server sent with it (503 often does).
+    pub(crate) fn retry_later(
+        &mut self,
+        now: Millis,
+        flight: Flight,
+        status: Option<u16>,
+        retry_after: Option<Millis>,
+    ) {
         self.requeue_all(now, &flight);
-        let until = self.next_backoff(now);
+        let until = self
+            .next_backoff(now)
+            .max(now.saturating_add(retry_after.unwrap_or(0)));
         self.backoff_until = self.backoff_until.max(until);
         self.push_event(AppEvent::Retrying {
             until: self.backoff_until,
@@ -231,9 +247,10 @@ impl Pipeline {
     }
 
     /// Amplitude 429 naming identities (`named`: users, devices, daily users, daily devices) and
-    /// event indexes. Those identities pause; the whole request is requeued, since none of it was
-    /// accepted, and the others flow at once. If nothing named is in the request, nothing
-    /// would change on resending it: then it is a plain rate limit.
+    /// event indexes. The named identities pause (whether or not this request carried them);
+    /// listed events whose identities were not named pause theirs. The whole request is
+    /// requeued, since none of it was accepted, and the others flow at once. If nothing in the
+    /// request is now paused, resending would meet the same answer: then it is a rate limit.
     fn throttled(
         &mut self,
         now: Millis,
@@ -242,50 +259,20 @@ impl Pipeline {
         events: Vec<usize>,
         retry_after: Option<Millis>,
     ) {
-        let seed = self.hash_seed;
-        let tags = [TAG_USER, TAG_DEVICE, TAG_USER, TAG_DEVICE];
-        let keyed: Vec<Vec<u64>> = named
-            .iter()
-            .zip(tags)
-            .map(|(ids, tag)| ids.iter().map(|s| key(seed, tag, s.as_bytes())).collect())
-            .collect();
-        let throttle_until =
-            now.saturating_add(self.limits.identity_pause_ms.max(retry_after.unwrap_or(0)));
+        let pause_ms = self.limits.identity_pause_ms.max(retry_after.unwrap_or(0));
+        let throttle_until = now.saturating_add(pause_ms);
         let hold_until = now.saturating_add(self.config.quota_probe_ms);
-        let mut paused_any = false;
-        for (i, &id) in flight.events.iter().enumerate() {
-            let Some(e) = self.queue.find(id).and_then(|idx| self.queue.get(idx)) else {
-                continue;
-            };
-            let (user, device) = (e.user, e.device);
-            let daily = (user != 0 && keyed[2].contains(&user))
-                || (device != 0 && keyed[3].contains(&device));
-            let hit = (user != 0 && keyed[0].contains(&user))
-                || (device != 0 && keyed[1].contains(&device));
-            let listed = events.contains(&i);
-            if !(daily || hit || listed) {
-                continue;
-            }
-            let (until, hold) = if daily {
-                (hold_until, true)
-            } else {
-                (throttle_until, false)
-            };
-            // A listed event without a named identity pauses both of its identities.
-            let keys = if daily || hit {
-                [
-                    (user != 0 && (keyed[0].contains(&user) || keyed[2].contains(&user)))
-                        .then_some(user),
-                    (device != 0 && (keyed[1].contains(&device) || keyed[3].contains(&device)))
-                        .then_some(device),
-                ]
-            } else {
-                [(user != 0).then_some(user), (device != 0).then_some(device)]
-            };
-            for k in keys.into_iter().flatten() {
-                if self.pause(k, until, hold) {
-                    let (u, d) = self.identity_strings(id);
-                    let (user_id, device_id) = if k == user { (u, None) } else { (None, d) };
+        for (n, names) in named.iter().enumerate() {
+            let (user, hold) = (n % 2 == 0, n >= 2);
+            let until = if hold { hold_until } else { throttle_until };
+            let tag = if user { TAG_USER } else { TAG_DEVICE };
+            for name in names {
+                if self.pause(key(self.hash_seed, tag, name.as_bytes()), until, hold) {
+                    let (user_id, device_id) = if user {
+                        (Some(name.clone()), None)
+                    } else {
+                        (None, Some(name.clone()))
+                    };
                     self.push_event(AppEvent::IdentityPaused {
                         user_id,
                         device_id,
@@ -293,14 +280,44 @@ impl Pipeline {
                         daily_quota: hold,
                     });
                 }
-                paused_any = true;
             }
         }
-        if paused_any {
+        for i in events {
+            let Some(&id) = flight.events.get(i) else {
+                continue;
+            };
+            let Some(e) = self.queue.find(id).and_then(|idx| self.queue.get(idx)) else {
+                continue;
+            };
+            let (user, device) = (e.user, e.device);
+            if self.is_paused(user, now) || self.is_paused(device, now) {
+                continue;
+            }
+            let (u, d) = self.identity_strings(id);
+            for (k, user_id, device_id) in [(user, u, None), (device, None, d)] {
+                if k != 0 && self.pause(k, throttle_until, false) {
+                    self.push_event(AppEvent::IdentityPaused {
+                        user_id,
+                        device_id,
+                        until: throttle_until,
+                        daily_quota: false,
+                    });
+                }
+            }
+        }
+        let affected = flight.events.iter().any(|&id| {
+            let e = self.queue.find(id).and_then(|idx| self.queue.get(idx));
+            e.is_some_and(|e| self.is_paused(e.user, now) || self.is_paused(e.device, now))
+        });
+        if affected {
             self.requeue_all(now, &flight);
         } else {
             self.rate_limited(now, flight, retry_after);
         }
+    }
+
+    fn is_paused(&self, k: u64, now: Millis) -> bool {
+        k != 0 && self.pauses.get(&k).is_some_and(|p| p.until > now)
     }
 
     /// Pauses identity `k`; true when this is news (a new or longer pause).

@@ -395,7 +395,7 @@ impl Pipeline {
         let now = self.observe(now);
         let _ = error; // Every kind is retried alike: the server de-duplicates what did land.
         if let Some(flight) = self.take_flight(id) {
-            self.retry_later(now, flight, None);
+            self.retry_later(now, flight, None, None);
         }
         self.tidy();
     }
@@ -481,7 +481,11 @@ impl Pipeline {
             }
             self.next_sweep = next;
         }
-        self.pauses.retain(|_, p| p.hold || p.until > now);
+        // Expired throttles end; an expired hold waits for a probe, unless nothing is left to
+        // probe with.
+        let idle = self.held == 0;
+        self.pauses
+            .retain(|_, p| p.until > now || (p.hold && !idle));
         if let Some(QuotaHold { until: Some(u), .. }) = self.quota {
             if u <= now {
                 self.quota = None;
@@ -491,7 +495,9 @@ impl Pipeline {
 
     pub(crate) fn tidy(&mut self) {
         self.queue.tidy();
-        if self.held == 0 {
+        // Give back the memory of a burst once it is over, but keep a small table warm rather
+        // than regrowing it for every batch.
+        if self.held == 0 && self.by_msg.capacity() > 4096 {
             self.by_msg = KeyMap::default();
         }
     }

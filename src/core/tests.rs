@@ -731,3 +731,54 @@ mod arbitrary_events {
         }
     }
 }
+
+#[test]
+fn a_503_with_retry_after_waits_at_least_that_long() {
+    let mut p = v1();
+    p.enqueue(0, track("a")).unwrap();
+    p.flush(0);
+    let t = p.poll_transmit(0).unwrap();
+    p.handle_response(
+        0,
+        t.id,
+        Response {
+            retry_after: Some("120".into()),
+            ..status(503, "")
+        },
+    );
+    assert!(matches!(
+        p.poll_event(),
+        Some(AppEvent::Retrying {
+            until: 120_000,
+            attempt: 1,
+            status: Some(503)
+        })
+    ));
+    assert!(p.poll_transmit(119_999).is_none());
+    assert!(p.poll_transmit(120_000).is_some());
+}
+
+#[test]
+fn throttling_an_identity_outside_the_request_is_a_rate_limit_for_it() {
+    let mut p = amp(Protocol::AmplitudeHttpV2);
+    p.enqueue(0, amp_event("user-1", "device-1")).unwrap();
+    let t = p.poll_transmit(0).unwrap();
+    let body = r#"{"code":429,"throttled_users":{"someone-else":40}}"#;
+    p.handle_response(
+        0,
+        t.id,
+        Response {
+            retry_after: Some("5".into()),
+            ..status(429, body)
+        },
+    );
+    let evs = drain(&mut p);
+    assert!(
+        matches!(&evs[0], AppEvent::IdentityPaused { user_id: Some(u), .. } if u == "someone-else")
+    );
+    assert_eq!(
+        evs[1],
+        AppEvent::RateLimited { until: 5_000 },
+        "resending unchanged would fail the same way"
+    );
+}
