@@ -22,7 +22,14 @@ fuzz_target!(|data: &[u8]| {
     let ra_len = usize::from(*ra_len).min(rest.len());
     let (ra, body) = rest.split_at(ra_len);
     let retry_after = (!ra.is_empty()).then(|| String::from_utf8_lossy(ra).into_owned());
-    let _ = json::parse(body);
+    for (k, v) in json::members(body) {
+        let _ = (
+            json::unescape(k),
+            json::string(v),
+            json::uint(v),
+            json::items(v).count(),
+        );
+    }
     let _ =
         batchwire::core::parse_retry_after(retry_after.as_deref().unwrap_or(""), 1_700_000_000_000);
     let _ = protocol.decode(status, Some(5_000), body);

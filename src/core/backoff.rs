@@ -63,6 +63,7 @@ pub(crate) fn mix(mut z: u64) -> u64 {
 /// A 64-bit key for a string (messageIds, identities), seeded so that keys differ per pipeline.
 /// A multiply-rotate over 8-byte words, then an avalanche: cheap for short ids. Collisions are handled by callers comparing the
 /// real bytes where it matters (de-dup); for identity pauses a 2^-64 chance is accepted.
+#[cfg_attr(target_arch = "wasm32", inline(never))]
 pub(crate) fn key(seed: u64, tag: u8, s: &[u8]) -> u64 {
     // Eight bytes per multiply; the length goes in so that trailing zero bytes still count.
     let mut h = 0xcbf2_9ce4_8422_2325 ^ seed ^ u64::from(tag) ^ (s.len() as u64).rotate_left(32);
@@ -92,10 +93,12 @@ pub(crate) fn backoff_delay(rng: &mut Rng, attempt: u32, base: Millis, max: Mill
 /// The wait a `Retry-After` header asks for, from `now`: delta-seconds or an HTTP-date. A date in
 /// the past means "now" (0); anything unreadable is `None` and the caller falls back to backoff.
 pub fn parse_retry_after(raw: &str, now: Millis) -> Option<Millis> {
-    let raw = raw.trim();
-    if !raw.is_empty() && raw.bytes().all(|c| c.is_ascii_digit()) {
+    let digits = crate::protocol::trim_ws(raw.as_bytes());
+    if !digits.is_empty() && digits.iter().all(u8::is_ascii_digit) {
         // Saturate rather than fail on absurd values; the give-up horizon bounds the wait anyway.
-        let secs = raw.parse::<u64>().unwrap_or(u64::MAX);
+        let secs = digits.iter().fold(0u64, |n, &c| {
+            n.saturating_mul(10).saturating_add(u64::from(c - b'0'))
+        });
         return Some(secs.saturating_mul(1000));
     }
     parse_http_date(raw).map(|at| at.saturating_sub(now))

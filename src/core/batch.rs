@@ -11,11 +11,8 @@
 //! A request leaves when it is due: it is full (events or bytes), holds `flush_at` events, holds
 //! a retry, holds an explicitly flushed event, or its oldest event has waited `flush_interval_ms`.
 
-use std::collections::HashSet;
-use std::hash::BuildHasherDefault;
-
 use super::pipeline::{Flight, Pipeline};
-use super::queue::KeyHasher;
+use super::queue::KeyMap;
 use super::report::{EventId, FailReason, Transmit, TransmitId};
 use super::Millis;
 
@@ -119,7 +116,8 @@ impl Pipeline {
         let envelope = self.prefix.len() + self.suffix.len();
         let ordered = self.config.protocol.ordered_per_device();
         let paused = !self.pauses.is_empty();
-        let mut blocked: HashSet<u64, BuildHasherDefault<KeyHasher>> = HashSet::default();
+        // Identities held back for the rest of this request (same map type as everywhere else).
+        let mut blocked: KeyMap<u64> = KeyMap::default();
         let mut plan = Plan {
             picks: Vec::new(),
             body_len: envelope,
@@ -145,9 +143,9 @@ impl Pipeline {
                     if k == 0 {
                         continue;
                     }
-                    if blocked.contains(&k) {
+                    if blocked.contains_key(&k) {
                         skip = true;
-                    } else if let Some(p) = self.pauses.get(&k) {
+                    } else if let Some(p) = self.pauses.get(k) {
                         if p.until > now {
                             skip = true;
                         } else if p.hold {
@@ -157,7 +155,7 @@ impl Pipeline {
                 }
                 if skip {
                     if ordered && e.device != 0 {
-                        blocked.insert(e.device);
+                        blocked.insert(e.device, 0);
                     }
                     continue;
                 }
@@ -174,7 +172,7 @@ impl Pipeline {
             }
             if let Some(k) = probe {
                 // One event per request tests a held identity; the rest of it waits.
-                blocked.insert(k);
+                blocked.insert(k, 0);
                 plan.identity_probes.push(k);
             }
             plan.picks.push(idx - 1);

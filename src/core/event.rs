@@ -16,6 +16,7 @@
 
 use std::fmt;
 
+use super::report::{say, Piece::N, Piece::S};
 use super::Millis;
 use crate::protocol::json::{self, ScanError};
 use crate::protocol::{amplitude, Limits, Protocol};
@@ -170,32 +171,54 @@ impl fmt::Display for Rejected {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Rejected::Invalid { kind, field, rule } => {
-                let (k, n, l) = (kind.as_str(), field.name(), field.label());
+                let (k, l) = (kind.as_str(), field.label());
                 match rule {
-                    Rule::Missing(why) => write!(f, "{k} event {why}")?,
-                    Rule::TooLong { chars, limit } => {
-                        write!(f, "{k} event {l} is {chars} characters; the limit is {limit}")?
-                    }
-                    Rule::NotJson(e) => write!(f, "{k} event {l} is not valid JSON: {e}")?,
-                    Rule::NotObject => write!(f, "{k} event {l} must be a JSON object")?,
-                    Rule::NotPlain => write!(
+                    Rule::Missing(why) => say(f, &[S(k), S(" event "), S(why)])?,
+                    Rule::TooLong { chars, limit } => say(
                         f,
-                        "{k} event {l} must be 1 to 128 bytes without quotes, backslashes or control characters"
+                        &[S(k), S(" event "), S(l), S(" is "), N(*chars as u64)],
+                    )
+                    .and_then(|_| say(f, &[S(" characters; the limit is "), N(*limit as u64)]))?,
+                    Rule::NotJson(e) => {
+                        say(f, &[S(k), S(" event "), S(l), S(" is not valid JSON: ")])?;
+                        fmt::Display::fmt(e, f)?
+                    }
+                    Rule::NotObject => say(f, &[S(k), S(" event "), S(l), S(" must be a JSON object")])?,
+                    Rule::NotPlain => say(
+                        f,
+                        &[S(k), S(" event "), S(l), S(" must be 1 to 128 bytes without quotes, backslashes or control characters")],
                     )?,
-                    Rule::OutOfRange => write!(f, "{k} event {l} is after the year 9999")?,
+                    Rule::OutOfRange => say(f, &[S(k), S(" event "), S(l), S(" is after the year 9999")])?,
                 }
-                write!(f, " (field: {n})")
+                say(f, &[S(" (field: "), S(field.name()), S(")")])
             }
-            Rejected::TooLarge { bytes, limit } => write!(
+            Rejected::TooLarge { bytes, limit } => say(
                 f,
-                "event needs a {bytes}-byte request on its own; the limit is {limit} bytes (field: properties)"
+                &[
+                    S("event needs a "),
+                    N(*bytes as u64),
+                    S("-byte request on its own; the limit is "),
+                    N(*limit as u64),
+                    S(" bytes (field: properties)"),
+                ],
             ),
-            Rejected::Unsupported { kind, protocol } => {
-                write!(f, "{} events cannot be sent to {}", kind.as_str(), protocol.name())
-            }
-            Rejected::QueueFull { events, bytes } => write!(
+            Rejected::Unsupported { kind, protocol } => say(
                 f,
-                "the queue is full ({events} events, {bytes} bytes) and nothing can be evicted"
+                &[
+                    S(kind.as_str()),
+                    S(" events cannot be sent to "),
+                    S(protocol.name()),
+                ],
+            ),
+            Rejected::QueueFull { events, bytes } => say(
+                f,
+                &[
+                    S("the queue is full ("),
+                    N(*events as u64),
+                    S(" events, "),
+                    N(*bytes as u64),
+                    S(" bytes) and nothing can be evicted"),
+                ],
             ),
         }
     }
@@ -255,56 +278,82 @@ impl Warning {
 
 impl fmt::Display for Warning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Warning::TooManyKeys { field, keys, limit } => {
-                write!(
-                    f,
-                    "{} has {keys} keys; over {limit} the server warns (field: {0})",
-                    field.name()
-                )
-            }
+        let (field, n, limit, text) = match self {
+            Warning::TooManyKeys { field, keys, limit } => (
+                *field,
+                *keys,
+                *limit,
+                [" has ", " keys; over ", " the server warns"],
+            ),
             Warning::ValueTooLarge {
                 field,
                 bytes,
                 limit,
-            } => write!(
-                f,
-                "{} has a {bytes}-byte value; over {limit} the server warns (field: {0})",
-                field.name()
+            } => (
+                *field,
+                *bytes,
+                *limit,
+                [" has a ", "-byte value; over ", " the server warns"],
             ),
             Warning::TooDeep {
                 field,
                 depth,
                 limit,
-            } => write!(
-                f,
-                "{} is nested {depth} levels deep; over {limit} the server warns (field: {0})",
-                field.name()
+            } => (
+                *field,
+                *depth,
+                *limit,
+                [" is nested ", " levels deep; over ", " the server warns"],
             ),
             Warning::LongString {
                 field,
                 chars,
                 limit,
-            } => write!(
-                f,
-                "{} has a {chars}-character string; Amplitude truncates at {limit} (field: {0})",
-                field.name()
+            } => (
+                *field,
+                *chars,
+                *limit,
+                [" has a ", "-character string; Amplitude truncates at ", ""],
             ),
             Warning::IdRemoved { field } => {
-                write!(
+                let name = field.name();
+                return say(
                     f,
-                    "{} is not an id Amplitude keeps; it is not sent (field: {0})",
-                    field.name()
-                )
+                    &[
+                        S(name),
+                        S(" is not an id Amplitude keeps; it is not sent (field: "),
+                        S(name),
+                        S(")"),
+                    ],
+                );
             }
             Warning::ContextNotSent => {
-                f.write_str("context is not sent to Amplitude (field: context)")
+                return f.write_str("context is not sent to Amplitude (field: context)")
             }
-            Warning::Server { message } => write!(f, "server warning: {message}"),
+            Warning::Server { message } => return say(f, &[S("server warning: "), S(message)]),
             Warning::UnmatchedServerError { error } => {
-                write!(f, "server reported an error for an unknown event: {error}")
+                return say(
+                    f,
+                    &[
+                        S("server reported an error for an unknown event: "),
+                        S(error),
+                    ],
+                )
             }
-        }
+        };
+        let name = field.name();
+        say(
+            f,
+            &[
+                S(name),
+                S(text[0]),
+                N(n as u64),
+                S(text[1]),
+                N(limit as u64),
+                S(text[2]),
+            ],
+        )?;
+        say(f, &[S(" (field: "), S(name), S(")")])
     }
 }
 
@@ -390,13 +439,13 @@ pub(crate) fn validate<'a>(
             ));
         };
         if let Some(limit) = limits.max_event_name_chars {
-            let chars = n.chars().count();
+            let chars = json::char_count(n);
             if chars > limit {
                 return Err(invalid(Field::Event, Rule::TooLong { chars, limit }));
             }
         }
         if let Some(limit) = limits.warn_string_chars {
-            let chars = n.chars().count();
+            let chars = json::char_count(n);
             if chars > limit {
                 warnings.push(Warning::LongString {
                     field: Field::Event,
@@ -514,7 +563,6 @@ pub(crate) fn inspect_stored(
     };
     let body = &stored.body;
     json::scan_object(body).map_err(|e| corrupt(Rule::NotJson(e)))?;
-    let members = json::top_level_members(body).ok_or(corrupt(Rule::NotObject))?;
     let (mid_key, device_key, user_key) = protocol.stored_keys();
     let mut meta = StoredMeta {
         msg_off: 0,
@@ -522,8 +570,7 @@ pub(crate) fn inspect_stored(
         user: None,
         device: None,
     };
-    for (k, v) in members {
-        let string = || json::parse_string(v, 0).map(|(s, _)| s);
+    for (k, v) in json::members(body) {
         if k == mid_key.as_bytes() {
             let inner = v
                 .get(1..v.len().saturating_sub(1))
@@ -537,9 +584,9 @@ pub(crate) fn inspect_stored(
             meta.msg_off = v.as_ptr() as usize - body.as_ptr() as usize + 1;
             meta.msg_len = stored.message_id.len();
         } else if k == device_key.as_bytes() {
-            meta.device = string();
+            meta.device = json::string(v);
         } else if k == user_key.as_bytes() {
-            meta.user = string();
+            meta.user = json::string(v);
         }
     }
     let id = stored.message_id.as_str();

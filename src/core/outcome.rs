@@ -167,8 +167,12 @@ impl Pipeline {
         // A probe lifts its hold only if nothing paused the identity again meanwhile (another
         // request's 429 may have answered first).
         for k in &flight.identity_probes {
-            if self.pauses.get(k).is_some_and(|p| p.hold && p.until <= now) {
-                self.pauses.remove(k);
+            if self
+                .pauses
+                .get(*k)
+                .is_some_and(|p| p.hold && p.until <= now)
+            {
+                self.pauses.remove(*k);
             }
         }
         let mut ids = Vec::with_capacity(flight.events.len());
@@ -317,23 +321,21 @@ impl Pipeline {
     }
 
     fn is_paused(&self, k: u64, now: Millis) -> bool {
-        k != 0 && self.pauses.get(&k).is_some_and(|p| p.until > now)
+        k != 0 && self.pauses.get(k).is_some_and(|p| p.until > now)
     }
 
     /// Pauses identity `k`; true when this is news (a new or longer pause).
     fn pause(&mut self, k: u64, until: Millis, hold: bool) -> bool {
-        match self.pauses.get_mut(&k) {
-            Some(p) if p.until >= until && p.hold >= hold => false,
-            Some(p) => {
-                p.until = p.until.max(until);
-                p.hold |= hold;
-                true
-            }
-            None => {
-                self.pauses.insert(k, Pause { until, hold });
-                true
-            }
-        }
+        let merged = match self.pauses.get(k) {
+            Some(p) if p.until >= until && p.hold >= hold => return false,
+            Some(p) => Pause {
+                until: p.until.max(until),
+                hold: p.hold | hold,
+            },
+            None => Pause { until, hold },
+        };
+        self.pauses.set(k, merged);
+        true
     }
 
     /// The user and device ids in an event's stored bytes (only for reporting pauses).
@@ -343,11 +345,11 @@ impl Pipeline {
         };
         let (_, device_key, user_key) = self.config.protocol.stored_keys();
         let (mut user, mut device) = (None, None);
-        for (k, v) in json::top_level_members(&e.bytes).unwrap_or_default() {
+        for (k, v) in json::members(&e.bytes) {
             if k == user_key.as_bytes() {
-                user = json::parse_string(v, 0).map(|s| s.0);
+                user = json::string(v);
             } else if k == device_key.as_bytes() {
-                device = json::parse_string(v, 0).map(|s| s.0);
+                device = json::string(v);
             }
         }
         (user, device)
@@ -370,6 +372,7 @@ impl Pipeline {
     }
 
     /// Puts an in-flight event back in its place, or fails it if its horizon has passed.
+    #[cfg_attr(target_arch = "wasm32", inline(never))]
     fn requeue(&mut self, now: Millis, idx: usize) {
         let horizon = self.config.give_up_after_ms;
         let Some(e) = self.queue.get_mut(idx) else {

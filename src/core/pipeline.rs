@@ -39,6 +39,48 @@ pub(crate) struct Pause {
     pub hold: bool,
 }
 
+impl Pause {
+    // Stored as one u64 (`until << 1 | hold`) so every map in the engine is the same `KeyMap<u64>`
+    // type: each distinct hash map type costs its own copy of the table code in the wasm.
+    fn pack(self) -> u64 {
+        self.until.min(u64::MAX >> 1) << 1 | u64::from(self.hold)
+    }
+    fn unpack(v: u64) -> Self {
+        Pause {
+            until: v >> 1,
+            hold: v & 1 == 1,
+        }
+    }
+}
+
+/// Per-identity pauses by identity key.
+#[derive(Debug, Default)]
+pub(crate) struct Pauses(KeyMap<u64>);
+
+impl Pauses {
+    pub fn get(&self, k: u64) -> Option<Pause> {
+        self.0.get(&k).map(|&v| Pause::unpack(v))
+    }
+    pub fn set(&mut self, k: u64, p: Pause) {
+        self.0.insert(k, p.pack());
+    }
+    pub fn remove(&mut self, k: u64) {
+        self.0.remove(&k);
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    pub fn values(&self) -> impl Iterator<Item = Pause> + '_ {
+        self.0.values().map(|&v| Pause::unpack(v))
+    }
+    pub fn retain(&mut self, mut keep: impl FnMut(Pause) -> bool) {
+        self.0.retain(|_, v| keep(Pause::unpack(*v)));
+    }
+}
+
 /// The global quota hold.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct QuotaHold {
@@ -95,7 +137,7 @@ pub struct Pipeline {
     pub(crate) backoff_until: Millis,
     pub(crate) backoff_attempt: u32,
     pub(crate) quota: Option<QuotaHold>,
-    pub(crate) pauses: KeyMap<Pause>,
+    pub(crate) pauses: Pauses,
     /// When planning was last skipped because nothing was due yet, when it will be.
     pub(crate) planned_deadline: Option<Millis>,
     /// Earliest give-up horizon among held events (a sweep finds the next one).
@@ -136,7 +178,7 @@ impl Pipeline {
             backoff_until: 0,
             backoff_attempt: 0,
             quota: None,
-            pauses: KeyMap::default(),
+            pauses: Pauses::default(),
             planned_deadline: None,
             next_sweep: Millis::MAX,
             events: VecDeque::new(),
@@ -484,8 +526,7 @@ impl Pipeline {
         // Expired throttles end; an expired hold waits for a probe, unless nothing is left to
         // probe with.
         let idle = self.held == 0;
-        self.pauses
-            .retain(|_, p| p.until > now || (p.hold && !idle));
+        self.pauses.retain(|p| p.until > now || (p.hold && !idle));
         if let Some(QuotaHold { until: Some(u), .. }) = self.quota {
             if u <= now {
                 self.quota = None;
@@ -516,6 +557,7 @@ impl Pipeline {
     }
 
     /// Takes a live event out of every count and index; returns its messageId.
+    #[cfg_attr(target_arch = "wasm32", inline(never))]
     pub(crate) fn remove(&mut self, idx: usize) -> Option<String> {
         let e = self.queue.get(idx).filter(|e| e.flight != DEAD)?;
         let (len, queued, retry) = (e.bytes.len(), e.is_queued(), e.attempts > 0);
@@ -537,6 +579,7 @@ impl Pipeline {
         Some(message_id)
     }
 
+    #[cfg_attr(target_arch = "wasm32", inline(never))]
     pub(crate) fn push_event(&mut self, e: AppEvent) {
         self.events.push_back(e);
     }

@@ -43,7 +43,7 @@ impl Entry {
             .unwrap_or(&[])
     }
     pub fn message_id_string(&self) -> String {
-        String::from_utf8_lossy(self.message_id()).into_owned()
+        String::from_utf8(self.message_id().to_vec()).unwrap_or_default()
     }
     pub fn is_queued(&self) -> bool {
         self.flight == QUEUED
@@ -70,6 +70,7 @@ impl Queue {
         self.entries.get_mut(idx)
     }
     /// Position of the live event `id`.
+    #[cfg_attr(target_arch = "wasm32", inline(never))]
     pub fn find(&self, id: u64) -> Option<usize> {
         let idx = self.entries.binary_search_by_key(&id, |e| e.id).ok()?;
         (self.entries[idx].flight != DEAD).then_some(idx)

@@ -5,6 +5,7 @@ use std::fmt;
 
 use super::event::Warning;
 use super::Millis;
+use Piece::{N, S};
 
 /// An event admitted to a pipeline. Ids increase in admission order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -86,23 +87,48 @@ impl FailReason {
 impl fmt::Display for FailReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            FailReason::Rejected { error } => write!(f, "the server rejected the event: {error}"),
-            FailReason::PermanentHttp { status, error } => {
-                write!(
-                    f,
-                    "the server refused the request with HTTP {status}: {error}"
-                )
+            FailReason::Rejected { error } => {
+                say(f, &[S("the server rejected the event: "), S(error)])
             }
-            FailReason::TooLarge { bytes, limit } => {
-                write!(
-                    f,
-                    "the event needs a {bytes}-byte request; the server accepts {limit}"
-                )
-            }
+            FailReason::PermanentHttp { status, error } => say(
+                f,
+                &[
+                    S("the server refused the request with HTTP "),
+                    N(u64::from(*status)),
+                    S(": "),
+                    S(error),
+                ],
+            ),
+            FailReason::TooLarge { bytes, limit } => say(
+                f,
+                &[
+                    S("the event needs a "),
+                    N(*bytes as u64),
+                    S("-byte request; the server accepts "),
+                    N(*limit as u64),
+                ],
+            ),
             FailReason::Evicted => f.write_str("the queue was full and the event was the oldest"),
             FailReason::RetryHorizon => f.write_str("not delivered within give_up_after_ms"),
         }
     }
+}
+
+/// A piece of a message. Messages are assembled from pieces with `Formatter::write_str` alone,
+/// so `core::fmt`'s argument and integer machinery stays out of the wasm.
+pub(crate) enum Piece<'a> {
+    S(&'a str),
+    N(u64),
+}
+
+pub(crate) fn say(f: &mut fmt::Formatter<'_>, pieces: &[Piece<'_>]) -> fmt::Result {
+    for p in pieces {
+        match p {
+            Piece::S(s) => f.write_str(s)?,
+            Piece::N(n) => super::time::write_decimal(f, *n)?,
+        }
+    }
+    Ok(())
 }
 
 /// What the application should hear about, in the order it happened.

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use proptest::prelude::*;
 
 use super::*;
-use crate::protocol::json::{self, Json};
+use crate::protocol::json;
 
 /// What the server does with one request, beyond its own limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,34 +176,27 @@ impl Server {
                 ),
             );
         }
-        let Some(doc) = json::parse(&t.body) else {
+        if json::scan_object(&t.body).is_err() {
             self.violation(now, "body is not JSON".into());
             return Self::json(400, r#"{"success":false,"error":"bad json"}"#.into());
-        };
+        }
         let list_key = if protocol == Protocol::V1Batch {
             "batch"
         } else {
             "events"
         };
-        let members = json::top_level_members(&t.body).unwrap_or_default();
-        let raw_list = members
-            .iter()
-            .find(|(k, _)| *k == list_key.as_bytes())
-            .map(|m| m.1)
-            .unwrap_or(b"[]");
-        let items = json::array_items(raw_list).unwrap_or_default();
         let (mid_key, device_key, _) = protocol.stored_keys();
-        let events: Vec<(String, String, &[u8])> = doc
-            .get(list_key)
-            .map(Json::as_array)
-            .unwrap_or(&[])
-            .iter()
-            .zip(items)
-            .map(|(e, raw)| {
-                let s = |k| e.get(k).and_then(Json::as_str).unwrap_or("").to_string();
-                (s(mid_key), s(device_key), raw)
-            })
-            .collect();
+        let events: Vec<(String, String, &[u8])> =
+            json::items(json::field(&t.body, list_key).unwrap_or(b"[]"))
+                .map(|raw| {
+                    let s = |k| {
+                        json::field(raw, k)
+                            .and_then(json::string)
+                            .unwrap_or_default()
+                    };
+                    (s(mid_key), s(device_key), raw)
+                })
+                .collect();
         if events.len() != t.events.len() {
             self.violation(now, "body and Transmit::events disagree".into());
         }

@@ -35,16 +35,22 @@ fn days_from_civil(y: u64, m: u64, d: u64) -> Option<u64> {
     (era * 146_097 + doe).checked_sub(719_468)
 }
 
+// Not inlined: seven call sites would each get a copy (wasm size).
+#[inline(never)]
 fn push_digits(out: &mut Vec<u8>, n: u64, width: usize) {
     let mut buf = [b'0'; 20];
+    out.extend_from_slice(digits(&mut buf, n, width));
+}
+
+/// The decimal digits of `n`, zero-padded to `width`, in `buf`.
+fn digits(buf: &mut [u8; 20], mut n: u64, width: usize) -> &[u8] {
     let mut i = buf.len();
-    let mut n = n;
-    while n > 0 || buf.len() - i < width {
+    while i > 0 && (n > 0 || buf.len() - i < width) {
         i -= 1;
         buf[i] = b'0' + (n % 10) as u8;
         n /= 10;
     }
-    out.extend_from_slice(&buf[i..]);
+    &buf[i..]
 }
 
 /// Appends the decimal form of `n`.
@@ -52,59 +58,74 @@ pub fn push_u64(out: &mut Vec<u8>, n: u64) {
     push_digits(out, n, 1);
 }
 
+const DIGITS: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
+
+/// Writes `n` in decimal to a formatter without `core::fmt`'s integer machinery (wasm size).
+pub(crate) fn write_decimal(f: &mut core::fmt::Formatter<'_>, n: u64) -> core::fmt::Result {
+    let mut buf = [b'0'; 20];
+    for &d in digits(&mut buf, n, 1) {
+        f.write_str(DIGITS[usize::from(d - b'0') % 10])?;
+    }
+    Ok(())
+}
+
 /// Appends `ms` as `YYYY-MM-DDTHH:MM:SS.mmmZ`; callers keep `ms <= MAX_TIMESTAMP`.
 pub fn push_iso8601(out: &mut Vec<u8>, ms: Millis) {
     let (y, mo, d) = civil_from_days(ms / DAY_MS);
     let in_day = ms % DAY_MS;
-    push_digits(out, y, 4);
-    out.push(b'-');
-    push_digits(out, mo, 2);
-    out.push(b'-');
-    push_digits(out, d, 2);
-    out.push(b'T');
-    push_digits(out, in_day / 3_600_000, 2);
-    out.push(b':');
-    push_digits(out, in_day / 60_000 % 60, 2);
-    out.push(b':');
-    push_digits(out, in_day / 1000 % 60, 2);
-    out.push(b'.');
-    push_digits(out, in_day % 1000, 3);
-    out.push(b'Z');
+    let parts = [
+        (y, 4, b'-'),
+        (mo, 2, b'-'),
+        (d, 2, b'T'),
+        (in_day / 3_600_000, 2, b':'),
+        (in_day / 60_000 % 60, 2, b':'),
+        (in_day / 1000 % 60, 2, b'.'),
+        (in_day % 1000, 3, b'Z'),
+    ];
+    for (n, width, sep) in parts {
+        push_digits(out, n, width);
+        out.push(sep);
+    }
 }
 
-fn number(s: &str) -> Option<u64> {
-    if s.is_empty() || s.len() > 4 || !s.bytes().all(|c| c.is_ascii_digit()) {
+/// A number of `min..=max` ASCII digits.
+fn number(t: &[u8], min: usize, max: usize) -> Option<u64> {
+    if t.len() < min || t.len() > max {
         return None;
     }
-    s.parse().ok()
+    t.iter().try_fold(0u64, |n, &c| {
+        c.is_ascii_digit().then(|| n * 10 + u64::from(c - b'0'))
+    })
 }
 
 /// Parses an HTTP-date in the IMF-fixdate form servers send (`Sun, 06 Nov 1994 08:49:37 GMT`);
 /// the weekday is optional and not checked, as it carries no information.
 pub fn parse_http_date(s: &str) -> Option<Millis> {
-    let s = s.trim();
-    let s = match s.find(',') {
-        Some(i) => s.get(i + 1..)?,
-        None => s,
+    let b = s.as_bytes();
+    let b = match b.iter().position(|&c| c == b',') {
+        Some(i) => b.get(i + 1..)?,
+        None => b,
     };
-    let mut parts = s.split_ascii_whitespace();
-    let day = number(parts.next()?)?;
-    let month = parts.next()?;
-    let year = number(parts.next()?)?;
-    let mut hms = parts.next()?.split(':');
-    let (h, mi, sec) = (
-        number(hms.next()?)?,
-        number(hms.next()?)?,
-        number(hms.next()?)?,
-    );
-    if hms.next().is_some()
-        || !matches!(parts.next(), Some("GMT" | "UTC"))
-        || parts.next().is_some()
-    {
+    let mut tokens = b.split(|&c| c == b' ').filter(|t| !t.is_empty());
+    let day = number(tokens.next()?, 1, 2)?;
+    let month = tokens.next()?;
+    let year = number(tokens.next()?, 4, 4)?;
+    let time = tokens.next()?;
+    let zone = tokens.next()?;
+    if tokens.next().is_some() || !(zone == b"GMT" || zone == b"UTC") || time.len() != 8 {
         return None;
     }
-    const MONTHS: [&str; 12] = [
-        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+    if time.get(2) != Some(&b':') || time.get(5) != Some(&b':') {
+        return None;
+    }
+    let (h, mi, sec) = (
+        number(time.get(0..2)?, 2, 2)?,
+        number(time.get(3..5)?, 2, 2)?,
+        number(time.get(6..8)?, 2, 2)?,
+    );
+    const MONTHS: [&[u8; 3]; 12] = [
+        b"jan", b"feb", b"mar", b"apr", b"may", b"jun", b"jul", b"aug", b"sep", b"oct", b"nov",
+        b"dec",
     ];
     let mo = MONTHS.iter().position(|m| m.eq_ignore_ascii_case(month))? as u64 + 1;
     if !(1..=31).contains(&day) || h > 23 || mi > 59 || sec > 60 {

@@ -24,8 +24,8 @@
 //! `exceeded_daily_quota_*` → per-identity throttling, without them a plain rate limit; 408 and
 //! 5xx transient (500/502/504 may have been ingested: the retry's insert_id makes that safe).
 
-use super::json::{self, Json};
-use super::{error_text, EventFields, Outcome, Protocol};
+use super::json;
+use super::{document, error_text, trim_ws, EventFields, Outcome, Protocol};
 use crate::core::time::push_u64;
 use crate::core::{EventKind, Millis};
 
@@ -47,7 +47,7 @@ const INVALID_IDS: [&str; 13] = [
 
 /// Whether Amplitude keeps this user_id / device_id (it silently removes the others).
 pub fn valid_id(id: &str, min_id_length: usize) -> bool {
-    id.chars().count() >= min_id_length
+    json::char_count(id) >= min_id_length
         && !INVALID_IDS.iter().any(|bad| bad.eq_ignore_ascii_case(id))
 }
 
@@ -73,7 +73,10 @@ pub(crate) fn encode(ev: &EventFields<'_>, out: &mut Vec<u8>) -> usize {
     match (ev.kind, ev.name) {
         (EventKind::Track, Some(n)) => json::write_str(out, n),
         (EventKind::Page | EventKind::Screen, Some(n)) => {
-            json::write_str(out, &["Viewed ", n].concat())
+            let mut name = String::with_capacity(7 + n.len());
+            name.push_str("Viewed ");
+            name.push_str(n);
+            json::write_str(out, &name)
         }
         (EventKind::Page, None) => out.extend_from_slice(b"\"Viewed page\""),
         (EventKind::Screen, None) => out.extend_from_slice(b"\"Viewed screen\""),
@@ -94,7 +97,7 @@ pub(crate) fn encode(ev: &EventFields<'_>, out: &mut Vec<u8>) -> usize {
     push_u64(out, ev.timestamp);
     if let Some(p) = ev.properties {
         out.extend_from_slice(b",\"event_properties\":");
-        out.extend_from_slice(p.trim().as_bytes());
+        out.extend_from_slice(trim_ws(p.as_bytes()));
     }
     if let (EventKind::Group, Some(g)) = (ev.kind, ev.group_id) {
         out.extend_from_slice(b",\"groups\":{\"group\":");
@@ -102,29 +105,31 @@ pub(crate) fn encode(ev: &EventFields<'_>, out: &mut Vec<u8>) -> usize {
         out.push(b'}');
         if let Some(t) = ev.traits {
             out.extend_from_slice(b",\"group_properties\":");
-            out.extend_from_slice(t.trim().as_bytes());
+            out.extend_from_slice(trim_ws(t.as_bytes()));
         }
     } else if let Some(t) = ev.traits {
         out.extend_from_slice(b",\"user_properties\":{\"$set\":");
-        out.extend_from_slice(t.trim().as_bytes());
+        out.extend_from_slice(trim_ws(t.as_bytes()));
         out.push(b'}');
     }
     out.push(b'}');
     at
 }
 
-fn keys(doc: Option<&Json>, name: &str) -> Vec<String> {
-    let members = doc
-        .and_then(|d| d.get(name))
-        .map(Json::members)
-        .unwrap_or(&[]);
-    members.iter().map(|(k, _)| k.clone()).collect()
+/// The keys of the object at `name` (throttled users / devices maps).
+fn keys(doc: &[u8], name: &str) -> Vec<String> {
+    let map = json::field(doc, name).unwrap_or(b"{}");
+    json::members(map)
+        .filter_map(|(k, _)| json::unescape(k))
+        .collect()
 }
 
-fn indexes(v: Option<&Json>, out: &mut Vec<usize>) {
-    for i in v.map(Json::as_array).unwrap_or(&[]) {
-        if let Some(n) = i.as_u64() {
-            out.push(n as usize);
+fn push_indexes(list: &[u8], out: &mut Vec<usize>) {
+    for n in json::items(list).filter_map(json::uint) {
+        let n = n as usize;
+        // Deduplicated as they come: the lists are short, and a sort would cost wasm size.
+        if !out.contains(&n) {
+            out.push(n);
         }
     }
 }
@@ -136,8 +141,7 @@ pub(crate) fn decode(
     body: &[u8],
 ) -> Outcome {
     let _ = protocol; // Both APIs classify alike; the difference is in the fields present.
-    let parsed = json::parse(body);
-    let doc = parsed.as_ref();
+    let doc = document(body);
     match status {
         200..=299 => Outcome::Accepted {
             warnings: Vec::new(),
@@ -149,24 +153,21 @@ pub(crate) fn decode(
                 ("events_with_invalid_fields", " (invalid: "),
                 ("events_with_missing_fields", " (missing: "),
             ] {
-                let fields = doc
-                    .and_then(|d| d.get(group))
-                    .map(Json::members)
-                    .unwrap_or(&[]);
-                for (i, (name, list)) in fields.iter().enumerate() {
-                    error.push_str(if i == 0 { label } else { ", " });
-                    error.push_str(name);
-                    indexes(Some(list), &mut idx);
+                let fields = json::field(doc, group).unwrap_or(b"{}");
+                let mut first = true;
+                for (name, list) in json::members(fields) {
+                    error.push_str(if first { label } else { ", " });
+                    error.push_str(&json::unescape(name).unwrap_or_default());
+                    push_indexes(list, &mut idx);
+                    first = false;
                 }
-                if !fields.is_empty() {
+                if !first {
                     error.push(')');
                 }
             }
             if idx.is_empty() {
                 return Outcome::Permanent { status, error };
             }
-            idx.sort_unstable();
-            idx.dedup();
             Outcome::InvalidEvents {
                 indexes: idx,
                 error,
@@ -175,32 +176,27 @@ pub(crate) fn decode(
         413 => Outcome::TooLarge { limit_bytes: None },
         429 => {
             let mut events = Vec::new();
-            indexes(doc.and_then(|d| d.get("throttled_events")), &mut events);
-            let t = Outcome::Throttled {
-                users: keys(doc, "throttled_users"),
-                devices: keys(doc, "throttled_devices"),
+            push_indexes(
+                json::field(doc, "throttled_events").unwrap_or(b"[]"),
+                &mut events,
+            );
+            let named = [
+                keys(doc, "throttled_users"),
+                keys(doc, "throttled_devices"),
+                keys(doc, "exceeded_daily_quota_users"),
+                keys(doc, "exceeded_daily_quota_devices"),
+            ];
+            if events.is_empty() && named.iter().all(Vec::is_empty) {
+                return Outcome::RateLimited { retry_after };
+            }
+            let [users, devices, daily_users, daily_devices] = named;
+            Outcome::Throttled {
+                users,
+                devices,
                 events,
-                daily_users: keys(doc, "exceeded_daily_quota_users"),
-                daily_devices: keys(doc, "exceeded_daily_quota_devices"),
+                daily_users,
+                daily_devices,
                 retry_after,
-            };
-            match &t {
-                Outcome::Throttled {
-                    users,
-                    devices,
-                    events,
-                    daily_users,
-                    daily_devices,
-                    ..
-                } if users.is_empty()
-                    && devices.is_empty()
-                    && events.is_empty()
-                    && daily_users.is_empty()
-                    && daily_devices.is_empty() =>
-                {
-                    Outcome::RateLimited { retry_after }
-                }
-                _ => t,
             }
         }
         408 | 500..=599 => Outcome::Transient { status },

@@ -4,8 +4,9 @@
 //! - [`scan_object`] validates caller-supplied JSON text (already `JSON.stringify`'d by the
 //!   bindings) without building anything, and measures what the soft caps need. It is iterative,
 //!   so hostile nesting cannot overflow the stack; nesting beyond [`HARD_DEPTH`] is refused.
-//! - [`parse`] builds a small tree from a response body, recursively but with a depth bound, so it
-//!   too cannot be driven into a stack overflow.
+//! - [`members`], [`field`], [`items`], [`uint`], [`string`] read a response body in place, as
+//!   iterators over raw text: no tree, no recursion (containers are skipped by counting
+//!   brackets), little code.
 //! - [`write_str`] escapes a string into JSON.
 //!
 //! Numbers are kept as text and only read back as non-negative integers: responses carry counts,
@@ -17,9 +18,6 @@ use std::fmt;
 /// bound keeps the scanner's container stack in one `u128`.
 pub const HARD_DEPTH: usize = 128;
 
-/// Response bodies are small, shallow documents; deeper is not a response we understand.
-const PARSE_DEPTH: usize = 24;
-
 /// Why a text is not the JSON object we need, with the byte offset where the scan stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ScanError {
@@ -29,7 +27,9 @@ pub struct ScanError {
 
 impl fmt::Display for ScanError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} at byte {}", self.what, self.at)
+        f.write_str(self.what)?;
+        f.write_str(" at byte ")?;
+        crate::core::time::write_decimal(f, self.at as u64)
     }
 }
 
@@ -50,7 +50,7 @@ fn err(at: usize, what: &'static str) -> ScanError {
     ScanError { at, what }
 }
 
-#[inline(always)]
+#[cfg_attr(not(target_arch = "wasm32"), inline(always))]
 fn skip_ws(b: &[u8], mut i: usize) -> usize {
     while let Some(&c) = b.get(i) {
         if c > b' ' {
@@ -79,7 +79,8 @@ fn attention(w: u64) -> u64 {
 }
 
 /// Scans a string whose opening quote is at `i`; returns (index after the closing quote, chars).
-#[inline(always)]
+// Inlined natively for speed; in wasm, where size is the budget, one shared copy.
+#[cfg_attr(not(target_arch = "wasm32"), inline(always))]
 pub(crate) fn scan_string(b: &[u8], mut i: usize) -> Result<(usize, usize), ScanError> {
     let start = i;
     i += 1;
@@ -295,19 +296,40 @@ pub fn scan_object(b: &[u8]) -> Result<ObjectStats, ScanError> {
     }
 }
 
-/// Splits a JSON object into its top-level members: (key as raw text without quotes, value raw
-/// text). Assumes `b` passed [`scan_object`]; returns `None` otherwise rather than panicking.
-pub fn top_level_members(b: &[u8]) -> Option<Vec<(&[u8], &[u8])>> {
-    let mut out = Vec::new();
-    let mut i = skip_ws(b, 0);
-    if b.get(i) != Some(&b'{') {
-        return None;
+/// The members of a JSON object, as (key's raw text without quotes, value's raw text). Reading
+/// a response this way needs no tree and no recursion; a malformed object simply ends early.
+pub struct Members<'a> {
+    b: &'a [u8],
+    i: usize,
+    open: bool,
+}
+
+pub fn members(b: &[u8]) -> Members<'_> {
+    let i = skip_ws(b, 0);
+    let open = b.get(i) == Some(&b'{');
+    Members { b, i: i + 1, open }
+}
+
+impl<'a> Iterator for Members<'a> {
+    type Item = (&'a [u8], &'a [u8]);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let item = self.step();
+        self.open &= item.is_some();
+        item
     }
-    i = skip_ws(b, i + 1);
-    if b.get(i) == Some(&b'}') {
-        return Some(out);
-    }
-    loop {
+}
+
+impl<'a> Members<'a> {
+    fn step(&mut self) -> Option<(&'a [u8], &'a [u8])> {
+        if !self.open {
+            return None;
+        }
+        let b = self.b;
+        let mut i = skip_ws(b, self.i);
+        if b.get(i) != Some(&b'"') {
+            return None;
+        }
         let (kend, _) = scan_string(b, i).ok()?;
         let key = b.get(i + 1..kend - 1)?;
         i = skip_ws(b, kend);
@@ -316,38 +338,84 @@ pub fn top_level_members(b: &[u8]) -> Option<Vec<(&[u8], &[u8])>> {
         }
         i = skip_ws(b, i + 1);
         let vend = skip_value(b, i)?;
-        out.push((key, b.get(i..vend)?));
+        let value = b.get(i..vend)?;
         i = skip_ws(b, vend);
         match b.get(i) {
-            Some(b',') => i = skip_ws(b, i + 1),
-            Some(b'}') => return Some(out),
+            Some(b',') => self.i = i + 1,
+            Some(b'}') => self.open = false,
             _ => return None,
         }
+        // A closing brace ends the iteration after this item.
+        Some((key, value))
     }
 }
 
-/// The raw text of each element of a JSON array (`None` if `b` is not one). Used to read a
-/// request body back into its events (the simulated servers, fuzzing).
-pub fn array_items(b: &[u8]) -> Option<Vec<&[u8]>> {
-    let mut out = Vec::new();
-    let mut i = skip_ws(b, 0);
-    if b.get(i) != Some(&b'[') {
+/// The raw value of `key` in an object.
+pub fn field<'a>(obj: &'a [u8], key: &str) -> Option<&'a [u8]> {
+    members(obj)
+        .find(|(k, _)| *k == key.as_bytes())
+        .map(|(_, v)| v)
+}
+
+/// The elements of a JSON array, as raw text; nothing if `b` is not an array.
+pub struct Items<'a> {
+    b: &'a [u8],
+    i: usize,
+    open: bool,
+}
+
+pub fn items(b: &[u8]) -> Items<'_> {
+    let i = skip_ws(b, 0);
+    let mut open = b.get(i) == Some(&b'[');
+    let i = skip_ws(b, i + 1);
+    open &= b.get(i) != Some(&b']');
+    Items { b, i, open }
+}
+
+impl<'a> Iterator for Items<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        if !self.open {
+            return None;
+        }
+        let b = self.b;
+        let start = skip_ws(b, self.i);
+        let item = skip_value(b, start).and_then(|end| Some((b.get(start..end)?, skip_ws(b, end))));
+        let Some((value, i)) = item else {
+            self.open = false;
+            return None;
+        };
+        match b.get(i) {
+            Some(b',') => self.i = i + 1,
+            _ => self.open = false,
+        }
+        Some(value)
+    }
+}
+
+/// A non-negative integer literal (counts, indexes, byte limits); anything else is `None`.
+pub fn uint(v: &[u8]) -> Option<u64> {
+    if v.is_empty() || v.len() > 20 {
         return None;
     }
-    i = skip_ws(b, i + 1);
-    if b.get(i) == Some(&b']') {
-        return (skip_ws(b, i + 1) == b.len()).then_some(out);
-    }
-    loop {
-        let end = skip_value(b, i)?;
-        out.push(b.get(i..end)?);
-        i = skip_ws(b, end);
-        match b.get(i) {
-            Some(b',') => i = skip_ws(b, i + 1),
-            Some(b']') => return (skip_ws(b, i + 1) == b.len()).then_some(out),
-            _ => return None,
+    let mut n: u64 = 0;
+    for &c in v {
+        if !c.is_ascii_digit() {
+            return None;
         }
+        n = n.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
     }
+    Some(n)
+}
+
+/// The text of a string literal (quotes included in `v`).
+pub fn string(v: &[u8]) -> Option<String> {
+    let (end, _) = scan_string(v, 0).ok()?;
+    if end != v.len() {
+        return None;
+    }
+    unescape(v.get(1..end - 1)?)
 }
 
 /// End of the value starting at `i`, scanning containers iteratively by bracket counting (strings
@@ -382,6 +450,7 @@ fn skip_value(b: &[u8], i: usize) -> Option<usize> {
 }
 
 /// Writes `s` as a JSON string, quotes included.
+#[cfg_attr(target_arch = "wasm32", inline(never))]
 pub fn write_str(out: &mut Vec<u8>, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push(b'"');
@@ -411,143 +480,28 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
+/// Characters of UTF-8 text (bytes that do not continue a character), without `str::chars`.
+pub fn char_count(s: &str) -> usize {
+    s.bytes().filter(|b| b & 0xC0 != 0x80).count()
+}
+
 /// True when `s` needs no escaping, so its raw bytes are its JSON form (messageIds must be).
 pub fn is_plain(s: &str) -> bool {
     s.bytes().all(|c| c >= 0x20 && c != b'"' && c != b'\\')
 }
 
-/// A parsed response body.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Json {
-    Null,
-    Bool(bool),
-    /// A number, as a non-negative integer when it is one that fits, else `None`.
-    Num(Option<u64>),
-    Str(String),
-    Arr(Vec<Json>),
-    Obj(Vec<(String, Json)>),
-}
-
-impl Json {
-    pub fn get(&self, key: &str) -> Option<&Json> {
-        match self {
-            Json::Obj(members) => members.iter().find(|(k, _)| k == key).map(|(_, v)| v),
-            _ => None,
-        }
-    }
-    pub fn as_str(&self) -> Option<&str> {
-        match self {
-            Json::Str(s) => Some(s),
-            _ => None,
-        }
-    }
-    pub fn as_u64(&self) -> Option<u64> {
-        match self {
-            Json::Num(n) => *n,
-            _ => None,
-        }
-    }
-    pub fn as_array(&self) -> &[Json] {
-        match self {
-            Json::Arr(items) => items,
-            _ => &[],
-        }
-    }
-    pub fn members(&self) -> &[(String, Json)] {
-        match self {
-            Json::Obj(members) => members,
-            _ => &[],
-        }
-    }
-}
-
-/// Parses a whole document. `None` for anything malformed, too deep, or with trailing bytes.
-pub fn parse(b: &[u8]) -> Option<Json> {
-    let (v, i) = parse_value(b, skip_ws(b, 0), 0)?;
-    (skip_ws(b, i) == b.len()).then_some(v)
-}
-
-fn parse_value(b: &[u8], i: usize, depth: usize) -> Option<(Json, usize)> {
-    if depth > PARSE_DEPTH {
-        return None;
-    }
-    match *b.get(i)? {
-        b'"' => {
-            let (s, j) = parse_string(b, i)?;
-            Some((Json::Str(s), j))
-        }
-        b'-' | b'0'..=b'9' => {
-            let j = scan_number(b, i).ok()?;
-            let text = b.get(i..j)?;
-            let mut n: Option<u64> = Some(0);
-            for &c in text {
-                n = if c.is_ascii_digit() {
-                    n.and_then(|n| n.checked_mul(10)?.checked_add(u64::from(c - b'0')))
-                } else {
-                    None
-                };
-            }
-            Some((Json::Num(n), j))
-        }
-        b'{' => {
-            let mut members = Vec::new();
-            let mut j = skip_ws(b, i + 1);
-            if b.get(j) == Some(&b'}') {
-                return Some((Json::Obj(members), j + 1));
-            }
-            loop {
-                if b.get(j) != Some(&b'"') {
-                    return None;
-                }
-                let (k, after) = parse_string(b, j)?;
-                j = skip_ws(b, after);
-                if b.get(j) != Some(&b':') {
-                    return None;
-                }
-                let (v, after) = parse_value(b, skip_ws(b, j + 1), depth + 1)?;
-                members.push((k, v));
-                j = skip_ws(b, after);
-                match b.get(j)? {
-                    b',' => j = skip_ws(b, j + 1),
-                    b'}' => return Some((Json::Obj(members), j + 1)),
-                    _ => return None,
-                }
-            }
-        }
-        b'[' => {
-            let mut items = Vec::new();
-            let mut j = skip_ws(b, i + 1);
-            if b.get(j) == Some(&b']') {
-                return Some((Json::Arr(items), j + 1));
-            }
-            loop {
-                let (v, after) = parse_value(b, j, depth + 1)?;
-                items.push(v);
-                j = skip_ws(b, after);
-                match b.get(j)? {
-                    b',' => j = skip_ws(b, j + 1),
-                    b']' => return Some((Json::Arr(items), j + 1)),
-                    _ => return None,
-                }
-            }
-        }
-        b't' => Some((Json::Bool(true), scan_literal(b, i).ok()?)),
-        b'f' => Some((Json::Bool(false), scan_literal(b, i).ok()?)),
-        _ => Some((Json::Null, scan_literal(b, i).ok()?)),
-    }
-}
-
 fn hex4(b: &[u8], i: usize) -> Option<u32> {
-    let text = std::str::from_utf8(b.get(i..i + 4)?).ok()?;
-    u32::from_str_radix(text, 16).ok()
+    let mut n = 0;
+    for &c in b.get(i..i + 4)? {
+        n = n * 16 + char::from(c).to_digit(16)?;
+    }
+    Some(n)
 }
 
-/// Unescapes the string whose opening quote is at `i`; returns it and the index after it.
-pub fn parse_string(b: &[u8], i: usize) -> Option<(String, usize)> {
-    let (end, _) = scan_string(b, i).ok()?;
-    let raw = b.get(i + 1..end - 1)?;
+/// Decodes the inside of a string literal (between its quotes); lone surrogates become U+FFFD.
+pub fn unescape(raw: &[u8]) -> Option<String> {
     if !raw.contains(&b'\\') {
-        return Some((String::from_utf8(raw.to_vec()).ok()?, end));
+        return String::from_utf8(raw.to_vec()).ok();
     }
     let mut out: Vec<u8> = Vec::with_capacity(raw.len());
     let mut j = 0;
@@ -582,7 +536,7 @@ pub fn parse_string(b: &[u8], i: usize) -> Option<(String, usize)> {
         let ch = char::from_u32(cp).unwrap_or(char::REPLACEMENT_CHARACTER);
         out.extend_from_slice(ch.encode_utf8(&mut [0; 4]).as_bytes());
     }
-    Some((String::from_utf8(out).ok()?, end))
+    String::from_utf8(out).ok()
 }
 
 #[cfg(test)]
@@ -645,47 +599,54 @@ mod tests {
         );
         let ok = format!("{{\"a\":{}{}}}", "[".repeat(126), "]".repeat(126));
         assert_eq!(scan_object(ok.as_bytes()).unwrap().depth, 127);
-        assert!(parse(s.as_bytes()).is_none());
+        assert_eq!(
+            members(s.as_bytes()).count(),
+            0,
+            "an unterminated value ends the members"
+        );
     }
 
     #[test]
-    fn escapes_round_trip_through_the_parser() {
+    fn escapes_round_trip() {
         let original = "a\"b\\c\nd\u{1}e\u{1F600}é/";
         let mut out = Vec::new();
         write_str(&mut out, original);
-        assert_eq!(parse(&out), Some(Json::Str(original.to_string())));
+        assert_eq!(string(&out).as_deref(), Some(original));
         assert_eq!(
-            parse(br#""\ud83d\ude00 \ud800x""#),
-            Some(Json::Str("\u{1F600} \u{FFFD}x".into()))
+            string(br#""\ud83d\ude00 \ud800x""#).as_deref(),
+            Some("\u{1F600} \u{FFFD}x")
         );
+        assert_eq!(string(br#""a" "#), None);
     }
 
     #[test]
-    fn parses_response_shapes() {
-        let v = parse(
-            br#"{"success":false,"failed":1,"errors":[{"index":3,"error":"x"}],"n":-1,"f":1.5}"#,
-        )
-        .unwrap();
-        assert_eq!(v.get("failed").and_then(Json::as_u64), Some(1));
+    fn reads_response_shapes_in_place() {
+        let v: &[u8] =
+            br#"{"success":false,"failed":1,"errors":[{"index":3,"error":"x"}],"n":-1,"f":1.5}"#;
+        assert_eq!(field(v, "failed").and_then(uint), Some(1));
+        let first = items(field(v, "errors").unwrap()).next().unwrap();
+        assert_eq!(field(first, "index").and_then(uint), Some(3));
+        assert_eq!(field(first, "error").and_then(string).as_deref(), Some("x"));
+        assert_eq!(field(v, "n").and_then(uint), None);
+        assert_eq!(field(v, "f").and_then(uint), None);
+        assert_eq!(field(v, "missing"), None);
+        assert_eq!(uint(b"99999999999999999999999"), None);
+        assert_eq!(items(b"[]").count(), 0);
+        assert_eq!(items(b"{}").count(), 0);
         assert_eq!(
-            v.get("errors").unwrap().as_array()[0]
-                .get("index")
-                .unwrap()
-                .as_u64(),
-            Some(3)
+            items(b" [1, \"],\" ,[2]] ").collect::<Vec<_>>(),
+            vec![&b"1"[..], b"\"],\"", b"[2]"]
         );
-        assert_eq!(v.get("n"), Some(&Json::Num(None)));
-        assert_eq!(v.get("f"), Some(&Json::Num(None)));
-        assert_eq!(parse(b"99999999999999999999999"), Some(Json::Num(None)));
-        assert!(parse(b"{} x").is_none());
     }
 
     #[test]
     fn splits_top_level_members() {
-        let m = top_level_members(br#"{"a":{"b":"}"},"c":[1,"]"],"d":"x"}"#).unwrap();
+        let m: Vec<_> = members(br#"{"a":{"b":"}"},"c":[1,"]"],"d":"x"}"#).collect();
         let keys: Vec<&[u8]> = m.iter().map(|(k, _)| *k).collect();
         assert_eq!(keys, vec![&b"a"[..], b"c", b"d"]);
         assert_eq!(m[0].1, br#"{"b":"}"}"#);
         assert_eq!(m[1].1, br#"[1,"]"]"#);
+        assert_eq!(members(b"{}").count(), 0);
+        assert_eq!(members(b"[1]").count(), 0);
     }
 }

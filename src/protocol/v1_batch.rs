@@ -14,8 +14,9 @@
 //!   otherwise a `Retry-After` over one hour is a quota, anything else a rate limit.
 //! - 408 and 5xx: transient. Other 4xx: permanent, with the server's error text.
 
-use super::json::{self, Json};
-use super::{error_text, EventError, EventFields, Outcome};
+use super::json;
+use super::trim_ws;
+use super::{document, error_text, EventError, EventFields, Outcome};
 use crate::core::time::push_iso8601;
 use crate::core::{EventKind, Millis};
 
@@ -31,7 +32,7 @@ fn raw(out: &mut Vec<u8>, name: &[u8], value: Option<&str>) {
         out.extend_from_slice(b",\"");
         out.extend_from_slice(name);
         out.extend_from_slice(b"\":");
-        out.extend_from_slice(v.trim().as_bytes());
+        out.extend_from_slice(trim_ws(v.as_bytes()));
     }
 }
 
@@ -83,46 +84,35 @@ pub(crate) fn encode(ev: &EventFields<'_>, out: &mut Vec<u8>) -> usize {
     at
 }
 
-fn strings(v: Option<&Json>) -> Vec<String> {
-    let items = v.map(Json::as_array).unwrap_or(&[]);
-    items
-        .iter()
-        .filter_map(|w| match w {
-            Json::Str(s) => Some(s.clone()),
-            Json::Obj(_) => w
-                .get("message")
-                .or(w.get("warning"))
-                .and_then(Json::as_str)
-                .map(String::from),
-            _ => None,
+/// Warnings as strings, or objects with a `message` / `warning`.
+fn warnings(doc: &[u8]) -> Vec<String> {
+    let list = json::field(doc, "warnings").unwrap_or(b"[]");
+    json::items(list)
+        .filter_map(|w| {
+            let text = json::field(w, "message")
+                .or(json::field(w, "warning"))
+                .unwrap_or(w);
+            json::string(text)
         })
         .collect()
 }
 
 pub(crate) fn decode(status: u16, retry_after: Option<Millis>, body: &[u8]) -> Outcome {
-    let parsed = json::parse(body);
-    let doc = parsed.as_ref();
-    let text = || error_text(doc, status);
+    let doc = document(body);
+    let get = |key| json::field(doc, key);
     match status {
         200..=299 => {
-            let warnings = strings(doc.and_then(|d| d.get("warnings")));
-            let failed = doc
-                .and_then(|d| d.get("failed"))
-                .and_then(Json::as_u64)
-                .unwrap_or(0);
-            let errors: Vec<EventError> = doc
-                .and_then(|d| d.get("errors"))
-                .map(Json::as_array)
-                .unwrap_or(&[])
-                .iter()
+            let warnings = warnings(doc);
+            let failed = get("failed").and_then(json::uint).unwrap_or(0);
+            let errors: Vec<EventError> = json::items(get("errors").unwrap_or(b"[]"))
                 .map(|e| EventError {
-                    index: e.get("index").and_then(Json::as_u64).map(|i| i as usize),
-                    message_id: e.get("messageId").and_then(Json::as_str).map(String::from),
-                    error: e
-                        .get("error")
-                        .and_then(Json::as_str)
-                        .unwrap_or("rejected")
-                        .to_string(),
+                    index: json::field(e, "index")
+                        .and_then(json::uint)
+                        .map(|i| i as usize),
+                    message_id: json::field(e, "messageId").and_then(json::string),
+                    error: json::field(e, "error")
+                        .and_then(json::string)
+                        .unwrap_or_else(|| "rejected".into()),
                 })
                 .collect();
             if failed == 0 && errors.is_empty() {
@@ -132,20 +122,15 @@ pub(crate) fn decode(status: u16, retry_after: Option<Millis>, body: &[u8]) -> O
             }
         }
         413 => Outcome::TooLarge {
-            limit_bytes: doc
-                .and_then(|d| d.get("limit_bytes"))
-                .and_then(Json::as_u64)
-                .map(|n| n as usize),
+            limit_bytes: get("limit_bytes").and_then(json::uint).map(|n| n as usize),
         },
         429 => {
-            let code = doc.and_then(|d| d.get("code")).and_then(Json::as_str);
-            let error = doc
-                .and_then(|d| d.get("error"))
-                .and_then(Json::as_str)
-                .unwrap_or("");
-            let rate = code == Some("rate_limited") || error.starts_with("Rate limit exceeded");
+            let code = get("code").and_then(json::string);
+            let error = get("error").and_then(json::string).unwrap_or_default();
+            let rate =
+                code.as_deref() == Some("rate_limited") || error.starts_with("Rate limit exceeded");
             let quota = !rate
-                && (error.to_ascii_lowercase().contains("quota")
+                && (mentions_quota(error.as_bytes())
                     || retry_after.is_some_and(|ms| ms > 3_600_000));
             if quota {
                 Outcome::Quota { retry_after }
@@ -156,10 +141,15 @@ pub(crate) fn decode(status: u16, retry_after: Option<Millis>, body: &[u8]) -> O
         408 | 500..=599 => Outcome::Transient { status },
         400..=499 => Outcome::Permanent {
             status,
-            error: text(),
+            error: error_text(doc, status),
         },
         _ => Outcome::Transient { status },
     }
+}
+
+/// Whether the text says "quota" in any case (a byte search: `str::contains` costs wasm size).
+fn mentions_quota(text: &[u8]) -> bool {
+    text.windows(5).any(|w| w.eq_ignore_ascii_case(b"quota"))
 }
 
 #[cfg(test)]
