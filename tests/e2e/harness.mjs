@@ -192,7 +192,11 @@ export async function setup(t, { collectorArgs = [], extraMounts = [] } = {}) {
     watch(page, env.logs);
     env.pages.push(page);
     await page.goto(env.web.url + path);
-    await page.waitForFunction(readyExpr, null, { timeout: 15_000 });
+    try {
+      await page.waitForFunction(readyExpr, null, { timeout: 15_000 });
+    } catch (e) {
+      throw new Error(`${path} did not get ready: ${e.message}\npage diagnostics:\n${env.diagnostics()}`);
+    }
     return page;
   };
   /** Options for createClient pointing at this test's collector. */
@@ -206,6 +210,8 @@ function watch(page, logs) {
   page.on("console", (m) => logs.push(`[console.${m.type()}] ${m.text()}`));
   page.on("pageerror", (e) => logs.push(`[pageerror] ${e.message}`));
   page.on("crash", () => logs.push("[crash]"));
+  page.on("requestfailed", (r) => logs.push(`[requestfailed] ${r.url()} ${r.failure()?.errorText}`));
+  page.on("response", (r) => { if (r.status() >= 400) logs.push(`[http ${r.status()}] ${r.url()}`); });
 }
 
 /** Stored events grouped by messageId: Map<messageId, count>. */
@@ -235,8 +241,8 @@ export async function waitForIds(env, ids, { timeout = 30_000 } = {}) {
       what: () => `${want.size} messageIds stored at the collector (${missing} missing, ${events.length} stored)`,
     });
   } catch (e) {
-    e.message += `\npage diagnostics:\n${env.diagnostics()}`;
-    throw e;
+    // A new error: the stack node prints was fixed when the first one was made.
+    throw new Error(`${e.message}\npage diagnostics:\n${env.diagnostics()}`);
   }
   return events;
 }
