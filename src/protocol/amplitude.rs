@@ -25,7 +25,7 @@
 //! 5xx transient (500/502/504 may have been ingested: the retry's insert_id makes that safe).
 
 use super::json;
-use super::{document, error_text, trim_ws, EventFields, Outcome, Protocol};
+use super::{document, error_text, text, write_object, EventFields, Outcome, Protocol, Val};
 use crate::core::time::push_u64;
 use crate::core::{EventKind, Millis};
 
@@ -61,62 +61,45 @@ pub(crate) fn envelope(api_key: &str, min_id_length: usize) -> (Vec<u8>, Vec<u8>
     (prefix, suffix)
 }
 
-fn field(out: &mut Vec<u8>, name: &[u8], value: &str) {
-    out.extend_from_slice(b",\"");
-    out.extend_from_slice(name);
-    out.extend_from_slice(b"\":");
-    json::write_str(out, value);
-}
-
 pub(crate) fn encode(ev: &EventFields<'_>, out: &mut Vec<u8>) -> usize {
-    out.extend_from_slice(b"{\"event_type\":");
-    match (ev.kind, ev.name) {
-        (EventKind::Track, Some(n)) => json::write_str(out, n),
-        (EventKind::Page | EventKind::Screen, Some(n)) => {
-            let mut name = String::with_capacity(7 + n.len());
-            name.push_str("Viewed ");
-            name.push_str(n);
-            json::write_str(out, &name)
-        }
-        (EventKind::Page, None) => out.extend_from_slice(b"\"Viewed page\""),
-        (EventKind::Screen, None) => out.extend_from_slice(b"\"Viewed screen\""),
-        (EventKind::Alias, _) => out.extend_from_slice(b"\"$alias\""),
-        _ => out.extend_from_slice(b"\"$identify\""),
-    }
-    out.extend_from_slice(b",\"insert_id\":\"");
-    let at = out.len();
-    out.extend_from_slice(ev.message_id.as_bytes());
-    out.push(b'"');
-    if let Some(u) = ev.user_id {
-        field(out, b"user_id", u);
-    }
-    if let Some(d) = ev.anonymous_id {
-        field(out, b"device_id", d);
-    }
-    out.extend_from_slice(b",\"time\":");
-    push_u64(out, ev.timestamp);
-    if let Some(p) = ev.properties {
-        out.extend_from_slice(b",\"event_properties\":");
-        out.extend_from_slice(trim_ws(p.as_bytes()));
-    }
-    if let (EventKind::Group, Some(g)) = (ev.kind, ev.group_id) {
-        out.extend_from_slice(b",\"groups\":{\"group\":");
-        json::write_str(out, g);
-        out.push(b'}');
-        if let Some(t) = ev.traits {
-            out.extend_from_slice(b",\"group_properties\":");
-            out.extend_from_slice(trim_ws(t.as_bytes()));
-        }
-    } else if let Some(t) = ev.traits {
-        out.extend_from_slice(b",\"user_properties\":{\"$set\":");
-        out.extend_from_slice(trim_ws(t.as_bytes()));
-        out.push(b'}');
-    }
-    out.push(b'}');
-    at
+    let event_type = match (ev.kind, ev.name) {
+        (EventKind::Track, Some(n)) => Val::Str("", n),
+        (EventKind::Page | EventKind::Screen, Some(n)) => Val::Str("Viewed ", n),
+        (EventKind::Page, None) => Val::Lit(b"\"Viewed page\""),
+        (EventKind::Screen, None) => Val::Lit(b"\"Viewed screen\""),
+        (EventKind::Alias, _) => Val::Lit(b"\"$alias\""),
+        _ => Val::Lit(b"\"$identify\""),
+    };
+    let group = ev
+        .group_id
+        .filter(|_| ev.kind == EventKind::Group)
+        .map(|g| Val::Str("", g));
+    let traits = ev.traits.map(Val::Raw);
+    let (user_properties, group_properties) = match (&group, &traits) {
+        (Some(_), Some(t)) => (None, Some(t)),
+        (None, Some(t)) => (Some(t), None),
+        _ => (None, None),
+    };
+    let members = [
+        ("event_type", Some(event_type)),
+        ("insert_id", Some(Val::Str("", ev.message_id))),
+        ("user_id", text(ev.user_id)),
+        ("device_id", text(ev.anonymous_id)),
+        ("time", Some(Val::Num(ev.timestamp))),
+        ("event_properties", ev.properties.map(Val::Raw)),
+        (
+            "user_properties",
+            user_properties.map(|t| Val::Wrap(b"{\"$set\":", t)),
+        ),
+        (
+            "groups",
+            group.as_ref().map(|g| Val::Wrap(b"{\"group\":", g)),
+        ),
+        ("group_properties", group_properties.copied()),
+    ];
+    write_object(out, &members, "insert_id")
 }
 
-/// The keys of the object at `name` (throttled users / devices maps).
 fn keys(doc: &[u8], name: &str) -> Vec<String> {
     let map = json::field(doc, name).unwrap_or(b"{}");
     json::members(map)

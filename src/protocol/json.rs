@@ -84,31 +84,21 @@ fn attention(w: u64) -> u64 {
 pub(crate) fn scan_string(b: &[u8], mut i: usize) -> Result<(usize, usize), ScanError> {
     let start = i;
     i += 1;
+    // Counted as if every byte and every escape were one character; continuation bytes of
+    // UTF-8 (10xxxxxx) are subtracted at the end, only for strings that have any.
     let mut chars = 0usize;
+    let mut high = 0u64;
     loop {
         // Fast path, eight bytes at a time up to the first quote, backslash or control byte.
-        // Characters = bytes that are not UTF-8 continuation bytes (10xxxxxx).
         while let Some(chunk) = b.get(i..i + 8) {
             let mut word = [0u8; 8];
             word.copy_from_slice(chunk);
             let w = u64::from_le_bytes(word);
-            let mask = attention(w);
             // Little-endian: the lowest flagged byte is the first in memory, and the zero-byte
             // tests never flag a false byte below a true one.
-            let plain = (mask.trailing_zeros() / 8) as usize;
-            let keep = if plain == 8 {
-                u64::MAX
-            } else {
-                (1u64 << (plain * 8)) - 1
-            };
-            let continuation = w & !(w << 1) & HIGH_BITS & keep;
-            // Mostly ASCII: skip the popcount (a software loop on baseline x86-64).
-            chars += plain
-                - if continuation == 0 {
-                    0
-                } else {
-                    continuation.count_ones() as usize
-                };
+            let plain = (attention(w).trailing_zeros() / 8) as usize;
+            high |= w & HIGH_BITS;
+            chars += plain;
             i += plain;
             if plain < 8 {
                 break;
@@ -118,12 +108,19 @@ pub(crate) fn scan_string(b: &[u8], mut i: usize) -> Result<(usize, usize), Scan
             if c == b'"' || c == b'\\' || c < 0x20 {
                 break;
             }
-            chars += usize::from(c & 0xC0 != 0x80);
+            high |= u64::from(c);
+            chars += 1;
             i += 1;
         }
         match b.get(i) {
             None => return Err(err(start, "unterminated string")),
-            Some(b'"') => return Ok((i + 1, chars)),
+            Some(b'"') => {
+                if high & HIGH_BITS != 0 {
+                    let raw = b.get(start + 1..i).unwrap_or(&[]);
+                    chars -= raw.iter().filter(|&&c| c & 0xC0 == 0x80).count();
+                }
+                return Ok((i + 1, chars));
+            }
             Some(b'\\') => {
                 match b.get(i + 1) {
                     Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => i += 2,
@@ -450,10 +447,16 @@ fn skip_value(b: &[u8], i: usize) -> Option<usize> {
 }
 
 /// Writes `s` as a JSON string, quotes included.
-#[cfg_attr(target_arch = "wasm32", inline(never))]
 pub fn write_str(out: &mut Vec<u8>, s: &str) {
+    write_str_with(out, "", s);
+}
+
+/// Writes `prefix` (plain text, not escaped) then `s` as one JSON string, quotes included.
+#[cfg_attr(target_arch = "wasm32", inline(never))]
+pub fn write_str_with(out: &mut Vec<u8>, prefix: &str, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push(b'"');
+    out.extend_from_slice(prefix.as_bytes());
     let b = s.as_bytes();
     let mut run = 0;
     for (i, &c) in b.iter().enumerate() {

@@ -221,6 +221,73 @@ pub enum Outcome {
     Transient { status: u16 },
 }
 
+/// A member value of an encoded event. Both encoders are tables of `(key, Option<Val>)` written
+/// by one loop ([`write_object`]): one copy of the writing code in the wasm instead of one per
+/// field.
+#[derive(Clone, Copy)]
+pub(crate) enum Val<'a> {
+    /// A string, escaped, with a plain `prefix` inside the quotes (`"Viewed <name>"`).
+    Str(&'static str, &'a str),
+    /// Caller JSON that passed the scanner, spliced without its surrounding blanks.
+    Raw(&'a str),
+    /// JSON text as is.
+    Lit(&'static [u8]),
+    /// Epoch milliseconds as a quoted ISO 8601 string.
+    Iso(Millis),
+    Num(u64),
+    /// An object wrapping one value: `pre` + value + `}` (`{"$set":…}`, `{"group":…}`).
+    Wrap(&'static [u8], &'a Val<'a>),
+}
+
+/// An optional plain string member.
+pub(crate) fn text(v: Option<&str>) -> Option<Val<'_>> {
+    v.map(|v| Val::Str("", v))
+}
+
+fn write_val(out: &mut Vec<u8>, v: &Val<'_>) {
+    match v {
+        Val::Str(prefix, s) => json::write_str_with(out, prefix, s),
+        Val::Raw(s) => out.extend_from_slice(trim_ws(s.as_bytes())),
+        Val::Lit(b) => out.extend_from_slice(b),
+        Val::Iso(ms) => {
+            out.push(b'"');
+            crate::core::time::push_iso8601(out, *ms);
+            out.push(b'"');
+        }
+        Val::Num(n) => crate::core::time::push_u64(out, *n),
+        Val::Wrap(pre, inner) => {
+            out.extend_from_slice(pre);
+            write_val(out, inner);
+            out.push(b'}');
+        }
+    }
+}
+
+/// Writes `{"key":value,…}` for the present members; returns the offset in `out` of the text of
+/// the member keyed `mark` (the messageId, which is JSON-plain, so its text is its bytes).
+pub(crate) fn write_object(
+    out: &mut Vec<u8>,
+    members: &[(&str, Option<Val<'_>>)],
+    mark: &str,
+) -> usize {
+    let mut at = 0;
+    let mut sep = b'{';
+    for (key, value) in members {
+        let Some(value) = value else { continue };
+        out.push(sep);
+        sep = b',';
+        out.push(b'"');
+        out.extend_from_slice(key.as_bytes());
+        out.extend_from_slice(b"\":");
+        if *key == mark {
+            at = out.len() + 1;
+        }
+        write_val(out, value);
+    }
+    out.push(b'}');
+    at
+}
+
 /// Trims JSON whitespace (raw objects are spliced without their surrounding blanks).
 pub(crate) fn trim_ws(mut b: &[u8]) -> &[u8] {
     let blank = |c: &u8| matches!(c, b' ' | b'\n' | b'\r' | b'\t');

@@ -15,73 +15,40 @@
 //! - 408 and 5xx: transient. Other 4xx: permanent, with the server's error text.
 
 use super::json;
-use super::trim_ws;
-use super::{document, error_text, EventError, EventFields, Outcome};
-use crate::core::time::push_iso8601;
+use super::{document, error_text, text, write_object, EventError, EventFields, Outcome, Val};
 use crate::core::{EventKind, Millis};
 
-fn field(out: &mut Vec<u8>, name: &[u8], value: &str) {
-    out.extend_from_slice(b",\"");
-    out.extend_from_slice(name);
-    out.extend_from_slice(b"\":");
-    json::write_str(out, value);
-}
-
-fn raw(out: &mut Vec<u8>, name: &[u8], value: Option<&str>) {
-    if let Some(v) = value {
-        out.extend_from_slice(b",\"");
-        out.extend_from_slice(name);
-        out.extend_from_slice(b"\":");
-        out.extend_from_slice(trim_ws(v.as_bytes()));
-    }
-}
-
-pub(crate) fn type_name(kind: EventKind) -> &'static [u8] {
+fn type_name(kind: EventKind) -> &'static [u8] {
     match kind {
-        EventKind::Track => b"track",
-        EventKind::Identify => b"identify",
-        EventKind::Page => b"page",
-        EventKind::Screen => b"screen",
-        EventKind::Group => b"group",
-        EventKind::Alias => b"alias",
+        EventKind::Track => b"\"track\"",
+        EventKind::Identify => b"\"identify\"",
+        EventKind::Page => b"\"page\"",
+        EventKind::Screen => b"\"screen\"",
+        EventKind::Group => b"\"group\"",
+        EventKind::Alias => b"\"alias\"",
     }
 }
 
 pub(crate) fn encode(ev: &EventFields<'_>, out: &mut Vec<u8>) -> usize {
-    out.extend_from_slice(b"{\"type\":\"");
-    out.extend_from_slice(type_name(ev.kind));
-    out.extend_from_slice(b"\",\"messageId\":\"");
-    let at = out.len();
-    out.extend_from_slice(ev.message_id.as_bytes());
-    out.push(b'"');
-    if let Some(a) = ev.anonymous_id {
-        field(out, b"anonymousId", a);
-    }
-    if let Some(u) = ev.user_id {
-        field(out, b"userId", u);
-    }
-    out.extend_from_slice(b",\"timestamp\":\"");
-    push_iso8601(out, ev.timestamp);
-    out.push(b'"');
-    if let Some(n) = ev.name {
-        let key: &[u8] = if ev.kind == EventKind::Track {
-            b"event"
-        } else {
-            b"name"
-        };
-        field(out, key, n);
-    }
-    if let Some(g) = ev.group_id {
-        field(out, b"groupId", g);
-    }
-    if let Some(p) = ev.previous_id {
-        field(out, b"previousId", p);
-    }
-    raw(out, b"properties", ev.properties);
-    raw(out, b"traits", ev.traits);
-    raw(out, b"context", ev.context);
-    out.push(b'}');
-    at
+    let name_key = if ev.kind == EventKind::Track {
+        "event"
+    } else {
+        "name"
+    };
+    let members = [
+        ("type", Some(Val::Lit(type_name(ev.kind)))),
+        ("messageId", Some(Val::Str("", ev.message_id))),
+        ("anonymousId", text(ev.anonymous_id)),
+        ("userId", text(ev.user_id)),
+        ("timestamp", Some(Val::Iso(ev.timestamp))),
+        (name_key, text(ev.name)),
+        ("groupId", text(ev.group_id)),
+        ("previousId", text(ev.previous_id)),
+        ("properties", ev.properties.map(Val::Raw)),
+        ("traits", ev.traits.map(Val::Raw)),
+        ("context", ev.context.map(Val::Raw)),
+    ];
+    write_object(out, &members, "messageId")
 }
 
 /// Warnings as strings, or objects with a `message` / `warning`.
