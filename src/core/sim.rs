@@ -364,11 +364,16 @@ impl Server {
             (now + secs * 1000, secs.to_string())
         };
         self.told.insert(tid.0, Effect::Retry(until));
+        // Odd waits come as the org-wide limit (no code), even ones as the per-client limit.
+        let body: &[u8] = if secs % 2 == 1 {
+            br#"{"success":false,"error":"Rate limit exceeded: max 2000 requests per minute per org"}"#
+        } else {
+            br#"{"success":false,"error":"Too many requests","code":"rate_limited"}"#
+        };
         Reply::Response(Response {
             status: 429,
             retry_after: Some(header),
-            body: br#"{"success":false,"error":"Too many requests","code":"rate_limited"}"#
-                .to_vec(),
+            body: body.to_vec(),
         })
     }
 }
