@@ -13,7 +13,8 @@
 //!
 //! An event is in exactly one state: queued, in flight in exactly one request, or gone (delivered
 //! or failed, each reported once through [`Pipeline::poll_event`]). Nothing leaves silently:
-//! evictions, rejections and the give-up horizon all produce [`AppEvent::Failed`].
+//! evictions, rejections and the give-up horizon all produce [`AppEvent::Failed`]. (The one
+//! exception is [`Pipeline::forget`], for an event another pipeline delivers and reports.)
 //!
 //! Waiting is keyed: a global rate limit (no request before `Retry-After`), a global backoff
 //! after transient failures, a global quota hold (probed sparingly), and per-identity pauses
