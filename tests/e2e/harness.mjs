@@ -107,13 +107,13 @@ export class Collector {
 
 /**
  * The request log of /_stats as [{ atMs, path, status, events, bytes, dropped, fault }], arrival
- * order. `atMs` is taken on arrival, before the body is read; `status` is 0 for a dropped answer.
+ * order (`retryAfter`: the header sent, if any). `atMs` is taken on arrival, before the body is read; `status` is 0 for a dropped answer.
  */
 export function requestLog(stats) {
   if (!Array.isArray(stats.log)) throw new Error(`no request log in /_stats: ${JSON.stringify(stats).slice(0, 300)}`);
   return stats.log.map((r) => ({
     atMs: r.ms, path: r.path, status: r.status, events: r.events, bytes: r.bytes, dropped: r.dropped,
-    fault: r.fault,
+    fault: r.fault, retryAfter: r.retry_after,
   }));
 }
 

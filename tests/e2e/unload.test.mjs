@@ -2,7 +2,7 @@
 // in IndexedDB and the next visit (a new page in the same browser profile) sends it.
 import test from "node:test";
 import assert from "node:assert/strict";
-import { assertExactlyOnce, setup, waitForIds } from "./harness.mjs";
+import { assertExactlyOnce, setup, waitFor, waitForIds } from "./harness.mjs";
 
 async function closeThenRevisit(t, env, options, n) {
   const page = await env.open();
@@ -25,8 +25,20 @@ async function closeThenRevisit(t, env, options, n) {
 
   const next = await env.open();
   await next.evaluate((o) => make(o), options);
+  // Let the next visit load what the store holds before asking it to flush: sending at start-up
+  // without being asked is the concern of the last test in this file (a known SDK bug).
+  const left = n - fromUnload;
+  await waitFor(() => next.evaluate((k) => client.stats().queued + client.stats().inFlight >= k, left),
+    { timeout: 5000, what: "the next visit to load the stored events" }).catch(() => {});
   await next.evaluate(() => client.flush());
-  const events = await waitForIds(env, ids, { timeout: 30_000 });
+  let events;
+  try {
+    events = await waitForIds(env, ids, { timeout: 20_000 });
+  } catch (e) {
+    const s = await next.evaluate(() => stats()).catch((x) => String(x));
+    throw new Error(`${e.message.split("\n")[0]}\n${fromUnload} had arrived before the next visit; ` +
+      `the next visit's stats(): ${JSON.stringify(s)}\n${env.diagnostics()}`);
+  }
   assertExactlyOnce(assert, events, ids);
   t.diagnostic(`${fromUnload} of ${n} stored before the next visit, the rest sent by it`);
 }
@@ -40,4 +52,41 @@ test("events only queued (no flush due) at close are sent on unload or on the ne
   const env = await setup(t);
   // Nothing is due before the close: only the pagehide path or the next visit can deliver them.
   await closeThenRevisit(t, env, env.options({ storage: "indexeddb", flushIntervalMs: 600_000 }), 60);
+});
+
+// Known SDK bug (every run, 2026-11-25, reported to the lead): the next visit loads the 60 stored
+// events (stats().queued 60) but sends nothing, and a flush() called right after createClient does
+// not cover them (the store had not finished loading); they leave only when flushIntervalMs fires.
+// A flush() called once stats().queued shows them does send them. Remove `todo` when fixed.
+test("when the unload send fails, the next visit sends the events at once", {
+  timeout: 60_000,
+  todo: "SDK: events loaded from IndexedDB at start wait for flushIntervalMs; an early flush() misses them",
+}, async (t) => {
+  const env = await setup(t);
+  // Whatever the closing page sends is refused; nobody is left there to retry it.
+  await env.collector.faults({ script: [{ status: 503 }, { status: 503 }, { status: 503 }] });
+  const options = env.options({ storage: "indexeddb", flushIntervalMs: 600_000, backoffBaseMs: 50 });
+  const page = await env.open();
+  await page.evaluate((o) => make(o), options);
+  const ids = await page.evaluate(() => trackMany(60, "Unload Refused"));
+  const closed = new Promise((r) => page.once("close", r));
+  await page.close({ runBeforeUnload: true });
+  await closed;
+  // The unload send may still be on its way; let it meet its 503s before the next visit starts.
+  await waitFor(async () => (await env.collector.requests()).some((r) => r.status === 503),
+    { timeout: 5000, what: "the unload send" }).catch(() => t.diagnostic("no unload send reached the collector"));
+
+  const next = await env.open();
+  await next.evaluate((o) => make(o), options);
+  await next.evaluate(() => flushSoon());
+  // The flush interval is 10 minutes: only the start-up resend or flush() can deliver in time.
+  let events;
+  try {
+    events = await waitForIds(env, ids, { timeout: 20_000 });
+  } catch (e) {
+    const s = await next.evaluate(() => stats()).catch((x) => String(x));
+    const reqs = (await env.collector.requests()).map((r) => `${r.status}:${r.events}`).join(" ");
+    throw new Error(`${e.message.split("\n")[0]}\nrequests: ${reqs}\nthe next visit's stats(): ${JSON.stringify(s)}`);
+  }
+  assertExactlyOnce(assert, events, ids);
 });
