@@ -1,12 +1,13 @@
-//! The JavaScript surface: `createClient`, the error type, and `WebClient`, the handle through
-//! which the JavaScript `Client` (src/web/api.js) reaches the driver. Argument checking and
-//! JSON encoding happen in api.js; this file turns checked values into core calls and core
-//! errors into `BatchwireError`s with stable codes.
+//! The JavaScript surface: `createClient`, the error type, and `WebClient`, the driver as the
+//! JavaScript `Client` (src/web/api.js) sees it. Argument checks, JSON encoding and all IO are in
+//! api.js / io.js; this file turns checked values into driver calls, driver requests into calls on
+//! the `Client`, and core errors into `BatchwireError`s with stable codes.
 
+use js_sys::Function;
 use wasm_bindgen::prelude::*;
 
-use crate::core::{Config, EventInput, EventKind, Pipeline, Protocol};
-use crate::web::driver::{self, Client, Shared};
+use crate::core::{Config, EventInput, EventKind, Millis, Pipeline, Protocol};
+use crate::web::driver::{Driver, Io, Note};
 
 #[wasm_bindgen(module = "/src/web/api.js")]
 extern "C" {
@@ -16,31 +17,47 @@ extern "C" {
     #[wasm_bindgen(constructor)]
     fn new(code: &str, message: &str) -> BatchwireError;
 
-    #[wasm_bindgen(constructor, js_class = "Client")]
-    fn new_client(driver: WebClient, max_bytes: f64, anonymous_id: &str, debug: bool) -> Client;
-
     /// The plain object `parseOptions` returns: every field present and of the right type.
     type Options;
     #[wasm_bindgen(js_name = parseOptions, catch)]
     fn parse_options(options: &JsValue) -> Result<Options, JsValue>;
     #[wasm_bindgen(method, getter, js_name = writeKey)]
     fn write_key(this: &Options) -> String;
-    #[wasm_bindgen(method, getter, js_name = apiHost)]
-    fn api_host(this: &Options) -> String;
     #[wasm_bindgen(method, getter)]
     fn protocol(this: &Options) -> u8;
     #[wasm_bindgen(method, getter)]
     fn durable(this: &Options) -> bool;
-    #[wasm_bindgen(method, getter, js_name = anonymousId)]
-    fn anonymous_id(this: &Options) -> String;
-    #[wasm_bindgen(method, getter)]
-    fn debug(this: &Options) -> bool;
     #[wasm_bindgen(method, getter)]
     fn numbers(this: &Options) -> Vec<f64>;
     #[wasm_bindgen(method, getter, js_name = seedHi)]
     fn seed_hi(this: &Options) -> u32;
     #[wasm_bindgen(method, getter, js_name = seedLo)]
     fn seed_lo(this: &Options) -> u32;
+
+    /// The JavaScript client: the public API, and the IO the driver asks for.
+    type Client;
+    #[wasm_bindgen(constructor)]
+    fn new(options: &Options, headers: Vec<String>) -> Client;
+    #[wasm_bindgen(method)]
+    fn start(this: &Client, driver: WebClient, max_bytes: f64) -> js_sys::Promise;
+    #[wasm_bindgen(method)]
+    fn send(this: &Client, id: f64, path: &str, body: &[u8], keepalive: bool);
+    #[wasm_bindgen(method)]
+    fn arm(this: &Client, ms: Option<f64>);
+    #[wasm_bindgen(method)]
+    fn schedule(this: &Client);
+    #[wasm_bindgen(method)]
+    fn put(this: &Client, key: &str, value: &[u8], share: bool);
+    #[wasm_bindgen(method)]
+    fn del(this: &Client, key: &str);
+    #[wasm_bindgen(method)]
+    fn settled(this: &Client, delivered: &[String], failed: &[String]);
+    #[wasm_bindgen(method, js_name = askFlush)]
+    fn ask_flush(this: &Client);
+    #[wasm_bindgen(method)]
+    fn emit(this: &Client, kind: &str, a: &JsValue, b: &JsValue, c: &JsValue);
+    #[wasm_bindgen(method)]
+    fn release(this: &Client);
 }
 
 fn error(code: &str, message: &str) -> JsValue {
@@ -53,9 +70,10 @@ pub fn version() -> String {
     env!("CARGO_PKG_VERSION").to_string()
 }
 
-/// Creates a client: checks the options, opens the durable queue, joins the tabs of this origin.
+/// Creates a client: checks the options, then the JavaScript side opens the durable queue and
+/// joins the tabs of this origin. Resolves to the `Client`.
 #[wasm_bindgen(js_name = createClient)]
-pub async fn create_client(options: JsValue) -> Result<JsValue, JsValue> {
+pub fn create_client(options: JsValue) -> Result<js_sys::Promise, JsValue> {
     let o = parse_options(&options)?;
     let protocol = match o.protocol() {
         1 => Protocol::AmplitudeHttpV2,
@@ -67,26 +85,28 @@ pub async fn create_client(options: JsValue) -> Result<JsValue, JsValue> {
     // Same order as NUMBERS in api.js; -1 keeps the core's default.
     let n = o.numbers();
     let get = |i: usize| n.get(i).copied().filter(|v| *v >= 0.0);
-    let size = |i: usize, field: &mut usize| {
+    for (i, field) in [
+        (0, &mut c.flush_at),
+        (2, &mut c.max_batch_bytes),
+        (3, &mut c.max_in_flight),
+        (4, &mut c.max_queue_events),
+        (5, &mut c.max_queue_bytes),
+    ] {
         if let Some(v) = get(i) {
             *field = v as usize;
         }
-    };
-    size(0, &mut c.flush_at);
-    size(2, &mut c.max_batch_bytes);
-    size(3, &mut c.max_in_flight);
-    size(4, &mut c.max_queue_events);
-    size(5, &mut c.max_queue_bytes);
-    let ms = |i: usize, field: &mut u64| {
+    }
+    for (i, field) in [
+        (1, &mut c.flush_interval_ms),
+        (6, &mut c.backoff_base_ms),
+        (7, &mut c.backoff_max_ms),
+        (8, &mut c.give_up_after_ms),
+        (9, &mut c.quota_probe_ms),
+    ] {
         if let Some(v) = get(i) {
-            *field = v as u64;
+            *field = v as Millis;
         }
-    };
-    ms(1, &mut c.flush_interval_ms);
-    ms(6, &mut c.backoff_base_ms);
-    ms(7, &mut c.backoff_max_ms);
-    ms(8, &mut c.give_up_after_ms);
-    ms(9, &mut c.quota_probe_ms);
+    }
     // Only backoffMaxMs given, below the default base: the caller wants short waits, not an error.
     if get(6).is_none() && c.backoff_max_ms < c.backoff_base_ms {
         c.backoff_base_ms = c.backoff_max_ms;
@@ -94,19 +114,80 @@ pub async fn create_client(options: JsValue) -> Result<JsValue, JsValue> {
     c.seed = (u64::from(o.seed_hi()) << 32) | u64::from(o.seed_lo());
     let pipeline = Pipeline::new(c).map_err(|e| error(e.code(), &e.to_string()))?;
     let max = pipeline.config().max_batch_bytes as f64;
-    let shared = driver::start(pipeline, o.api_host(), &write_key, o.durable()).await;
-    let handle = WebClient {
-        driver: shared.clone(),
+    let headers = protocol.headers(&write_key).into_iter();
+    let headers = headers.flat_map(|(k, v)| [k.to_string(), v]).collect();
+    let client = Client::new(&o, headers);
+    let io = JsIo {
+        client: client.clone().unchecked_into(),
     };
-    let client = Client::new_client(handle, max, &o.anonymous_id(), o.debug());
-    driver::attach(&shared, client.clone());
-    Ok(client.into())
+    let driver = Driver::new(pipeline, io, o.durable());
+    Ok(client.start(WebClient { driver }, max))
 }
 
-/// The driver as the JavaScript `Client` sees it. Not part of the public API.
+/// The driver's IO, carried out by the JavaScript `Client`.
+pub struct JsIo {
+    client: Client,
+}
+
+impl Io for JsIo {
+    type Waiter = Function;
+    fn now(&self) -> Millis {
+        js_sys::Date::now() as Millis
+    }
+    fn send(&mut self, id: u64, path: &str, body: &[u8], keepalive: bool) {
+        self.client.send(id as f64, path, body, keepalive);
+    }
+    fn arm(&mut self, delay_ms: Option<Millis>) {
+        self.client.arm(delay_ms.map(|ms| ms as f64));
+    }
+    fn schedule(&mut self) {
+        self.client.schedule();
+    }
+    fn put(&mut self, key: &str, value: &[u8], share: bool) {
+        self.client.put(key, value, share);
+    }
+    fn delete(&mut self, key: &str) {
+        self.client.del(key);
+    }
+    fn settled(&mut self, delivered: &[String], failed: &[String]) {
+        self.client.settled(delivered, failed);
+    }
+    fn ask_flush(&mut self) {
+        self.client.ask_flush();
+    }
+    fn emit(&mut self, note: Note) {
+        let c = &self.client;
+        let s = |v: &str| JsValue::from_str(v);
+        let u = JsValue::UNDEFINED;
+        match note {
+            Note::Delivered(ids) => {
+                let ids: js_sys::Array = ids.iter().map(|i| s(i)).collect();
+                c.emit("delivered", &ids, &u, &u);
+            }
+            Note::Failed(id, code, reason) => c.emit("failed", &s(&id), &s(&code), &s(&reason)),
+            Note::RateLimited(until) => c.emit("rateLimited", &(until as f64).into(), &u, &u),
+            Note::QuotaHeld(until) => c.emit("quotaHeld", &(until as f64).into(), &u, &u),
+            Note::Warning(code, message, id) => {
+                let id = id.as_deref().map_or(u.clone(), s);
+                c.emit("warning", &s(code), &s(&message), &id);
+            }
+        }
+    }
+    fn resolve(&mut self, waiter: Function) {
+        // Resolving a promise only queues its reactions: nothing re-enters the driver here.
+        let _ = waiter.call0(&JsValue::UNDEFINED);
+    }
+    fn release(&mut self) {
+        self.client.release();
+    }
+}
+
+/// The driver as the JavaScript `Client` sees it. Not part of the public API. wasm-bindgen
+/// checks every call's borrow, so a call that re-entered the driver would throw, not corrupt it;
+/// the `Client` never does (listeners run in microtasks).
 #[wasm_bindgen]
 pub struct WebClient {
-    driver: Shared,
+    driver: Driver<JsIo>,
 }
 
 const KINDS: [EventKind; 6] = [
@@ -124,7 +205,7 @@ impl WebClient {
     /// traits (identify, group), already JSON text.
     #[allow(clippy::too_many_arguments)]
     pub fn enqueue(
-        &self,
+        &mut self,
         kind: u8,
         name: Option<String>,
         payload: Option<String>,
@@ -136,15 +217,14 @@ impl WebClient {
         message_id: Option<String>,
         timestamp: Option<f64>,
     ) -> Result<String, JsValue> {
-        if driver::is_closing(&self.driver) {
+        if self.driver.is_closing() {
             return Err(error("E_SHUTDOWN", "the client was shut down"));
         }
         let kind = KINDS.get(usize::from(kind)).copied().unwrap_or_default();
-        let traits = matches!(kind, EventKind::Identify | EventKind::Group);
-        let (properties, traits) = if traits {
-            (None, payload)
-        } else {
-            (payload, None)
+        let (properties, traits) = match kind {
+            EventKind::Identify | EventKind::Group => (None, payload),
+            EventKind::Alias => (None, None),
+            _ => (payload, None),
         };
         let input = EventInput {
             kind,
@@ -154,27 +234,76 @@ impl WebClient {
             user_id,
             group_id,
             previous_id,
-            timestamp: timestamp.map(|t| t as u64),
-            properties: if kind == EventKind::Alias {
-                None
-            } else {
-                properties
-            },
+            timestamp: timestamp.map(|t| t as Millis),
+            properties,
             traits,
             context,
         };
-        driver::enqueue(&self.driver, input).map_err(|e| error(e.code(), &e.to_string()))
+        self.driver
+            .enqueue(input)
+            .map_err(|e| error(e.code(), &e.to_string()))
     }
 
-    pub fn flush(&self) -> js_sys::Promise {
-        driver::flush(&self.driver)
+    pub fn flush(&mut self, resolve: Function) -> Result<(), JsValue> {
+        if self.driver.is_closing() {
+            return Err(error("E_SHUTDOWN", "the client was shut down"));
+        }
+        self.driver.flush(resolve);
+        Ok(())
+    }
+
+    #[wasm_bindgen(js_name = flushNow)]
+    pub fn flush_now(&mut self) {
+        self.driver.flush_now();
+    }
+
+    pub fn shutdown(&mut self, resolve: Function) {
+        self.driver.shutdown(resolve);
     }
 
     pub fn stats(&self) -> Vec<f64> {
-        driver::stats(&self.driver)
+        self.driver.stats().to_vec()
     }
 
-    pub fn shutdown(&self) -> js_sys::Promise {
-        driver::shutdown(&self.driver)
+    pub fn drive(&mut self) {
+        self.driver.drive();
+    }
+
+    pub fn timer(&mut self) {
+        self.driver.timer();
+    }
+
+    pub fn hidden(&mut self) {
+        self.driver.hidden();
+    }
+
+    pub fn lead(&mut self) {
+        self.driver.lead();
+    }
+
+    pub fn loaded(&mut self) {
+        self.driver.loaded();
+    }
+
+    pub fn restore(&mut self, key: String, value: &[u8], from_store: bool) {
+        self.driver.restore(key, value, from_store);
+    }
+
+    pub fn settled(&mut self, delivered: Vec<String>, failed: Vec<String>) {
+        self.driver.settled(delivered, failed);
+    }
+
+    pub fn response(&mut self, id: f64, status: u16, retry_after: Option<String>, body: String) {
+        self.driver
+            .response(id as u64, status, retry_after, body.into_bytes());
+    }
+
+    pub fn failure(&mut self, id: f64) {
+        self.driver.failure(id as u64);
+    }
+
+    #[wasm_bindgen(js_name = storeFailed)]
+    pub fn store_failed(&mut self, cause: &str) {
+        self.driver.store_failed(cause);
     }
 }

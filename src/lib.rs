@@ -5,13 +5,13 @@
 //!   are inputs; requests to send and things to tell the application are outputs.
 //! - [`protocol`]: the wire contracts (`/v1-batch`, Amplitude HTTP V2, Amplitude Batch): how a batch
 //!   is encoded and how a response is classified.
-//! - `web` / `edge` / `js` (wasm32 only): thin drivers that give the core a clock, timers, `fetch`,
-//!   IndexedDB and the JavaScript API.
+//! - `web` / `edge` / `js`: thin drivers that give the core a clock, timers, `fetch`, IndexedDB and
+//!   the JavaScript API (`web::driver` decides and compiles everywhere; `js` is wasm32 only).
 
 pub mod core;
 pub mod protocol;
 
-#[cfg(target_arch = "wasm32")]
-mod js;
-#[cfg(target_arch = "wasm32")]
 pub mod web;
+
+#[cfg(target_arch = "wasm32")]
+pub mod js;

@@ -1,68 +1,94 @@
-//! The fetch binding in real Chromium: status, Retry-After and body come back as data; network
-//! failures and refused requests are errors, never a crash.
+//! The driver's HTTP (`post` in src/web/api.js) in real Chromium: status, Retry-After and body
+//! come back as data; a request that got no response comes back as the Error, keeping its name.
 #![cfg(target_arch = "wasm32")]
 
-use batchwire::web::fetch::{send, Request, Response};
+use js_sys::futures::JsFuture;
+use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-// A stand-in `fetch` on the global object, like a test double for the network: the binding
-// resolves `fetch` at call time, so replacing the global is exactly what a page's polyfill would do.
-#[wasm_bindgen(inline_js = r#"
-let real;
-export function fakeFetch(status, headers, body) {
-  real ??= globalThis.fetch;
-  globalThis.seen = [];
-  globalThis.fetch = async (url, init) => {
-    globalThis.seen.push({ url, method: init.method, headers: init.headers, body: new TextDecoder().decode(init.body), keepalive: !!init.keepalive });
-    return new Response(body, { status, headers });
-  };
-}
-export function realFetch() { if (real) globalThis.fetch = real; }
-export function seen() { return JSON.stringify(globalThis.seen); }
-export function origin() { return location.origin; }
-"#)]
+#[wasm_bindgen(module = "/src/web/api.js")]
 extern "C" {
-    #[wasm_bindgen(js_name = fakeFetch)]
-    fn fake_fetch(status: u16, headers: &JsValue, body: &str);
-    #[wasm_bindgen(js_name = realFetch)]
-    fn real_fetch();
-    fn seen() -> String;
-    fn origin() -> String;
+    #[wasm_bindgen(thread_local_v2, js_name = post)]
+    static POST: JsValue;
 }
 
-fn headers() -> Vec<(&'static str, String)> {
-    vec![
-        ("Content-Type", "application/json".into()),
-        ("Authorization", "Bearer uk_live_t".into()),
-    ]
+// A stand-in `fetch` on the global object where a test needs a particular answer: `post` looks
+// `fetch` up at call time, exactly as a page's polyfill would be found.
+#[wasm_bindgen(inline_js = r#"
+const headers = { "Content-Type": "application/json", Authorization: "Bearer uk_live_t" };
+const show = (r) => JSON.stringify(Array.isArray(r) ? r : { error: r.name });
+async function withFetch(status, answer, body, run) {
+  const real = globalThis.fetch;
+  const seen = [];
+  globalThis.fetch = async (url, init) => {
+    seen.push({ url, method: init.method, headers: init.headers, body: new TextDecoder().decode(init.body), keepalive: init.keepalive });
+    return new Response(body, { status, headers: answer });
+  };
+  try {
+    return [await run(), JSON.stringify(seen)];
+  } finally {
+    globalThis.fetch = real;
+  }
+}
+export async function answered(post) {
+  const [r, seen] = await withFetch(429, { "Retry-After": "17" }, '{"code":"rate_limited"}',
+    () => post("https://api.example/v1-batch", headers, new TextEncoder().encode('{"batch":[]}'), true));
+  return show(r) + " " + seen;
+}
+export async function serverError(post) {
+  const [r] = await withFetch(503, {}, "", () => post("https://api.example/v1-batch", headers, new Uint8Array(2), false));
+  return show(r);
+}
+export async function dataUrl(post) {
+  // The real network stack, no stand-in: a data: URL answers any method with its payload.
+  return show(await post("data:application/json,%7B%22ok%22%3Atrue%7D", headers, new Uint8Array(2), false));
+}
+export async function unreachable(post) {
+  // Port 9 (discard) on loopback: connection refused, which fetch reports as a TypeError.
+  return show(await post("http://127.0.0.1:9/v1-batch", headers, new Uint8Array(2), false));
+}
+export async function keepaliveQuota(post) {
+  // The test page's own server answers a small keepalive POST (with whatever status), so the
+  // refusal of the large one can only come from Chromium's 64 KiB keepalive quota.
+  const url = location.origin + "/batchwire-keepalive";
+  const small = await post(url, headers, new Uint8Array(100), true);
+  const large = await post(url, headers, new Uint8Array(70 * 1024), true);
+  return JSON.stringify({ small: Array.isArray(small), large: large.name });
+}
+export function throwingFetch(post) {
+  // A broken polyfill that throws synchronously must not escape either.
+  const real = globalThis.fetch;
+  globalThis.fetch = () => { throw new RangeError("polyfill bug"); };
+  return post("https://api.example/x", headers, new Uint8Array(1), false).then(show).finally(() => (globalThis.fetch = real));
+}
+"#)]
+extern "C" {
+    fn answered(post: &JsValue) -> Promise;
+    #[wasm_bindgen(js_name = serverError)]
+    fn server_error(post: &JsValue) -> Promise;
+    #[wasm_bindgen(js_name = dataUrl)]
+    fn data_url(post: &JsValue) -> Promise;
+    fn unreachable(post: &JsValue) -> Promise;
+    #[wasm_bindgen(js_name = keepaliveQuota)]
+    fn keepalive_quota(post: &JsValue) -> Promise;
+    #[wasm_bindgen(js_name = throwingFetch)]
+    fn throwing_fetch(post: &JsValue) -> Promise;
+}
+
+async fn run(scenario: fn(&JsValue) -> Promise) -> String {
+    let post = POST.with(JsValue::clone);
+    let seen = JsFuture::from(scenario(&post)).await.unwrap();
+    seen.as_string().unwrap()
 }
 
 #[wasm_bindgen_test]
-async fn status_retry_after_and_body_come_back() {
-    let h = js_sys::Object::new();
-    js_sys::Reflect::set(&h, &"Retry-After".into(), &"17".into()).unwrap();
-    fake_fetch(429, &h, r#"{"success":false,"code":"rate_limited"}"#);
-    let hs = headers();
-    let req = Request {
-        url: "https://api.example/v1-batch",
-        headers: &hs,
-        body: br#"{"batch":[]}"#,
-        keepalive: true,
-    };
-    let res = send(&req).await;
-    real_fetch();
-    assert_eq!(
-        res.unwrap(),
-        Response {
-            status: 429,
-            retry_after: Some("17".into()),
-            body: r#"{"success":false,"code":"rate_limited"}"#.into()
-        }
-    );
-    let seen = seen();
+async fn status_retry_after_and_body_come_back_and_the_request_is_as_asked() {
+    let seen = run(answered).await;
+    let (result, request) = seen.split_once(' ').unwrap();
+    assert_eq!(result, r#"[429,"17","{\"code\":\"rate_limited\"}"]"#);
     for part in [
         r#""url":"https://api.example/v1-batch""#,
         r#""method":"POST""#,
@@ -71,90 +97,34 @@ async fn status_retry_after_and_body_come_back() {
         r#""body":"{\"batch\":[]}""#,
         r#""keepalive":true"#,
     ] {
-        assert!(
-            seen.contains(part),
-            "{part} missing from the request: {seen}"
-        );
+        assert!(request.contains(part), "{part} missing from {request}");
     }
 }
 
 #[wasm_bindgen_test]
-async fn a_5xx_is_a_response_and_a_missing_retry_after_is_none() {
-    fake_fetch(503, &js_sys::Object::new(), "");
-    let hs = headers();
-    let res = send(&Request {
-        url: "https://api.example/x",
-        headers: &hs,
-        body: b"{}",
-        keepalive: false,
-    })
-    .await;
-    real_fetch();
-    assert_eq!(
-        res.unwrap(),
-        Response {
-            status: 503,
-            retry_after: None,
-            body: String::new()
-        }
-    );
-    assert!(seen().contains(r#""keepalive":false"#));
+async fn a_5xx_is_an_answer_and_a_missing_retry_after_is_null() {
+    assert_eq!(run(server_error).await, r#"[503,null,""]"#);
 }
 
 #[wasm_bindgen_test]
 async fn a_real_request_reads_the_body() {
-    // Real network stack, no stand-in: a data: URL answers any method with its payload.
-    let hs = headers();
-    let res = send(&Request {
-        url: "data:application/json,%7B%22ok%22%3Atrue%7D",
-        headers: &hs,
-        body: b"{}",
-        keepalive: false,
-    })
-    .await
-    .unwrap();
-    assert_eq!((res.status, res.body.as_str()), (200, r#"{"ok":true}"#));
+    assert_eq!(run(data_url).await, r#"[200,null,"{\"ok\":true}"]"#);
 }
 
 #[wasm_bindgen_test]
-async fn an_unreachable_host_is_a_network_error() {
-    // Port 9 (discard) on loopback: connection refused, which fetch reports as a TypeError.
-    let hs = headers();
-    let err = send(&Request {
-        url: "http://127.0.0.1:9/v1-batch",
-        headers: &hs,
-        body: b"{}",
-        keepalive: false,
-    })
-    .await
-    .unwrap_err();
-    assert_eq!(err.name, "TypeError", "{err:?}");
+async fn an_unreachable_host_is_a_type_error_value() {
+    assert_eq!(run(unreachable).await, r#"{"error":"TypeError"}"#);
 }
 
 #[wasm_bindgen_test]
-async fn a_keepalive_body_over_the_browser_quota_is_an_error() {
-    // Chromium refuses keepalive bodies above 64 KiB; the driver must see an error it can retry
-    // without keepalive, not an exception escaping into the page.
-    let hs = headers();
-    // The test page's own server answers a small keepalive POST (with whatever status), so the
-    // refusal of the large one can only come from the quota.
-    let url = &[origin().as_str(), "/batchwire-keepalive"].concat();
-    let small = send(&Request {
-        url,
-        headers: &hs,
-        body: b"{}",
-        keepalive: true,
-    })
-    .await;
-    assert!(small.is_ok(), "{small:?}");
-    let body = vec![b' '; 70 * 1024];
-    let err = send(&Request {
-        url,
-        headers: &hs,
-        body: &body,
-        keepalive: true,
-    })
-    .await
-    .unwrap_err();
-    assert_eq!(err.name, "TypeError", "{err:?}");
+async fn a_keepalive_body_over_the_browser_quota_is_an_error_value() {
+    assert_eq!(
+        run(keepalive_quota).await,
+        r#"{"small":true,"large":"TypeError"}"#
+    );
+}
+
+#[wasm_bindgen_test]
+async fn a_fetch_that_throws_synchronously_is_an_error_value() {
+    assert_eq!(run(throwing_fetch).await, r#"{"error":"RangeError"}"#);
 }

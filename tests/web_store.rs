@@ -1,170 +1,185 @@
-//! The IndexedDB store in real Chromium: records survive a reopen, a tick's writes share one
-//! transaction, deletes clear records, and failures surface once as an error with its DOM name.
+//! The durable queue (`openStore`, `loadStore`, `Store` in src/web/api.js) in real Chromium:
+//! records survive a reopen and load oldest first, a tick's writes are ONE transaction, deletes
+//! clear records, and failures surface once, as an Error with its DOM name.
 #![cfg(target_arch = "wasm32")]
 
-use std::cell::RefCell;
-use std::rc::Rc;
-
-use batchwire::web::error::JsError;
-use batchwire::web::store::{Record, Store, StoreEvent};
-use js_sys::{Function, Promise};
+use js_sys::futures::JsFuture;
+use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
+#[wasm_bindgen(module = "/src/web/api.js")]
+extern "C" {
+    #[wasm_bindgen(thread_local_v2, js_name = openStore)]
+    static OPEN: JsValue;
+    #[wasm_bindgen(thread_local_v2, js_name = loadStore)]
+    static LOAD: JsValue;
+    #[wasm_bindgen(thread_local_v2, js_name = Store)]
+    static STORE: JsValue;
+}
+
 #[wasm_bindgen(inline_js = r#"
-export function sleep(ms) { return new Promise((ok) => setTimeout(ok, ms)); }
-export function drop(name) {
-  return new Promise((ok, fail) => { const r = indexedDB.deleteDatabase(name); r.onsuccess = ok; r.onerror = () => fail(r.error); });
+const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
+const drop = (name) => new Promise((ok) => { const r = indexedDB.deleteDatabase(name); r.onsuccess = r.onerror = ok; });
+// A record as the driver writes it: 8 bytes time, 4 bytes sequence, then the event.
+const record = (at, seq, text) => {
+  const v = new Uint8Array(12 + text.length);
+  new DataView(v.buffer).setBigUint64(0, BigInt(at));
+  new DataView(v.buffer).setUint32(8, seq);
+  v.set(new TextEncoder().encode(text), 12);
+  return v;
+};
+const text = (v) => new TextDecoder().decode(v.subarray(12));
+// Opens a Store and records what it reports.
+async function open(io, name) {
+  await drop(name);
+  const db = await io.openStore(name, 5000);
+  const log = { commits: [], failures: [] };
+  const store = new io.Store(db, (puts) => log.commits.push(puts.length / 3), (e) => log.failures.push(e.name));
+  return { db, store, log };
 }
-// Creates `name` at version 2, so opening it at version 1 fails with a VersionError.
-export function bump(name) {
-  return new Promise((ok, fail) => { const r = indexedDB.open(name, 2); r.onsuccess = () => { r.result.close(); ok(); }; r.onerror = () => fail(r.error); });
+
+export async function survivesReopen(io) {
+  const { store, log } = await open(io, "bw-test-reopen");
+  // Written newest first: loading must give them back oldest first.
+  store.put("m-c", record(3000, 0, "c"), false);
+  store.put("m-a", record(1000, 0, "a"), false);
+  store.put("m-b2", record(2000, 1, "b2"), false);
+  store.put("m-b1", record(2000, 0, "b1"), false);
+  await sleep(50);
+  store.close();
+  const again = await io.openStore("bw-test-reopen", 5000);
+  const [keys, values] = await io.loadStore(again);
+  const s = new io.Store(again, () => {}, () => {});
+  s.del("m-b2");
+  await sleep(50);
+  const [after] = await io.loadStore(again);
+  again.close();
+  return JSON.stringify({ commits: log.commits, keys, texts: values.map(text), after });
 }
-// Closes every connection the page holds to `name` by asking for a version upgrade.
-export function forceClose(name) { return bump(name); }
-export function quotaError() { return new DOMException("the disk is full", "QuotaExceededError"); }
+
+export async function oneTransactionPerTick(io) {
+  const { db, store, log } = await open(io, "bw-test-tick");
+  let transactions = 0;
+  const real = db.transaction.bind(db);
+  db.transaction = (...a) => (transactions++, real(...a));
+  // 500 puts and a delete in one synchronous run, like track() in a loop.
+  for (let i = 0; i < 500; i++) store.put("m-" + i, record(i, 0, "e" + i), i % 2 === 0);
+  store.del("m-7");
+  await sleep(100);
+  db.transaction = real;
+  const [keys] = await io.loadStore(db);
+  db.close();
+  return JSON.stringify({ transactions, commits: log.commits, stored: keys.length, has7: keys.includes("m-7") });
+}
+
+export async function valuesAreCopied(io) {
+  // The driver passes views of wasm memory, which are reused: the store must copy at put().
+  const { db, store } = await open(io, "bw-test-copy");
+  const view = record(1, 0, "first");
+  store.put("m-1", view, false);
+  view.fill(0);
+  await sleep(50);
+  const [, values] = await io.loadStore(db);
+  db.close();
+  return text(values[0]);
+}
+
+export async function failureIsReportedOnce(io) {
+  const { store, log } = await open(io, "bw-test-fail");
+  const shared = [];
+  // Another connection upgrading the database closes ours (onversionchange), as after a storage
+  // eviction: every later transaction throws InvalidStateError.
+  await new Promise((ok) => { const r = indexedDB.open("bw-test-fail", 2); r.onsuccess = () => { r.result.close(); ok(); }; });
+  store.put("a", record(1, 0, "a"), false);
+  await sleep(50);
+  const store2 = store; // same store: later writes
+  store2.put("b", record(2, 0, "b"), true);
+  store2.del("a");
+  await sleep(50);
+  return JSON.stringify({ failures: log.failures, ok: store.ok, commits: log.commits });
+}
+
+export async function openFailures(io) {
+  await drop("bw-test-version");
+  await new Promise((ok) => { const r = indexedDB.open("bw-test-version", 2); r.onsuccess = () => { r.result.close(); ok(); }; });
+  const version = await io.openStore("bw-test-version", 5000);
+  // A browser whose open never answers: give up after the timeout.
+  const real = indexedDB.open;
+  IDBFactory.prototype.open = function () { return {}; };
+  let timeout;
+  try { timeout = await io.openStore("bw-test-hang", 50); } finally { IDBFactory.prototype.open = real; }
+  // No indexedDB at all (some workers, some privacy modes).
+  const had = Object.getOwnPropertyDescriptor(globalThis, "indexedDB");
+  Object.defineProperty(globalThis, "indexedDB", { value: undefined, configurable: true });
+  let missing;
+  try { missing = await io.openStore("bw-test-none", 50); } finally { delete globalThis.indexedDB; if (had && !("indexedDB" in globalThis)) Object.defineProperty(globalThis, "indexedDB", had); }
+  return JSON.stringify([version.name, timeout.name, missing.name]);
+}
 "#)]
 extern "C" {
-    fn sleep(ms: u32) -> Promise;
-    fn drop(name: &str) -> Promise;
-    fn bump(name: &str) -> Promise;
-    #[wasm_bindgen(js_name = forceClose)]
-    fn force_close(name: &str) -> Promise;
-    #[wasm_bindgen(js_name = quotaError)]
-    fn quota_error() -> JsValue;
+    #[wasm_bindgen(js_name = survivesReopen)]
+    fn survives_reopen(io: &JsValue) -> Promise;
+    #[wasm_bindgen(js_name = oneTransactionPerTick)]
+    fn one_transaction_per_tick(io: &JsValue) -> Promise;
+    #[wasm_bindgen(js_name = valuesAreCopied)]
+    fn values_are_copied(io: &JsValue) -> Promise;
+    #[wasm_bindgen(js_name = failureIsReportedOnce)]
+    fn failure_is_reported_once(io: &JsValue) -> Promise;
+    #[wasm_bindgen(js_name = openFailures)]
+    fn open_failures(io: &JsValue) -> Promise;
 }
 
-type Log = Rc<RefCell<Vec<Result<Vec<String>, JsError>>>>;
-
-/// Records what the store reports, and resolves a promise on the first report.
-fn listen(store: &Store) -> (Log, Promise) {
-    let log: Log = Rc::default();
-    let mut resolve: Option<Function> = None;
-    let first = Promise::new(&mut |ok, _| resolve = Some(ok));
-    let (l, resolve) = (log.clone(), resolve.unwrap());
-    store.set_listener(move |ev| {
-        l.borrow_mut().push(match ev {
-            StoreEvent::Committed(recs) => Ok(recs.into_iter().map(|(k, _)| k).collect()),
-            StoreEvent::Failed(e) => Err(e),
-        });
-        let _ = resolve.call0(&JsValue::NULL);
-    });
-    (log, first)
-}
-
-fn rec(i: usize) -> Record {
-    let key = ["m-", &i.to_string()].concat();
-    let bytes = ["{\"i\":", &i.to_string(), "}"].concat().into_bytes();
-    (key, bytes)
+async fn run(scenario: fn(&JsValue) -> Promise) -> String {
+    let io = js_sys::Object::new();
+    for (name, value) in [
+        ("openStore", OPEN.with(JsValue::clone)),
+        ("loadStore", LOAD.with(JsValue::clone)),
+        ("Store", STORE.with(JsValue::clone)),
+    ] {
+        js_sys::Reflect::set(&io, &name.into(), &value).unwrap();
+    }
+    let seen = JsFuture::from(scenario(&io)).await.unwrap();
+    seen.as_string().unwrap()
 }
 
 #[wasm_bindgen_test]
-async fn records_survive_a_reopen_and_deletes_clear_them() {
-    let name = "bw-test-reopen";
-    drop(name).await.unwrap();
-    let store = Store::open(name, 5_000).await.unwrap();
-    assert!(store.is_durable());
-    let (log, committed) = listen(&store);
-    for i in 0..3 {
-        let (k, b) = rec(i);
-        store.put(k, b);
-    }
-    committed.await.unwrap();
-    assert_eq!(log.borrow().len(), 1);
-    store.close();
-
-    let again = Store::open(name, 5_000).await.unwrap();
-    let loaded = again.load().await.unwrap();
-    assert_eq!(loaded, vec![rec(0), rec(1), rec(2)]);
-    again.delete("m-1".into());
-    sleep(50).await.unwrap();
-    assert_eq!(again.load().await.unwrap(), vec![rec(0), rec(2)]);
-    again.close();
+async fn records_survive_a_reopen_load_oldest_first_and_deletes_clear_them() {
+    assert_eq!(
+        run(survives_reopen).await,
+        r#"{"commits":[4],"keys":["m-a","m-b1","m-b2","m-c"],"texts":["a","b1","b2","c"],"after":["m-a","m-b1","m-c"]}"#
+    );
 }
 
 #[wasm_bindgen_test]
 async fn one_tick_of_writes_is_one_transaction() {
-    let name = "bw-test-batch";
-    drop(name).await.unwrap();
-    let store = Store::open(name, 5_000).await.unwrap();
-    let (log, committed) = listen(&store);
-    // 500 puts and a delete in one synchronous run, like track() in a loop.
-    for i in 0..500 {
-        let (k, b) = rec(i);
-        store.put(k, b);
-    }
-    store.delete("m-7".into());
-    committed.await.unwrap();
-    sleep(50).await.unwrap();
-    let commits: Vec<usize> = log
-        .borrow()
-        .iter()
-        .map(|c| c.as_ref().unwrap().len())
-        .collect();
-    assert_eq!(commits, vec![500], "expected one commit for the whole tick");
-    let loaded = store.load().await.unwrap();
-    assert_eq!(loaded.len(), 499);
-    assert!(!loaded.iter().any(|(k, _)| k == "m-7"));
-    store.close();
-}
-
-#[wasm_bindgen_test]
-async fn a_failed_write_is_reported_once_and_stops_new_records() {
-    let name = "bw-test-fail";
-    drop(name).await.unwrap();
-    let store = Store::open(name, 5_000).await.unwrap();
-    let (log, first) = listen(&store);
-    // Another connection upgrading the database closes ours (onversionchange): every later
-    // transaction throws InvalidStateError, as after a storage eviction.
-    force_close(name).await.unwrap();
-    store.put("a".into(), b"1".to_vec());
-    first.await.unwrap();
-    store.put("b".into(), b"2".to_vec());
-    store.delete("a".into());
-    sleep(50).await.unwrap();
-    let log = log.borrow();
-    assert_eq!(log.len(), 1, "{log:?}");
-    assert_eq!(log[0].as_ref().unwrap_err().name, "InvalidStateError");
-    assert!(!store.is_durable());
-}
-
-#[wasm_bindgen_test]
-async fn an_open_that_fails_is_an_error_with_its_name() {
-    let name = "bw-test-version";
-    drop(name).await.unwrap();
-    bump(name).await.unwrap();
-    let err = Store::open(name, 5_000)
-        .await
-        .err()
-        .expect("opening a newer database must fail");
-    assert_eq!(err.name, "VersionError");
-}
-
-#[wasm_bindgen_test]
-async fn a_memory_store_keeps_nothing_and_never_fails() {
-    let store = Store::memory();
-    assert!(!store.is_durable());
-    let (log, _) = listen(&store);
-    store.put("x".into(), b"1".to_vec());
-    store.delete("x".into());
-    sleep(20).await.unwrap();
-    assert!(log.borrow().is_empty());
-    assert!(store.load().await.unwrap().is_empty());
-}
-
-#[wasm_bindgen_test]
-fn dom_exception_names_survive_conversion() {
-    let e = JsError::from_js(&quota_error());
     assert_eq!(
-        (e.name.as_str(), e.message.as_str()),
-        ("QuotaExceededError", "the disk is full")
+        run(one_transaction_per_tick).await,
+        r#"{"transactions":1,"commits":[500],"stored":499,"has7":false}"#
     );
-    let thrown_string = JsError::from_js(&JsValue::from_str("boom"));
+}
+
+#[wasm_bindgen_test]
+async fn values_are_copied_when_put() {
+    assert_eq!(run(values_are_copied).await, "first");
+}
+
+#[wasm_bindgen_test]
+async fn a_failed_write_is_reported_once_and_shared_records_still_go_to_the_leader() {
+    // The failed batch and the later shared record still reach `committed` (to be handed over);
+    // the store is no longer ok, so the driver falls back to memory.
     assert_eq!(
-        (thrown_string.name.as_str(), thrown_string.message.as_str()),
-        ("Error", "boom")
+        run(failure_is_reported_once).await,
+        r#"{"failures":["InvalidStateError"],"ok":false,"commits":[1,1]}"#
     );
-    assert_eq!(JsError::from_js(&JsValue::UNDEFINED).name, "Error");
+}
+
+#[wasm_bindgen_test]
+async fn opening_fails_as_a_named_error_value_never_a_throw_or_a_hang() {
+    assert_eq!(
+        run(open_failures).await,
+        r#"["VersionError","TimeoutError","TypeError"]"#
+    );
 }

@@ -1,110 +1,110 @@
-//! The timer binding in real Chromium: fires once, re-arms, cancels on drop, and never turns a
-//! month-long wait into an immediate call.
+//! The driver's one timer (`Timer` in src/web/api.js) in real Chromium: fires once, re-arms in
+//! place, cancels, survives being re-armed from its own callback, and never turns a month-long
+//! wait into an immediate call.
 #![cfg(target_arch = "wasm32")]
 
-use std::cell::Cell;
-use std::rc::Rc;
-
-use batchwire::web::timer::{Timeout, MAX_DELAY_MS};
-use js_sys::{Date, Function, Promise};
+use js_sys::futures::JsFuture;
+use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-#[wasm_bindgen(
-    inline_js = "export function sleep(ms) { return new Promise((ok) => setTimeout(ok, ms)); }"
-)]
+#[wasm_bindgen(module = "/src/web/api.js")]
 extern "C" {
-    fn sleep(ms: u32) -> Promise;
+    #[wasm_bindgen(thread_local_v2, js_name = Timer)]
+    static TIMER: JsValue;
 }
 
-/// A promise and the function that resolves it.
-fn signal() -> (Promise, Function) {
-    let mut resolve = None;
-    let p = Promise::new(&mut |ok, _| resolve = Some(ok));
-    (p, resolve.unwrap())
+// Each scenario gets the Timer class and resolves to what it observed, as JSON.
+#[wasm_bindgen(inline_js = r#"
+const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
+export async function firesOnce(Timer) {
+  const fired = [];
+  const start = performance.now();
+  const t = new Timer(() => fired.push(Math.round(performance.now() - start)));
+  t.arm(30);
+  await sleep(120);
+  return JSON.stringify({ calls: fired.length, late: fired[0] >= 29 });
+}
+export async function reArmReplaces(Timer) {
+  const fired = [];
+  const start = performance.now();
+  const t = new Timer(() => fired.push(performance.now() - start));
+  t.arm(20);
+  t.arm(60); // the driver re-arms at every drive: only the last deadline counts
+  await sleep(150);
+  return JSON.stringify({ calls: fired.length, atLeast60: fired[0] >= 59 });
+}
+export async function disarmCancels(Timer) {
+  let calls = 0;
+  const t = new Timer(() => calls++);
+  t.arm(10);
+  t.arm(); // the driver passes no delay when nothing waits on time
+  await sleep(60);
+  return JSON.stringify({ calls });
+}
+export async function reArmFromCallback(Timer) {
+  let calls = 0;
+  const t = new Timer(() => {
+    if (++calls === 1) t.arm(5); // the driver's timer() drives, which re-arms
+  });
+  t.arm(5);
+  await sleep(80);
+  return JSON.stringify({ calls });
+}
+export async function overlongIsClamped(Timer) {
+  let calls = 0;
+  const t = new Timer(() => calls++);
+  t.arm(40 * 24 * 3600 * 1000); // a quota reset next month: over setTimeout's 2^31-1 ms
+  await sleep(40);
+  t.arm();
+  return JSON.stringify({ calls });
+}
+"#)]
+extern "C" {
+    #[wasm_bindgen(js_name = firesOnce)]
+    fn fires_once(timer: &JsValue) -> Promise;
+    #[wasm_bindgen(js_name = reArmReplaces)]
+    fn re_arm_replaces(timer: &JsValue) -> Promise;
+    #[wasm_bindgen(js_name = disarmCancels)]
+    fn disarm_cancels(timer: &JsValue) -> Promise;
+    #[wasm_bindgen(js_name = reArmFromCallback)]
+    fn re_arm_from_callback(timer: &JsValue) -> Promise;
+    #[wasm_bindgen(js_name = overlongIsClamped)]
+    fn overlong_is_clamped(timer: &JsValue) -> Promise;
+}
+
+async fn run(scenario: fn(&JsValue) -> Promise) -> String {
+    let timer = TIMER.with(JsValue::clone);
+    let seen = JsFuture::from(scenario(&timer)).await.unwrap();
+    seen.as_string().unwrap()
 }
 
 #[wasm_bindgen_test]
 async fn fires_once_after_the_delay() {
-    let (done, resolve) = signal();
-    let calls = Rc::new(Cell::new(0));
-    let c = calls.clone();
-    let start = Date::now();
-    let _t = Timeout::new(30, move || {
-        c.set(c.get() + 1);
-        resolve.call0(&JsValue::NULL).unwrap();
-    })
-    .unwrap();
-    done.await.unwrap();
-    assert!(
-        Date::now() - start >= 29.0,
-        "fired early: {} ms",
-        Date::now() - start
-    );
-    sleep(60).await.unwrap();
-    assert_eq!(calls.get(), 1);
+    assert_eq!(run(fires_once).await, r#"{"calls":1,"late":true}"#);
 }
 
 #[wasm_bindgen_test]
-async fn dropping_the_handle_cancels() {
-    let fired = Rc::new(Cell::new(false));
-    let f = fired.clone();
-    let t = Timeout::new(10, move || f.set(true)).unwrap();
-    drop(t);
-    sleep(60).await.unwrap();
-    assert!(!fired.get(), "a dropped Timeout still fired");
-}
-
-#[wasm_bindgen_test]
-async fn re_arming_replaces_the_pending_timer() {
-    // The driver keeps one timer and re-arms it by assignment; only the last one may fire.
-    let hits = Rc::new(Cell::new(0u32));
-    let (h1, h2) = (hits.clone(), hits.clone());
-    struct Driver {
-        timer: Option<Timeout>,
-    }
-    let mut d = Driver {
-        timer: Some(Timeout::new(20, move || h1.set(h1.get() + 1)).unwrap()),
-    };
-    d.timer = Some(Timeout::new(40, move || h2.set(h2.get() + 10)).unwrap());
-    sleep(90).await.unwrap();
+async fn re_arming_replaces_the_pending_deadline() {
     assert_eq!(
-        hits.get(),
-        10,
-        "the replaced timer fired or the new one did not"
+        run(re_arm_replaces).await,
+        r#"{"calls":1,"atLeast60":true}"#
     );
-    assert!(d.timer.is_some());
+}
+
+#[wasm_bindgen_test]
+async fn arming_without_a_delay_cancels() {
+    assert_eq!(run(disarm_cancels).await, r#"{"calls":0}"#);
 }
 
 #[wasm_bindgen_test]
 async fn re_arming_from_inside_the_callback_works() {
-    // The driver's timer callback re-arms (dropping the very closure that is running).
-    thread_local!(static SLOT: std::cell::RefCell<Option<Timeout>> = const { std::cell::RefCell::new(None) });
-    let hits = Rc::new(Cell::new(0u32));
-    let h = hits.clone();
-    let t = Timeout::new(5, move || {
-        h.set(h.get() + 1);
-        let h2 = h.clone();
-        let next = Timeout::new(5, move || h2.set(h2.get() + 1)).unwrap();
-        SLOT.with(|s| *s.borrow_mut() = Some(next));
-    })
-    .unwrap();
-    SLOT.with(|s| *s.borrow_mut() = Some(t));
-    sleep(60).await.unwrap();
-    assert_eq!(hits.get(), 2);
-    SLOT.with(|s| s.borrow_mut().take());
+    assert_eq!(run(re_arm_from_callback).await, r#"{"calls":2}"#);
 }
 
 #[wasm_bindgen_test]
 async fn an_overlong_delay_is_clamped_not_fired_at_once() {
-    // setTimeout fires at once for delays above 2^31-1 ms; a quota hold until next month must not.
-    let fired = Rc::new(Cell::new(false));
-    let f = fired.clone();
-    let t = Timeout::new(40 * 24 * 3_600_000, move || f.set(true)).unwrap();
-    sleep(30).await.unwrap();
-    assert!(!fired.get());
-    assert_eq!(MAX_DELAY_MS, 2_147_483_647);
-    drop(t);
+    assert_eq!(run(overlong_is_clamped).await, r#"{"calls":0}"#);
 }

@@ -1,7 +1,7 @@
-// The JavaScript face of batchwire: option and argument checks, JSON encoding, listeners and the
-// error type. The Rust driver (src/js.rs, src/web/driver.rs) does everything else. This part is
-// JavaScript because JSON.stringify is native, and a typeof check is free here but a boundary
-// crossing plus code in wasm.
+// The JavaScript half of batchwire, one module (one request): the public Client (option and
+// argument checks, JSON encoding, listeners, the error type) and the IO the driver asks for.
+// src/web/driver.rs decides; this carries out. JSON.stringify is native, and a typeof check is
+// free here but a boundary crossing plus code in wasm.
 
 /** Every error batchwire throws: `code` is stable, `message` names the field. */
 export class BatchwireError extends Error {
@@ -147,20 +147,344 @@ function time(t) {
   return ms;
 }
 
+// ---- IO. Everything goes through globals (fetch, setTimeout, indexedDB, navigator.locks), never
+// `window`, so pages, workers and workerd share one path. Nothing here throws or rejects: a
+// failure comes back as a value, and an Error keeps its name (QuotaExceededError, TypeError, ...).
+
+// POST; resolves to [status, Retry-After or null, body text], or to the Error when no HTTP
+// response came (offline, DNS, CORS, a keepalive body over the browser's 64 KiB quota).
+export async function post(url, headers, body, keepalive) {
+  try {
+    const r = await fetch(url, { method: "POST", headers, body, keepalive });
+    return [r.status, r.headers.get("retry-after"), await r.text()];
+  } catch (e) {
+    return e instanceof Error ? e : new Error(String(e));
+  }
+}
+
+// One timer, re-armed in place. setTimeout fires at once above 2^31-1 ms, so longer waits are
+// clamped (they fire early, and the driver re-arms).
+export class Timer {
+  #id;
+  #fire;
+  constructor(fire) {
+    this.#fire = fire;
+  }
+  arm(ms) {
+    clearTimeout(this.#id);
+    this.#id = ms == null ? undefined : setTimeout(this.#fire, Math.min(ms, 2147483647));
+  }
+}
+
+const STORE = "events";
+
+const settle = (r) =>
+  new Promise((ok, fail) => {
+    r.onsuccess = () => ok(r.result);
+    r.onerror = () => fail(r.error);
+  });
+
+// Opens (creating) the database `name`; resolves to the IDBDatabase or to the Error. Some
+// browsers leave `open` pending forever (blocked upgrades, broken private modes): after `ms` it
+// gives up with a TimeoutError, so the client falls back to memory instead of never starting.
+export function openStore(name, ms) {
+  return new Promise((ok, fail) => {
+    const r = indexedDB.open(name, 1); // a missing indexedDB throws here: a rejection too
+    let late = 0;
+    const t = setTimeout(() => {
+      late = 1;
+      fail(new DOMException("indexedDB.open timed out", "TimeoutError"));
+    }, ms);
+    r.onupgradeneeded = () => r.result.createObjectStore(STORE);
+    r.onsuccess = () => {
+      const db = r.result;
+      if (late) return db.close();
+      clearTimeout(t);
+      db.onversionchange = () => db.close(); // a newer build wants it: step aside
+      ok(db);
+    };
+    r.onerror = () => {
+      clearTimeout(t);
+      fail(r.error);
+    };
+  }).catch((e) => e);
+}
+
+// Records as [keys, values], oldest first: each value starts with a big-endian enqueue time and
+// sequence number (driver.rs), so comparing those 12 bytes compares ages. Sorting here keeps a
+// sort implementation out of the wasm. Resolves to the Error if reading fails.
+export function loadStore(db) {
+  try {
+    const s = db.transaction(STORE).objectStore(STORE);
+    return Promise.all([settle(s.getAllKeys()), settle(s.getAll())]).then(([keys, values]) => {
+      const age = (v, i) => (v instanceof Uint8Array && v.length > i ? v[i] : -1);
+      const order = keys.map((_, i) => i).sort((a, b) => {
+        for (let i = 0; i < 12; i++) {
+          const d = age(values[a], i) - age(values[b], i);
+          if (d) return d;
+        }
+        return 0;
+      });
+      return [order.map((i) => keys[i]), order.map((i) => values[i])];
+    }, (e) => e);
+  } catch (e) {
+    return Promise.resolve(e);
+  }
+}
+
+// Batches a tick's writes into ONE transaction: put/del only append, the first of a tick
+// queues a microtask that commits them all. `committed(puts)` gets the puts written, as
+// [key, value, share, ...]; `failed(error)` the first failure, after which no record is written
+// (the events stay in memory) but deletes are still tried, so delivered events do not linger.
+export class Store {
+  #db;
+  #puts = [];
+  #dels = [];
+  #due = false;
+  #broken = false;
+  #committed;
+  #failed;
+  constructor(db, committed, failed) {
+    this.#db = db;
+    this.#committed = committed;
+    this.#failed = failed;
+  }
+  get ok() {
+    return !this.#broken;
+  }
+  get db() {
+    return this.#db;
+  }
+  put(key, value, share) {
+    // `value` may be a view of wasm memory, which moves when it grows: copy it now.
+    const v = value.slice();
+    if (!this.#broken) this.#puts.push(key, v, share);
+    else if (share) this.#committed([key, v, share]); // memory only, but a follower hands it over
+    this.#soon();
+  }
+  del(key) {
+    this.#dels.push(key);
+    this.#soon();
+  }
+  close() {
+    this.#db.close(); // IndexedDB finishes the transactions already started first
+  }
+  #soon() {
+    if (this.#due || (!this.#puts.length && !this.#dels.length)) return;
+    this.#due = true;
+    queueMicrotask(() => this.#commit());
+  }
+  #commit() {
+    const puts = this.#puts;
+    const dels = this.#dels;
+    this.#puts = [];
+    this.#dels = [];
+    this.#due = false;
+    let once = 0; // a failed transaction reports both error and abort
+    const fail = (e) => {
+      if (once++) return;
+      if (!this.#broken) {
+        this.#broken = true;
+        this.#failed(e);
+      }
+      if (puts.length) this.#committed(puts); // not durable, but a follower still hands them over
+    };
+    try {
+      const tx = this.#db.transaction(STORE, "readwrite");
+      const s = tx.objectStore(STORE);
+      for (let i = 0; i < puts.length; i += 3) s.put(puts[i + 1], puts[i]);
+      for (const k of dels) s.delete(k);
+      tx.oncomplete = () => puts.length && this.#committed(puts);
+      tx.onerror = tx.onabort = () => fail(tx.error ?? new DOMException("transaction aborted", "AbortError"));
+    } catch (e) {
+      fail(e);
+    }
+  }
+}
+
+// Requests the Web Lock `name`; `granted()` runs once this context holds it, and it is held until
+// the returned function is called (or the context goes away). Undefined where Web Locks are
+// missing or refused (workerd, opaque origins): the caller is then its own leader.
+export function lead(name, granted) {
+  try {
+    const stop = new AbortController();
+    let release;
+    navigator.locks
+      .request(name, { signal: stop.signal }, () => {
+        granted();
+        return new Promise((r) => (release = r));
+      })
+      .catch(() => {}); // withdrawn before it was granted
+    return () => (release ? release() : stop.abort());
+  } catch {}
+}
+
+// Calls `hidden()` when the page is hidden (tab switch, minimise, mobile navigation) or left
+// (pagehide, which unlike `unload` keeps the back/forward cache usable). Returns the undo.
+export function onHide(hidden) {
+  const doc = globalThis.document;
+  if (!doc) return () => {};
+  const vis = () => doc.visibilityState === "hidden" && hidden();
+  addEventListener("pagehide", hidden);
+  doc.addEventListener("visibilitychange", vis);
+  return () => {
+    removeEventListener("pagehide", hidden);
+    doc.removeEventListener("visibilitychange", vis);
+  };
+}
+
+// ---- The client.
+
+const strings = (a) => (Array.isArray(a) ? a.filter((x) => typeof x === "string") : []);
+const describe = (e) => `${e?.name ?? "Error"}: ${e?.message ?? e}`;
+
 /** What createClient resolves to. Every method is safe to call with anything. */
 export class Client {
-  #d;
+  #d; // the Rust driver (WebClient)
+  #o;
   #max;
   #user;
-  #anon;
-  #debug;
   #on = {};
+  #early = []; // notes from before createClient resolved: nobody could listen yet
+  #headers = {};
+  #timer;
+  #store;
+  #channel;
+  #unlock;
+  #unhide;
+  #flushAfter = false;
 
-  constructor(driver, max, anon, debug) {
-    this.#d = driver;
+  /** `o` comes from parseOptions; `headers` is [name, value, ...] for every request. */
+  constructor(o, headers) {
+    this.#o = o;
+    for (let i = 0; i < headers.length; i += 2) this.#headers[headers[i]] = headers[i + 1];
+  }
+
+  /** Called once by createClient (src/js.rs) with the driver; resolves to this client. */
+  async start(d, max) {
+    this.#d = d;
     this.#max = max;
-    this.#anon = anon;
-    this.#debug = debug;
+    this.#timer = new Timer(() => d.timer());
+    const name = "batchwire:" + this.#o.writeKey;
+    const db = this.#o.durable && (await openStore(name, 3000));
+    if (db instanceof Error) d.storeFailed(describe(db));
+    else if (db) {
+      this.#store = new Store(db, (puts) => this.#share(puts), (e) => d.storeFailed(describe(e)));
+      try {
+        this.#channel = new BroadcastChannel(name);
+        this.#channel.onmessage = (e) => this.#message(e.data);
+        this.#unlock = lead(name, () => this.#lead());
+      } catch {}
+    }
+    if (!this.#unlock) this.#lead(); // nobody can share this queue: lead alone
+    this.#unhide = onHide(() => d.hidden());
+    setTimeout(() => {
+      const early = this.#early;
+      this.#early = null;
+      for (const n of early) this.#dispatch(...n);
+    });
+    return this;
+  }
+
+  async #lead() {
+    const d = this.#d;
+    d.lead();
+    const r = this.#store && (await loadStore(this.#store.db));
+    if (r instanceof Error) d.storeFailed(describe(r));
+    else if (r) {
+      for (let i = 0; i < r[0].length; i++) {
+        const [k, v] = [r[0][i], r[1][i]];
+        if (typeof k !== "string") this.#store.del(k); // not ours
+        else d.restore(k, v instanceof Uint8Array ? v : new Uint8Array(), true);
+      }
+    }
+    d.loaded();
+  }
+
+  #post(m) {
+    try {
+      this.#channel?.postMessage(m);
+    } catch {}
+  }
+
+  // Committed records a follower hands to the leader: ["put", flush now?, key, value, ...].
+  #share(puts) {
+    const m = ["put", this.#flushAfter];
+    this.#flushAfter = false;
+    for (let i = 0; i < puts.length; i += 3) if (puts[i + 2]) m.push(puts[i], puts[i + 1]);
+    if (m.length > 2) this.#post(m);
+  }
+
+  #message(m) {
+    const d = this.#d;
+    if (!Array.isArray(m)) return;
+    if (m[0] === "put") {
+      for (let i = 2; i + 1 < m.length; i += 2) {
+        if (typeof m[i] === "string" && m[i + 1] instanceof Uint8Array) d.restore(m[i], m[i + 1], false);
+      }
+      if (m[1]) d.flushNow();
+      else d.drive();
+    } else if (m[0] === "flush") d.flushNow();
+    else if (m[0] === "done") d.settled(strings(m[1]), strings(m[2]));
+  }
+
+  // The IO the driver asks for (src/js.rs); each returns at once and never calls back into the
+  // driver before returning.
+  send(id, path, body, keepalive) {
+    post(this.#o.apiHost + path, this.#headers, body.slice(), keepalive).then((r) =>
+      Array.isArray(r) ? this.#d.response(id, r[0], r[1] ?? undefined, r[2]) : this.#d.failure(id));
+  }
+  arm(ms) {
+    this.#timer.arm(ms);
+  }
+  schedule() {
+    queueMicrotask(() => this.#d.drive());
+  }
+  put(key, value, share) {
+    if (this.#store) this.#store.put(key, value, share);
+    else if (share) this.#share([key, value.slice(), share]);
+  }
+  del(key) {
+    this.#store?.del(key);
+  }
+  settled(delivered, failed) {
+    this.#post(["done", delivered, failed]);
+  }
+  askFlush() {
+    this.#flushAfter = true; // also on the next records this tab hands over
+    this.#post(["flush"]);
+  }
+  release() {
+    this.#unlock?.();
+    this.#unhide?.();
+    this.#channel?.close();
+    this.#timer.arm();
+    this.#store?.close();
+    this.#unlock = this.#unhide = this.#channel = this.#store = undefined;
+  }
+  /** (delivered, messageIds) (failed, messageId, code, reason) (rateLimited | quotaHeld, until)
+   * (warning, code, message, messageId?). Listeners run in a microtask, never inside the driver. */
+  emit(type, a, b, c) {
+    if (this.#early) this.#early.push([type, a, b, c]);
+    else queueMicrotask(() => this.#dispatch(type, a, b, c));
+  }
+
+  #dispatch(type, a, b, c) {
+    const p = type === "delivered" ? { messageIds: a }
+      : type === "failed" ? { messageId: a, code: b, reason: c }
+      : type === "warning" ? (c ? { code: a, message: b, messageId: c } : { code: a, message: b })
+      : { until: a };
+    if (this.#o.debug) console.debug("[batchwire]", type, p);
+    for (const f of this.#on[type] ?? []) {
+      try {
+        f(p);
+      } catch (e) {
+        // A broken listener must not stop the others; the page still sees its error.
+        setTimeout(() => {
+          throw e;
+        });
+      }
+    }
   }
 
   track(event, properties, options) {
@@ -183,7 +507,7 @@ export class Client {
   /** Links `previousId` (default: this client's anonymousId) to the new `userId`. */
   alias(userId, previousId, options) {
     if (userId == null) throw new BatchwireError("E_INVALID_EVENT", "alias needs the new userId (field: userId)");
-    return this.#add(5, undefined, undefined, options, userId, undefined, previousId ?? this.#anon);
+    return this.#add(5, undefined, undefined, options, userId, undefined, previousId ?? this.#o.anonymousId);
   }
 
   // kind: track, identify, page, screen, group, alias (src/js.rs has the same order). userId,
@@ -199,7 +523,7 @@ export class Client {
       const max = this.#max;
       return this.#d.enqueue(kind, name ?? undefined,
         json(payload, kind === 1 || kind === 4 ? "traits" : "properties", max), json(o.context, "context", max),
-        id(userId ?? o.userId ?? this.#user, "userId"), id(o.anonymousId ?? this.#anon, "anonymousId"),
+        id(userId ?? o.userId ?? this.#user, "userId"), id(o.anonymousId ?? this.#o.anonymousId, "anonymousId"),
         id(groupId === undefined ? o.groupId : groupId, "groupId"), id(previousId ?? o.previousId, "previousId"),
         id(o.messageId, "messageId"), time(o.timestamp));
     } catch (e) {
@@ -209,7 +533,7 @@ export class Client {
 
   /** Resolves once every event queued before the call is delivered or has failed. */
   flush() {
-    return this.#d.flush();
+    return new Promise((ok) => this.#d.flush(ok));
   }
 
   stats() {
@@ -231,27 +555,7 @@ export class Client {
 
   /** Stops taking events, sends what is queued, waits for the requests in flight, lets go. */
   shutdown() {
-    return this.#d.shutdown();
-  }
-
-  /** Called by the driver: (delivered, messageIds) (failed, messageId, code, reason)
-   * (rateLimited | quotaHeld, until) (warning, code, message, messageId?). */
-  emit(type, a, b, c) {
-    const p = type === "delivered" ? { messageIds: a }
-      : type === "failed" ? { messageId: a, code: b, reason: c }
-      : type === "warning" ? (c ? { code: a, message: b, messageId: c } : { code: a, message: b })
-      : { until: a };
-    if (this.#debug) console.debug("[batchwire]", type, p);
-    for (const f of this.#on[type] ?? []) {
-      try {
-        f(p);
-      } catch (e) {
-        // A broken listener must not stop the others or the driver; the page still sees it.
-        setTimeout(() => {
-          throw e;
-        });
-      }
-    }
+    return new Promise((ok) => this.#d.shutdown(ok));
   }
 }
 

@@ -1,14 +1,12 @@
-//! Browser and worker bindings: the IO a driver gives the sans-IO core.
+//! The browser driver: the state machine between the sans-IO core and the JavaScript half of the
+//! bindings (`src/web/api.js` and `src/web/io.js`, loaded as wasm-bindgen snippets).
 //!
-//! Each module wraps exactly the globals it uses, bound by hand (`#[wasm_bindgen] extern "C"`)
-//! instead of through web-sys, which keeps the wasm small and lets one code path run in a page, a
-//! worker and workerd: `setTimeout`, `fetch` and the rest are looked up on the global object, never
-//! on `window`. Every raw binding is `catch`, so a throwing JS call becomes a `Result` with a
-//! [`error::JsError`] and never kills the module.
+//! The split is by kind of work. Rust decides: when to send, what to store and delete, who leads,
+//! what the application hears, when a `flush()` is done. JavaScript does the IO, each piece a few
+//! lines over the global `fetch`, `setTimeout`, `indexedDB`, `navigator.locks` and
+//! `BroadcastChannel` (never `window.*`, so pages, workers and workerd share one code path), and
+//! reports results back. No futures, closures or shared ownership cross the boundary, which is
+//! what keeps this layer small; and the driver compiles natively, so its decisions are tested with
+//! `cargo test`.
 
 pub mod driver;
-pub mod error;
-pub mod fetch;
-pub mod page;
-pub mod store;
-pub mod timer;

@@ -1,0 +1,425 @@
+//! The driver against a recording environment: every decision, no browser.
+
+use super::*;
+use crate::core::{Config, EventKind, Protocol};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Call {
+    Send(u64, bool, usize),
+    Arm(Option<Millis>),
+    Put(String, bool),
+    Delete(String),
+    Settled(Vec<String>, Vec<String>),
+    AskFlush,
+    Emit(Note),
+    Resolve(u32),
+    Release,
+}
+
+#[derive(Default)]
+struct Rec {
+    now: Millis,
+    calls: Vec<Call>,
+    /// Bodies of requests, by transmit id.
+    bodies: Vec<(u64, Vec<u8>)>,
+    /// Records put, as the store would hold them.
+    stored: Vec<(String, Vec<u8>)>,
+    schedules: usize,
+}
+
+impl Io for Rec {
+    type Waiter = u32;
+    fn now(&self) -> Millis {
+        self.now
+    }
+    fn send(&mut self, id: u64, _path: &str, body: &[u8], keepalive: bool) {
+        self.calls.push(Call::Send(id, keepalive, body.len()));
+        self.bodies.push((id, body.to_vec()));
+    }
+    fn arm(&mut self, delay_ms: Option<Millis>) {
+        self.calls.push(Call::Arm(delay_ms));
+    }
+    fn schedule(&mut self) {
+        self.schedules += 1;
+    }
+    fn put(&mut self, key: &str, value: &[u8], share: bool) {
+        self.calls.push(Call::Put(key.into(), share));
+        self.stored.push((key.into(), value.to_vec()));
+    }
+    fn delete(&mut self, key: &str) {
+        self.calls.push(Call::Delete(key.into()));
+        self.stored.retain(|(k, _)| k != key);
+    }
+    fn settled(&mut self, delivered: &[String], failed: &[String]) {
+        self.calls
+            .push(Call::Settled(delivered.to_vec(), failed.to_vec()));
+    }
+    fn ask_flush(&mut self) {
+        self.calls.push(Call::AskFlush);
+    }
+    fn emit(&mut self, note: Note) {
+        self.calls.push(Call::Emit(note));
+    }
+    fn resolve(&mut self, waiter: u32) {
+        self.calls.push(Call::Resolve(waiter));
+    }
+    fn release(&mut self) {
+        self.calls.push(Call::Release);
+    }
+}
+
+impl Rec {
+    fn take(&mut self) -> Vec<Call> {
+        std::mem::take(&mut self.calls)
+    }
+    fn sends(&self) -> Vec<u64> {
+        let ids = self.calls.iter().filter_map(|c| match c {
+            Call::Send(id, ..) => Some(*id),
+            _ => None,
+        });
+        ids.collect()
+    }
+}
+
+fn driver(durable: bool, seed: u64) -> Driver<Rec> {
+    let config = Config {
+        seed,
+        flush_at: 10,
+        ..Config::new(Protocol::V1Batch, "uk_live_t")
+    };
+    let io = Rec {
+        now: 1_000,
+        ..Rec::default()
+    };
+    Driver::new(Pipeline::new(config).unwrap(), io, durable)
+}
+
+fn leader(durable: bool) -> Driver<Rec> {
+    let mut d = driver(durable, 1);
+    d.lead();
+    d.loaded();
+    d.io.take();
+    d
+}
+
+fn track(d: &mut Driver<Rec>, name: &str) -> String {
+    let input = EventInput {
+        kind: EventKind::Track,
+        event: Some(name.into()),
+        anonymous_id: Some("anon-1".into()),
+        properties: Some(r#"{"a":1}"#.into()),
+        ..EventInput::default()
+    };
+    d.enqueue(input).unwrap()
+}
+
+const OK: &[u8] = br#"{"success":true,"accepted":1,"failed":0,"errors":[],"warnings":[]}"#;
+
+#[test]
+fn a_tick_of_tracks_is_one_drive_and_every_event_is_stored_then_deleted() {
+    let mut d = leader(true);
+    let ids: Vec<String> = (0..3)
+        .map(|i| track(&mut d, &["E", &i.to_string()].concat()))
+        .collect();
+    assert_eq!(d.io.schedules, 1, "one drive per tick, however many calls");
+    assert!(d.io.calls.is_empty(), "enqueue itself does no IO");
+    d.drive();
+    let calls = d.io.take();
+    let puts: Vec<_> = ids.iter().map(|m| Call::Put(m.clone(), false)).collect();
+    assert_eq!(calls[..3], puts[..]);
+    assert_eq!(
+        calls[3],
+        Call::Arm(Some(10_000)),
+        "the flush interval, one timer"
+    );
+
+    d.flush(7);
+    let sends = d.io.sends();
+    assert_eq!(sends.len(), 1);
+    d.io.take();
+    d.response(sends[0], 200, None, OK.to_vec());
+    let calls = d.io.take();
+    for m in &ids {
+        assert!(
+            calls.contains(&Call::Delete(m.clone())),
+            "{m} not deleted: {calls:?}"
+        );
+    }
+    assert!(calls.contains(&Call::Emit(Note::Delivered(ids.clone()))));
+    assert!(
+        calls.contains(&Call::Resolve(7)),
+        "flush resolved after the ack"
+    );
+    assert!(d.io.stored.is_empty());
+    assert_eq!(d.stats()[..4], [0.0, 0.0, 3.0, 0.0]);
+}
+
+#[test]
+fn a_flush_waits_only_for_events_queued_before_it() {
+    let mut d = leader(false);
+    track(&mut d, "Before");
+    d.flush(1);
+    track(&mut d, "After");
+    let sends = d.io.sends();
+    assert_eq!(sends.len(), 1);
+    d.io.take();
+    d.response(sends[0], 200, None, OK.to_vec());
+    assert!(
+        d.io.take().contains(&Call::Resolve(1)),
+        "the later event must not hold the flush"
+    );
+    d.flush(2);
+    assert!(
+        !d.io.calls.contains(&Call::Resolve(2)),
+        "one event still waits"
+    );
+}
+
+#[test]
+fn a_network_failure_retries_with_the_same_bytes() {
+    let mut d = leader(true);
+    track(&mut d, "Flaky");
+    d.flush(1);
+    let first = d.io.bodies[0].clone();
+    d.failure(first.0);
+    assert!(
+        !d.io.take().iter().any(|c| matches!(c, Call::Delete(_))),
+        "kept for the retry"
+    );
+    d.io.now += 400_000; // past any backoff
+    d.timer();
+    let (_, again) = d.io.bodies.last().unwrap().clone();
+    assert_eq!(again, first.1, "same body, same messageId");
+}
+
+#[test]
+fn memory_only_clients_store_nothing() {
+    let mut d = leader(false);
+    track(&mut d, "Ephemeral");
+    d.drive();
+    assert!(!d.io.calls.iter().any(|c| matches!(c, Call::Put(..))));
+    assert_eq!(d.stats()[7], 0.0);
+}
+
+#[test]
+fn unload_sends_within_the_keepalive_budget_left() {
+    let mut d = leader(true);
+    // ~20 KiB events: three fit one 64 KiB budget.
+    let blob = "x".repeat(20 * 1024);
+    for _ in 0..6 {
+        let input = EventInput {
+            event: Some("Big".into()),
+            anonymous_id: Some("anon-1".into()),
+            properties: Some(["{\"b\":\"", &blob, "\"}"].concat()),
+            ..EventInput::default()
+        };
+        d.enqueue(input).unwrap();
+    }
+    d.drive();
+    d.io.take();
+    d.hidden();
+    let first: Vec<(bool, usize)> =
+        d.io.calls
+            .iter()
+            .filter_map(|c| match c {
+                Call::Send(_, k, n) => Some((*k, *n)),
+                _ => None,
+            })
+            .collect();
+    assert!(
+        !first.is_empty() && first.iter().all(|s| s.0),
+        "unload sends use keepalive: {first:?}"
+    );
+    let used: usize = first.iter().map(|s| s.1).sum();
+    assert!(used <= KEEPALIVE_BUDGET, "{used} bytes over the budget");
+    d.io.take();
+    // Hidden again while those are in flight: only what is left of the budget.
+    d.hidden();
+    let more: usize =
+        d.io.calls
+            .iter()
+            .filter_map(|c| match c {
+                Call::Send(_, true, n) => Some(*n),
+                _ => None,
+            })
+            .sum();
+    assert!(
+        used + more <= KEEPALIVE_BUDGET,
+        "{used} + {more} over the shared budget"
+    );
+    assert!(
+        d.stats()[0] > 0.0,
+        "what did not fit stays queued (and stored)"
+    );
+}
+
+#[test]
+fn a_follower_hands_its_events_over_and_settles_them_from_the_leader() {
+    let mut f = driver(true, 2);
+    let mut l = driver(true, 3);
+    l.lead();
+    l.loaded();
+    let m = track(&mut f, "From a follower");
+    f.drive();
+    assert!(
+        f.io.calls.contains(&Call::Put(m.clone(), true)),
+        "shared once committed"
+    );
+    assert!(f.io.sends().is_empty(), "a follower never sends");
+    f.flush(9);
+    assert!(f.io.calls.contains(&Call::AskFlush));
+
+    // The leader receives the committed record and sends it at once (the follower waits).
+    let (key, value) = f.io.stored[0].clone();
+    l.restore(key, &value, false);
+    l.flush_now();
+    let sends = l.io.sends();
+    assert_eq!(sends.len(), 1);
+    l.io.take();
+    l.response(sends[0], 200, None, OK.to_vec());
+    let settled = l.io.calls.iter().find_map(|c| match c {
+        Call::Settled(d, f) => Some((d.clone(), f.clone())),
+        _ => None,
+    });
+    let (delivered, failed) = settled.expect("the leader tells the followers");
+    assert_eq!(delivered, vec![m.clone()]);
+
+    f.io.take();
+    f.settled(delivered.clone(), failed);
+    let calls = f.io.take();
+    assert!(calls.contains(&Call::Emit(Note::Delivered(vec![m.clone()]))));
+    assert!(
+        calls.contains(&Call::Resolve(9)),
+        "the follower's flush resolves"
+    );
+    assert_eq!(f.stats()[..3], [0.0, 0.0, 1.0]);
+    // Told twice (a late message): nothing happens twice.
+    f.settled(delivered, Vec::new());
+    assert!(f.io.take().is_empty());
+}
+
+#[test]
+fn a_follower_that_becomes_leader_sends_its_own_and_the_stored_events_once() {
+    let mut f = driver(true, 4);
+    let own = track(&mut f, "Own");
+    f.drive();
+    // Another tab's record, left in the store by a leader that closed.
+    let mut other = driver(true, 5);
+    let theirs = track(&mut other, "Theirs");
+    other.drive();
+    f.lead();
+    for (k, v) in other
+        .io
+        .stored
+        .clone()
+        .into_iter()
+        .chain(f.io.stored.clone())
+    {
+        f.restore(k, &v, true); // its own record is in the store too: de-duplicated
+    }
+    f.loaded();
+    f.flush(1);
+    assert_eq!(f.io.sends().len(), 1);
+    let body = String::from_utf8(f.io.bodies[0].1.clone()).unwrap();
+    assert_eq!(body.matches(&own).count(), 1, "{body}");
+    assert_eq!(body.matches(&theirs).count(), 1, "{body}");
+}
+
+#[test]
+fn a_new_leader_sends_what_it_inherits_at_once() {
+    let mut old = driver(true, 8);
+    track(&mut old, "Left behind");
+    old.drive();
+    let mut d = driver(true, 9);
+    track(&mut d, "Own, tracked as a follower");
+    d.drive();
+    d.lead();
+    for (k, v) in old.io.stored.clone() {
+        d.restore(k, &v, true);
+    }
+    d.loaded();
+    assert_eq!(d.io.sends().len(), 1, "not after the flush interval: now");
+    let body = String::from_utf8(d.io.bodies[0].1.clone()).unwrap();
+    assert!(
+        body.contains("Left behind") && body.contains("Own, tracked"),
+        "{body}"
+    );
+}
+
+#[test]
+fn the_leader_sends_nothing_before_the_stored_queue_is_loaded() {
+    let mut d = driver(true, 6);
+    d.lead();
+    track(&mut d, "Early");
+    d.flush(1);
+    assert!(d.io.sends().is_empty());
+    d.loaded();
+    assert_eq!(d.io.sends().len(), 1);
+}
+
+#[test]
+fn a_record_the_pipeline_refuses_is_reported_and_deleted() {
+    let mut d = driver(true, 7);
+    d.lead();
+    let mut bad = vec![0u8; RECORD_HEADER];
+    bad.extend_from_slice(b"{\"not\":\"an event\"}");
+    d.restore("m-bad".into(), &bad, true);
+    d.restore("m-short".into(), b"xy", true);
+    let calls = d.io.take();
+    assert!(calls.contains(&Call::Delete("m-bad".into())));
+    assert!(calls.contains(&Call::Delete("m-short".into())));
+    assert!(calls.iter().any(|c| matches!(c, Call::Emit(Note::Failed(m, code, _)) if m == "m-bad" && code == "E_INVALID_EVENT")));
+}
+
+#[test]
+fn a_store_failure_warns_once_and_memory_carries_on() {
+    let mut d = leader(true);
+    d.store_failed("QuotaExceededError: the disk is full");
+    d.store_failed("QuotaExceededError: again");
+    let warnings =
+        d.io.take()
+            .into_iter()
+            .filter(|c| matches!(c, Call::Emit(Note::Warning("W_STORAGE", ..))))
+            .count();
+    assert_eq!(warnings, 1);
+    track(&mut d, "After");
+    d.drive();
+    assert!(!d.io.calls.iter().any(|c| matches!(c, Call::Put(..))));
+    assert_eq!(d.stats()[7], 0.0);
+}
+
+#[test]
+fn shutdown_resolves_after_the_last_response_and_releases() {
+    let mut d = leader(true);
+    track(&mut d, "Last");
+    d.shutdown(5);
+    let sends = d.io.sends();
+    assert_eq!(sends.len(), 1, "what is queued leaves at once");
+    assert!(!d.io.calls.contains(&Call::Release));
+    d.response(sends[0], 200, None, OK.to_vec());
+    let calls = d.io.take();
+    let release = calls
+        .iter()
+        .position(|c| *c == Call::Release)
+        .expect("released");
+    let resolve = calls
+        .iter()
+        .position(|c| *c == Call::Resolve(5))
+        .expect("resolved");
+    assert!(release < resolve);
+    assert!(d.is_closing());
+    assert!(!d.is_leader(), "another tab may lead now");
+}
+
+#[test]
+fn a_stale_response_is_ignored() {
+    let mut d = leader(false);
+    track(&mut d, "Once");
+    d.flush(1);
+    let id = d.io.sends()[0];
+    d.response(id, 200, None, OK.to_vec());
+    d.io.take();
+    d.response(id, 200, None, OK.to_vec());
+    d.failure(id);
+    assert!(d.io.take().is_empty());
+}

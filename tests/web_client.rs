@@ -1,0 +1,263 @@
+//! The whole client in real Chromium, with a stand-in `fetch` playing the server: delivery and
+//! flush, IndexedDB across a "reload", two clients of one key as two tabs (one sends, the other
+//! hands over; the lock moves on shutdown), memory fallback, unload, shutdown and hostile input.
+#![cfg(target_arch = "wasm32")]
+
+use js_sys::futures::JsFuture;
+use js_sys::Promise;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+#[wasm_bindgen(module = "/src/web/api.js")]
+extern "C" {
+    #[wasm_bindgen(thread_local_v2, js_name = BatchwireError)]
+    static BATCHWIRE_ERROR: JsValue;
+}
+
+#[wasm_bindgen(inline_js = r#"
+const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
+const drop = (name) => new Promise((ok) => { const r = indexedDB.deleteDatabase(name); r.onsuccess = r.onerror = r.onblocked = ok; });
+// The server: records every request; answers each with `status(n)` (default 200, all accepted),
+// once `gate` (if given) resolves.
+function server(status = () => 200, gate) {
+  const log = [];
+  globalThis.fetch = async (url, init) => {
+    const batch = JSON.parse(new TextDecoder().decode(init.body)).batch;
+    const n = log.push({ url, ids: batch.map((e) => e.messageId), keepalive: !!init.keepalive, names: batch.map((e) => e.event) });
+    await gate;
+    const s = status(n);
+    return new Response(JSON.stringify(s === 200 ? { success: true, accepted: batch.length, failed: 0, errors: [], warnings: [] } : { success: false, error: "down" }), { status: s });
+  };
+  return log;
+}
+const sent = (log) => log.flatMap((r) => r.ids);
+const options = (writeKey, extra = {}) => ({ writeKey, apiHost: "https://api.test", flushIntervalMs: 600000, ...extra });
+async function storedKeys(writeKey) {
+  const db = await new Promise((ok) => { const r = indexedDB.open("batchwire:" + writeKey, 1); r.onupgradeneeded = () => r.result.createObjectStore("events"); r.onsuccess = () => ok(r.result); });
+  const keys = await new Promise((ok) => { const r = db.transaction("events").objectStore("events").getAllKeys(); r.onsuccess = () => ok(r.result); });
+  db.close();
+  return keys;
+}
+
+export async function delivers(createClient) {
+  await drop("batchwire:uk_live_c1");
+  let open;
+  const log = server(undefined, new Promise((ok) => (open = ok)));
+  const c = await createClient(options("uk_live_c1"));
+  const heard = [];
+  c.on("delivered", (e) => heard.push(...e.messageIds));
+  const ids = [c.track("A", { i: 1 }), c.identify("user-1", { plan: "pro" }), c.page("Home", { path: "/" })];
+  await sleep(30);
+  const storedBefore = (await storedKeys("uk_live_c1")).length; // in flight, not yet acked
+  open();
+  await c.flush();
+  const s = c.stats();
+  const storedAfter = (await storedKeys("uk_live_c1")).length;
+  await c.shutdown();
+  return JSON.stringify({
+    requests: log.length, sameIds: JSON.stringify(sent(log)) === JSON.stringify(ids), heard: heard.length === 3 && heard.every((h, i) => h === ids[i]),
+    storedBefore, storedAfter, queued: s.queued, delivered: s.delivered, stored: s.stored,
+  });
+}
+
+export async function reloadKeepsEvents(createClient) {
+  await drop("batchwire:uk_live_c2");
+  let log = server(() => 503);
+  const first = await createClient(options("uk_live_c2", { backoffBaseMs: 600000, backoffMaxMs: 600000 }));
+  const ids = [];
+  for (let i = 0; i < 5; i++) ids.push(first.track("Kept", { i }));
+  await sleep(30);
+  await first.shutdown(); // sends, gets a 503, keeps them stored for the next page
+  const tried = sent(log).length;
+  log = server();
+  const next = await createClient(options("uk_live_c2"));
+  await next.flush();
+  await sleep(30);
+  const left = (await storedKeys("uk_live_c2")).length;
+  await next.shutdown();
+  return JSON.stringify({ tried, resent: JSON.stringify(sent(log)) === JSON.stringify(ids), left });
+}
+
+export async function twoTabs(createClient) {
+  await drop("batchwire:uk_live_tabs");
+  const log = server();
+  const a = await createClient(options("uk_live_tabs"));
+  await sleep(50); // a takes the lock
+  const b = await createClient(options("uk_live_tabs"));
+  const heardB = [];
+  b.on("delivered", (e) => heardB.push(...e.messageIds));
+  const fromB = [];
+  for (let i = 0; i < 10; i++) fromB.push(b.track("From B", { i }));
+  await b.flush(); // resolves once the leader (a) delivered b's events
+  const once = sent(log).filter((id) => fromB.includes(id)).length;
+  const statsB = b.stats(); // as a follower: its own 10, settled by the leader
+  await a.shutdown(); // the lock moves to b
+  await sleep(50);
+  const later = [b.track("After takeover"), b.track("After takeover")];
+  await b.flush();
+  const after = sent(log).filter((id) => later.includes(id)).length;
+  await b.shutdown();
+  return JSON.stringify({ once, heardB: heardB.length, bDelivered: statsB.delivered, bQueued: statsB.queued, after, total: sent(log).length });
+}
+
+export async function memoryFallback(createClient) {
+  const log = server();
+  const real = IDBFactory.prototype.open;
+  IDBFactory.prototype.open = function () { throw new DOMException("no storage here", "SecurityError"); };
+  let c;
+  try { c = await createClient(options("uk_live_c3")); } finally { IDBFactory.prototype.open = real; }
+  const warnings = [];
+  c.on("warning", (w) => warnings.push(w.code + " " + w.message));
+  const id = c.track("Still works");
+  await c.flush();
+  await sleep(20);
+  const s = c.stats();
+  await c.shutdown();
+  return JSON.stringify({ warnings, stored: s.stored, delivered: sent(log).includes(id) });
+}
+
+export async function unloadSendsWithKeepalive(createClient) {
+  await drop("batchwire:uk_live_c4");
+  const log = server();
+  const c = await createClient(options("uk_live_c4"));
+  await sleep(50);
+  const ids = [];
+  for (let i = 0; i < 5; i++) ids.push(c.track("Leaving", { i }));
+  await sleep(10);
+  dispatchEvent(new PageTransitionEvent("pagehide", { persisted: false }));
+  await sleep(50);
+  const s = c.stats();
+  await c.shutdown();
+  return JSON.stringify({ requests: log.map((r) => [r.keepalive, r.ids.length]), all: ids.every((id) => sent(log).includes(id)), delivered: s.delivered });
+}
+
+export async function shutdownRefuses(createClient, BatchwireError) {
+  server();
+  const c = await createClient(options("uk_live_c5", { storage: "memory" }));
+  await c.shutdown();
+  let track, flush;
+  try { c.track("Late"); } catch (e) { track = [e instanceof BatchwireError, e.code]; }
+  try { await c.flush(); } catch (e) { flush = [e instanceof BatchwireError, e.code]; }
+  return JSON.stringify({ track, flush });
+}
+
+export async function hostileInput(createClient, BatchwireError) {
+  const log = server();
+  const c = await createClient(options("uk_live_c6", { storage: "memory" }));
+  const out = [];
+  const attempt = (f) => { try { f(); out.push("accepted"); } catch (e) { out.push([e instanceof BatchwireError, e.code, e.message]); } };
+  const cyclic = { a: 1 }; cyclic.self = cyclic;
+  attempt(() => c.track("Cyclic", cyclic));
+  attempt(() => c.track("BigInt", { cart: { n: 10n } }));
+  attempt(() => c.track("n".repeat(201)));
+  attempt(() => c.track(42));
+  attempt(() => c.track("Huge", { s: "x".repeat(2 * 1024 * 1024) }));
+  attempt(() => c.track("Array", [1, 2]));
+  attempt(() => c.on("nope", () => {}));
+  const ok = c.track("Coerced", { f() {}, d: new Date(0), x: NaN, u: undefined });
+  const heard = [];
+  c.on("delivered", () => { throw new Error("a broken listener"); });
+  c.on("delivered", (e) => heard.push(...e.messageIds));
+  await c.flush();
+  const body = log.length;
+  await c.shutdown();
+  return JSON.stringify({ out, okDelivered: heard.includes(ok), requests: body });
+}
+"#)]
+extern "C" {
+    fn delivers(create: &JsValue) -> Promise;
+    #[wasm_bindgen(js_name = reloadKeepsEvents)]
+    fn reload_keeps_events(create: &JsValue) -> Promise;
+    #[wasm_bindgen(js_name = twoTabs)]
+    fn two_tabs(create: &JsValue) -> Promise;
+    #[wasm_bindgen(js_name = memoryFallback)]
+    fn memory_fallback(create: &JsValue) -> Promise;
+    #[wasm_bindgen(js_name = unloadSendsWithKeepalive)]
+    fn unload_sends_with_keepalive(create: &JsValue) -> Promise;
+    #[wasm_bindgen(js_name = shutdownRefuses)]
+    fn shutdown_refuses(create: &JsValue, error: &JsValue) -> Promise;
+    #[wasm_bindgen(js_name = hostileInput)]
+    fn hostile_input(create: &JsValue, error: &JsValue) -> Promise;
+}
+
+/// `createClient` as a JavaScript function, the way the package's entry calls it.
+fn create_client() -> JsValue {
+    let f = Closure::<dyn FnMut(JsValue) -> Result<Promise, JsValue>>::new(
+        batchwire::js::create_client,
+    );
+    f.into_js_value()
+}
+
+async fn run(p: Promise) -> String {
+    JsFuture::from(p).await.unwrap().as_string().unwrap()
+}
+
+#[wasm_bindgen_test]
+async fn delivers_flushes_and_empties_the_store() {
+    assert_eq!(
+        run(delivers(&create_client())).await,
+        r#"{"requests":1,"sameIds":true,"heard":true,"storedBefore":3,"storedAfter":0,"queued":0,"delivered":3,"stored":true}"#
+    );
+}
+
+#[wasm_bindgen_test]
+async fn stored_events_outlive_the_client_and_are_resent_with_their_message_ids() {
+    assert_eq!(
+        run(reload_keeps_events(&create_client())).await,
+        r#"{"tried":5,"resent":true,"left":0}"#
+    );
+}
+
+#[wasm_bindgen_test]
+async fn two_clients_of_one_key_share_one_sender_and_the_lock_moves_on_shutdown() {
+    assert_eq!(
+        run(two_tabs(&create_client())).await,
+        r#"{"once":10,"heardB":12,"bDelivered":10,"bQueued":0,"after":2,"total":12}"#
+    );
+}
+
+#[wasm_bindgen_test]
+async fn without_indexeddb_the_client_warns_once_and_works_in_memory() {
+    let seen = run(memory_fallback(&create_client())).await;
+    assert!(
+        seen.starts_with(r#"{"warnings":["W_STORAGE IndexedDB failed (SecurityError: no storage here); events are kept in memory only"],"stored":false,"delivered":true}"#),
+        "{seen}"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn pagehide_sends_what_is_queued_with_keepalive() {
+    assert_eq!(
+        run(unload_sends_with_keepalive(&create_client())).await,
+        r#"{"requests":[[true,5]],"all":true,"delivered":5}"#
+    );
+}
+
+#[wasm_bindgen_test]
+async fn after_shutdown_calls_fail_with_e_shutdown() {
+    let error = BATCHWIRE_ERROR.with(JsValue::clone);
+    assert_eq!(
+        run(shutdown_refuses(&create_client(), &error)).await,
+        r#"{"track":[true,"E_SHUTDOWN"],"flush":[true,"E_SHUTDOWN"]}"#
+    );
+}
+
+#[wasm_bindgen_test]
+async fn hostile_input_gets_coded_errors_naming_the_field_and_the_client_keeps_working() {
+    let error = BATCHWIRE_ERROR.with(JsValue::clone);
+    let seen = run(hostile_input(&create_client(), &error)).await;
+    for expected in [
+        r#"[true,"E_INVALID_EVENT","properties.self refers back to an object containing it (a cycle) (field: properties.self)"]"#,
+        r#"[true,"E_INVALID_EVENT","properties.cart.n is a BigInt (convert it to a string or number) (field: properties.cart.n)"]"#,
+        r#"[true,"E_INVALID_EVENT","track event name is 201 characters; the limit is 200 (field: event)"]"#,
+        r#"[true,"E_INVALID_EVENT","event must be a string, not number (field: event)"]"#,
+        r#"[true,"E_TOO_LARGE","#,
+        r#"[true,"E_INVALID_EVENT","properties must be an object, not an array (field: properties)"]"#,
+        r#"[true,"E_INVALID_ARGUMENT","#,
+        r#""okDelivered":true,"requests":1"#,
+    ] {
+        assert!(seen.contains(expected), "{expected}\nnot in\n{seen}");
+    }
+}
