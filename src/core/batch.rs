@@ -47,28 +47,29 @@ impl Pipeline {
         }
         let max_events = if probe { 1 } else { self.event_limit };
         let plan = self.plan(now, max_events, self.byte_limit);
-        let first = self.queue.get(*plan.picks.first()?)?;
+        let first = self.queue.get(*plan.picks.first()?)?.id;
+        // The earliest interval end among the picks (restored events may precede the first),
+        // and whether any of them is a retry.
+        let interval = self.config.flush_interval_ms;
+        let mut deadline = Millis::MAX;
+        let mut retry = false;
+        for e in plan.picks.iter().filter_map(|&i| self.queue.get(i)) {
+            deadline = deadline.min(e.admitted_at.saturating_add(interval));
+            retry |= e.attempts > 0;
+        }
         let due = probe
             || plan.full
+            || retry
             || plan.picks.len() >= self.config.flush_at
-            || first.id < self.flush_mark
-            || first
-                .admitted_at
-                .saturating_add(self.config.flush_interval_ms)
-                <= now
-            || plan
-                .picks
-                .iter()
-                .any(|&i| self.queue.get(i).is_some_and(|e| e.attempts > 0));
-        if first.id >= self.flush_mark {
+            || first < self.flush_mark
+            || deadline <= now;
+        if first >= self.flush_mark {
             self.flush_mark = 0;
         }
         if !due {
-            self.planned_deadline = Some(
-                first
-                    .admitted_at
-                    .saturating_add(self.config.flush_interval_ms),
-            );
+            // Not full, so the plan holds every eligible event: none is overdue.
+            self.planned_deadline = Some(deadline);
+            self.early_deadline = Millis::MAX;
             return None;
         }
         self.planned_deadline = None;
@@ -104,10 +105,11 @@ impl Pipeline {
             return self.planned_deadline;
         }
         let start = self.queue.lower_bound(self.hint);
-        (start..self.queue.len())
+        let front = (start..self.queue.len())
             .filter_map(|i| self.queue.get(i))
             .find(|e| e.is_queued())
-            .map(|e| e.admitted_at.saturating_add(self.config.flush_interval_ms))
+            .map(|e| e.admitted_at.saturating_add(self.config.flush_interval_ms))?;
+        Some(front.min(self.early_deadline))
     }
 
     /// Chooses the next request's events (see the module doc). Events that cannot fit even alone

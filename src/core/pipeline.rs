@@ -140,6 +140,8 @@ pub struct Pipeline {
     pub(crate) pauses: Pauses,
     /// When planning was last skipped because nothing was due yet, when it will be.
     pub(crate) planned_deadline: Option<Millis>,
+    /// The earliest flush deadline among restored events, which may precede the queue front's.
+    pub(crate) early_deadline: Millis,
     /// Earliest give-up horizon among held events (a sweep finds the next one).
     pub(crate) next_sweep: Millis,
     pub(crate) events: VecDeque<AppEvent>,
@@ -180,6 +182,7 @@ impl Pipeline {
             quota: None,
             pauses: Pauses::default(),
             planned_deadline: None,
+            early_deadline: Millis::MAX,
             next_sweep: Millis::MAX,
             events: VecDeque::new(),
             stats: Stats::default(),
@@ -253,7 +256,8 @@ impl Pipeline {
     }
 
     /// Re-admits an event persisted earlier, byte for byte, with its messageId and original
-    /// enqueue time. If an event with that messageId is already held, returns its id instead.
+    /// enqueue time (from which both the give-up horizon and the flush interval count). If an
+    /// event with that messageId is already held, returns its id instead.
     pub fn restore(&mut self, now: Millis, stored: StoredEvent) -> Result<EventId, Rejected> {
         let now = self.observe(now);
         let meta = inspect_stored(self.config.protocol, &stored)?;
@@ -261,8 +265,13 @@ impl Pipeline {
         let device = meta.device.as_deref().filter(|s| !s.is_empty());
         let user = user.map_or(0, |u| key(self.hash_seed, TAG_USER, u.as_bytes()));
         let device = device.map_or(0, |d| key(self.hash_seed, TAG_DEVICE, d.as_bytes()));
+        // The flush interval counts from the first enqueue, across reloads: events a closed page
+        // left behind have usually waited long enough already and leave at once.
+        let admitted = now.min(stored.enqueued_at);
+        let deadline = admitted.saturating_add(self.config.flush_interval_ms);
+        self.early_deadline = self.early_deadline.min(deadline);
         let result = self.admit(
-            now,
+            admitted,
             stored.body.into_boxed_slice(),
             meta.msg_off,
             meta.msg_len,
@@ -536,6 +545,9 @@ impl Pipeline {
 
     pub(crate) fn tidy(&mut self) {
         self.queue.tidy();
+        if self.queued == 0 {
+            self.early_deadline = Millis::MAX;
+        }
         // Give back the memory of a burst once it is over, but keep a small table warm rather
         // than regrowing it for every batch.
         if self.held == 0 && self.by_msg.capacity() > 4096 {

@@ -786,3 +786,52 @@ fn throttling_an_identity_outside_the_request_is_a_rate_limit_for_it() {
         "resending unchanged would fail the same way"
     );
 }
+
+#[test]
+fn a_new_leader_sends_restored_events_on_flush() {
+    // Tab A queued 50 events (one request of them was in flight when it closed); tab B takes
+    // over, restores them from storage next to its own, and the application flushes.
+    let mut a = v1();
+    let stored: Vec<StoredEvent> = (0..50)
+        .map(|i| {
+            let e = a.enqueue(0, track(&format!("a{i}"))).unwrap();
+            a.stored_form(e.id).unwrap()
+        })
+        .collect();
+    let mut b = Pipeline::new(Config {
+        seed: 2,
+        ..Config::new(Protocol::V1Batch, "uk_live_x")
+    })
+    .unwrap();
+    b.enqueue(5_000, track("own")).unwrap();
+    for s in stored.iter().cloned() {
+        b.restore(6_000, s).unwrap();
+    }
+    assert!(
+        b.poll_transmit(6_000).is_none(),
+        "queued 6 s ago: 4 s of the interval left"
+    );
+    assert_eq!(
+        b.poll_timeout(),
+        Some(10_000),
+        "the interval counts from the first enqueue"
+    );
+    b.flush(6_001);
+    let t = b
+        .poll_transmit(6_001)
+        .expect("flush sends what is held, restored included");
+    assert_eq!(t.events.len(), 51);
+
+    // A page loading yesterday's leftovers sends them at once.
+    let mut c = Pipeline::new(Config {
+        seed: 3,
+        ..Config::new(Protocol::V1Batch, "uk_live_x")
+    })
+    .unwrap();
+    c.enqueue(86_400_000, track("fresh")).unwrap();
+    c.restore(86_400_000, stored[0].clone()).unwrap();
+    let t = c
+        .poll_transmit(86_400_000)
+        .expect("overdue since yesterday");
+    assert_eq!(t.events.len(), 2);
+}
