@@ -12,7 +12,7 @@
 // 5 µs resolution instead of 100 µs; calls are still timed in blocks of 100 and divided, so a
 // "per call" sample is one block's mean.
 // Flags: --rounds N (default 5), --calls N (default 10000), --no-peer, --sdk batchwire|amplitude,
-// --out FILE.
+// --pkg DIR (default pkg/), --out FILE.
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -20,7 +20,7 @@ import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { createServer } from "node:http";
-import { extname } from "node:path";
+import { extname, resolve } from "node:path";
 import { launchBrowser, ROOT, startCollector } from "../tests/e2e/harness.mjs";
 
 const args = process.argv.slice(2);
@@ -32,6 +32,8 @@ const ROUNDS = Number(flag("--rounds", 5));
 const CALLS = Number(flag("--calls", 10_000));
 const BLOCK = 100;
 const OUT = flag("--out", join(ROOT, "bench/results.md"));
+// --pkg DIR measures a copy of the package, safe from a rebuild of pkg/ running meanwhile.
+const PKG = resolve(flag("--pkg", join(ROOT, "pkg")));
 const PEER_DIR = join(ROOT, "node_modules/@amplitude/analytics-browser");
 const SDK = flag("--sdk", "all"); // all | batchwire | amplitude
 const WITH_PEER = SDK !== "batchwire" && !args.includes("--no-peer") && existsSync(PEER_DIR);
@@ -43,11 +45,11 @@ const kb = (n) => `${(n / 1024).toFixed(1)} KiB`;
 
 // ---------- (a) bundle size ----------
 function packageSize() {
-  const pj = JSON.parse(readFileSync(join(ROOT, "pkg/package.json"), "utf8"));
+  const pj = JSON.parse(readFileSync(join(PKG, "package.json"), "utf8"));
   const files = {
-    wasm: join(ROOT, "pkg/web/batchwire_bg.wasm"),
-    glue: join(ROOT, "pkg/web/batchwire.js"),
-    entry: join(ROOT, "pkg", pj.exports["."].browser),
+    wasm: join(PKG, "web/batchwire_bg.wasm"),
+    glue: join(PKG, "web/batchwire.js"),
+    entry: join(PKG, pj.exports["."].browser),
   };
   const sizes = Object.fromEntries(Object.entries(files).map(([k, f]) => [k, gz(readFileSync(f))]));
   return { ...sizes, total: sizes.wasm + sizes.glue + sizes.entry, rawWasm: statSync(files.wasm).size };
@@ -226,7 +228,7 @@ function machine() {
   } catch {
     // not a git checkout: the date has to do
   }
-  const built = statSync(join(ROOT, "pkg/package.json")).mtime.toISOString().slice(0, 16).replace("T", " ");
+  const built = statSync(join(PKG, "package.json")).mtime.toISOString().slice(0, 16).replace("T", " ");
   return { model, nproc, chromium, node: process.version, rev, built };
 }
 
@@ -238,7 +240,7 @@ async function main() {
     console.log(`size: batchwire pkg/web gzip -9: wasm ${pkgSize.wasm} + glue ${pkgSize.glue} + entry ${pkgSize.entry} = ${pkgSize.total} B`);
     bwVite = await viteAppSize(
       `import { createClient } from "batchwire";\nconst c = await createClient({ writeKey: "k", apiHost: location.origin });\nc.track("x", {});\n`,
-      { batchwire: join(ROOT, "pkg/index.js") });
+      { batchwire: join(PKG, "index.js") });
     console.log(`size: minimal Vite app with batchwire: ${bwVite} B gzip`);
   }
   let peer = null;
@@ -257,7 +259,7 @@ async function main() {
   try {
     env.collector = await startCollector(["--eps-v2", "1000000", "--rate-per-ip", "1000000", "--rate-per-org", "1000000"]);
     env.web = await isolatedServer([
-      ["/bench/", pagesDir], ["/pkg/", join(ROOT, "pkg")], ["/peer/amplitude/", join(PEER_DIR, "lib/scripts")],
+      ["/bench/", pagesDir], ["/pkg/", PKG], ["/peer/amplitude/", join(PEER_DIR, "lib/scripts")],
     ]);
     env.browser = await launchBrowser();
     const bwOpts = (extra) => ({ writeKey: "uk_live_demo", apiHost: env.collector.url, protocol: "v1-batch", ...extra });
@@ -296,8 +298,8 @@ function writeResults({ pkgSize, bwVite, peer, rows }) {
     "# Browser benchmark results",
     "",
     `Measured ${date} on ${m.nproc} × ${m.model}, ${m.chromium} (headless), node ${m.node}.`,
-    `Package: pkg/ built ${m.built} UTC from the tree at \`${m.rev}\` (\`-dirty\`: with uncommitted changes).`,
-    `Command: \`node bench/browser.mjs\` (${ROUNDS} rounds × ${CALLS.toLocaleString("en")} calls, timed in blocks of ${BLOCK}).`,
+    `Package: built ${m.built} UTC; the work tree when measured: \`${m.rev}\` (\`-dirty\`: with uncommitted changes).`,
+    `Command: \`${["node bench/browser.mjs", ...args].join(" ")}\` (${ROUNDS} rounds × ${CALLS.toLocaleString("en")} calls, timed in blocks of ${BLOCK}).`,
     "",
     "## Bundle size (gzip -9)",
     "",
