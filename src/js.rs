@@ -277,6 +277,10 @@ impl WebClient {
         self.driver.hidden();
     }
 
+    pub fn leave(&mut self) {
+        self.driver.leave();
+    }
+
     pub fn lead(&mut self) {
         self.driver.lead();
     }

@@ -133,6 +133,30 @@ export async function unloadSendsWithKeepalive(createClient) {
   return JSON.stringify({ requests: log.map((r) => [r.keepalive, r.ids.length]), all: ids.every((id) => sent(log).includes(id)), delivered: s.delivered });
 }
 
+export async function pagehideLetsTheLockGo(createClient) {
+  await drop("batchwire:uk_live_c7");
+  const log = server();
+  const a = await createClient(options("uk_live_c7"));
+  await sleep(50); // a leads
+  const b = await createClient(options("uk_live_c7"));
+  const held = async () => (await navigator.locks.query()).held.filter((l) => l.name === "batchwire:uk_live_c7").length;
+  const before = await held();
+  // Leaving for the back/forward cache: no client may keep the page from it by holding the lock.
+  // Both hooks fire for both clients (one page); b never held it and keeps waiting its turn.
+  dispatchEvent(new PageTransitionEvent("pagehide", { persisted: true }));
+  await sleep(50);
+  const afterLeaving = await held();
+  dispatchEvent(new PageTransitionEvent("pageshow", { persisted: true }));
+  await sleep(50);
+  const id = b.track("Back");
+  const flushed = await Promise.race([b.flush().then(() => "b"), sleep(2000).then(() => "timeout")]);
+  const back = await held();
+
+  await a.shutdown();
+  await b.shutdown();
+  return JSON.stringify({ before, afterLeaving, back, flushed, sent: sent(log).includes(id) });
+}
+
 export async function shutdownRefuses(createClient, BatchwireError) {
   server();
   const c = await createClient(options("uk_live_c5", { storage: "memory" }));
@@ -176,6 +200,8 @@ extern "C" {
     fn memory_fallback(create: &JsValue) -> Promise;
     #[wasm_bindgen(js_name = unloadSendsWithKeepalive)]
     fn unload_sends_with_keepalive(create: &JsValue) -> Promise;
+    #[wasm_bindgen(js_name = pagehideLetsTheLockGo)]
+    fn pagehide_lets_the_lock_go(create: &JsValue) -> Promise;
     #[wasm_bindgen(js_name = shutdownRefuses)]
     fn shutdown_refuses(create: &JsValue, error: &JsValue) -> Promise;
     #[wasm_bindgen(js_name = hostileInput)]
@@ -232,6 +258,16 @@ async fn pagehide_sends_what_is_queued_with_keepalive() {
     assert_eq!(
         run(unload_sends_with_keepalive(&create_client())).await,
         r#"{"requests":[[true,5]],"all":true,"delivered":5}"#
+    );
+}
+
+#[wasm_bindgen_test]
+async fn pagehide_lets_the_web_lock_go_and_pageshow_takes_it_again() {
+    // Held before, released on leaving (else Chrome keeps the page out of the back/forward
+    // cache), held again once back, and events flow again.
+    assert_eq!(
+        run(pagehide_lets_the_lock_go(&create_client())).await,
+        r#"{"before":1,"afterLeaving":0,"back":1,"flushed":"b","sent":true}"#
     );
 }
 

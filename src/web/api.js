@@ -319,16 +319,20 @@ export function lead(name, granted) {
   } catch {}
 }
 
-// Calls `hidden()` when the page is hidden (tab switch, minimise, mobile navigation) or left
-// (pagehide, which unlike `unload` keeps the back/forward cache usable). Returns the undo.
-export function onHide(hidden) {
+// Calls `hidden()` when the page is hidden (tab switch, minimise, mobile navigation), `left()`
+// when it is left (pagehide, which unlike `unload` keeps the back/forward cache usable) and
+// `back()` when it returns from that cache. Returns the undo; inert outside a document.
+export function onHide(hidden, left, back) {
   const doc = globalThis.document;
   if (!doc) return () => {};
   const vis = () => doc.visibilityState === "hidden" && hidden();
-  addEventListener("pagehide", hidden);
+  const show = (e) => e.persisted && back();
+  addEventListener("pagehide", left);
+  addEventListener("pageshow", show);
   doc.addEventListener("visibilitychange", vis);
   return () => {
-    removeEventListener("pagehide", hidden);
+    removeEventListener("pagehide", left);
+    removeEventListener("pageshow", show);
     doc.removeEventListener("visibilitychange", vis);
   };
 }
@@ -353,6 +357,7 @@ export class Client {
   #unlock;
   #unhide;
   #flushAfter = false;
+  #turn = 0; // counts leadership attempts: a load finishing after the page was left is dropped
 
   /** `o` comes from parseOptions; `headers` is [name, value, ...] for every request. */
   constructor(o, headers) {
@@ -373,11 +378,18 @@ export class Client {
       try {
         this.#channel = new BroadcastChannel(name);
         this.#channel.onmessage = (e) => this.#message(e.data);
-        this.#unlock = lead(name, () => this.#lead());
       } catch {}
     }
-    if (!this.#unlock) this.#lead(); // nobody can share this queue: lead alone
-    this.#unhide = onHide(() => d.hidden());
+    this.#join();
+    // Leaving, the page lets the lock go: Chrome keeps no page holding one in the back/forward
+    // cache. Back from that cache, it asks again.
+    const leave = () => {
+      this.#turn++;
+      d.leave();
+      this.#unlock?.();
+      this.#unlock = undefined;
+    };
+    this.#unhide = onHide(() => d.hidden(), leave, () => this.#join());
     setTimeout(() => {
       const early = this.#early;
       this.#early = null;
@@ -386,10 +398,20 @@ export class Client {
     return this;
   }
 
-  async #lead() {
+  // Asks for the lock (granted: lead); without a channel or Web Locks nobody can share this
+  // queue, so it leads alone at once.
+  #join() {
+    const name = "batchwire:" + this.#o.writeKey;
+    const turn = ++this.#turn;
+    this.#unlock = this.#channel && lead(name, () => this.#lead(turn));
+    if (!this.#unlock) this.#lead(turn);
+  }
+
+  async #lead(turn) {
     const d = this.#d;
     d.lead();
     const r = this.#store && (await loadStore(this.#store.db));
+    if (turn !== this.#turn) return; // the page was left meanwhile: this lead is over
     if (r instanceof Error) d.storeFailed(describe(r));
     else if (r) {
       for (let i = 0; i < r[0].length; i++) {

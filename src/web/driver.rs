@@ -27,7 +27,9 @@
 //! Unload: when the page is hidden or left, the leader takes what is queued into requests within
 //! the 64 KiB keepalive budget, minus keepalive bodies still in flight, and sends them with
 //! `keepalive`. They stay stored until a response acks them; if the page dies first, the next
-//! page resends them with the same messageIds and the server de-duplicates.
+//! page resends them with the same messageIds and the server de-duplicates. On leaving, the
+//! leader also steps down and the lock is let go, which keeps the page eligible for the
+//! back/forward cache; restored from it, the page asks for the lock again.
 
 use crate::core::{
     AppEvent, EventId, EventInput, Millis, NetError, Pipeline, Rejected, Response, StoredEvent,
@@ -357,6 +359,15 @@ impl<I: Io> Driver<I> {
             self.start(t.id.0, t.path, &t.body, true);
         }
         self.drive();
+    }
+
+    /// The page is left (pagehide): after the unload send, stop leading, so that the Web Lock can
+    /// be let go (Chrome keeps no page holding one in the back/forward cache) and another tab can
+    /// take over. A page restored from that cache leads again only once it holds the lock again.
+    pub fn leave(&mut self) {
+        self.hidden();
+        self.leader = false;
+        self.loaded = false;
     }
 
     /// See the module docs for the order.

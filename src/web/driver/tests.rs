@@ -423,3 +423,28 @@ fn a_stale_response_is_ignored() {
     d.failure(id);
     assert!(d.io.take().is_empty());
 }
+
+#[test]
+fn leaving_sends_then_steps_down_until_led_again() {
+    let mut d = leader(true);
+    track(&mut d, "Before leaving");
+    d.drive();
+    d.io.take();
+    d.leave();
+    let unload = d.io.sends();
+    assert_eq!(unload.len(), 1);
+    assert!(d
+        .io
+        .calls
+        .contains(&Call::Send(unload[0], true, d.io.bodies[0].1.len())));
+    assert!(!d.is_leader(), "the lock can be let go");
+    // Restored from the back/forward cache: the unload request's answer arrives.
+    d.response(unload[0], 200, None, OK.to_vec());
+    d.io.take();
+    track(&mut d, "After coming back");
+    d.flush(1);
+    assert!(d.io.sends().is_empty(), "not the leader: nothing leaves");
+    d.lead();
+    d.loaded();
+    assert_eq!(d.io.sends().len(), 1, "leading again, it sends what waited");
+}
