@@ -119,7 +119,7 @@ impl Pipeline {
         let ordered = self.config.protocol.ordered_per_device();
         let paused = !self.pauses.is_empty();
         // Identities held back for the rest of this request (same map type as everywhere else).
-        let mut blocked: KeyMap<u64> = KeyMap::default();
+        let mut blocked = KeyMap::default();
         let mut plan = Plan {
             picks: Vec::new(),
             body_len: envelope,
@@ -145,7 +145,7 @@ impl Pipeline {
                     if k == 0 {
                         continue;
                     }
-                    if blocked.contains_key(&k) {
+                    if blocked.contains_key(k) {
                         skip = true;
                     } else if let Some(p) = self.pauses.get(k) {
                         if p.until > now {

@@ -40,8 +40,8 @@ pub(crate) struct Pause {
 }
 
 impl Pause {
-    // Stored as one u64 (`until << 1 | hold`) so every map in the engine is the same `KeyMap<u64>`
-    // type: each distinct hash map type costs its own copy of the table code in the wasm.
+    // Stored as one u64 (`until << 1 | hold`) so every map in the engine is the one `KeyMap` of
+    // u64 to u64: a map type per value type would cost its own copy of the table code in the wasm.
     fn pack(self) -> u64 {
         self.until.min(u64::MAX >> 1) << 1 | u64::from(self.hold)
     }
@@ -55,17 +55,17 @@ impl Pause {
 
 /// Per-identity pauses by identity key.
 #[derive(Debug, Default)]
-pub(crate) struct Pauses(KeyMap<u64>);
+pub(crate) struct Pauses(KeyMap);
 
 impl Pauses {
     pub fn get(&self, k: u64) -> Option<Pause> {
-        self.0.get(&k).map(|&v| Pause::unpack(v))
+        self.0.get(k).map(Pause::unpack)
     }
     pub fn set(&mut self, k: u64, p: Pause) {
         self.0.insert(k, p.pack());
     }
     pub fn remove(&mut self, k: u64) {
-        self.0.remove(&k);
+        self.0.remove(k);
     }
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
@@ -74,10 +74,10 @@ impl Pauses {
         self.0.len()
     }
     pub fn values(&self) -> impl Iterator<Item = Pause> + '_ {
-        self.0.values().map(|&v| Pause::unpack(v))
+        self.0.values().map(Pause::unpack)
     }
-    pub fn retain(&mut self, mut keep: impl FnMut(Pause) -> bool) {
-        self.0.retain(|_, v| keep(Pause::unpack(*v)));
+    pub fn retain(&mut self, keep: impl Fn(Pause) -> bool) {
+        self.0.retain(|v| keep(Pause::unpack(v)));
     }
 }
 
@@ -117,7 +117,7 @@ pub struct Pipeline {
     pub(crate) next_id: u64,
     /// Every id below this is in flight or gone: where planning starts looking.
     pub(crate) hint: u64,
-    pub(crate) by_msg: KeyMap<u64>,
+    pub(crate) by_msg: KeyMap,
     /// Live events (queued + in flight) and their bytes: what the bounds apply to.
     pub(crate) held: usize,
     pub(crate) held_bytes: usize,
@@ -299,7 +299,7 @@ impl Pipeline {
     /// in flight here is left alone.
     pub fn forget(&mut self, message_id: &str) -> Option<EventId> {
         let mkey = key(self.hash_seed, TAG_MSG, message_id.as_bytes());
-        let id = *self.by_msg.get(&mkey)?;
+        let id = self.by_msg.get(mkey)?;
         let idx = self.queue.find(id)?;
         let e = self.queue.get(idx)?;
         if !e.is_queued() || e.message_id() != message_id.as_bytes() {
@@ -330,7 +330,7 @@ impl Pipeline {
         }
         let message_id = bytes.get(msg_off..msg_off + msg_len).unwrap_or(&[]);
         let mkey = key(self.hash_seed, TAG_MSG, message_id);
-        if let Some(&held) = self.by_msg.get(&mkey) {
+        if let Some(held) = self.by_msg.get(mkey) {
             let same = self
                 .queue
                 .find(held)
@@ -358,7 +358,9 @@ impl Pipeline {
         });
         // On a (2^-64) key collision the older event keeps the slot; the newer is merely not
         // found by de-dup.
-        self.by_msg.entry(mkey).or_insert(id);
+        if !self.by_msg.contains_key(mkey) {
+            self.by_msg.insert(mkey, id);
+        }
         self.held += 1;
         self.held_bytes += len;
         self.queued += 1;
@@ -575,8 +577,8 @@ impl Pipeline {
         let (len, queued, retry) = (e.bytes.len(), e.is_queued(), e.attempts > 0);
         let message_id = e.message_id_string();
         let mkey = key(self.hash_seed, TAG_MSG, e.message_id());
-        if self.by_msg.get(&mkey) == Some(&e.id) {
-            self.by_msg.remove(&mkey);
+        if self.by_msg.get(mkey) == Some(e.id) {
+            self.by_msg.remove(mkey);
         }
         self.held -= 1;
         self.held_bytes -= len;

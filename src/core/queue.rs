@@ -4,8 +4,7 @@
 //! working; [`Queue::tidy`] pops tombstones from the front and compacts when they outnumber the
 //! living, which keeps lookup by id a binary search and memory proportional to what is held.
 
-use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::VecDeque;
 
 use super::Millis;
 
@@ -102,26 +101,134 @@ impl Queue {
     }
 }
 
-/// Keys here are already well-mixed 64-bit hashes, so hashing them again is wasted work (and
-/// `RandomState` would read OS randomness, which the core must not do).
-#[derive(Default)]
-pub(crate) struct KeyHasher(u64);
-
-impl Hasher for KeyHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8) | u64::from(b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
+/// A map from engine keys (well-mixed 64-bit hashes, never 0; see `backoff::key`) to `u64`
+/// values: messageId de-dup, identity pauses, identities blocked while planning.
+///
+/// Open addressing with linear probing, at most half full, deleting by backward shift (no
+/// tombstones). The keys are already hashes, so their low bits index the table directly. Written
+/// here rather than using `std::collections::HashMap` because hashbrown's SIMD-group tables cost
+/// several KB of wasm, and std's `RandomState` would read OS randomness, which the core must not.
+#[derive(Debug, Default)]
+pub(crate) struct KeyMap {
+    /// `(key, value)`, key 0 marking a free slot; empty or a power of two long.
+    slots: Vec<(u64, u64)>,
+    len: usize,
 }
 
-pub(crate) type KeyMap<V> = HashMap<u64, V, BuildHasherDefault<KeyHasher>>;
+impl KeyMap {
+    fn mask(&self) -> usize {
+        self.slots.len().wrapping_sub(1)
+    }
+
+    /// The slot holding `k`, or else the free slot where it would go (the table is never full);
+    /// `None` only while the table has no slots.
+    fn probe(&self, k: u64) -> Option<usize> {
+        let mask = self.mask();
+        let mut i = k as usize & mask;
+        loop {
+            let (key, _) = *self.slots.get(i)?;
+            if key == k || key == 0 {
+                return Some(i);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    fn find(&self, k: u64) -> Option<usize> {
+        let i = self.probe(k)?;
+        (k != 0 && self.slots.get(i)?.0 == k).then_some(i)
+    }
+
+    pub fn get(&self, k: u64) -> Option<u64> {
+        Some(self.slots.get(self.find(k)?)?.1)
+    }
+
+    pub fn contains_key(&self, k: u64) -> bool {
+        self.find(k).is_some()
+    }
+
+    /// Sets `k` to `v`, replacing any value it had.
+    #[cfg_attr(target_arch = "wasm32", inline(never))]
+    pub fn insert(&mut self, k: u64, v: u64) {
+        debug_assert!(k != 0, "0 marks a free slot");
+        if (self.len + 1) * 2 > self.slots.len() {
+            let grown = vec![(0, 0); (self.slots.len() * 2).max(8)];
+            let old = std::mem::replace(&mut self.slots, grown);
+            self.len = 0;
+            for (k, v) in old {
+                if k != 0 {
+                    self.insert(k, v);
+                }
+            }
+        }
+        if let Some(slot) = self.probe(k).and_then(|i| self.slots.get_mut(i)) {
+            if slot.0 == 0 {
+                self.len += 1;
+            }
+            *slot = (k, v);
+        }
+    }
+
+    pub fn remove(&mut self, k: u64) {
+        let Some(mut hole) = self.find(k) else { return };
+        let mask = self.mask();
+        let mut j = hole;
+        // Pull back each later entry of the run whose home is not between the hole and itself,
+        // so that every entry stays reachable from its home without tombstones.
+        loop {
+            j = (j + 1) & mask;
+            let Some(&(key, v)) = self.slots.get(j) else {
+                return;
+            };
+            if key == 0 {
+                break;
+            }
+            let home = key as usize & mask;
+            if j.wrapping_sub(home) & mask >= j.wrapping_sub(hole) & mask {
+                if let Some(slot) = self.slots.get_mut(hole) {
+                    *slot = (key, v);
+                }
+                hole = j;
+            }
+        }
+        if let Some(slot) = self.slots.get_mut(hole) {
+            *slot = (0, 0);
+        }
+        self.len -= 1;
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Entries it can hold before growing.
+    pub fn capacity(&self) -> usize {
+        self.slots.len() / 2
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = u64> + '_ {
+        self.slots.iter().filter(|s| s.0 != 0).map(|s| s.1)
+    }
+
+    /// Keeps the entries whose value passes `keep` (by rebuilding: the maps that need this are a
+    /// handful of identity pauses).
+    pub fn retain(&mut self, keep: impl Fn(u64) -> bool) {
+        if self.values().all(&keep) {
+            return;
+        }
+        let old = std::mem::take(&mut self.slots);
+        self.len = 0;
+        for (k, v) in old {
+            if k != 0 && keep(v) {
+                self.insert(k, v);
+            }
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -140,6 +247,39 @@ mod tests {
             attempts: 0,
             flight: QUEUED,
         }
+    }
+
+    #[test]
+    fn key_map_agrees_with_a_hash_map() {
+        // Keys crowd a few home slots, so probing wraps around and removal shifts runs back.
+        let mut map = KeyMap::default();
+        let mut model = std::collections::HashMap::new();
+        let mut rng = super::super::backoff::Rng::new(3);
+        for step in 0..20_000u64 {
+            let home = [1, 2, 0xffff_fffe, 0xffff_ffff][(rng.next_u64() % 4) as usize];
+            let k = (rng.next_u64() % 24) << 32 | home;
+            match rng.next_u64() % 3 {
+                0 => {
+                    map.remove(k);
+                    model.remove(&k);
+                }
+                _ => {
+                    map.insert(k, step);
+                    model.insert(k, step);
+                }
+            }
+            assert_eq!(map.len(), model.len());
+            assert_eq!(map.get(k), model.get(&k).copied());
+            if step % 1000 == 0 {
+                map.retain(|v| v % 2 == 0);
+                model.retain(|_, v| *v % 2 == 0);
+            }
+        }
+        for (&k, &v) in &model {
+            assert_eq!(map.get(k), Some(v));
+        }
+        assert_eq!(map.values().count(), model.len());
+        assert_eq!(map.get(0), None);
     }
 
     #[test]
