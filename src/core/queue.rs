@@ -1,10 +1,10 @@
-//! Storage of admitted events: a deque in id order, each event's encoded bytes held once.
+//! Storage of admitted events: a vector in id order, each event's encoded bytes held once.
 //!
 //! Removal leaves a tombstone (bytes freed at once) so that positions stay valid while a call is
-//! working; [`Queue::tidy`] pops tombstones from the front and compacts when they outnumber the
-//! living, which keeps lookup by id a binary search and memory proportional to what is held.
-
-use std::collections::VecDeque;
+//! working; [`Queue::tidy`] compacts when tombstones outnumber the living, which keeps lookup by
+//! id a binary search and memory proportional to what is held (at most one tombstone of metadata
+//! per live event). A plain `Vec` rather than a `VecDeque`: the deque's wrap-around handling in
+//! search, retain and shrink cost wasm size, and compaction makes popping the front unneeded.
 
 use super::Millis;
 
@@ -51,13 +51,13 @@ impl Entry {
 
 #[derive(Debug, Default)]
 pub(crate) struct Queue {
-    entries: VecDeque<Entry>,
+    entries: Vec<Entry>,
     dead: usize,
 }
 
 impl Queue {
     pub fn push(&mut self, e: Entry) {
-        self.entries.push_back(e);
+        self.entries.push(e);
     }
     pub fn len(&self) -> usize {
         self.entries.len()
@@ -72,7 +72,7 @@ impl Queue {
     #[cfg_attr(target_arch = "wasm32", inline(never))]
     pub fn find(&self, id: u64) -> Option<usize> {
         let idx = self.entries.binary_search_by_key(&id, |e| e.id).ok()?;
-        (self.entries[idx].flight != DEAD).then_some(idx)
+        (self.entries.get(idx)?.flight != DEAD).then_some(idx)
     }
     /// First position whose id is at least `id`.
     pub fn lower_bound(&self, id: u64) -> usize {
@@ -88,14 +88,14 @@ impl Queue {
             }
         }
     }
+    /// Compacts once tombstones are the majority, so each pass is paid for by the removals it
+    /// reclaims; memory is given back only after a sizeable burst.
     pub fn tidy(&mut self) {
-        while self.entries.front().is_some_and(|e| e.flight == DEAD) {
-            self.entries.pop_front();
-            self.dead -= 1;
-        }
-        if self.dead > 32 && self.dead * 2 > self.entries.len() {
+        if self.dead * 2 > self.entries.len() {
             self.entries.retain(|e| e.flight != DEAD);
-            self.entries.shrink_to_fit();
+            if self.dead > 32 {
+                self.entries.shrink_to_fit();
+            }
             self.dead = 0;
         }
     }
@@ -104,7 +104,8 @@ impl Queue {
 /// A map from engine keys (well-mixed 64-bit hashes, never 0; see `backoff::key`) to `u64`
 /// values: messageId de-dup, identity pauses, identities blocked while planning.
 ///
-/// Open addressing with linear probing, at most half full, deleting by backward shift (no
+/// Open addressing with linear probing, at most three quarters full (the keys are well mixed, so
+/// runs stay short; hashbrown's footprint is about the same), deleting by backward shift (no
 /// tombstones). The keys are already hashes, so their low bits index the table directly. Written
 /// here rather than using `std::collections::HashMap` because hashbrown's SIMD-group tables cost
 /// several KB of wasm, and std's `RandomState` would read OS randomness, which the core must not.
@@ -151,7 +152,7 @@ impl KeyMap {
     #[cfg_attr(target_arch = "wasm32", inline(never))]
     pub fn insert(&mut self, k: u64, v: u64) {
         debug_assert!(k != 0, "0 marks a free slot");
-        if (self.len + 1) * 2 > self.slots.len() {
+        if (self.len + 1) * 4 > self.slots.len() * 3 {
             let grown = vec![(0, 0); (self.slots.len() * 2).max(8)];
             let old = std::mem::replace(&mut self.slots, grown);
             self.len = 0;
@@ -207,7 +208,7 @@ impl KeyMap {
 
     /// Entries it can hold before growing.
     pub fn capacity(&self) -> usize {
-        self.slots.len() / 2
+        self.slots.len() / 4 * 3
     }
 
     pub fn values(&self) -> impl Iterator<Item = u64> + '_ {
@@ -296,7 +297,7 @@ mod tests {
         assert_eq!(q.find(1), Some(1));
         assert_eq!(q.find(5), None);
         q.tidy();
-        assert_eq!(q.len(), 21, "front tombstone popped, the rest compacted");
+        assert_eq!(q.len(), 21, "the tombstones compacted away");
         assert_eq!(q.find(1), Some(0));
         assert_eq!(q.find(80), Some(1));
         assert_eq!(q.lower_bound(50), 1);
