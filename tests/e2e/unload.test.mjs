@@ -26,7 +26,7 @@ async function closeThenRevisit(t, env, options, n) {
   const next = await env.open();
   await next.evaluate((o) => make(o), options);
   // Let the next visit load what the store holds before asking it to flush: sending at start-up
-  // without being asked is the concern of the last test in this file (a known SDK bug).
+  // is the concern of the last test in this file.
   const left = n - fromUnload;
   await waitFor(() => next.evaluate((k) => client.stats().queued + client.stats().inFlight >= k, left),
     { timeout: 5000, what: "the next visit to load the stored events" }).catch(() => {});
@@ -54,13 +54,11 @@ test("events only queued (no flush due) at close are sent on unload or on the ne
   await closeThenRevisit(t, env, env.options({ storage: "indexeddb", flushIntervalMs: 600_000 }), 60);
 });
 
-// Known SDK bug (every run, 2026-11-25, reported to the lead): the next visit loads the 60 stored
-// events (stats().queued 60) but sends nothing, and a flush() called right after createClient does
-// not cover them (the store had not finished loading); they leave only when flushIntervalMs fires.
-// A flush() called once stats().queued shows them does send them. Remove `todo` when fixed.
+// Regression test: with the package of 2026-11-25 02:45 the next visit loaded the 60 events but
+// sent nothing until flushIntervalMs, and a flush() right after createClient missed them (every
+// run); fixed by 03:10.
 test("when the unload send fails, the next visit sends the events at once", {
   timeout: 60_000,
-  todo: "SDK: events loaded from IndexedDB at start wait for flushIntervalMs; an early flush() misses them",
 }, async (t) => {
   const env = await setup(t);
   // Whatever the closing page sends is refused; nobody is left there to retry it.
