@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use super::report::{say, Piece};
 use super::Millis;
 use crate::protocol::Protocol;
 
@@ -132,20 +133,22 @@ impl ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ConfigError::EmptyWriteKey => f.write_str("the write key is empty (field: write_key)"),
+        let template = match self {
+            ConfigError::EmptyWriteKey => "the write key is empty (field: write_key)",
             ConfigError::WriteKeyCharacters => {
-                f.write_str("the write key contains control characters (field: write_key)")
+                "the write key contains control characters (field: write_key)"
             }
-            ConfigError::Zero(name) => {
-                f.write_str("setting must be positive (field: ")?;
-                f.write_str(name)?;
-                f.write_str(")")
-            }
+            ConfigError::Zero(_) => "setting must be positive (field: {0})",
             ConfigError::BackoffOrder => {
-                f.write_str("backoff_max_ms is below backoff_base_ms (field: backoff_max_ms)")
+                "backoff_max_ms is below backoff_base_ms (field: backoff_max_ms)"
             }
-        }
+        };
+        let name = if let ConfigError::Zero(name) = self {
+            name
+        } else {
+            ""
+        };
+        say(f, template, &[Piece::S(name)])
     }
 }
 

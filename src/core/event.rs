@@ -170,55 +170,45 @@ impl Rejected {
 impl fmt::Display for Rejected {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            // {0} kind, {1} field label, {2} and {3} the rule's details, {4} field name.
             Rejected::Invalid { kind, field, rule } => {
-                let (k, l) = (kind.as_str(), field.label());
-                match rule {
-                    Rule::Missing(why) => say(f, &[S(k), S(" event "), S(why)])?,
-                    Rule::TooLong { chars, limit } => say(
-                        f,
-                        &[S(k), S(" event "), S(l), S(" is "), N(*chars as u64)],
-                    )
-                    .and_then(|_| say(f, &[S(" characters; the limit is "), N(*limit as u64)]))?,
-                    Rule::NotJson(e) => {
-                        say(f, &[S(k), S(" event "), S(l), S(" is not valid JSON: ")])?;
-                        fmt::Display::fmt(e, f)?
-                    }
-                    Rule::NotObject => say(f, &[S(k), S(" event "), S(l), S(" must be a JSON object")])?,
-                    Rule::NotPlain => say(
-                        f,
-                        &[S(k), S(" event "), S(l), S(" must be 1 to 128 bytes without quotes, backslashes or control characters")],
-                    )?,
-                    Rule::OutOfRange => say(f, &[S(k), S(" event "), S(l), S(" is after the year 9999")])?,
-                }
-                say(f, &[S(" (field: "), S(field.name()), S(")")])
+                let (template, a, b) = match rule {
+                    Rule::Missing(why) => ("{0} event {2} (field: {4})", S(why), N(0)),
+                    Rule::TooLong { chars, limit } => (
+                        "{0} event {1} is {2} characters; the limit is {3} (field: {4})",
+                        N(*chars as u64),
+                        N(*limit as u64),
+                    ),
+                    Rule::NotJson(e) => (
+                        "{0} event {1} is not valid JSON: {2} at byte {3} (field: {4})",
+                        S(e.what),
+                        N(e.at as u64),
+                    ),
+                    Rule::NotObject => ("{0} event {1} must be a JSON object (field: {4})", N(0), N(0)),
+                    Rule::NotPlain => (
+                        "{0} event {1} must be 1 to 128 bytes without quotes, backslashes or control characters (field: {4})",
+                        N(0),
+                        N(0),
+                    ),
+                    Rule::OutOfRange => ("{0} event {1} is after the year 9999 (field: {4})", N(0), N(0)),
+                };
+                let args = [S(kind.as_str()), S(field.label()), a, b, S(field.name())];
+                say(f, template, &args)
             }
             Rejected::TooLarge { bytes, limit } => say(
                 f,
-                &[
-                    S("event needs a "),
-                    N(*bytes as u64),
-                    S("-byte request on its own; the limit is "),
-                    N(*limit as u64),
-                    S(" bytes (field: properties)"),
-                ],
+                "event needs a {0}-byte request on its own; the limit is {1} bytes (field: properties)",
+                &[N(*bytes as u64), N(*limit as u64)],
             ),
             Rejected::Unsupported { kind, protocol } => say(
                 f,
-                &[
-                    S(kind.as_str()),
-                    S(" events cannot be sent to "),
-                    S(protocol.name()),
-                ],
+                "{0} events cannot be sent to {1}",
+                &[S(kind.as_str()), S(protocol.name())],
             ),
             Rejected::QueueFull { events, bytes } => say(
                 f,
-                &[
-                    S("the queue is full ("),
-                    N(*events as u64),
-                    S(" events, "),
-                    N(*bytes as u64),
-                    S(" bytes) and nothing can be evicted"),
-                ],
+                "the queue is full ({0} events, {1} bytes) and nothing can be evicted",
+                &[N(*events as u64), N(*bytes as u64)],
             ),
         }
     }
@@ -278,82 +268,75 @@ impl Warning {
 
 impl fmt::Display for Warning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (field, n, limit, text) = match self {
+        // {0} field name, {1} the measure, {2} the limit, {3} the server's text.
+        let (template, field, n, limit, text) = match self {
             Warning::TooManyKeys { field, keys, limit } => (
+                "{0} has {1} keys; over {2} the server warns (field: {0})",
                 *field,
                 *keys,
                 *limit,
-                [" has ", " keys; over ", " the server warns"],
+                "",
             ),
             Warning::ValueTooLarge {
                 field,
                 bytes,
                 limit,
             } => (
+                "{0} has a {1}-byte value; over {2} the server warns (field: {0})",
                 *field,
                 *bytes,
                 *limit,
-                [" has a ", "-byte value; over ", " the server warns"],
+                "",
             ),
             Warning::TooDeep {
                 field,
                 depth,
                 limit,
             } => (
+                "{0} is nested {1} levels deep; over {2} the server warns (field: {0})",
                 *field,
                 *depth,
                 *limit,
-                [" is nested ", " levels deep; over ", " the server warns"],
+                "",
             ),
             Warning::LongString {
                 field,
                 chars,
                 limit,
             } => (
+                "{0} has a {1}-character string; Amplitude truncates at {2} (field: {0})",
                 *field,
                 *chars,
                 *limit,
-                [" has a ", "-character string; Amplitude truncates at ", ""],
+                "",
             ),
-            Warning::IdRemoved { field } => {
-                let name = field.name();
-                return say(
-                    f,
-                    &[
-                        S(name),
-                        S(" is not an id Amplitude keeps; it is not sent (field: "),
-                        S(name),
-                        S(")"),
-                    ],
-                );
+            Warning::IdRemoved { field } => (
+                "{0} is not an id Amplitude keeps; it is not sent (field: {0})",
+                *field,
+                0,
+                0,
+                "",
+            ),
+            Warning::ContextNotSent => (
+                "context is not sent to Amplitude (field: context)",
+                Field::Context,
+                0,
+                0,
+                "",
+            ),
+            Warning::Server { message } => {
+                ("server warning: {3}", Field::Event, 0, 0, message.as_str())
             }
-            Warning::ContextNotSent => {
-                return f.write_str("context is not sent to Amplitude (field: context)")
-            }
-            Warning::Server { message } => return say(f, &[S("server warning: "), S(message)]),
-            Warning::UnmatchedServerError { error } => {
-                return say(
-                    f,
-                    &[
-                        S("server reported an error for an unknown event: "),
-                        S(error),
-                    ],
-                )
-            }
+            Warning::UnmatchedServerError { error } => (
+                "server reported an error for an unknown event: {3}",
+                Field::Event,
+                0,
+                0,
+                error.as_str(),
+            ),
         };
-        let name = field.name();
-        say(
-            f,
-            &[
-                S(name),
-                S(text[0]),
-                N(n as u64),
-                S(text[1]),
-                N(limit as u64),
-                S(text[2]),
-            ],
-        )?;
-        say(f, &[S(" (field: "), S(name), S(")")])
+        let args = [S(field.name()), N(n as u64), N(limit as u64), S(text)];
+        say(f, template, &args)
     }
 }
 

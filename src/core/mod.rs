@@ -29,7 +29,7 @@ mod event;
 mod outcome;
 mod pipeline;
 mod queue;
-mod report;
+pub(crate) mod report;
 pub(crate) mod time;
 
 // The simulation is a proptest harness; proptest is a native-only dev-dependency.

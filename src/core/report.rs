@@ -86,49 +86,59 @@ impl FailReason {
 
 impl fmt::Display for FailReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
+        let (template, a, b, text) = match self {
             FailReason::Rejected { error } => {
-                say(f, &[S("the server rejected the event: "), S(error)])
+                ("the server rejected the event: {2}", 0, 0, error.as_str())
             }
-            FailReason::PermanentHttp { status, error } => say(
-                f,
-                &[
-                    S("the server refused the request with HTTP "),
-                    N(u64::from(*status)),
-                    S(": "),
-                    S(error),
-                ],
+            FailReason::PermanentHttp { status, error } => (
+                "the server refused the request with HTTP {0}: {2}",
+                u64::from(*status),
+                0,
+                error.as_str(),
             ),
-            FailReason::TooLarge { bytes, limit } => say(
-                f,
-                &[
-                    S("the event needs a "),
-                    N(*bytes as u64),
-                    S("-byte request; the server accepts "),
-                    N(*limit as u64),
-                ],
+            FailReason::TooLarge { bytes, limit } => (
+                "the event needs a {0}-byte request; the server accepts {1}",
+                *bytes as u64,
+                *limit as u64,
+                "",
             ),
-            FailReason::Evicted => f.write_str("the queue was full and the event was the oldest"),
-            FailReason::RetryHorizon => f.write_str("not delivered within give_up_after_ms"),
-        }
+            FailReason::Evicted => ("the queue was full and the event was the oldest", 0, 0, ""),
+            FailReason::RetryHorizon => ("not delivered within give_up_after_ms", 0, 0, ""),
+        };
+        say(f, template, &[N(a), N(b), S(text)])
     }
 }
 
-/// A piece of a message. Messages are assembled from pieces with `Formatter::write_str` alone,
-/// so `core::fmt`'s argument and integer machinery stays out of the wasm.
+/// An argument of a message template: text or a number.
 pub(crate) enum Piece<'a> {
     S(&'a str),
     N(u64),
 }
 
-pub(crate) fn say(f: &mut fmt::Formatter<'_>, pieces: &[Piece<'_>]) -> fmt::Result {
-    for p in pieces {
-        match p {
-            Piece::S(s) => f.write_str(s)?,
-            Piece::N(n) => super::time::write_decimal(f, *n)?,
+/// Writes `template` with each `{i}` (one digit) replaced by `args[i]`. Messages are assembled
+/// with `Formatter::write_str` alone, so `core::fmt`'s argument and integer machinery stays out of
+/// the wasm, and a message's fixed text is one string of data instead of code per fragment.
+pub(crate) fn say(f: &mut fmt::Formatter<'_>, template: &str, args: &[Piece<'_>]) -> fmt::Result {
+    let b = template.as_bytes();
+    let (mut start, mut i) = (0, 0);
+    while let Some(&c) = b.get(i) {
+        if c != b'{' {
+            i += 1;
+            continue;
         }
+        f.write_str(template.get(start..i).unwrap_or_default())?;
+        let n = b
+            .get(i + 1)
+            .map_or(0, |d| usize::from(d.wrapping_sub(b'0')));
+        match args.get(n) {
+            Some(Piece::S(s)) => f.write_str(s)?,
+            Some(Piece::N(n)) => super::time::write_decimal(f, *n)?,
+            None => {}
+        }
+        i += 3;
+        start = i;
     }
-    Ok(())
+    f.write_str(template.get(start..).unwrap_or_default())
 }
 
 /// What the application should hear about, in the order it happened.

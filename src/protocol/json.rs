@@ -27,9 +27,12 @@ pub struct ScanError {
 
 impl fmt::Display for ScanError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.what)?;
-        f.write_str(" at byte ")?;
-        crate::core::time::write_decimal(f, self.at as u64)
+        use crate::core::report::{say, Piece};
+        say(
+            f,
+            "{0} at byte {1}",
+            &[Piece::S(self.what), Piece::N(self.at as u64)],
+        )
     }
 }
 
