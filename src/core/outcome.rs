@@ -155,7 +155,7 @@ impl Pipeline {
         &mut self,
         now: Millis,
         flight: Flight,
-        failed: Vec<(usize, String)>,
+        mut failed: Vec<(usize, String)>,
         warnings: Vec<String>,
     ) {
         // The server is answering again: a backoff left by an earlier failure no longer holds.
@@ -177,17 +177,13 @@ impl Pipeline {
         }
         let mut ids = Vec::with_capacity(flight.events.len());
         let mut message_ids = Vec::with_capacity(flight.events.len());
-        let mut errors: Vec<Option<String>> = vec![None; flight.events.len()];
-        for (i, error) in failed {
-            if let Some(slot) = errors.get_mut(i) {
-                *slot = Some(error);
-            }
-        }
-        for (&id, error) in flight.events.iter().zip(errors) {
+        for (i, &id) in flight.events.iter().enumerate() {
             let Some(idx) = self.queue.find(id) else {
                 continue;
             };
-            match error {
+            // The last error naming an event is the one reported (a short list: searched).
+            let error = failed.iter_mut().rev().find(|(j, _)| *j == i);
+            match error.map(|(_, e)| std::mem::take(e)) {
                 Some(error) => self.fail(idx, FailReason::Rejected { error }),
                 None => {
                     if let Some(m) = self.remove(idx) {

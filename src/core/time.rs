@@ -106,13 +106,23 @@ pub fn parse_http_date(s: &str) -> Option<Millis> {
         Some(i) => b.get(i + 1..)?,
         None => b,
     };
-    let mut tokens = b.split(|&c| c == b' ').filter(|t| !t.is_empty());
-    let day = number(tokens.next()?, 1, 2)?;
-    let month = tokens.next()?;
-    let year = number(tokens.next()?, 4, 4)?;
-    let time = tokens.next()?;
-    let zone = tokens.next()?;
-    if tokens.next().is_some() || !(zone == b"GMT" || zone == b"UTC") || time.len() != 8 {
+    // Day, month, year, time, zone: five tokens between runs of spaces, no more (split by hand:
+    // iterator adapters cost wasm size). A missing token stays empty and fails below.
+    let mut tokens: [&[u8]; 5] = [b""; 5];
+    let (mut n, mut start) = (0, 0);
+    for i in 0..=b.len() {
+        if b.get(i).map_or(true, |&c| c == b' ') {
+            if i > start {
+                *tokens.get_mut(n)? = b.get(start..i)?;
+                n += 1;
+            }
+            start = i + 1;
+        }
+    }
+    let [day, month, year, time, zone] = tokens;
+    let day = number(day, 1, 2)?;
+    let year = number(year, 4, 4)?;
+    if !(zone == b"GMT" || zone == b"UTC") || time.len() != 8 {
         return None;
     }
     if time.get(2) != Some(&b':') || time.get(5) != Some(&b':') {
