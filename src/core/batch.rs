@@ -203,6 +203,7 @@ impl Pipeline {
         let mut body = Vec::with_capacity(plan.body_len);
         body.extend_from_slice(&self.prefix);
         let mut ids = Vec::with_capacity(plan.picks.len());
+        let mut events = Vec::with_capacity(plan.picks.len());
         for (n, &idx) in plan.picks.iter().enumerate() {
             let Some(e) = self.queue.get_mut(idx) else {
                 continue;
@@ -213,6 +214,7 @@ impl Pipeline {
             body.extend_from_slice(&e.bytes);
             e.flight = tid;
             ids.push(e.id);
+            events.push(EventId(e.id));
             self.queued -= 1;
             self.queued_bytes -= e.bytes.len();
             if e.attempts > 0 {
@@ -223,7 +225,7 @@ impl Pipeline {
         debug_assert_eq!(body.len(), plan.body_len);
         self.in_flight.push(Flight {
             id: tid,
-            events: ids.clone(),
+            events: ids,
             body_len: body.len(),
             quota_probe,
             identity_probes: plan.identity_probes,
@@ -233,7 +235,7 @@ impl Pipeline {
             path: self.config.protocol.path(),
             headers: self.headers.clone(),
             body,
-            events: ids.into_iter().map(EventId).collect(),
+            events,
         }
     }
 }

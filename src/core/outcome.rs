@@ -110,11 +110,8 @@ impl Pipeline {
                 );
             }
             Outcome::InvalidEvents { indexes, error } => {
-                let bad: Vec<usize> = indexes
-                    .into_iter()
-                    .filter(|&i| i < flight.events.len())
-                    .collect();
-                if bad.is_empty() {
+                // Indexes past the request's end name nothing.
+                if !indexes.iter().any(|&i| i < flight.events.len()) {
                     self.fail_all(
                         &flight,
                         FailReason::PermanentHttp {
@@ -128,7 +125,7 @@ impl Pipeline {
                     let Some(idx) = self.queue.find(id) else {
                         continue;
                     };
-                    if bad.contains(&i) {
+                    if indexes.contains(&i) {
                         self.fail(
                             idx,
                             FailReason::Rejected {

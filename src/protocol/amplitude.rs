@@ -101,10 +101,11 @@ pub(crate) fn encode(ev: &EventFields<'_>, out: &mut Vec<u8>) -> usize {
 }
 
 fn keys(doc: &[u8], name: &str) -> Vec<String> {
-    let map = json::field(doc, name).unwrap_or(b"{}");
-    json::members(map)
-        .filter_map(|(k, _)| json::unescape(k))
-        .collect()
+    let mut out = Vec::new();
+    for (k, _) in json::members(json::field(doc, name).unwrap_or(b"{}")) {
+        out.extend(json::unescape(k));
+    }
+    out
 }
 
 fn push_indexes(list: &[u8], out: &mut Vec<usize>) {

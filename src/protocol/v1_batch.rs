@@ -53,15 +53,14 @@ pub(crate) fn encode(ev: &EventFields<'_>, out: &mut Vec<u8>) -> usize {
 
 /// Warnings as strings, or objects with a `message` / `warning`.
 fn warnings(doc: &[u8]) -> Vec<String> {
-    let list = json::field(doc, "warnings").unwrap_or(b"[]");
-    json::items(list)
-        .filter_map(|w| {
-            let text = json::field(w, "message")
-                .or(json::field(w, "warning"))
-                .unwrap_or(w);
-            json::string(text)
-        })
-        .collect()
+    let mut out = Vec::new();
+    for w in json::items(json::field(doc, "warnings").unwrap_or(b"[]")) {
+        let text = json::field(w, "message")
+            .or(json::field(w, "warning"))
+            .unwrap_or(w);
+        out.extend(json::string(text));
+    }
+    out
 }
 
 pub(crate) fn decode(status: u16, retry_after: Option<Millis>, body: &[u8]) -> Outcome {
@@ -71,17 +70,17 @@ pub(crate) fn decode(status: u16, retry_after: Option<Millis>, body: &[u8]) -> O
         200..=299 => {
             let warnings = warnings(doc);
             let failed = get("failed").and_then(json::uint).unwrap_or(0);
-            let errors: Vec<EventError> = json::items(get("errors").unwrap_or(b"[]"))
-                .map(|e| EventError {
+            let mut errors = Vec::new();
+            for e in json::items(get("errors").unwrap_or(b"[]")) {
+                let text = |key| json::field(e, key).and_then(json::string);
+                errors.push(EventError {
                     index: json::field(e, "index")
                         .and_then(json::uint)
                         .map(|i| i as usize),
-                    message_id: json::field(e, "messageId").and_then(json::string),
-                    error: json::field(e, "error")
-                        .and_then(json::string)
-                        .unwrap_or_else(|| "rejected".into()),
-                })
-                .collect();
+                    message_id: text("messageId"),
+                    error: text("error").unwrap_or_else(|| "rejected".into()),
+                });
+            }
             if failed == 0 && errors.is_empty() {
                 Outcome::Accepted { warnings }
             } else {
