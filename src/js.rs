@@ -64,6 +64,25 @@ fn error(code: &str, message: &str) -> JsValue {
     BatchwireError::new(code, message).into()
 }
 
+/// The core names settings as Rust fields; the caller wrote the JavaScript option names.
+fn config_error(e: &crate::core::ConfigError) -> JsValue {
+    let mut message = e.to_string();
+    for (rust, js) in [
+        ("write_key", "writeKey"),
+        ("max_batch_bytes", "maxBatchBytes"),
+        ("max_in_flight", "maxInFlight"),
+        ("max_queue_events", "maxQueueEvents"),
+        ("max_queue_bytes", "maxQueueBytes"),
+        ("backoff_base_ms", "backoffBaseMs"),
+        ("backoff_max_ms", "backoffMaxMs"),
+        ("give_up_after_ms", "giveUpAfterMs"),
+        ("quota_probe_ms", "quotaProbeMs"),
+    ] {
+        message = message.replace(rust, js);
+    }
+    error(e.code(), &message)
+}
+
 /// The package version, so an application can log which build it runs.
 #[wasm_bindgen]
 pub fn version() -> String {
@@ -112,7 +131,7 @@ pub fn create_client(options: JsValue) -> Result<js_sys::Promise, JsValue> {
         c.backoff_base_ms = c.backoff_max_ms;
     }
     c.seed = (u64::from(o.seed_hi()) << 32) | u64::from(o.seed_lo());
-    let pipeline = Pipeline::new(c).map_err(|e| error(e.code(), &e.to_string()))?;
+    let pipeline = Pipeline::new(c).map_err(|e| config_error(&e))?;
     let max = pipeline.config().max_batch_bytes as f64;
     let headers = protocol.headers(&write_key).into_iter();
     let headers = headers.flat_map(|(k, v)| [k.to_string(), v]).collect();
