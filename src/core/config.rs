@@ -87,17 +87,12 @@ impl Config {
         if self.max_batch_bytes < MIN_BATCH_BYTES {
             return Err(ConfigError::Zero("max_batch_bytes (at least 1024)"));
         }
+        // One loop over one type: a second loop for the usize settings would be a second copy.
         for (value, name) in [
-            (self.max_in_flight, "max_in_flight"),
-            (self.max_queue_events, "max_queue_events"),
-            (self.max_queue_bytes, "max_queue_bytes"),
-            (self.min_id_length, "min_id_length"),
-        ] {
-            if value == 0 {
-                return Err(ConfigError::Zero(name));
-            }
-        }
-        for (value, name) in [
+            (self.max_in_flight as u64, "max_in_flight"),
+            (self.max_queue_events as u64, "max_queue_events"),
+            (self.max_queue_bytes as u64, "max_queue_bytes"),
+            (self.min_id_length as u64, "min_id_length"),
             (self.backoff_base_ms, "backoff_base_ms"),
             (self.quota_probe_ms, "quota_probe_ms"),
             (self.give_up_after_ms, "give_up_after_ms"),

@@ -506,9 +506,6 @@ fn hex4(b: &[u8], i: usize) -> Option<u32> {
 
 /// Decodes the inside of a string literal (between its quotes); lone surrogates become U+FFFD.
 pub fn unescape(raw: &[u8]) -> Option<String> {
-    if !raw.contains(&b'\\') {
-        return String::from_utf8(raw.to_vec()).ok();
-    }
     let mut out: Vec<u8> = Vec::with_capacity(raw.len());
     let mut j = 0;
     while let Some(&c) = raw.get(j) {
@@ -539,8 +536,21 @@ pub fn unescape(raw: &[u8]) -> Option<String> {
                 j += 6;
             }
         }
-        let ch = char::from_u32(cp).unwrap_or(char::REPLACEMENT_CHARACTER);
-        out.extend_from_slice(ch.encode_utf8(&mut [0; 4]).as_bytes());
+        if (0xD800..0xE000).contains(&cp) {
+            cp = 0xFFFD;
+        }
+        // UTF-8 by hand: `char::encode_utf8` carries a formatted panic into the wasm.
+        let tail = match cp {
+            0..=0x7F => 0,
+            0x80..=0x7FF => 1,
+            0x800..=0xFFFF => 2,
+            _ => 3,
+        };
+        let lead: u8 = [0, 0xC0, 0xE0, 0xF0][tail];
+        out.push(lead | (cp >> (6 * tail)) as u8);
+        for k in (0..tail).rev() {
+            out.push(0x80 | (cp >> (6 * k)) as u8 & 0x3F);
+        }
     }
     String::from_utf8(out).ok()
 }
