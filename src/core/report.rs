@@ -118,6 +118,10 @@ pub(crate) enum Piece<'a> {
 /// Writes `template` with each `{i}` (one digit) replaced by `args[i]`. Messages are assembled
 /// with `Formatter::write_str` alone, so `core::fmt`'s argument and integer machinery stays out of
 /// the wasm, and a message's fixed text is one string of data instead of code per fragment.
+///
+/// The writer's errors are dropped and `Ok` is always returned: messages are written into Strings
+/// (`to_string`), which never fail, and a `Display` the optimiser can see never failing lets
+/// `to_string`'s `expect`, with the panic formatting behind it, fall out of the wasm.
 pub(crate) fn say(f: &mut fmt::Formatter<'_>, template: &str, args: &[Piece<'_>]) -> fmt::Result {
     let b = template.as_bytes();
     let (mut start, mut i) = (0, 0);
@@ -126,19 +130,22 @@ pub(crate) fn say(f: &mut fmt::Formatter<'_>, template: &str, args: &[Piece<'_>]
             i += 1;
             continue;
         }
-        f.write_str(template.get(start..i).unwrap_or_default())?;
+        let _ = f.write_str(template.get(start..i).unwrap_or_default());
         let n = b
             .get(i + 1)
             .map_or(0, |d| usize::from(d.wrapping_sub(b'0')));
         match args.get(n) {
-            Some(Piece::S(s)) => f.write_str(s)?,
-            Some(Piece::N(n)) => super::time::write_decimal(f, *n)?,
+            Some(Piece::S(s)) => {
+                let _ = f.write_str(s);
+            }
+            Some(Piece::N(n)) => super::time::write_decimal(f, *n),
             None => {}
         }
         i += 3;
         start = i;
     }
-    f.write_str(template.get(start..).unwrap_or_default())
+    let _ = f.write_str(template.get(start..).unwrap_or_default());
+    Ok(())
 }
 
 /// What the application should hear about, in the order it happened.

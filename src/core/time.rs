@@ -58,15 +58,12 @@ pub fn push_u64(out: &mut Vec<u8>, n: u64) {
     push_digits(out, n, 1);
 }
 
-const DIGITS: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
-
-/// Writes `n` in decimal to a formatter without `core::fmt`'s integer machinery (wasm size).
-pub(crate) fn write_decimal(f: &mut core::fmt::Formatter<'_>, n: u64) -> core::fmt::Result {
+/// Writes `n` in decimal to a formatter without `core::fmt`'s integer machinery (wasm size);
+/// errors are the caller's to ignore (see `report::say`).
+pub(crate) fn write_decimal(f: &mut core::fmt::Formatter<'_>, n: u64) {
     let mut buf = [b'0'; 20];
-    for &d in digits(&mut buf, n, 1) {
-        f.write_str(DIGITS[usize::from(d - b'0') % 10])?;
-    }
-    Ok(())
+    let text = core::str::from_utf8(digits(&mut buf, n, 1)).unwrap_or_default();
+    let _ = f.write_str(text);
 }
 
 /// Appends `ms` as `YYYY-MM-DDTHH:MM:SS.mmmZ`; callers keep `ms <= MAX_TIMESTAMP`.
