@@ -32,22 +32,19 @@ impl Rng {
     /// A random (version 4, variant 1) UUID in its 36-character lowercase text form.
     pub fn uuid_v4(&mut self) -> [u8; 36] {
         const HEX: &[u8; 16] = b"0123456789abcdef";
-        let hi = self.next_u64().to_be_bytes();
-        let lo = self.next_u64().to_be_bytes();
-        let mut raw = [0u8; 16];
-        raw[..8].copy_from_slice(&hi);
-        raw[8..].copy_from_slice(&lo);
-        raw[6] = (raw[6] & 0x0f) | 0x40;
-        raw[8] = (raw[8] & 0x3f) | 0x80;
+        // 128 bits, big-endian: version nibble 4 in byte 6, variant bits 10 atop byte 8.
+        let hi = self.next_u64() & !0xf000 | 0x4000;
+        let lo = self.next_u64() & !(0xc0 << 56) | 0x80 << 56;
         let mut out = [b'-'; 36];
-        let mut o = 0;
-        for (i, byte) in raw.iter().enumerate() {
-            if matches!(i, 4 | 6 | 8 | 10) {
-                o += 1;
+        let mut nibble = 0;
+        // Iterators and masks, no indexing: nothing here can panic.
+        for (pos, slot) in out.iter_mut().enumerate() {
+            if matches!(pos, 8 | 13 | 18 | 23) {
+                continue;
             }
-            out[o] = HEX[usize::from(byte >> 4)];
-            out[o + 1] = HEX[usize::from(byte & 15)];
-            o += 2;
+            let word = if nibble < 16 { hi } else { lo };
+            *slot = HEX[(word >> (60 - 4 * (nibble % 16)) & 0xf) as usize];
+            nibble += 1;
         }
         out
     }
@@ -76,7 +73,9 @@ pub(crate) fn key(seed: u64, tag: u8, s: &[u8]) -> u64 {
             .rotate_left(29);
     }
     let mut tail = [0u8; 8];
-    tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+    for (t, &b) in tail.iter_mut().zip(chunks.remainder()) {
+        *t = b;
+    }
     h = (h ^ u64::from_le_bytes(tail)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     // Zero means "no identity" in queue entries.
     mix(h).max(1)

@@ -44,13 +44,17 @@ fn push_digits(out: &mut Vec<u8>, n: u64, width: usize) {
 
 /// The decimal digits of `n`, zero-padded to `width`, in `buf`.
 fn digits(buf: &mut [u8; 20], mut n: u64, width: usize) -> &[u8] {
+    // `get` rather than indexing: no bounds-check panic (and its formatting) in the wasm.
     let mut i = buf.len();
-    while i > 0 && (n > 0 || buf.len() - i < width) {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
+    while let Some(slot) = i.checked_sub(1).and_then(|j| buf.get_mut(j)) {
+        if n == 0 && 20 - i >= width {
+            break;
+        }
+        *slot = b'0' + (n % 10) as u8;
         n /= 10;
+        i -= 1;
     }
-    &buf[i..]
+    buf.get(i..).unwrap_or_default()
 }
 
 /// Appends the decimal form of `n`.

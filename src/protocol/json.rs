@@ -472,7 +472,7 @@ pub fn write_str_with(out: &mut Vec<u8>, prefix: &str, s: &str) {
             0..=0x1f => b"",
             _ => continue,
         };
-        out.extend_from_slice(&b[run..i]);
+        out.extend_from_slice(b.get(run..i).unwrap_or_default());
         if esc.is_empty() {
             out.extend_from_slice(b"\\u00");
             out.push(HEX[usize::from(c >> 4)]);
@@ -482,7 +482,7 @@ pub fn write_str_with(out: &mut Vec<u8>, prefix: &str, s: &str) {
         }
         run = i + 1;
     }
-    out.extend_from_slice(&b[run..]);
+    out.extend_from_slice(b.get(run..).unwrap_or_default());
     out.push(b'"');
 }
 
