@@ -46,8 +46,7 @@ impl Pipeline {
                     let by_id = err.message_id.as_deref().and_then(|m| {
                         flight.events.iter().position(|&id| {
                             self.queue
-                                .find(id)
-                                .and_then(|i| self.queue.get(i))
+                                .live(id)
                                 .is_some_and(|e| e.message_id() == m.as_bytes())
                         })
                     });
@@ -283,7 +282,7 @@ impl Pipeline {
             let Some(&id) = flight.events.get(i) else {
                 continue;
             };
-            let Some(e) = self.queue.find(id).and_then(|idx| self.queue.get(idx)) else {
+            let Some(e) = self.queue.live(id) else {
                 continue;
             };
             let (user, device) = (e.user, e.device);
@@ -303,7 +302,7 @@ impl Pipeline {
             }
         }
         let affected = flight.events.iter().any(|&id| {
-            let e = self.queue.find(id).and_then(|idx| self.queue.get(idx));
+            let e = self.queue.live(id);
             e.is_some_and(|e| self.is_paused(e.user, now) || self.is_paused(e.device, now))
         });
         if affected {
@@ -333,7 +332,7 @@ impl Pipeline {
 
     /// The user and device ids in an event's stored bytes (only for reporting pauses).
     fn identity_strings(&self, id: u64) -> (Option<String>, Option<String>) {
-        let Some(e) = self.queue.find(id).and_then(|i| self.queue.get(i)) else {
+        let Some(e) = self.queue.live(id) else {
             return (None, None);
         };
         let (_, device_key, user_key) = self.config.protocol.stored_keys();

@@ -1,8 +1,6 @@
 //! The state machine: admission, bounds, housekeeping and the public calls. Planning lives in
 //! `batch.rs`, response handling in `outcome.rs`.
 
-use std::collections::VecDeque;
-
 use super::backoff::{key, mix, Rng};
 use super::config::{Config, ConfigError, Overflow};
 use super::event::{inspect_stored, validate, EventInput, Rejected, StoredEvent};
@@ -144,7 +142,11 @@ pub struct Pipeline {
     pub(crate) early_deadline: Millis,
     /// Earliest give-up horizon among held events (a sweep finds the next one).
     pub(crate) next_sweep: Millis,
-    pub(crate) events: VecDeque<AppEvent>,
+    /// What to tell the application, oldest first; the first `events_read` were handed out
+    /// (taken, leaving `None`). A Vec with a read cursor rather than a VecDeque: drivers drain it
+    /// after every call, and the deque's ring-buffer code costs wasm size.
+    pub(crate) events: Vec<Option<AppEvent>>,
+    pub(crate) events_read: usize,
     pub(crate) stats: Stats,
     pub(crate) last_now: Millis,
 }
@@ -184,7 +186,8 @@ impl Pipeline {
             planned_deadline: None,
             early_deadline: Millis::MAX,
             next_sweep: Millis::MAX,
-            events: VecDeque::new(),
+            events: Vec::new(),
+            events_read: 0,
             stats: Stats::default(),
             last_now: 0,
             config,
@@ -285,7 +288,7 @@ impl Pipeline {
 
     /// The persistable form of a held event (for IndexedDB / a Durable Object).
     pub fn stored_form(&self, id: EventId) -> Option<StoredEvent> {
-        let e = self.queue.get(self.queue.find(id.0)?)?;
+        let e = self.queue.live(id.0)?;
         Some(StoredEvent {
             message_id: e.message_id_string(),
             enqueued_at: e.created_at,
@@ -333,8 +336,7 @@ impl Pipeline {
         if let Some(held) = self.by_msg.get(mkey) {
             let same = self
                 .queue
-                .find(held)
-                .and_then(|i| self.queue.get(i))
+                .live(held)
                 .is_some_and(|e| e.message_id() == message_id);
             if same {
                 return Ok(EventId(held));
@@ -493,7 +495,15 @@ impl Pipeline {
 
     #[must_use]
     pub fn poll_event(&mut self) -> Option<AppEvent> {
-        self.events.pop_front()
+        let e = self.events.get_mut(self.events_read).and_then(Option::take);
+        if e.is_some() {
+            self.events_read += 1;
+        } else {
+            // All handed out: start again at the front of the same allocation.
+            self.events.clear();
+            self.events_read = 0;
+        }
+        e
     }
 
     pub fn stats(&self) -> Stats {
@@ -562,7 +572,7 @@ impl Pipeline {
         if let Some(message_id) = self.remove(idx) {
             self.stats.failed += 1;
             let id = EventId(self.queue.get(idx).map_or(0, |e| e.id));
-            self.events.push_back(AppEvent::Failed {
+            self.push_event(AppEvent::Failed {
                 id,
                 message_id,
                 reason,
@@ -595,7 +605,7 @@ impl Pipeline {
 
     #[cfg_attr(target_arch = "wasm32", inline(never))]
     pub(crate) fn push_event(&mut self, e: AppEvent) {
-        self.events.push_back(e);
+        self.events.push(Some(e));
     }
 
     pub(crate) fn alloc_tid(&mut self) -> u64 {

@@ -74,6 +74,10 @@ impl Queue {
         let idx = self.entries.binary_search_by_key(&id, |e| e.id).ok()?;
         (self.entries.get(idx)?.flight != DEAD).then_some(idx)
     }
+    /// The live event `id`.
+    pub fn live(&self, id: u64) -> Option<&Entry> {
+        self.entries.get(self.find(id)?)
+    }
     /// First position whose id is at least `id`.
     pub fn lower_bound(&self, id: u64) -> usize {
         self.entries.partition_point(|e| e.id < id)
