@@ -234,14 +234,17 @@ export function loadStore(db) {
 
 // Batches a tick's writes into ONE transaction: put/del only append, the first of a tick
 // queues a microtask that commits them all. `committed(puts)` gets the puts written, as
-// [key, value, share, ...]; `failed(error)` the first failure, after which no record is written
-// (the events stay in memory) but deletes are still tried, so delivered events do not linger.
+// [key, value, share, ...], once each; `failed(error)` the first failure, after which no record
+// is written (the events stay in memory) but deletes are still tried, so delivered events do not
+// linger. `leave()` commits at once, for a page being torn down, and returns the puts not yet
+// reported (a follower hands them over before the page is gone; the store no longer reports them).
 export class Store {
   #db;
   #puts = [];
   #dels = [];
   #due = false;
   #broken = false;
+  #open = new Set(); // batches written whose transaction has not completed
   #committed;
   #failed;
   constructor(db, committed, failed) {
@@ -266,6 +269,12 @@ export class Store {
     this.#dels.push(key);
     this.#soon();
   }
+  leave() {
+    this.#commit();
+    const left = [];
+    for (const b of this.#open) if (!b.told && (b.told = true)) left.push(...b.puts);
+    return left;
+  }
   close() {
     this.#db.close(); // IndexedDB finishes the transactions already started first
   }
@@ -275,11 +284,17 @@ export class Store {
     queueMicrotask(() => this.#commit());
   }
   #commit() {
-    const puts = this.#puts;
+    this.#due = false;
+    if (!this.#puts.length && !this.#dels.length) return;
+    const b = { puts: this.#puts, told: false };
     const dels = this.#dels;
     this.#puts = [];
     this.#dels = [];
-    this.#due = false;
+    this.#open.add(b);
+    const tell = () => {
+      this.#open.delete(b);
+      if (b.puts.length && !b.told && (b.told = true)) this.#committed(b.puts);
+    };
     let once = 0; // a failed transaction reports both error and abort
     const fail = (e) => {
       if (once++) return;
@@ -287,15 +302,18 @@ export class Store {
         this.#broken = true;
         this.#failed(e);
       }
-      if (puts.length) this.#committed(puts); // not durable, but a follower still hands them over
+      tell(); // not durable, but a follower still hands them over
     };
     try {
       const tx = this.#db.transaction(STORE, "readwrite");
       const s = tx.objectStore(STORE);
-      for (let i = 0; i < puts.length; i += 3) s.put(puts[i + 1], puts[i]);
+      for (let i = 0; i < b.puts.length; i += 3) s.put(b.puts[i + 1], b.puts[i]);
       for (const k of dels) s.delete(k);
-      tx.oncomplete = () => puts.length && this.#committed(puts);
+      tx.oncomplete = tell;
       tx.onerror = tx.onabort = () => fail(tx.error ?? new DOMException("transaction aborted", "AbortError"));
+      // Everything is queued: commit now rather than when the task ends, which narrows the
+      // window in which closing the page loses the transaction.
+      tx.commit?.();
     } catch (e) {
       fail(e);
     }
@@ -385,7 +403,11 @@ export class Client {
     // cache. Back from that cache, it asks again.
     const leave = () => {
       this.#turn++;
-      d.leave();
+      d.leave(); // the unload send, and this tick's records to the store
+      // Commit now, and hand what is not known to be committed to the leader: the page may be
+      // gone before either transaction or message would otherwise complete.
+      const left = this.#store?.leave();
+      if (left?.length) this.#share(left);
       this.#unlock?.();
       this.#unlock = undefined;
     };
@@ -453,8 +475,14 @@ export class Client {
   // The IO the driver asks for (src/js.rs); each returns at once and never calls back into the
   // driver before returning.
   send(id, path, body, keepalive) {
-    post(this.#o.apiHost + path, this.#headers, body.slice(), keepalive).then((r) =>
-      Array.isArray(r) ? this.#d.response(id, r[0], r[1] ?? undefined, r[2]) : this.#d.failure(id));
+    body = body.slice(); // a view of wasm memory, valid only during this call
+    const go = () =>
+      post(this.#o.apiHost + path, this.#headers, body, keepalive).then((r) =>
+        Array.isArray(r) ? this.#d.response(id, r[0], r[1] ?? undefined, r[2]) : this.#d.failure(id));
+    // fetch runs after the driver returns, so an instrumented fetch that tracks an event does not
+    // re-enter it; a page being left sends at once, before it can be torn down.
+    if (keepalive) go();
+    else queueMicrotask(go);
   }
   arm(ms) {
     this.#timer.arm(ms);

@@ -14,7 +14,8 @@
 //!
 //! Storage: every admitted event is put in IndexedDB as its stored form (messageId, enqueue time,
 //! the exact bytes to send) and deleted when the core reports it delivered or failed. The leader
-//! restores what earlier pages left before it sends anything.
+//! restores what earlier pages left; it does not wait for that to send its own events, because a
+//! page can be closed milliseconds after it starts.
 //!
 //! Tabs: with a durable store, only the tab holding the Web Lock sends (the leader). Every other
 //! tab (a follower) keeps its own events in its pipeline without sending; once they are committed
@@ -93,9 +94,11 @@ pub struct Driver<I: Io> {
     durable: bool,
     /// This context sends.
     leader: bool,
-    /// The leader restored what the store held. Sending waits for it: an event delivered before
-    /// could otherwise be restored again from the older snapshot and sent twice.
+    /// The leader has restored what the store held. Until then it sends its own events anyway
+    /// (a page may be closed within milliseconds of starting) and remembers what it settled, so
+    /// that the store's older snapshot cannot bring those back to be sent twice.
     loaded: bool,
+    settled_early: Vec<String>,
     scheduled: bool,
     timer_at: Option<Millis>,
     /// Admitted since the last drive; their stored forms go to the store there.
@@ -124,6 +127,7 @@ impl<I: Io> Driver<I> {
             durable,
             leader: false,
             loaded: false,
+            settled_early: Vec::new(),
             scheduled: false,
             timer_at: None,
             unstored: Vec::new(),
@@ -218,9 +222,13 @@ impl<I: Io> Driver<I> {
         ]
     }
 
-    /// This context holds the lock, or needs none. Sending starts at [`Driver::loaded`].
+    /// This context holds the lock, or needs none: it sends from now on, and restores the
+    /// stored queue until [`Driver::loaded`].
     pub fn lead(&mut self) {
         self.leader = true;
+        self.loaded = false;
+        self.settled_early.clear();
+        self.drive();
     }
 
     /// The leader has restored the stored queue. What it inherits leaves at once: those events
@@ -228,6 +236,7 @@ impl<I: Io> Driver<I> {
     /// before this tab led was heard by nobody.
     pub fn loaded(&mut self) {
         self.loaded = true;
+        self.settled_early = Vec::new();
         self.pipeline.flush(self.io.now());
         self.drive();
     }
@@ -268,6 +277,9 @@ impl<I: Io> Driver<I> {
             body: body.to_vec(),
         };
         let key = stored.message_id.clone();
+        if from_store && self.settled_early.contains(&key) {
+            return; // delivered or failed while the store was loading: its delete is on its way
+        }
         match self.pipeline.restore(self.io.now(), stored) {
             Ok(id) => self.last_id = self.last_id.max(id.0),
             Err(e) => {
@@ -350,7 +362,7 @@ impl<I: Io> Driver<I> {
 
     /// The page is being hidden or left: the leader sends what it can with keepalive.
     pub fn hidden(&mut self) {
-        if !(self.leader && self.loaded) {
+        if !self.leader {
             return;
         }
         self.persist();
@@ -376,7 +388,7 @@ impl<I: Io> Driver<I> {
         let now = self.io.now();
         self.persist();
         let mut sent = false;
-        if self.leader && self.loaded {
+        if self.leader {
             while let Some(t) = self.pipeline.poll_transmit(now) {
                 self.start(t.id.0, t.path, &t.body, false);
                 sent = true;
@@ -445,6 +457,9 @@ impl<I: Io> Driver<I> {
                 for m in &message_ids {
                     self.io.delete(m);
                 }
+                if self.leader && !self.loaded {
+                    self.settled_early.extend(message_ids.iter().cloned());
+                }
                 if self.leader {
                     self.done.0.extend(message_ids.iter().cloned());
                 }
@@ -457,6 +472,9 @@ impl<I: Io> Driver<I> {
             } => {
                 self.settle(id);
                 self.io.delete(&message_id);
+                if self.leader && !self.loaded {
+                    self.settled_early.push(message_id.clone());
+                }
                 let (code, reason) = (String::from(reason.code()), reason.to_string());
                 if self.leader {
                     let record = [message_id.clone(), code.clone(), reason.clone()];

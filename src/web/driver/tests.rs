@@ -347,14 +347,30 @@ fn a_new_leader_sends_what_it_inherits_at_once() {
 }
 
 #[test]
-fn the_leader_sends_nothing_before_the_stored_queue_is_loaded() {
+fn a_leader_sends_before_the_store_is_loaded_and_never_restores_what_it_settled_meanwhile() {
     let mut d = driver(true, 6);
+    let m = track(&mut d, "Early");
+    d.drive();
+    let snapshot = d.io.stored.clone(); // what a slow load of the store will return
     d.lead();
-    track(&mut d, "Early");
     d.flush(1);
-    assert!(d.io.sends().is_empty());
+    let sends = d.io.sends();
+    assert_eq!(
+        sends.len(),
+        1,
+        "a page closed right after starting must not wait for the load"
+    );
+    d.response(sends[0], 200, None, OK.to_vec());
+    assert!(d.io.calls.contains(&Call::Resolve(1)));
+    d.io.take();
+    for (k, v) in snapshot {
+        d.restore(k, &v, true);
+    }
     d.loaded();
-    assert_eq!(d.io.sends().len(), 1);
+    assert!(
+        d.io.sends().is_empty(),
+        "{m} came back from the old snapshot and was sent again"
+    );
 }
 
 #[test]
