@@ -96,9 +96,13 @@ impl Queue {
     /// reclaims; memory is given back only after a sizeable burst.
     pub fn tidy(&mut self) {
         if self.dead * 2 > self.entries.len() {
-            self.entries.retain(|e| e.flight != DEAD);
-            if self.dead > 32 {
-                self.entries.shrink_to_fit();
+            // Moved into an exactly sized vector (smaller code than retain + shrink_to_fit).
+            let old = std::mem::take(&mut self.entries);
+            self.entries = Vec::with_capacity(old.len() - self.dead);
+            for e in old {
+                if e.flight != DEAD {
+                    self.entries.push(e);
+                }
             }
             self.dead = 0;
         }
