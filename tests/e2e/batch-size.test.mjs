@@ -37,3 +37,32 @@ test("events of ~100 KiB leave in near-full requests of at most 1 MiB", { timeou
   assert.ok(full.length >= reqs.length - 1, `requests not filled by bytes: ${sizes}`);
   assert.equal(reqs.length, Math.ceil(35 / Math.floor(MAX_BYTES / (blob + 200))), `request count (${sizes})`);
 });
+
+// Events tracked one at a time (a user clicking around) wait for the flush rules: with a flush
+// interval of 10 minutes and no flushAt reached, nothing leaves until flush() is called, whichever
+// storage holds them. Then they leave together.
+// Known SDK bug with "indexeddb" (2 runs in 5 on 2026-11-25, package built 03:09; reported): an
+// event tracked right after createClient sometimes leaves alone within a second, flushIntervalMs
+// of 10 minutes notwithstanding, as if the store's start-up load took it for a left-over of an
+// earlier page. Remove `todo` when fixed.
+const EARLY = "SDK: with IndexedDB an event tracked right after createClient is sometimes sent at once";
+for (const storage of ["memory", "indexeddb"]) {
+  test(`storage "${storage}": events tracked one by one leave together, on flush()`, {
+    timeout: 60_000, todo: storage === "indexeddb" ? EARLY : undefined,
+  }, async (t) => {
+    const env = await setup(t);
+    const page = await env.open();
+    await page.evaluate((o) => make(o), env.options({ storage, flushIntervalMs: 600_000 }));
+    const ids = [];
+    for (let i = 0; i < 10; i++) {
+      ids.push(...await page.evaluate((k) => trackMany(1, "Click", {}, k), i));
+      await page.waitForTimeout(100); // the clicks are spread out: several event-loop turns apart
+    }
+    const early = (await env.collector.requests()).filter((r) => r.path === "/v1-batch");
+    await page.evaluate(() => client.flush());
+    assertExactlyOnce(assert, await waitForIds(env, ids), ids);
+    const reqs = (await env.collector.requests()).filter((r) => r.path === "/v1-batch");
+    assert.deepEqual(early.map((r) => r.events), [], "requests sent before any flush rule was met");
+    assert.deepEqual(reqs.map((r) => r.events), [10], "the 10 events did not leave as one batch");
+  });
+}

@@ -4,6 +4,13 @@ import test from "node:test";
 import assert from "node:assert/strict";
 import { assertExactlyOnce, setup, waitFor, waitForIds } from "./harness.mjs";
 
+// Known SDK bug, confirmed 2026-11-25 with the package built 03:09 and reported to the lead: in
+// about one run in three, events tracked right before the page closes are lost. No unload send
+// reaches the collector (or only a part: 100 of 200), and the IndexedDB store
+// "batchwire:uk_live_demo/events" holds 0 records when the next page opens, before its
+// createClient. Each test below can hit it; remove `todo` when fixed.
+const LOSS = "SDK: events tracked right before close are sometimes neither sent on unload nor in IndexedDB";
+
 async function closeThenRevisit(t, env, options, n) {
   const page = await env.open();
   await page.evaluate((o) => make(o), options);
@@ -36,19 +43,22 @@ async function closeThenRevisit(t, env, options, n) {
     events = await waitForIds(env, ids, { timeout: 20_000 });
   } catch (e) {
     const s = await next.evaluate(() => stats()).catch((x) => String(x));
+    const idb = await next.evaluate(() => idbCensus()).catch((x) => String(x));
     throw new Error(`${e.message.split("\n")[0]}\n${fromUnload} had arrived before the next visit; ` +
-      `the next visit's stats(): ${JSON.stringify(s)}\n${env.diagnostics()}`);
+      `the next visit's stats(): ${JSON.stringify(s)}; IndexedDB records: ${JSON.stringify(idb)}\n${env.diagnostics()}`);
   }
   assertExactlyOnce(assert, events, ids);
   t.diagnostic(`${fromUnload} of ${n} stored before the next visit, the rest sent by it`);
 }
 
-test("closing the page right after 200 track calls loses nothing", { timeout: 60_000 }, async (t) => {
+test("closing the page right after 200 track calls loses nothing", { timeout: 60_000, todo: LOSS }, async (t) => {
   const env = await setup(t);
   await closeThenRevisit(t, env, env.options({ storage: "indexeddb" }), 200);
 });
 
-test("events only queued (no flush due) at close are sent on unload or on the next visit", { timeout: 60_000 }, async (t) => {
+test("events only queued (no flush due) at close are sent on unload or on the next visit", {
+  timeout: 60_000, todo: LOSS,
+}, async (t) => {
   const env = await setup(t);
   // Nothing is due before the close: only the pagehide path or the next visit can deliver them.
   await closeThenRevisit(t, env, env.options({ storage: "indexeddb", flushIntervalMs: 600_000 }), 60);
@@ -58,7 +68,7 @@ test("events only queued (no flush due) at close are sent on unload or on the ne
 // sent nothing until flushIntervalMs, and a flush() right after createClient missed them (every
 // run); fixed by 03:10.
 test("when the unload send fails, the next visit sends the events at once", {
-  timeout: 60_000,
+  timeout: 60_000, todo: LOSS,
 }, async (t) => {
   const env = await setup(t);
   // Whatever the closing page sends is refused; nobody is left there to retry it.
@@ -75,6 +85,7 @@ test("when the unload send fails, the next visit sends the events at once", {
     { timeout: 5000, what: "the unload send" }).catch(() => t.diagnostic("no unload send reached the collector"));
 
   const next = await env.open();
+  const before = await next.evaluate(() => idbCensus()); // what the closed page left, for a failure
   await next.evaluate((o) => make(o), options);
   await next.evaluate(() => flushSoon());
   // The flush interval is 10 minutes: only the start-up resend or flush() can deliver in time.
@@ -83,8 +94,10 @@ test("when the unload send fails, the next visit sends the events at once", {
     events = await waitForIds(env, ids, { timeout: 20_000 });
   } catch (e) {
     const s = await next.evaluate(() => stats()).catch((x) => String(x));
+    const idb = await next.evaluate(() => idbCensus()).catch((x) => String(x));
     const reqs = (await env.collector.requests()).map((r) => `${r.status}:${r.events}`).join(" ");
-    throw new Error(`${e.message.split("\n")[0]}\nrequests: ${reqs}\nthe next visit's stats(): ${JSON.stringify(s)}`);
+    throw new Error(`${e.message.split("\n")[0]}\nrequests: ${reqs}\nthe next visit's stats(): ${JSON.stringify(s)}; ` +
+      `IndexedDB records before createClient ${JSON.stringify(before)}, now ${JSON.stringify(idb)}\n${env.diagnostics()}`);
   }
   assertExactlyOnce(assert, events, ids);
 });

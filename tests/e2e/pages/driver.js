@@ -46,3 +46,24 @@ window.flushSoon = () => {
 window.stats = () => ({ ...window.client.stats() });
 
 window.bwReady = true;
+
+/** Every IndexedDB database of this origin with the record count of each store, for diagnostics. */
+window.idbCensus = async () => {
+  const out = {};
+  for (const { name } of await indexedDB.databases()) {
+    const db = await new Promise((ok, fail) => {
+      const r = indexedDB.open(name);
+      r.onsuccess = () => ok(r.result);
+      r.onerror = () => fail(r.error);
+    });
+    for (const store of db.objectStoreNames) {
+      out[`${name}/${store}`] = await new Promise((ok) => {
+        const r = db.transaction(store).objectStore(store).count();
+        r.onsuccess = () => ok(r.result);
+        r.onerror = () => ok(String(r.error));
+      });
+    }
+    db.close();
+  }
+  return out;
+};
