@@ -298,55 +298,17 @@ pub fn scan_object(b: &[u8]) -> Result<ObjectStats, ScanError> {
 
 /// The members of a JSON object, as (key's raw text without quotes, value's raw text). Reading
 /// a response this way needs no tree and no recursion; a malformed object simply ends early.
-pub struct Members<'a> {
-    b: &'a [u8],
-    i: usize,
-    open: bool,
-}
+pub struct Members<'a>(Walk<'a>);
 
 pub fn members(b: &[u8]) -> Members<'_> {
-    let i = skip_ws(b, 0);
-    let open = b.get(i) == Some(&b'{');
-    Members { b, i: i + 1, open }
+    Members(Walk::new(b, b'{'))
 }
 
 impl<'a> Iterator for Members<'a> {
     type Item = (&'a [u8], &'a [u8]);
 
     fn next(&mut self) -> Option<Self::Item> {
-        let item = self.step();
-        self.open &= item.is_some();
-        item
-    }
-}
-
-impl<'a> Members<'a> {
-    fn step(&mut self) -> Option<(&'a [u8], &'a [u8])> {
-        if !self.open {
-            return None;
-        }
-        let b = self.b;
-        let mut i = skip_ws(b, self.i);
-        if b.get(i) != Some(&b'"') {
-            return None;
-        }
-        let (kend, _) = scan_string(b, i).ok()?;
-        let key = b.get(i + 1..kend - 1)?;
-        i = skip_ws(b, kend);
-        if b.get(i) != Some(&b':') {
-            return None;
-        }
-        i = skip_ws(b, i + 1);
-        let vend = skip_value(b, i)?;
-        let value = b.get(i..vend)?;
-        i = skip_ws(b, vend);
-        match b.get(i) {
-            Some(b',') => self.i = i + 1,
-            Some(b'}') => self.open = false,
-            _ => return None,
-        }
-        // A closing brace ends the iteration after this item.
-        Some((key, value))
+        self.0.next()
     }
 }
 
@@ -358,39 +320,78 @@ pub fn field<'a>(obj: &'a [u8], key: &str) -> Option<&'a [u8]> {
 }
 
 /// The elements of a JSON array, as raw text; nothing if `b` is not an array.
-pub struct Items<'a> {
-    b: &'a [u8],
-    i: usize,
-    open: bool,
-}
+pub struct Items<'a>(Walk<'a>);
 
 pub fn items(b: &[u8]) -> Items<'_> {
-    let i = skip_ws(b, 0);
-    let mut open = b.get(i) == Some(&b'[');
-    let i = skip_ws(b, i + 1);
-    open &= b.get(i) != Some(&b']');
-    Items { b, i, open }
+    Items(Walk::new(b, b'['))
 }
 
 impl<'a> Iterator for Items<'a> {
     type Item = &'a [u8];
 
     fn next(&mut self) -> Option<&'a [u8]> {
+        self.0.next().map(|(_, v)| v)
+    }
+}
+
+/// One walker for both containers (one copy of the code in the wasm): objects yield
+/// (key, value), arrays (empty key, value).
+struct Walk<'a> {
+    b: &'a [u8],
+    i: usize,
+    open: bool,
+    object: bool,
+}
+
+impl<'a> Walk<'a> {
+    fn new(b: &'a [u8], bracket: u8) -> Self {
+        let i = skip_ws(b, 0);
+        let open = b.get(i) == Some(&bracket);
+        Walk {
+            b,
+            i: i + 1,
+            open,
+            object: bracket == b'{',
+        }
+    }
+
+    fn next(&mut self) -> Option<(&'a [u8], &'a [u8])> {
+        let item = self.step();
+        self.open &= item.is_some();
+        item
+    }
+
+    fn step(&mut self) -> Option<(&'a [u8], &'a [u8])> {
         if !self.open {
             return None;
         }
         let b = self.b;
-        let start = skip_ws(b, self.i);
-        let item = skip_value(b, start).and_then(|end| Some((b.get(start..end)?, skip_ws(b, end))));
-        let Some((value, i)) = item else {
-            self.open = false;
-            return None;
-        };
-        match b.get(i) {
-            Some(b',') => self.i = i + 1,
-            _ => self.open = false,
+        let mut i = skip_ws(b, self.i);
+        let mut key: &[u8] = &[];
+        if self.object {
+            if b.get(i) != Some(&b'"') {
+                return None;
+            }
+            let (kend, _) = scan_string(b, i).ok()?;
+            key = b.get(i + 1..kend - 1)?;
+            i = skip_ws(b, kend);
+            if b.get(i) != Some(&b':') {
+                return None;
+            }
+            i = skip_ws(b, i + 1);
         }
-        Some(value)
+        // An empty array ends here too: `]` does not start a value.
+        let vend = skip_value(b, i)?;
+        let value = b.get(i..vend)?;
+        i = skip_ws(b, vend);
+        match (b.get(i), self.object) {
+            (Some(b','), _) => self.i = i + 1,
+            // A closing brace ends an object after this member; an array ends after any element
+            // not followed by a comma.
+            (Some(b'}'), true) | (_, false) => self.open = false,
+            _ => return None,
+        }
+        Some((key, value))
     }
 }
 
