@@ -25,7 +25,9 @@
 //! 5xx transient (500/502/504 may have been ingested: the retry's insert_id makes that safe).
 
 use super::json;
-use super::{document, error_text, text, write_object, EventFields, Outcome, Protocol, Val};
+use super::{
+    by_status, document, error_text, text, write_object, EventFields, Outcome, Protocol, Val,
+};
 use crate::core::time::push_u64;
 use crate::core::{EventKind, Millis};
 
@@ -183,12 +185,7 @@ pub(crate) fn decode(
                 retry_after,
             }
         }
-        408 | 500..=599 => Outcome::Transient { status },
-        401..=499 => Outcome::Permanent {
-            status,
-            error: error_text(doc, status),
-        },
-        _ => Outcome::Transient { status },
+        _ => by_status(doc, status),
     }
 }
 

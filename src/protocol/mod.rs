@@ -318,6 +318,19 @@ pub(crate) fn document(body: &[u8]) -> &[u8] {
     }
 }
 
+/// What both protocols make of a status once their special ones are handled: other 4xx (but 408)
+/// are refused for good, with the server's error text; 408, 5xx and anything unexpected are
+/// transient.
+pub(crate) fn by_status(doc: &[u8], status: u16) -> Outcome {
+    match status {
+        400..=499 if status != 408 => Outcome::Permanent {
+            status,
+            error: error_text(doc, status),
+        },
+        _ => Outcome::Transient { status },
+    }
+}
+
 /// The server's `error` text, or a stand-in naming the status.
 pub(crate) fn error_text(doc: &[u8], status: u16) -> String {
     if let Some(e) = json::field(doc, "error").and_then(json::string) {

@@ -15,7 +15,7 @@
 //! - 408 and 5xx: transient. Other 4xx: permanent, with the server's error text.
 
 use super::json;
-use super::{document, error_text, text, write_object, EventError, EventFields, Outcome, Val};
+use super::{by_status, document, text, write_object, EventError, EventFields, Outcome, Val};
 use crate::core::{EventKind, Millis};
 
 fn type_name(kind: EventKind) -> &'static [u8] {
@@ -104,12 +104,7 @@ pub(crate) fn decode(status: u16, retry_after: Option<Millis>, body: &[u8]) -> O
                 Outcome::RateLimited { retry_after }
             }
         }
-        408 | 500..=599 => Outcome::Transient { status },
-        400..=499 => Outcome::Permanent {
-            status,
-            error: error_text(doc, status),
-        },
-        _ => Outcome::Transient { status },
+        _ => by_status(doc, status),
     }
 }
 
