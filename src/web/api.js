@@ -18,6 +18,10 @@ const fail = (code, message) => {
 const invalid = (message) => fail("E_INVALID_EVENT", message);
 const config = (field, what) => fail("E_CONFIG", `${field} must be ${what} (field: ${field})`);
 
+/** A core configuration error, its Rust field names (max_batch_bytes) as option names. */
+export const configError = (message) =>
+  new BatchwireError("E_CONFIG", message.replace(/[a-z]+(_[a-z]+)+/g, (m) => m.replace(/_(.)/g, (_, c) => c.toUpperCase())));
+
 const PROTOCOLS = ["v1-batch", "amplitude-http-v2", "amplitude-batch"];
 // Order matters: src/js.rs reads them by index. Unset ones go as -1 (keep the core's default).
 const NUMBERS = ["flushAt", "flushIntervalMs", "maxBatchBytes", "maxInFlight", "maxQueueEvents", "maxQueueBytes",
