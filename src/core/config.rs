@@ -87,19 +87,30 @@ impl Config {
         if self.max_batch_bytes < MIN_BATCH_BYTES {
             return Err(ConfigError::Zero("max_batch_bytes (at least 1024)"));
         }
-        // One loop over one type: a second loop for the usize settings would be a second copy.
-        for (value, name) in [
-            (self.max_in_flight as u64, "max_in_flight"),
-            (self.max_queue_events as u64, "max_queue_events"),
-            (self.max_queue_bytes as u64, "max_queue_bytes"),
-            (self.min_id_length as u64, "min_id_length"),
-            (self.backoff_base_ms, "backoff_base_ms"),
-            (self.quota_probe_ms, "quota_probe_ms"),
-            (self.give_up_after_ms, "give_up_after_ms"),
-        ] {
-            if value == 0 {
-                return Err(ConfigError::Zero(name));
-            }
+        // The names are a constant table and the values one array of one type, so the check is
+        // one search (per-setting code or a table built at run time costs wasm size).
+        const MUST_BE_POSITIVE: [&str; 7] = [
+            "max_in_flight",
+            "max_queue_events",
+            "max_queue_bytes",
+            "min_id_length",
+            "backoff_base_ms",
+            "quota_probe_ms",
+            "give_up_after_ms",
+        ];
+        let values = [
+            self.max_in_flight as u64,
+            self.max_queue_events as u64,
+            self.max_queue_bytes as u64,
+            self.min_id_length as u64,
+            self.backoff_base_ms,
+            self.quota_probe_ms,
+            self.give_up_after_ms,
+        ];
+        if let Some(i) = values.iter().position(|&v| v == 0) {
+            return Err(ConfigError::Zero(
+                MUST_BE_POSITIVE.get(i).copied().unwrap_or(""),
+            ));
         }
         if self.backoff_max_ms < self.backoff_base_ms {
             return Err(ConfigError::BackoffOrder);
