@@ -26,7 +26,7 @@ impl Rng {
         if max == u64::MAX {
             return self.next_u64();
         }
-        ((u128::from(self.next_u64()) * u128::from(max + 1)) >> 64) as u64
+        mul_hi(self.next_u64(), max + 1)
     }
 
     /// A random (version 4, variant 1) UUID in its 36-character lowercase text form.
@@ -48,6 +48,22 @@ impl Rng {
         }
         out
     }
+}
+
+/// The high 64 bits of the 128-bit product, from 32-bit halves: wasm has no 128-bit multiply, and
+/// `u128` arithmetic would pull in compiler-rt's `__multi3`.
+fn mul_hi(a: u64, b: u64) -> u64 {
+    let (a_lo, a_hi) = (a & 0xffff_ffff, a >> 32);
+    let (b_lo, b_hi) = (b & 0xffff_ffff, b >> 32);
+    let (lo_lo, hi_lo, lo_hi) = (a_lo * b_lo, a_hi * b_lo, a_lo * b_hi);
+    let cross = (lo_lo >> 32) + (hi_lo & 0xffff_ffff) + lo_hi;
+    a_hi * b_hi + (hi_lo >> 32) + (cross >> 32)
+}
+
+/// `n * 10 + digit`, or `None` past `u64::MAX`; compared rather than overflow-checked, because a
+/// checked 64-bit multiply is a `__multi3` call in wasm.
+pub(crate) fn push_digit(n: u64, digit: u64) -> Option<u64> {
+    (n <= (u64::MAX - digit) / 10).then(|| n * 10 + digit)
 }
 
 /// splitmix64's finaliser: a bijective avalanche of 64 bits.
@@ -85,7 +101,13 @@ pub(crate) fn key(seed: u64, tag: u8, s: &[u8]) -> u64 {
 /// many clients that failed together, and is what AWS's analysis found to finish soonest.
 pub(crate) fn backoff_delay(rng: &mut Rng, attempt: u32, base: Millis, max: Millis) -> Millis {
     let shift = attempt.saturating_sub(1).min(40);
-    let ceiling = base.saturating_mul(1u64 << shift).min(max);
+    // base · 2^shift, saturating (a shift and a compare; see `push_digit`).
+    let ceiling = if base > u64::MAX >> shift {
+        u64::MAX
+    } else {
+        base << shift
+    };
+    let ceiling = ceiling.min(max);
     rng.up_to(ceiling)
 }
 
@@ -96,9 +118,13 @@ pub fn parse_retry_after(raw: &str, now: Millis) -> Option<Millis> {
     if !digits.is_empty() && digits.iter().all(u8::is_ascii_digit) {
         // Saturate rather than fail on absurd values; the give-up horizon bounds the wait anyway.
         let secs = digits.iter().fold(0u64, |n, &c| {
-            n.saturating_mul(10).saturating_add(u64::from(c - b'0'))
+            push_digit(n, u64::from(c - b'0')).unwrap_or(u64::MAX)
         });
-        return Some(secs.saturating_mul(1000));
+        return Some(if secs > u64::MAX / 1000 {
+            u64::MAX
+        } else {
+            secs * 1000
+        });
     }
     parse_http_date(raw).map(|at| at.saturating_sub(now))
 }
@@ -119,6 +145,16 @@ mod tests {
         assert!(matches!(&s[19..20], "8" | "9" | "a" | "b"));
         assert_eq!(s.matches('-').count(), 4);
         assert_eq!(Rng::new(7).uuid_v4(), a, "same seed, same ids: determinism");
+    }
+
+    #[test]
+    fn mul_hi_is_the_high_half_of_the_product() {
+        let mut rng = Rng::new(5);
+        for _ in 0..100_000 {
+            let (a, b) = (rng.next_u64(), rng.next_u64() >> (rng.next_u64() % 64));
+            assert_eq!(mul_hi(a, b), ((u128::from(a) * u128::from(b)) >> 64) as u64);
+        }
+        assert_eq!(mul_hi(u64::MAX, u64::MAX), u64::MAX - 1);
     }
 
     #[test]

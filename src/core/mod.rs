@@ -22,7 +22,7 @@
 //!
 //! The driver (browser, Worker, test) is thin: see [`Pipeline`] for the order of calls.
 
-mod backoff;
+pub(crate) mod backoff;
 mod batch;
 mod config;
 mod event;

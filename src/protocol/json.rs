@@ -405,7 +405,7 @@ pub fn uint(v: &[u8]) -> Option<u64> {
         if !c.is_ascii_digit() {
             return None;
         }
-        n = n.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+        n = crate::core::backoff::push_digit(n, u64::from(c - b'0'))?;
     }
     Some(n)
 }
