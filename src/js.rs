@@ -54,7 +54,7 @@ extern "C" {
     #[wasm_bindgen(method)]
     fn del(this: &Client, key: &str);
     #[wasm_bindgen(method)]
-    fn settled(this: &Client, delivered: &[String], failed: &[String]);
+    fn settled(this: &Client, delivered: &js_sys::Array, failed: &js_sys::Array);
     #[wasm_bindgen(method, js_name = askFlush)]
     fn ask_flush(this: &Client);
     #[wasm_bindgen(method)]
@@ -160,7 +160,12 @@ impl Io for JsIo {
         self.client.del(key);
     }
     fn settled(&mut self, delivered: &[String], failed: &[String]) {
-        self.client.settled(delivered, failed);
+        let list = |ids: &[String]| {
+            ids.iter()
+                .map(|m| JsValue::from_str(m))
+                .collect::<js_sys::Array>()
+        };
+        self.client.settled(&list(delivered), &list(failed));
     }
     fn ask_flush(&mut self) {
         self.client.ask_flush();
@@ -303,8 +308,10 @@ impl WebClient {
         self.driver.restore(key, value, from_store);
     }
 
-    pub fn settled(&mut self, delivered: Vec<String>, failed: Vec<String>) {
-        self.driver.settled(delivered, failed);
+    /// The leader settled `message_id`: delivered, or failed with `code` and `reason`.
+    pub fn settled(&mut self, message_id: String, code: Option<String>, reason: Option<String>) {
+        let failed = code.map(|c| (c, reason.unwrap_or_default()));
+        self.driver.settled(message_id, failed);
     }
 
     pub fn response(&mut self, id: f64, status: u16, retry_after: Option<String>, body: String) {

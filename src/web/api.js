@@ -473,7 +473,12 @@ export class Client {
       if (m[1]) d.flushNow();
       else d.drive();
     } else if (m[0] === "flush") d.flushNow();
-    else if (m[0] === "done") d.settled(strings(m[1]), strings(m[2]));
+    else if (m[0] === "done") {
+      for (const id of strings(m[1])) d.settled(id);
+      const f = strings(m[2]);
+      for (let i = 0; i + 2 < f.length; i += 3) d.settled(f[i], f[i + 1], f[i + 2]);
+      d.drive();
+    }
   }
 
   // The IO the driver asks for (src/js.rs); each returns at once and never calls back into the

@@ -114,6 +114,8 @@ pub struct Driver<I: Io> {
     done: (Vec<String>, Vec<String>),
     /// A follower's own events the leader settled (its pipeline only forgot them).
     elsewhere: (u64, u64),
+    /// Of those, delivered since the last drive.
+    heard: Vec<String>,
 }
 
 impl<I: Io> Driver<I> {
@@ -139,6 +141,7 @@ impl<I: Io> Driver<I> {
             closing: None,
             done: (Vec::new(), Vec::new()),
             elsewhere: (0, 0),
+            heard: Vec::new(),
         }
     }
 
@@ -292,31 +295,25 @@ impl<I: Io> Driver<I> {
         }
     }
 
-    /// A follower hears what the leader settled: `failed` is (messageId, code, reason) flat.
-    /// Its own events among them are done here too.
-    pub fn settled(&mut self, delivered: Vec<String>, failed: Vec<String>) {
+    /// A follower hears that the leader settled `message_id`: delivered, or failed with
+    /// `(code, reason)`. If it is one of this tab's own events, it is done here too; deliveries
+    /// are reported together at the next drive.
+    pub fn settled(&mut self, message_id: String, failed: Option<(String, String)>) {
         if self.leader {
             return;
         }
-        let mut ours = Vec::new();
-        for m in delivered {
-            if let Some(id) = self.pipeline.forget(&m) {
-                self.settle(id);
-                ours.push(m);
+        let Some(id) = self.pipeline.forget(&message_id) else {
+            return;
+        };
+        self.settle(id);
+        match failed {
+            None => {
+                self.elsewhere.0 += 1;
+                self.heard.push(message_id);
             }
-        }
-        self.elsewhere.0 += ours.len() as u64;
-        if !ours.is_empty() {
-            self.io.emit(Note::Delivered(ours));
-        }
-        let mut failed = failed.into_iter();
-        while let (Some(m), Some(code), Some(reason)) =
-            (failed.next(), failed.next(), failed.next())
-        {
-            if let Some(id) = self.pipeline.forget(&m) {
-                self.settle(id);
+            Some((code, reason)) => {
                 self.elsewhere.1 += 1;
-                self.io.emit(Note::Failed(m, code, reason));
+                self.io.emit(Note::Failed(message_id, code, reason));
             }
         }
     }
@@ -396,6 +393,10 @@ impl<I: Io> Driver<I> {
         }
         while let Some(ev) = self.pipeline.poll_event() {
             self.on_app_event(ev);
+        }
+        if !self.heard.is_empty() {
+            let heard = std::mem::take(&mut self.heard);
+            self.io.emit(Note::Delivered(heard));
         }
         if self.leader && !(self.done.0.is_empty() && self.done.1.is_empty()) {
             let (delivered, failed) = std::mem::take(&mut self.done);

@@ -285,7 +285,11 @@ fn a_follower_hands_its_events_over_and_settles_them_from_the_leader() {
     assert_eq!(delivered, vec![m.clone()]);
 
     f.io.take();
-    f.settled(delivered.clone(), failed);
+    assert!(failed.is_empty());
+    for m in delivered.clone() {
+        f.settled(m, None);
+    }
+    f.drive();
     let calls = f.io.take();
     assert!(calls.contains(&Call::Emit(Note::Delivered(vec![m.clone()]))));
     assert!(
@@ -294,8 +298,22 @@ fn a_follower_hands_its_events_over_and_settles_them_from_the_leader() {
     );
     assert_eq!(f.stats()[..3], [0.0, 0.0, 1.0]);
     // Told twice (a late message): nothing happens twice.
-    f.settled(delivered, Vec::new());
-    assert!(f.io.take().is_empty());
+    f.settled(delivered[0].clone(), None);
+    f.drive();
+    assert!(!f
+        .io
+        .take()
+        .iter()
+        .any(|c| matches!(c, Call::Emit(_) | Call::Resolve(_))));
+    // A failure the leader reports reaches the follower's listeners with its code.
+    let m2 = track(&mut f, "Rejected by the server");
+    f.settled(
+        m2.clone(),
+        Some(("E_REJECTED".into(), "event name too long".into())),
+    );
+    let failure = Note::Failed(m2, "E_REJECTED".into(), "event name too long".into());
+    assert!(f.io.take().contains(&Call::Emit(failure)));
+    assert_eq!(f.stats()[3], 1.0);
 }
 
 #[test]
