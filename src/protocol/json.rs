@@ -15,7 +15,7 @@
 use std::fmt;
 
 /// Nesting beyond this is refused outright: an object this deep is a bug in the caller, and the
-/// bound keeps the scanner's container stack in one `u128`.
+/// bound keeps the scanner's container stack in 128 bits.
 pub const HARD_DEPTH: usize = 128;
 
 /// Why a text is not the JSON object we need, with the byte offset where the scan stopped.
@@ -199,7 +199,8 @@ pub fn scan_object(b: &[u8]) -> Result<ObjectStats, ScanError> {
         return Err(err(i, "not an object"));
     }
     // Bit d of `objects` says whether the container at depth d is an object (else an array).
-    let mut objects: u128 = 1;
+    let mut objects = Bits128::default();
+    objects.set(0, true);
     let mut depth = 1usize;
     stats.depth = 1;
     i += 1;
@@ -233,7 +234,7 @@ pub fn scan_object(b: &[u8]) -> Result<ObjectStats, ScanError> {
                 _ => return Err(err(i, "expected a key")),
             }
         } else {
-            let in_array = objects >> (depth - 1) & 1 == 0;
+            let in_array = !objects.get(depth - 1);
             if in_array && first && b.get(i) == Some(&b']') {
                 i += 1;
                 depth -= 1;
@@ -244,11 +245,7 @@ pub fn scan_object(b: &[u8]) -> Result<ObjectStats, ScanError> {
                             return Err(err(i, "nested too deeply"));
                         }
                         let is_obj = b.get(i) == Some(&b'{');
-                        if is_obj {
-                            objects |= 1 << depth;
-                        } else {
-                            objects &= !(1 << depth);
-                        }
+                        objects.set(depth, is_obj);
                         depth += 1;
                         stats.depth = stats.depth.max(depth);
                         i += 1;
@@ -278,7 +275,7 @@ pub fn scan_object(b: &[u8]) -> Result<ObjectStats, ScanError> {
                 stats.max_value_bytes = stats.max_value_bytes.max(i.saturating_sub(value_start));
             }
             i = skip_ws(b, i);
-            let in_object = objects >> (depth - 1) & 1 == 1;
+            let in_object = objects.get(depth - 1);
             match (b.get(i), in_object) {
                 (Some(b','), obj) => {
                     i += 1;
@@ -293,6 +290,29 @@ pub fn scan_object(b: &[u8]) -> Result<ObjectStats, ScanError> {
                 _ => return Err(err(i, "expected ',' or a closing bracket")),
             }
         }
+    }
+}
+
+/// 128 flags in two words: `u128` shifts are compiler-rt calls in wasm.
+#[derive(Default)]
+struct Bits128([u64; 2]);
+
+impl Bits128 {
+    fn word(&mut self, i: usize) -> &mut u64 {
+        let [lo, hi] = &mut self.0;
+        if i < 64 {
+            lo
+        } else {
+            hi
+        }
+    }
+    fn get(&mut self, i: usize) -> bool {
+        *self.word(i) >> (i % 64) & 1 == 1
+    }
+    fn set(&mut self, i: usize, on: bool) {
+        let bit = 1 << (i % 64);
+        let w = self.word(i);
+        *w = if on { *w | bit } else { *w & !bit };
     }
 }
 
