@@ -27,10 +27,17 @@ demo: setup
 collector:
 	cargo run --release -p collector -- --addr 127.0.0.1:8787 $(ARGS)
 
-bench: bench-core
+bench: bench-core bench-browser
 
+## The sans-IO core natively: enqueue + plan + encode throughput, memory per queued event.
 bench-core:
 	cargo bench -p batchwire --bench core
+
+## The built package in headless Chromium: bundle size, track() cost, memory; and a peer SDK.
+## Writes bench/results.md.
+bench-browser: package
+	cargo build -q --release -p collector
+	COLLECTOR_BIN=$(CURDIR)/target/release/collector node bench/browser.mjs
 
 clean:
 	rm -rf pkg target/wasm-pack target/test-logs
