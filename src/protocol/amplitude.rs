@@ -105,7 +105,9 @@ pub(crate) fn encode(ev: &EventFields<'_>, out: &mut Vec<u8>) -> usize {
 fn keys(doc: &[u8], name: &str) -> Vec<String> {
     let mut out = Vec::new();
     for (k, _) in json::members(json::field(doc, name).unwrap_or(b"{}")) {
-        out.extend(json::unescape(k));
+        if let Some(k) = json::unescape(k) {
+            out.push(k);
+        }
     }
     out
 }

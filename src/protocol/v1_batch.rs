@@ -58,7 +58,9 @@ fn warnings(doc: &[u8]) -> Vec<String> {
         let text = json::field(w, "message")
             .or(json::field(w, "warning"))
             .unwrap_or(w);
-        out.extend(json::string(text));
+        if let Some(t) = json::string(text) {
+            out.push(t);
+        }
     }
     out
 }
