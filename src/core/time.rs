@@ -89,14 +89,20 @@ pub fn push_iso8601(out: &mut Vec<u8>, ms: Millis) {
     }
 }
 
-/// A number of `min..=max` ASCII digits.
-fn number(t: &[u8], min: usize, max: usize) -> Option<u64> {
+/// The value of `min..=max` ASCII digits, or `u64::MAX`, which every range check of the caller
+/// refuses (returning an Option cost a stack slot and its loads at each call in the wasm).
+fn number(t: &[u8], min: usize, max: usize) -> u64 {
     if t.len() < min || t.len() > max {
-        return None;
+        return u64::MAX;
     }
-    t.iter().try_fold(0u64, |n, &c| {
-        c.is_ascii_digit().then(|| n * 10 + u64::from(c - b'0'))
-    })
+    let mut n = 0;
+    for &c in t {
+        if !c.is_ascii_digit() {
+            return u64::MAX;
+        }
+        n = n * 10 + u64::from(c - b'0');
+    }
+    n
 }
 
 /// Parses an HTTP-date in the IMF-fixdate form servers send (`Sun, 06 Nov 1994 08:49:37 GMT`);
@@ -121,25 +127,22 @@ pub fn parse_http_date(s: &str) -> Option<Millis> {
         }
     }
     let [day, month, year, time, zone] = tokens;
-    let day = number(day, 1, 2)?;
-    let year = number(year, 4, 4)?;
+    let day = number(day, 1, 2);
+    let year = number(year, 4, 4);
     if !(zone == b"GMT" || zone == b"UTC") || time.len() != 8 {
         return None;
     }
     if time.get(2) != Some(&b':') || time.get(5) != Some(&b':') {
         return None;
     }
-    let (h, mi, sec) = (
-        number(time.get(0..2)?, 2, 2)?,
-        number(time.get(3..5)?, 2, 2)?,
-        number(time.get(6..8)?, 2, 2)?,
-    );
+    let part = |at: usize| number(time.get(at..at + 2).unwrap_or_default(), 2, 2);
+    let (h, mi, sec) = (part(0), part(3), part(6));
     const MONTHS: [&[u8; 3]; 12] = [
         b"jan", b"feb", b"mar", b"apr", b"may", b"jun", b"jul", b"aug", b"sep", b"oct", b"nov",
         b"dec",
     ];
     let mo = MONTHS.iter().position(|m| m.eq_ignore_ascii_case(month))? as u64 + 1;
-    if !(1..=31).contains(&day) || h > 23 || mi > 59 || sec > 60 {
+    if !(1..=31).contains(&day) || year > 9999 || h > 23 || mi > 59 || sec > 60 {
         return None;
     }
     let days = days_from_civil(year, mo, day)?;
