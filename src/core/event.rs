@@ -526,12 +526,46 @@ pub(crate) fn validate<'a>(
     })
 }
 
-/// What `restore` learns from a stored body: where its messageId sits and who it belongs to.
+/// What an encoded event says about itself: where its messageId sits and who it belongs to.
 pub(crate) struct StoredMeta {
     pub msg_off: usize,
     pub msg_len: usize,
+    /// A messageId member differs from the one expected.
+    pub mismatch: bool,
     pub user: Option<String>,
     pub device: Option<String>,
+}
+
+/// Reads the messageId (checked against `message_id`), user and device members of an encoded
+/// event: for `restore`, and for naming the identities of a throttled event (one reader for
+/// both keeps one copy in the wasm).
+pub(crate) fn read_stored(protocol: Protocol, body: &[u8], message_id: &[u8]) -> StoredMeta {
+    let (mid_key, device_key, user_key) = protocol.stored_keys();
+    let mut meta = StoredMeta {
+        msg_off: 0,
+        msg_len: 0,
+        mismatch: false,
+        user: None,
+        device: None,
+    };
+    for (k, v) in json::members(body) {
+        if k == mid_key.as_bytes() {
+            let inner = v
+                .get(1..v.len().saturating_sub(1))
+                .filter(|_| v.first() == Some(&b'"'));
+            if inner != Some(message_id) {
+                meta.mismatch = true;
+            }
+            // `v` is a sub-slice of `body`, so this is its offset; +1 skips the quote.
+            meta.msg_off = v.as_ptr() as usize - body.as_ptr() as usize + 1;
+            meta.msg_len = message_id.len();
+        } else if k == device_key.as_bytes() {
+            meta.device = json::string(v);
+        } else if k == user_key.as_bytes() {
+            meta.user = json::string(v);
+        }
+    }
+    meta
 }
 
 /// Checks a stored body is one of ours for this protocol; its bytes are trusted no further.
@@ -546,31 +580,11 @@ pub(crate) fn inspect_stored(
     };
     let body = &stored.body;
     json::scan_object(body).map_err(|e| corrupt(Rule::NotJson(e)))?;
-    let (mid_key, device_key, user_key) = protocol.stored_keys();
-    let mut meta = StoredMeta {
-        msg_off: 0,
-        msg_len: 0,
-        user: None,
-        device: None,
-    };
-    for (k, v) in json::members(body) {
-        if k == mid_key.as_bytes() {
-            let inner = v
-                .get(1..v.len().saturating_sub(1))
-                .filter(|_| v.first() == Some(&b'"'));
-            if inner != Some(stored.message_id.as_bytes()) {
-                return Err(corrupt(Rule::Missing(
-                    "has a stored body whose messageId does not match",
-                )));
-            }
-            // `v` is a sub-slice of `body`, so this is its offset; +1 skips the quote.
-            meta.msg_off = v.as_ptr() as usize - body.as_ptr() as usize + 1;
-            meta.msg_len = stored.message_id.len();
-        } else if k == device_key.as_bytes() {
-            meta.device = json::string(v);
-        } else if k == user_key.as_bytes() {
-            meta.user = json::string(v);
-        }
+    let meta = read_stored(protocol, body, stored.message_id.as_bytes());
+    if meta.mismatch {
+        return Err(corrupt(Rule::Missing(
+            "has a stored body whose messageId does not match",
+        )));
     }
     let id = stored.message_id.as_str();
     if meta.msg_len == 0 || id.len() > crate::protocol::MAX_MESSAGE_ID_BYTES || !json::is_plain(id)

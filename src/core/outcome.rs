@@ -17,11 +17,11 @@
 //! horizon fails with `RetryHorizon` instead.
 
 use super::backoff::{backoff_delay, key, parse_retry_after};
-use super::event::Warning;
+use super::event::{read_stored, Warning};
 use super::pipeline::{Flight, Pause, Pipeline, QuotaHold, TAG_DEVICE, TAG_USER};
 use super::report::{AppEvent, EventId, FailReason, Response};
 use super::Millis;
-use crate::protocol::{json, Outcome};
+use crate::protocol::Outcome;
 
 impl Pipeline {
     pub(crate) fn apply_response(&mut self, now: Millis, flight: Flight, response: Response) {
@@ -335,16 +335,8 @@ impl Pipeline {
         let Some(e) = self.queue.live(id) else {
             return (None, None);
         };
-        let (_, device_key, user_key) = self.config.protocol.stored_keys();
-        let (mut user, mut device) = (None, None);
-        for (k, v) in json::members(&e.bytes) {
-            if k == user_key.as_bytes() {
-                user = json::string(v);
-            } else if k == device_key.as_bytes() {
-                device = json::string(v);
-            }
-        }
-        (user, device)
+        let meta = read_stored(self.config.protocol, &e.bytes, &[]);
+        (meta.user, meta.device)
     }
 
     fn fail_all(&mut self, flight: &Flight, reason: FailReason) {
