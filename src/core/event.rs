@@ -421,14 +421,13 @@ pub(crate) fn validate<'a>(
                 Rule::Missing("needs a non-empty name"),
             ));
         };
+        let chars = json::char_count(n);
         if let Some(limit) = limits.max_event_name_chars {
-            let chars = json::char_count(n);
             if chars > limit {
                 return Err(invalid(Field::Event, Rule::TooLong { chars, limit }));
             }
         }
         if let Some(limit) = limits.warn_string_chars {
-            let chars = json::char_count(n);
             if chars > limit {
                 warnings.push(Warning::LongString {
                     field: Field::Event,

@@ -18,17 +18,6 @@ use super::json;
 use super::{by_status, document, text, write_object, EventError, EventFields, Outcome, Val};
 use crate::core::{EventKind, Millis};
 
-fn type_name(kind: EventKind) -> &'static [u8] {
-    match kind {
-        EventKind::Track => b"\"track\"",
-        EventKind::Identify => b"\"identify\"",
-        EventKind::Page => b"\"page\"",
-        EventKind::Screen => b"\"screen\"",
-        EventKind::Group => b"\"group\"",
-        EventKind::Alias => b"\"alias\"",
-    }
-}
-
 pub(crate) fn encode(ev: &EventFields<'_>, out: &mut Vec<u8>) -> usize {
     let name_key = if ev.kind == EventKind::Track {
         "event"
@@ -36,7 +25,7 @@ pub(crate) fn encode(ev: &EventFields<'_>, out: &mut Vec<u8>) -> usize {
         "name"
     };
     let members = [
-        ("type", Some(Val::Lit(type_name(ev.kind)))),
+        ("type", Some(Val::Str("", ev.kind.as_str()))),
         ("messageId", Some(Val::Str("", ev.message_id))),
         ("anonymousId", text(ev.anonymous_id)),
         ("userId", text(ev.user_id)),
