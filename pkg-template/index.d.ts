@@ -119,6 +119,8 @@ export class BatchwireError extends Error {
 
 /** Loads the wasm module once (createClient does it too). */
 export function init(): Promise<unknown>;
+/** Resolves once the client knows whether this tab sends and, if it does, has restored the events
+ * earlier pages left in IndexedDB (so a `flush()` right after covers them). */
 export function createClient(options: ClientOptions): Promise<Client>;
 /** The batchwire build's version. */
 export function version(): Promise<string>;

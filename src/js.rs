@@ -304,6 +304,11 @@ impl WebClient {
         self.driver.loaded();
     }
 
+    #[wasm_bindgen(js_name = leaderChanged)]
+    pub fn leader_changed(&mut self) {
+        self.driver.leader_changed();
+    }
+
     pub fn restore(&mut self, key: String, value: &[u8], from_store: bool) {
         self.driver.restore(key, value, from_store);
     }

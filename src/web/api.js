@@ -325,19 +325,32 @@ export class Store {
 }
 
 // Requests the Web Lock `name`; `granted()` runs once this context holds it, and it is held until
-// the returned function is called (or the context goes away). Undefined where Web Locks are
-// missing or refused (workerd, opaque origins): the caller is then its own leader.
+// `stop()` is called (or the context goes away). `free` resolves to whether it was free at once,
+// so a client knows its role before createClient resolves. Undefined where Web Locks are missing
+// or refused (workerd, opaque origins): the caller is then its own leader.
 export function lead(name, granted) {
   try {
+    const locks = navigator.locks;
     const stop = new AbortController();
     let release;
-    navigator.locks
-      .request(name, { signal: stop.signal }, () => {
-        granted();
-        return new Promise((r) => (release = r));
-      })
-      .catch(() => {}); // withdrawn before it was granted
-    return () => (release ? release() : stop.abort());
+    const hold = () => {
+      granted();
+      return new Promise((r) => (release = r));
+    };
+    const free = new Promise((known) => {
+      locks
+        .request(name, { ifAvailable: true }, (lock) => {
+          if (lock) {
+            const held = hold();
+            known(true);
+            return held;
+          }
+          known(false);
+          locks.request(name, { signal: stop.signal }, hold).catch(() => {}); // withdrawn
+        })
+        .catch(() => known(false));
+    });
+    return { free, stop: () => (release ? release() : stop.abort()) };
   } catch {}
 }
 
@@ -380,6 +393,7 @@ export class Client {
   #unhide;
   #flushAfter = false;
   #turn = 0; // counts leadership attempts: a load finishing after the page was left is dropped
+  #loading;
 
   /** `o` comes from parseOptions; `headers` is [name, value, ...] for every request. */
   constructor(o, headers) {
@@ -402,7 +416,7 @@ export class Client {
         this.#channel.onmessage = (e) => this.#message(e.data);
       } catch {}
     }
-    this.#join();
+    await this.#join();
     // Leaving, the page lets the lock go: Chrome keeps no page holding one in the back/forward
     // cache. Back from that cache, it asks again.
     const leave = () => {
@@ -426,11 +440,15 @@ export class Client {
 
   // Asks for the lock (granted: lead); without a channel or Web Locks nobody can share this
   // queue, so it leads alone at once.
+  // Resolves once the role is known and, when leading, the stored queue is restored, so that a
+  // flush() right after createClient covers what earlier pages left.
   #join() {
     const name = "batchwire:" + this.#o.writeKey;
     const turn = ++this.#turn;
-    this.#unlock = this.#channel && lead(name, () => this.#lead(turn));
-    if (!this.#unlock) this.#lead(turn);
+    const l = this.#channel && lead(name, () => (this.#loading = this.#lead(turn)));
+    this.#unlock = l?.stop;
+    if (!l) return (this.#loading = this.#lead(turn));
+    return l.free.then((free) => free && this.#loading);
   }
 
   async #lead(turn) {
@@ -447,6 +465,7 @@ export class Client {
       }
     }
     d.loaded();
+    this.#post(["lead"]); // followers still waiting in flush() ask this tab again
   }
 
   #post(m) {
@@ -473,6 +492,7 @@ export class Client {
       if (m[1]) d.flushNow();
       else d.drive();
     } else if (m[0] === "flush") d.flushNow();
+    else if (m[0] === "lead") d.leaderChanged();
     else if (m[0] === "done") {
       for (const id of strings(m[1])) d.settled(id);
       const f = strings(m[2]);

@@ -14,8 +14,9 @@
 //!
 //! Storage: every admitted event is put in IndexedDB as its stored form (messageId, enqueue time,
 //! the exact bytes to send) and deleted when the core reports it delivered or failed. The leader
-//! restores what earlier pages left; it does not wait for that to send its own events, because a
-//! page can be closed milliseconds after it starts.
+//! restores what earlier pages left (the JS client resolves `createClient` after that when it leads
+//! from the start); it does not wait for that to send its own events, because a page can be
+//! closed milliseconds after it starts.
 //!
 //! Tabs: with a durable store, only the tab holding the Web Lock sends (the leader). Every other
 //! tab (a follower) keeps its own events in its pipeline without sending; once they are committed
@@ -234,14 +235,31 @@ impl<I: Io> Driver<I> {
         self.drive();
     }
 
-    /// The leader has restored the stored queue. What it inherits leaves at once: those events
-    /// waited on an earlier page or a leader that went away, and a follower's `flush()` sent
-    /// before this tab led was heard by nobody.
+    /// The leader has restored the stored queue. Restored events follow the flush rules like any
+    /// other, except that a `flush()` asked before the load (by this tab, or by a follower whose
+    /// request reached nobody during a takeover) covers them too: its waiters now wait for
+    /// everything held.
     pub fn loaded(&mut self) {
         self.loaded = true;
         self.settled_early = Vec::new();
-        self.pipeline.flush(self.io.now());
+        if !self.flushes.is_empty() {
+            self.pipeline.flush(self.io.now());
+            let s = self.pipeline.stats();
+            let mark = self.last_id + 1;
+            for f in &mut self.flushes {
+                f.mark = mark;
+                f.remaining = s.queued + s.in_flight;
+            }
+        }
         self.drive();
+    }
+
+    /// Another tab now leads. A follower still waiting in `flush()` asks it again: the request it
+    /// sent before may have reached a leader that was going away.
+    pub fn leader_changed(&mut self) {
+        if !self.leader && !self.flushes.is_empty() {
+            self.io.ask_flush();
+        }
     }
 
     /// The store failed: keep going in memory; `cause` says why (reported once).

@@ -344,24 +344,71 @@ fn a_follower_that_becomes_leader_sends_its_own_and_the_stored_events_once() {
 }
 
 #[test]
-fn a_new_leader_sends_what_it_inherits_at_once() {
+fn a_flush_asked_before_the_load_covers_the_stored_queue() {
     let mut old = driver(true, 8);
     track(&mut old, "Left behind");
     old.drive();
     let mut d = driver(true, 9);
     track(&mut d, "Own, tracked as a follower");
     d.drive();
+    d.flush(1); // as a follower: reaches a leader that is going away, or nobody
+    d.lead(); // leading, its own flushed event leaves at once
+    let own = d.io.sends();
+    assert_eq!(own.len(), 1);
+    for (k, v) in old.io.stored.clone() {
+        d.restore(k, &v, true);
+    }
+    d.loaded();
+    d.response(own[0], 200, None, OK.to_vec());
+    assert!(
+        !d.io.calls.contains(&Call::Resolve(1)),
+        "the flush also waits for the stored event"
+    );
+    let sends = d.io.sends();
+    assert_eq!(
+        sends.len(),
+        2,
+        "the stored event leaves now, not after the flush interval"
+    );
+    let body = String::from_utf8(d.io.bodies[1].1.clone()).unwrap();
+    assert!(body.contains("Left behind"), "{body}");
+    d.response(sends[1], 200, None, OK.to_vec());
+    assert!(d.io.calls.contains(&Call::Resolve(1)));
+}
+
+#[test]
+fn without_a_flush_nothing_leaves_before_the_flush_rules_say_so() {
+    let mut old = driver(true, 10);
+    track(&mut old, "Left behind");
+    old.drive();
+    let mut d = driver(true, 11);
+    track(&mut d, "A click right after start");
     d.lead();
     for (k, v) in old.io.stored.clone() {
         d.restore(k, &v, true);
     }
     d.loaded();
-    assert_eq!(d.io.sends().len(), 1, "not after the flush interval: now");
-    let body = String::from_utf8(d.io.bodies[0].1.clone()).unwrap();
     assert!(
-        body.contains("Left behind") && body.contains("Own, tracked"),
-        "{body}"
+        d.io.sends().is_empty(),
+        "sent before flushAt or the interval"
     );
+    assert_eq!(
+        d.io.calls.iter().rev().find(|c| matches!(c, Call::Arm(_))),
+        Some(&Call::Arm(Some(10_000)))
+    );
+}
+
+#[test]
+fn a_waiting_follower_asks_a_new_leader_again() {
+    let mut f = driver(true, 12);
+    track(&mut f, "Waiting");
+    f.flush(1);
+    f.io.take();
+    f.leader_changed();
+    assert_eq!(f.io.take(), vec![Call::AskFlush]);
+    let mut idle = driver(true, 13);
+    idle.leader_changed();
+    assert!(idle.io.take().is_empty(), "nobody waits: nothing to ask");
 }
 
 #[test]
