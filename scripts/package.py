@@ -67,6 +67,12 @@ def main() -> int:
         if (out / "snippets").is_dir():
             shutil.copytree(out / "snippets", dest / "snippets")
 
+    # What a browser loads as-is (the web target's glue and snippets) ships minified; bundler users
+    # minify themselves, and the readable sources stay in src/web and target/wasm-pack/.
+    budget_dir = pkg / budget_target
+    run(["node", "scripts/minify.mjs", *map(str, [budget_dir / f"{name}.js",
+                                                   *sorted(budget_dir.rglob("snippets/**/*.js"))])])
+
     for f in template.iterdir():
         if f.is_file():
             shutil.copy2(f, pkg / f.name)
