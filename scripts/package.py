@@ -94,15 +94,20 @@ def main() -> int:
     sizes = {"wasm": gz(wasm), "glue": gz(glue) + sum(gz(f) for f in snippets), "entry": gz(entry)}
     total = sum(sizes.values())
     limit = manifest["budget"]["max_gzip_bytes"]
+    budget = manifest["budget"]["budget_gzip_bytes"]
     goal = manifest["budget"]["goal_gzip_bytes"]
     print(f"size ({budget_target}, gzip -9): wasm {sizes['wasm']} + glue {sizes['glue']} (with "
-          f"{len(snippets)} snippets) + entry {sizes['entry']} = {total} bytes (budget {limit}, goal "
-          f"{goal}; raw wasm {wasm.stat().st_size})")
+          f"{len(snippets)} snippets) + entry {sizes['entry']} = {total} bytes (raw wasm "
+          f"{wasm.stat().st_size})")
+    print(f"  enforced ceiling {limit}; budget {budget} "
+          f"({'met' if total <= budget else f'NOT met: {total - budget} bytes over'}); goal {goal} "
+          f"({'met' if total <= goal else f'{total - goal} bytes to go'})")
     (ROOT / "target" / "package-size.json").write_text(json.dumps(
-        {"gzip": sizes, "total_gzip": total, "budget": limit, "goal": goal,
+        {"gzip": sizes, "total_gzip": total, "ceiling": limit, "budget": budget, "goal": goal,
          "raw_wasm": wasm.stat().st_size}) + "\n")
     if total > limit:
-        print(f"FAIL: {total} gzip bytes is over the {limit}-byte budget in wasm-pack.toml", file=sys.stderr)
+        print(f"FAIL: {total} gzip bytes is over the enforced {limit}-byte ceiling in wasm-pack.toml",
+              file=sys.stderr)
         return 1
     print(f"pkg/ ready: batchwire {version}")
     return 0
