@@ -62,7 +62,7 @@ $("bad").onclick = () => {
   try {
     client.track("x".repeat(201), {});
   } catch (e) {
-    log("error", `rejected at track(): ${e.code} ${e.message}`);
+    log("rejected", `at track(): ${e.code} ${e.message}`);
   }
 };
 setInterval(refresh, 500);
