@@ -1,10 +1,11 @@
 //! Storage of admitted events: a vector in id order, each event's encoded bytes held once.
 //!
 //! Removal leaves a tombstone (bytes freed at once) so that positions stay valid while a call is
-//! working; [`Queue::tidy`] compacts when tombstones outnumber the living, which keeps lookup by
-//! id a binary search and memory proportional to what is held (at most one tombstone of metadata
-//! per live event). A plain `Vec` rather than a `VecDeque`: the deque's wrap-around handling in
-//! search, retain and shrink cost wasm size, and compaction makes popping the front unneeded.
+//! working; [`Queue::tidy`] compacts when tombstones pass a quarter of the entries, which keeps
+//! lookup by id a binary search and memory proportional to what is held (at most one tombstone of
+//! metadata per three live events). A plain `Vec` rather than a `VecDeque`: the deque's
+//! wrap-around handling in search, retain and shrink cost wasm size, and compaction makes popping
+//! the front unneeded.
 
 use super::Millis;
 
@@ -92,10 +93,10 @@ impl Queue {
             }
         }
     }
-    /// Compacts once tombstones are the majority, so each pass is paid for by the removals it
-    /// reclaims; memory is given back only after a sizeable burst.
+    /// Compacts once tombstones pass a quarter of the entries: each pass is paid for by the
+    /// removals it reclaims, and a backlog drained from the front carries little dead metadata.
     pub fn tidy(&mut self) {
-        if self.dead * 2 > self.entries.len() {
+        if self.dead * 4 > self.entries.len() {
             // Moved into an exactly sized vector (smaller code than retain + shrink_to_fit).
             let old = std::mem::take(&mut self.entries);
             self.entries = Vec::with_capacity(old.len() - self.dead);
@@ -289,6 +290,24 @@ mod tests {
         }
         assert_eq!(map.values().count(), model.len());
         assert_eq!(map.get(0), None);
+    }
+
+    #[test]
+    fn a_backlog_drained_from_the_front_keeps_few_tombstones() {
+        let mut q = Queue::default();
+        for id in 0..1000 {
+            q.push(entry(id));
+        }
+        for id in 0..990 {
+            q.kill(q.find(id).unwrap());
+            q.tidy();
+            let live = 1000 - id as usize - 1;
+            assert!(
+                q.len() * 3 <= live * 4 + 3,
+                "{} entries for {live} live",
+                q.len()
+            );
+        }
     }
 
     #[test]
