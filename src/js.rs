@@ -205,15 +205,6 @@ pub struct WebClient {
     driver: Driver<JsIo>,
 }
 
-const KINDS: [EventKind; 6] = [
-    EventKind::Track,
-    EventKind::Identify,
-    EventKind::Page,
-    EventKind::Screen,
-    EventKind::Group,
-    EventKind::Alias,
-];
-
 #[wasm_bindgen]
 impl WebClient {
     /// Queues one event; returns its messageId. `payload` is properties (track, page, screen) or
@@ -235,7 +226,10 @@ impl WebClient {
         if self.driver.is_closing() {
             return Err(error("E_SHUTDOWN", "the client was shut down"));
         }
-        let kind = KINDS.get(usize::from(kind)).copied().unwrap_or_default();
+        let kind = EventKind::ALL
+            .get(usize::from(kind))
+            .copied()
+            .unwrap_or_default();
         let (properties, traits) = match kind {
             EventKind::Identify | EventKind::Group => (None, payload),
             EventKind::Alias => (None, None),

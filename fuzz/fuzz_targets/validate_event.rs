@@ -12,19 +12,10 @@ const PROTOCOLS: [Protocol; 3] = [
     Protocol::AmplitudeHttpV2,
     Protocol::AmplitudeBatch,
 ];
-const KINDS: [EventKind; 6] = [
-    EventKind::Track,
-    EventKind::Identify,
-    EventKind::Page,
-    EventKind::Screen,
-    EventKind::Group,
-    EventKind::Alias,
-];
-
 fuzz_target!(|data: &[u8]| {
     let [sel, rest @ ..] = data else { return };
     let protocol = PROTOCOLS[usize::from(sel & 3) % 3];
-    let kind = KINDS[usize::from(sel >> 2) % 6];
+    let kind = EventKind::ALL[usize::from(sel >> 2) % 6];
     let mut fields = rest
         .split(|&b| b == 0xFF)
         .map(|f| (!f.is_empty()).then(|| String::from_utf8_lossy(f).into_owned()));

@@ -33,6 +33,16 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    /// Every kind, in the order of the numbering the JavaScript binding uses.
+    pub const ALL: [EventKind; 6] = [
+        EventKind::Track,
+        EventKind::Identify,
+        EventKind::Page,
+        EventKind::Screen,
+        EventKind::Group,
+        EventKind::Alias,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             EventKind::Track => "track",

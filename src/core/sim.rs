@@ -399,15 +399,7 @@ pub struct Outcome {
 }
 
 pub fn input(protocol: Protocol, g: &Gen, i: usize) -> EventInput {
-    let kinds = [
-        EventKind::Track,
-        EventKind::Identify,
-        EventKind::Page,
-        EventKind::Screen,
-        EventKind::Group,
-        EventKind::Alias,
-    ];
-    let kind = kinds[usize::from(g.kind) % if protocol.is_amplitude() { 5 } else { 6 }];
+    let kind = EventKind::ALL[usize::from(g.kind) % if protocol.is_amplitude() { 5 } else { 6 }];
     let device = format!("device-{}", g.identity);
     EventInput {
         kind,
