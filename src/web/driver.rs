@@ -509,17 +509,23 @@ impl<I: Io> Driver<I> {
                 until,
                 daily_quota,
             } => {
-                let who = match (user_id, device_id) {
-                    (Some(u), _) => ["user ", &u].concat(),
-                    (None, d) => ["device ", &d.unwrap_or_default()].concat(),
+                let (who, id) = match (user_id, device_id) {
+                    (Some(u), _) => ("user ", u),
+                    (None, d) => ("device ", d.unwrap_or_default()),
                 };
                 let why = if daily_quota {
                     " is over its daily quota"
                 } else {
                     " is throttled"
                 };
-                let until = until.to_string();
-                let message = [who.as_str(), why, "; its events wait until ", &until].concat();
+                // Built by hand: u64's Display would link the integer formatting machinery
+                // into the wasm for this one message.
+                let mut message = Vec::with_capacity(64 + id.len());
+                for part in [who, id.as_str(), why, "; its events wait until "] {
+                    message.extend_from_slice(part.as_bytes());
+                }
+                crate::core::time::push_u64(&mut message, until);
+                let message = String::from_utf8(message).unwrap_or_default();
                 Note::Warning("W_IDENTITY_PAUSED", message, None)
             }
             // Counted in stats().retried; the application hears when delivery ends.

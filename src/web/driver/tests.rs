@@ -529,3 +529,47 @@ fn leaving_sends_then_steps_down_until_led_again() {
     d.loaded();
     assert_eq!(d.io.sends().len(), 1, "leading again, it sends what waited");
 }
+
+#[test]
+fn an_amplitude_throttle_warns_which_identity_waits_and_until_when() {
+    let config = Config {
+        seed: 3,
+        ..Config::new(Protocol::AmplitudeHttpV2, "amp_key_t")
+    };
+    let io = Rec {
+        now: 1_000,
+        ..Rec::default()
+    };
+    let mut d = Driver::new(Pipeline::new(config).unwrap(), io, false);
+    d.lead();
+    d.loaded();
+    let input = EventInput {
+        kind: EventKind::Track,
+        event: Some("Clicked".into()),
+        user_id: Some("user-12345".into()),
+        anonymous_id: Some("device-12345".into()),
+        ..EventInput::default()
+    };
+    d.enqueue(input).unwrap();
+    d.flush(1);
+    let (id, _) = d.io.bodies[0].clone();
+    d.io.take();
+    let body = br#"{"code":429,"error":"Too many requests for some devices and users","eps_threshold":30,"throttled_devices":{},"throttled_users":{"user-12345":31},"throttled_events":[0]}"#;
+    d.response(id, 429, None, body.to_vec());
+    let message =
+        d.io.take()
+            .into_iter()
+            .find_map(|c| match c {
+                Call::Emit(Note::Warning("W_IDENTITY_PAUSED", m, None)) => Some(m),
+                _ => None,
+            })
+            .expect("a W_IDENTITY_PAUSED warning");
+    let until = message
+        .strip_prefix("user user-12345 is throttled; its events wait until ")
+        .unwrap_or_else(|| panic!("unexpected message: {message}"));
+    let until: u64 = until.parse().expect("epoch ms");
+    assert!(
+        until > 1_000,
+        "the pause ends after now (1000), got {until}"
+    );
+}
