@@ -1,0 +1,169 @@
+//! Amplitude destinations: pauses keyed per user and device, per-device order, daily quotas,
+//! and the 400 that names invalid events.
+
+use super::*;
+
+fn amp(protocol: Protocol) -> Pipeline {
+    Pipeline::new(Config {
+        seed: 3,
+        flush_at: 1,
+        ..Config::new(protocol, "api-key")
+    })
+    .unwrap()
+}
+
+fn amp_event(user: &str, device: &str) -> EventInput {
+    EventInput {
+        kind: EventKind::Track,
+        event: Some("Play".into()),
+        user_id: (!user.is_empty()).then(|| user.into()),
+        anonymous_id: Some(device.into()),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn amplitude_throttle_pauses_only_the_named_identities() {
+    let mut p = amp(Protocol::AmplitudeBatch);
+    let hot = p.enqueue(0, amp_event("user-hot", "device-1")).unwrap();
+    let cold = p.enqueue(0, amp_event("user-cold", "device-2")).unwrap();
+    let t = p.poll_transmit(0).unwrap();
+    assert_eq!(t.events.len(), 2);
+    assert_eq!(t.path, "/batch");
+    let body = r#"{"code":429,"error":"Too many requests for some devices and users","throttled_users":{"user-hot":31},"throttled_events":[0]}"#;
+    p.handle_response(10, t.id, status(429, body));
+    assert_eq!(
+        drain(&mut p),
+        vec![AppEvent::IdentityPaused {
+            user_id: Some("user-hot".into()),
+            device_id: None,
+            until: 30_010,
+            daily_quota: false
+        }]
+    );
+    let t = p.poll_transmit(10).expect("the others flow at once");
+    assert_eq!(t.events, vec![cold.id]);
+    p.handle_response(11, t.id, ok());
+    assert!(p.poll_transmit(12).is_none());
+    assert_eq!(p.poll_timeout(), Some(30_010));
+    let t = p.poll_transmit(30_010).expect("the pause ends");
+    assert_eq!(t.events, vec![hot.id]);
+}
+
+#[test]
+fn http_v2_keeps_device_order_behind_a_paused_user() {
+    let mut p = amp(Protocol::AmplitudeHttpV2);
+    let first = p.enqueue(0, amp_event("user-hot", "device-1")).unwrap();
+    p.enqueue(0, amp_event("", "device-1")).unwrap();
+    let other = p.enqueue(0, amp_event("", "device-9")).unwrap();
+    let t = p.poll_transmit(0).unwrap();
+    let body = r#"{"code":429,"throttled_users":{"user-hot":40}}"#;
+    p.handle_response(1, t.id, status(429, body));
+    let t = p.poll_transmit(1).unwrap();
+    assert_eq!(
+        t.events,
+        vec![other.id],
+        "device-1's later event waits behind its paused one"
+    );
+    p.handle_response(2, t.id, ok());
+    let t = p.poll_transmit(30_001).unwrap();
+    assert_eq!(t.events[0], first.id);
+    assert_eq!(t.events.len(), 2);
+}
+
+#[test]
+fn amplitude_daily_quota_holds_and_probes_one_event() {
+    let mut p = amp(Protocol::AmplitudeBatch);
+    for _ in 0..3 {
+        p.enqueue(0, amp_event("user-daily", "device-1")).unwrap();
+    }
+    let t = p.poll_transmit(0).unwrap();
+    p.handle_response(
+        0,
+        t.id,
+        status(
+            429,
+            r#"{"code":429,"exceeded_daily_quota_users":{"user-daily":500001}}"#,
+        ),
+    );
+    assert!(matches!(
+        p.poll_event(),
+        Some(AppEvent::IdentityPaused {
+            daily_quota: true,
+            until: 3_600_000,
+            ..
+        })
+    ));
+    assert!(
+        p.poll_transmit(60_000).is_none(),
+        "held, not retried every 30 s"
+    );
+    let probe = p.poll_transmit(3_600_000).unwrap();
+    assert_eq!(probe.events.len(), 1);
+    p.handle_response(3_600_001, probe.id, ok());
+    assert_eq!(
+        p.poll_transmit(3_600_001).unwrap().events.len(),
+        2,
+        "hold lifted"
+    );
+    assert_eq!(p.stats().failed, 0, "never dropped");
+}
+
+#[test]
+fn amplitude_invalid_events_fail_and_the_rest_are_resent() {
+    let mut p = amp(Protocol::AmplitudeHttpV2);
+    let a = p.enqueue(0, amp_event("user-1", "device-1")).unwrap();
+    let b = p.enqueue(0, amp_event("user-2", "device-2")).unwrap();
+    let t = p.poll_transmit(0).unwrap();
+    let body = r#"{"code":400,"error":"Request missing required field","events_with_invalid_fields":{"time":[1]}}"#;
+    p.handle_response(1, t.id, status(400, body));
+    assert!(
+        matches!(p.poll_event(), Some(AppEvent::Failed { id, reason: FailReason::Rejected { .. }, .. }) if id == b.id)
+    );
+    let t = p.poll_transmit(1).unwrap();
+    assert_eq!(t.events, vec![a.id]);
+}
+
+#[test]
+fn amplitude_body_is_the_documented_shape() {
+    let mut p = amp(Protocol::AmplitudeHttpV2);
+    let e = p
+        .enqueue(1_700_000_000_000, amp_event("user-1", "device-1"))
+        .unwrap();
+    let t = p.poll_transmit(1_700_000_000_000).unwrap();
+    assert_eq!(t.path, "/2/httpapi");
+    assert_eq!(
+        t.headers,
+        vec![("Content-Type", "application/json".to_string())]
+    );
+    let expected = format!(
+        r#"{{"api_key":"api-key","events":[{{"event_type":"Play","insert_id":"{}","user_id":"user-1","device_id":"device-1","time":1700000000000}}],"options":{{"min_id_length":5}}}}"#,
+        e.message_id
+    );
+    assert_eq!(String::from_utf8(t.body).unwrap(), expected);
+}
+
+#[test]
+fn throttling_an_identity_outside_the_request_is_a_rate_limit_for_it() {
+    let mut p = amp(Protocol::AmplitudeHttpV2);
+    p.enqueue(0, amp_event("user-1", "device-1")).unwrap();
+    let t = p.poll_transmit(0).unwrap();
+    let body = r#"{"code":429,"throttled_users":{"someone-else":40}}"#;
+    p.handle_response(
+        0,
+        t.id,
+        Response {
+            retry_after: Some("5".into()),
+            ..status(429, body)
+        },
+    );
+    let evs = drain(&mut p);
+    assert!(
+        matches!(&evs[0], AppEvent::IdentityPaused { user_id: Some(u), .. } if u == "someone-else")
+    );
+    assert_eq!(
+        evs[1],
+        AppEvent::RateLimited { until: 5_000 },
+        "resending unchanged would fail the same way"
+    );
+}
