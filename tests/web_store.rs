@@ -1,6 +1,7 @@
 //! The durable queue (`openStore`, `loadStore`, `Store` in src/web/api.js) in real Chromium:
-//! records survive a reopen and load oldest first, a tick's writes are ONE transaction, deletes
-//! clear records, and failures surface once, as an Error with its DOM name.
+//! records survive a reopen and load oldest first, a tick's writes are ONE transaction and ONE
+//! record, settling events rewrites or deletes their record, records of the one-event format an
+//! earlier release wrote still load, and failures surface once, as an Error with its DOM name.
 #![cfg(target_arch = "wasm32")]
 
 use js_sys::futures::JsFuture;
@@ -51,13 +52,61 @@ export async function survivesReopen(io) {
   await sleep(50);
   store.close();
   const again = await io.openStore("bw-test-reopen", 5000);
-  const [keys, values] = await io.loadStore(again);
+  const [keys, values, recs] = await io.loadStore(again);
   const s = new io.Store(again, () => {}, () => {});
+  keys.forEach((k, i) => s.adopt(k, recs[i])); // as the leader does when it restores them
   s.del("m-b2");
   await sleep(50);
   const [after] = await io.loadStore(again);
   again.close();
   return JSON.stringify({ commits: log.commits, keys, texts: values.map(text), after });
+}
+
+// The raw records: [key, what it holds (messageIds, or "one" for the one-event format)].
+const raw = (db) => new Promise((ok) => {
+  const s = db.transaction("events").objectStore("events");
+  const k = s.getAllKeys(), v = s.getAll();
+  v.onsuccess = () => ok(k.result.map((key, i) => [key, Array.isArray(v.result[i]) ? v.result[i][0] : "one"]));
+});
+
+export async function settlingRewritesThenDeletes(io) {
+  const { db, store } = await open(io, "bw-test-settle");
+  for (const m of ["m-1", "m-2", "m-3", "m-4"]) store.put(m, record(1, 0, m), false);
+  await sleep(50);
+  const one = await raw(db);
+  store.del("m-2");
+  store.del("m-4");
+  await sleep(50);
+  const two = await raw(db);
+  const [keys, values] = await io.loadStore(db);
+  store.del("m-1");
+  store.del("m-3");
+  await sleep(50);
+  const three = await raw(db);
+  db.close();
+  return JSON.stringify({ one: one.map((r) => r[1]), two: two.map((r) => r[1]), sameKey: one[0][0] === two[0][0],
+    keys, texts: values.map(text), three });
+}
+
+export async function oneEventRecordsOfAnEarlierReleaseLoad(io) {
+  const { db, store } = await open(io, "bw-test-upgrade");
+  // An earlier release: one record per event, keyed by messageId, the driver's value as it is.
+  await new Promise((ok) => {
+    const tx = db.transaction("events", "readwrite");
+    tx.objectStore("events").put(record(2000, 0, "old-b"), "m-old-b");
+    tx.objectStore("events").put(record(1000, 0, "old-a"), "m-old-a");
+    tx.oncomplete = ok;
+  });
+  store.put("m-new", record(1500, 0, "new"), false);
+  await sleep(50);
+  const [keys, values, recs] = await io.loadStore(db);
+  keys.forEach((k, i) => store.adopt(k, recs[i]));
+  store.del("m-old-a");
+  store.del("m-new");
+  await sleep(50);
+  const after = await raw(db);
+  db.close();
+  return JSON.stringify({ keys, texts: values.map(text), oneEvent: recs.map((r) => r === undefined), after });
 }
 
 export async function oneTransactionPerTick(io) {
@@ -71,8 +120,9 @@ export async function oneTransactionPerTick(io) {
   await sleep(100);
   db.transaction = real;
   const [keys] = await io.loadStore(db);
+  const records = (await raw(db)).length;
   db.close();
-  return JSON.stringify({ transactions, commits: log.commits, stored: keys.length, has7: keys.includes("m-7") });
+  return JSON.stringify({ transactions, commits: log.commits, stored: keys.length, has7: keys.includes("m-7"), records });
 }
 
 export async function valuesAreCopied(io) {
@@ -122,6 +172,10 @@ export async function openFailures(io) {
 extern "C" {
     #[wasm_bindgen(js_name = survivesReopen)]
     fn survives_reopen(io: &JsValue) -> Promise;
+    #[wasm_bindgen(js_name = settlingRewritesThenDeletes)]
+    fn settling_rewrites_then_deletes(io: &JsValue) -> Promise;
+    #[wasm_bindgen(js_name = oneEventRecordsOfAnEarlierReleaseLoad)]
+    fn one_event_records_of_an_earlier_release_load(io: &JsValue) -> Promise;
     #[wasm_bindgen(js_name = oneTransactionPerTick)]
     fn one_transaction_per_tick(io: &JsValue) -> Promise;
     #[wasm_bindgen(js_name = valuesAreCopied)]
@@ -157,7 +211,23 @@ async fn records_survive_a_reopen_load_oldest_first_and_deletes_clear_them() {
 async fn one_tick_of_writes_is_one_transaction() {
     assert_eq!(
         run(one_transaction_per_tick).await,
-        r#"{"transactions":1,"commits":[500],"stored":499,"has7":false}"#
+        r#"{"transactions":1,"commits":[500],"stored":499,"has7":false,"records":1}"#
+    );
+}
+
+#[wasm_bindgen_test]
+async fn settling_some_events_rewrites_their_record_and_the_last_deletes_it() {
+    assert_eq!(
+        run(settling_rewrites_then_deletes).await,
+        r#"{"one":[["m-1","m-2","m-3","m-4"]],"two":[["m-1","m-3"]],"sameKey":true,"keys":["m-1","m-3"],"texts":["m-1","m-3"],"three":[]}"#
+    );
+}
+
+#[wasm_bindgen_test]
+async fn records_of_the_one_event_format_load_with_the_new_and_are_deleted_by_messageid() {
+    assert_eq!(
+        run(one_event_records_of_an_earlier_release_load).await,
+        r#"{"keys":["m-old-a","m-new","m-old-b"],"texts":["old-a","new","old-b"],"oneEvent":[true,false,true],"after":[["m-old-b","one"]]}"#
     );
 }
 

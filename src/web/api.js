@@ -214,41 +214,67 @@ export function openStore(name, ms) {
   }).catch((e) => e);
 }
 
-// Records as [keys, values], oldest first: each value starts with a big-endian enqueue time and
-// sequence number (driver.rs), so comparing those 12 bytes compares ages. Sorting here keeps a
-// sort implementation out of the wasm. Resolves to the Error if reading fails.
+// A record holds the events of one tick: [messageIds, values], each value as the driver made it
+// (driver.rs: enqueue time, sequence, the event). One record per tick costs one request and one
+// structured clone, where one record per event cost that per event. A record an earlier release
+// wrote is one event's value (a Uint8Array) keyed by its messageId: both are read, so an upgrade
+// between two pages loses nothing.
+// Calls f(messageId, value) for each event of a record.
+const unpack = (r, f) => {
+  try {
+    r[0].forEach((k, i) => f(k, r[1][i]));
+  } catch {} // not one of ours
+};
+
+// Events as [messageIds, values, record keys], oldest first: each value starts with a big-endian
+// enqueue time and sequence number (driver.rs), so comparing those 12 bytes compares ages.
+// Sorting here keeps a sort implementation out of the wasm. A record of the one-event format has
+// no record key (its key is the messageId); what is no record of ours is passed on as it is, for
+// the caller to delete. Resolves to the Error if reading fails.
 export function loadStore(db) {
   try {
     const s = db.transaction(STORE).objectStore(STORE);
     return Promise.all([settle(s.getAllKeys()), settle(s.getAll())]).then(([keys, values]) => {
-      const age = (v, i) => (v instanceof Uint8Array && v.length > i ? v[i] : -1);
-      const order = keys.map((_, i) => i).sort((a, b) => {
+      const k = [], v = [], r = [];
+      const add = (m, x, key) => k.push(m) + v.push(x) + r.push(key);
+      keys.forEach((key, i) => (Array.isArray(values[i]) ? unpack(values[i], (m, x) => add(m, x, key)) : add(key, values[i])));
+      const age = (x, i) => (x instanceof Uint8Array && x.length > i ? x[i] : -1);
+      const order = k.map((_, i) => i).sort((a, b) => {
         for (let i = 0; i < 12; i++) {
-          const d = age(values[a], i) - age(values[b], i);
+          const d = age(v[a], i) - age(v[b], i);
           if (d) return d;
         }
         return 0;
       });
-      return [order.map((i) => keys[i]), order.map((i) => values[i])];
+      return [k, v, r].map((l) => order.map((i) => l[i]));
     }, (e) => e);
   } catch (e) {
     return Promise.resolve(e);
   }
 }
 
-// Batches a tick's writes into ONE transaction: put/del only append, the first of a tick
-// queues a microtask that commits them all. `committed(puts)` gets the puts written, as
-// [key, value, share, ...], once each; `failed(error)` the first failure, after which no record
-// is written (the events stay in memory) but deletes are still tried, so delivered events do not
-// linger. `leave()` commits at once, for a page being torn down, and returns the puts not yet
-// reported (a follower hands them over before the page is gone; the store no longer reports them).
+// Batches a tick's writes into ONE transaction and ONE record: put/del only append, the first of
+// a tick queues a microtask that commits them all. `committed(puts, key)` gets the puts written, as
+// [messageId, value, share, ...], and their record's key, once each; `failed(error)` the first
+// failure, after which no record is written (the events stay in memory) but deletes are still
+// tried, so delivered events do not linger. `leave()` commits at once, for a page being torn
+// down, and returns the batches not yet reported (a follower hands them over before the page is
+// gone; the store no longer reports them).
+//
+// `del(messageId)` settles an event: its record is deleted once none of its events is left, and
+// rewritten without it otherwise (read and written back in that tick's transaction), so a later
+// page resends nothing acknowledged. Should that transaction fail, a later page resends events
+// already delivered, with their messageIds, which the server de-duplicates.
 export class Store {
   #db;
   #puts = [];
-  #dels = [];
+  #ops = []; // [key, 0 (delete) or a record to rewrite, ...]
   #due = false;
   #broken = false;
   #open = new Set(); // batches written whose transaction has not completed
+  #of = new Map(); // messageId -> {key, n}: the record holding that unsettled event
+  #recs = new Map(); // record key -> {key, n}
+  #rec; // this tick's record
   #committed;
   #failed;
   constructor(db, committed, failed) {
@@ -265,39 +291,59 @@ export class Store {
   put(key, value, share) {
     // `value` may be a view of wasm memory, which moves when it grows: copy it now.
     const v = value.slice();
-    if (!this.#broken) this.#puts.push(key, v, share);
-    else if (share) this.#committed([key, v, share]); // memory only, but a follower hands it over
+    if (this.#broken) share && this.#committed([key, v, share]); // memory only, but a follower hands it over
+    else {
+      this.#puts.push(key, v, share);
+      // A record key of its own: a caller-given messageId may come back once settled.
+      this.adopt(key, (this.#rec ??= { key: "b" + Date.now() + Math.random(), n: 0 }).key);
+    }
     this.#soon();
   }
+  // Event `key` is held by record `rkey` (a record loaded or handed over): settling it updates
+  // that record. An event known already stays with its record.
+  adopt(key, rkey) {
+    if (rkey === undefined || this.#of.has(key)) return;
+    let r = this.#recs.get(rkey);
+    if (!r) this.#recs.set(rkey, (r = this.#rec?.key === rkey ? this.#rec : { key: rkey, n: 0 }));
+    r.n++;
+    this.#of.set(key, r);
+  }
   del(key) {
-    this.#dels.push(key);
+    const r = this.#of.get(key);
+    this.#of.delete(key);
+    if (!r) this.#ops.push(key, 0); // a one-event record
+    else if (!--r.n) this.#recs.delete(r.key), this.#ops.push(r.key, 0);
+    // Once per tick; this tick's own record is written without it anyway.
+    else if (!r.w && r !== this.#rec) (r.w = 1), this.#ops.push(r.key, r);
     this.#soon();
   }
   leave() {
     this.#commit();
     const left = [];
-    for (const b of this.#open) if (!b.told && (b.told = true)) left.push(...b.puts);
+    for (const b of this.#open) if (!b.told && (b.told = true)) left.push(b);
     return left;
   }
   close() {
     this.#db.close(); // IndexedDB finishes the transactions already started first
   }
   #soon() {
-    if (this.#due || (!this.#puts.length && !this.#dels.length)) return;
+    if (this.#due || (!this.#puts.length && !this.#ops.length)) return;
     this.#due = true;
     queueMicrotask(() => this.#commit());
   }
   #commit() {
     this.#due = false;
-    if (!this.#puts.length && !this.#dels.length) return;
-    const b = { puts: this.#puts, told: false };
-    const dels = this.#dels;
+    const rec = this.#rec;
+    this.#rec = undefined;
+    if (!this.#puts.length && !this.#ops.length) return;
+    const b = { puts: this.#puts, key: rec?.key, told: false };
+    const ops = this.#ops;
     this.#puts = [];
-    this.#dels = [];
+    this.#ops = [];
     this.#open.add(b);
     const tell = () => {
       this.#open.delete(b);
-      if (b.puts.length && !b.told && (b.told = true)) this.#committed(b.puts);
+      if (b.puts.length && !b.told && (b.told = true)) this.#committed(b.puts, b.key);
     };
     let once = 0; // a failed transaction reports both error and abort
     const fail = (e) => {
@@ -308,16 +354,35 @@ export class Store {
       }
       tell(); // not durable, but a follower still hands them over
     };
+    // Record r rewritten with its events still unsettled, out of `add(m, x)` calls.
+    const write = (r, f) => {
+      const l = [[], []];
+      f((m, x) => this.#of.get(m) === r && l[0].push(m) + l[1].push(x));
+      if (r.n && l[0].length) s.put(l, r.key);
+    };
+    let rewrites = 0;
+    let s;
     try {
       const tx = this.#db.transaction(STORE, "readwrite");
-      const s = tx.objectStore(STORE);
-      for (let i = 0; i < b.puts.length; i += 3) s.put(b.puts[i + 1], b.puts[i]);
-      for (const k of dels) s.delete(k);
+      s = tx.objectStore(STORE);
+      // In the order asked, the tick's new record last: a messageId settled and then tracked
+      // again (a caller-given one) keys a new record after its old one is gone.
+      for (let i = 0; i < ops.length; i += 2) {
+        const [k, r] = [ops[i], ops[i + 1]];
+        if (!r) s.delete(k);
+        else {
+          r.w = 0;
+          rewrites++;
+          // Skipped if emptied meanwhile (its delete is queued after this) or not written yet.
+          s.get(k).onsuccess = (e) => write(r, (add) => unpack(e.target.result, add));
+        }
+      }
+      if (rec) write(rec, (add) => b.puts.forEach((m, i) => i % 3 || add(m, b.puts[i + 1])));
       tx.oncomplete = tell;
       tx.onerror = tx.onabort = () => fail(tx.error ?? new DOMException("transaction aborted", "AbortError"));
-      // Everything is queued: commit now rather than when the task ends, which narrows the
-      // window in which closing the page loses the transaction.
-      tx.commit?.();
+      // Everything is queued (unless a rewrite waits for its read): commit now rather than when
+      // the task ends, which narrows the window in which closing the page loses the transaction.
+      if (!rewrites) tx.commit?.();
     } catch (e) {
       fail(e);
     }
@@ -410,7 +475,7 @@ export class Client {
     const db = this.#o.durable && (await openStore(name, 3000));
     if (db instanceof Error) d.storeFailed(describe(db));
     else if (db) {
-      this.#store = new Store(db, (puts) => this.#share(puts), (e) => d.storeFailed(describe(e)));
+      this.#store = new Store(db, (puts, key) => this.#share(puts, key), (e) => d.storeFailed(describe(e)));
       try {
         this.#channel = new BroadcastChannel(name);
         this.#channel.onmessage = (e) => this.#message(e.data);
@@ -424,8 +489,7 @@ export class Client {
       d.leave(); // the unload send, and this tick's records to the store
       // Commit now, and hand what is not known to be committed to the leader: the page may be
       // gone before either transaction or message would otherwise complete.
-      const left = this.#store?.leave();
-      if (left?.length) this.#share(left);
+      for (const b of this.#store?.leave() ?? []) this.#share(b.puts, b.key);
       this.#unlock?.();
       this.#unlock = undefined;
     };
@@ -461,7 +525,7 @@ export class Client {
       for (let i = 0; i < r[0].length; i++) {
         const [k, v] = [r[0][i], r[1][i]];
         if (typeof k !== "string") this.#store.del(k); // not ours
-        else d.restore(k, v instanceof Uint8Array ? v : new Uint8Array(), true);
+        else this.#store.adopt(k, r[2][i]), d.restore(k, v instanceof Uint8Array ? v : new Uint8Array(), true);
       }
     }
     d.loaded();
@@ -474,20 +538,24 @@ export class Client {
     } catch {}
   }
 
-  // Committed records a follower hands to the leader: ["put", flush now?, key, value, ...].
-  #share(puts) {
-    const m = ["put", this.#flushAfter];
+  // Committed events a follower hands to the leader, with the key of the record that holds them:
+  // ["put", flush now?, record key, messageId, value, ...].
+  #share(puts, key) {
+    const m = ["put", this.#flushAfter, key];
     this.#flushAfter = false;
     for (let i = 0; i < puts.length; i += 3) if (puts[i + 2]) m.push(puts[i], puts[i + 1]);
-    if (m.length > 2) this.#post(m);
+    if (m.length > 3) this.#post(m);
   }
 
   #message(m) {
     const d = this.#d;
     if (!Array.isArray(m)) return;
     if (m[0] === "put") {
-      for (let i = 2; i + 1 < m.length; i += 2) {
-        if (typeof m[i] === "string" && m[i + 1] instanceof Uint8Array) d.restore(m[i], m[i + 1], false);
+      for (let i = 3; i + 1 < m.length; i += 2) {
+        if (typeof m[i] === "string" && m[i + 1] instanceof Uint8Array) {
+          this.#store?.adopt(m[i], m[2]);
+          d.restore(m[i], m[i + 1], false);
+        }
       }
       if (m[1]) d.flushNow();
       else d.drive();

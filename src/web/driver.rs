@@ -12,8 +12,10 @@
 //! change the pipeline and then drive. `enqueue` only asks for one drive per tick, so a loop of
 //! 1,000 `track()` calls costs one drive and one IndexedDB transaction.
 //!
-//! Storage: every admitted event is put in IndexedDB as its stored form (messageId, enqueue time,
-//! the exact bytes to send) and deleted when the core reports it delivered or failed. The leader
+//! Storage: every admitted event is put in the store as its stored form (messageId, enqueue time,
+//! the exact bytes to send) and deleted when the core reports it delivered or failed. The store
+//! (`Store` in api.js) packs a tick's puts into one IndexedDB record and rewrites or deletes that
+//! record as its events are deleted; the driver only ever names events. The leader
 //! restores what earlier pages left (the JS client resolves `createClient` after that when it leads
 //! from the start); it does not wait for that to send its own events, because a page can be
 //! closed milliseconds after it starts.
@@ -299,7 +301,10 @@ impl<I: Io> Driver<I> {
         };
         let key = stored.message_id.clone();
         if from_store && self.settled_early.contains(&key) {
-            return; // delivered or failed while the store was loading: its delete is on its way
+            // Delivered or failed while the store was loading. Deleted again: the store only now
+            // knows which record of the snapshot holds it (api.js), and updates that record.
+            self.io.delete(&key);
+            return;
         }
         match self.pipeline.restore(self.io.now(), stored) {
             Ok(id) => self.last_id = self.last_id.max(id.0),

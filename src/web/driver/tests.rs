@@ -436,6 +436,8 @@ fn a_leader_sends_before_the_store_is_loaded_and_never_restores_what_it_settled_
         d.io.sends().is_empty(),
         "{m} came back from the old snapshot and was sent again"
     );
+    // Deleted again: only now does the store know which record of the snapshot holds it.
+    assert!(d.io.calls.contains(&Call::Delete(m.clone())));
 }
 
 #[test]
