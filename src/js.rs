@@ -322,8 +322,9 @@ impl WebClient {
         self.driver.failure(id as u64);
     }
 
+    /// The store failed; true the first time (the caller warns once).
     #[wasm_bindgen(js_name = storeFailed)]
-    pub fn store_failed(&mut self, cause: &str) {
-        self.driver.store_failed(cause);
+    pub fn store_failed(&mut self) -> bool {
+        self.driver.store_failed()
     }
 }

@@ -62,11 +62,12 @@ export async function survivesReopen(io) {
   return JSON.stringify({ commits: log.commits, keys, texts: values.map(text), after });
 }
 
-// The raw records: [key, what it holds (messageIds, or "one" for the one-event format)].
+// The raw records: [key, what it holds (the messageIds of [messageId, value, ...], or "one" for
+// the one-event format)].
 const raw = (db) => new Promise((ok) => {
   const s = db.transaction("events").objectStore("events");
   const k = s.getAllKeys(), v = s.getAll();
-  v.onsuccess = () => ok(k.result.map((key, i) => [key, Array.isArray(v.result[i]) ? v.result[i][0] : "one"]));
+  v.onsuccess = () => ok(k.result.map((key, i) => [key, Array.isArray(v.result[i]) ? v.result[i].filter((_, j) => j % 2 === 0) : "one"]));
 });
 
 export async function settlingRewritesThenDeletes(io) {
@@ -106,7 +107,7 @@ export async function oneEventRecordsOfAnEarlierReleaseLoad(io) {
   await sleep(50);
   const after = await raw(db);
   db.close();
-  return JSON.stringify({ keys, texts: values.map(text), oneEvent: recs.map((r) => r === undefined), after });
+  return JSON.stringify({ keys, texts: values.map(text), oneEvent: recs.map((r) => r === 0), after });
 }
 
 export async function oneTransactionPerTick(io) {

@@ -214,30 +214,30 @@ export function openStore(name, ms) {
   }).catch((e) => e);
 }
 
-// A record holds the events of one tick: [messageIds, values], each value as the driver made it
-// (driver.rs: enqueue time, sequence, the event). One record per tick costs one request and one
-// structured clone, where one record per event cost that per event. A record an earlier release
-// wrote is one event's value (a Uint8Array) keyed by its messageId: both are read, so an upgrade
-// between two pages loses nothing.
-// Calls f(messageId, value) for each event of a record.
-const unpack = (r, f) => {
-  try {
-    r[0].forEach((k, i) => f(k, r[1][i]));
-  } catch {} // not one of ours
+// A record holds the events of one tick: [messageId, value, messageId, value, ...], each value as
+// the driver made it (driver.rs: enqueue time, sequence, the event). One record per tick costs one
+// request and one structured clone, where one record per event cost that per event. A record an
+// earlier release wrote is one event's value (a Uint8Array) keyed by its messageId: both are read,
+// so an upgrade between two pages loses nothing.
+const each = (r, f) => {
+  if (Array.isArray(r)) for (let i = 0; i < r.length; i += 2) f(r[i], r[i + 1]);
 };
 
-// Events as [messageIds, values, record keys], oldest first: each value starts with a big-endian
+// Events as [messageIds, values, records], oldest first: each value starts with a big-endian
 // enqueue time and sequence number (driver.rs), so comparing those 12 bytes compares ages.
-// Sorting here keeps a sort implementation out of the wasm. A record of the one-event format has
-// no record key (its key is the messageId); what is no record of ours is passed on as it is, for
-// the caller to delete. Resolves to the Error if reading fails.
+// Sorting here keeps a sort implementation out of the wasm. `records` holds, per event, what
+// `Store.adopt` takes: its record, or 0 for the one-event format (keyed by the messageId); what
+// is no record of ours is passed on as it is, for the caller to delete. Resolves to the Error if
+// reading fails.
 export function loadStore(db) {
   try {
     const s = db.transaction(STORE).objectStore(STORE);
     return Promise.all([settle(s.getAllKeys()), settle(s.getAll())]).then(([keys, values]) => {
       const k = [], v = [], r = [];
-      const add = (m, x, key) => k.push(m) + v.push(x) + r.push(key);
-      keys.forEach((key, i) => (Array.isArray(values[i]) ? unpack(values[i], (m, x) => add(m, x, key)) : add(key, values[i])));
+      keys.forEach((key, i) => {
+        const x = values[i], rec = { k: key, n: 0 };
+        Array.isArray(x) ? each(x, (m, e) => k.push(m) + v.push(e) + r.push(rec)) : k.push(key) + v.push(x) + r.push(0);
+      });
       const age = (x, i) => (x instanceof Uint8Array && x.length > i ? x[i] : -1);
       const order = k.map((_, i) => i).sort((a, b) => {
         for (let i = 0; i < 12; i++) {
@@ -268,12 +268,11 @@ export function loadStore(db) {
 export class Store {
   #db;
   #puts = [];
-  #ops = []; // [key, 0 (delete) or a record to rewrite, ...]
+  #ops = []; // [key, 0 (delete) or the record to rewrite, ...], in the order asked
   #due = false;
   #broken = false;
   #open = new Set(); // batches written whose transaction has not completed
-  #of = new Map(); // messageId -> {key, n}: the record holding that unsettled event
-  #recs = new Map(); // record key -> {key, n}
+  #of = new Map(); // messageId -> {k: record key, n: its events unsettled}
   #rec; // this tick's record
   #committed;
   #failed;
@@ -292,29 +291,27 @@ export class Store {
     // `value` may be a view of wasm memory, which moves when it grows: copy it now.
     const v = value.slice();
     if (this.#broken) share && this.#committed([key, v, share]); // memory only, but a follower hands it over
-    else {
-      this.#puts.push(key, v, share);
-      // A record key of its own: a caller-given messageId may come back once settled.
-      this.adopt(key, (this.#rec ??= { key: "b" + Date.now() + Math.random(), n: 0 }).key);
-    }
+    // A record key of its own: a caller-given messageId may come back once settled.
+    else this.#puts.push(key, v, share), this.adopt(key, (this.#rec ??= { k: "b" + Date.now() + Math.random(), n: 0 }));
     this.#soon();
   }
-  // Event `key` is held by record `rkey` (a record loaded or handed over): settling it updates
-  // that record. An event known already stays with its record.
-  adopt(key, rkey) {
-    if (rkey === undefined || this.#of.has(key)) return;
-    let r = this.#recs.get(rkey);
-    if (!r) this.#recs.set(rkey, (r = this.#rec?.key === rkey ? this.#rec : { key: rkey, n: 0 }));
-    r.n++;
-    this.#of.set(key, r);
+  // Event `key` is held by record `r` (one loaded, or handed over with a follower's events); an
+  // event known already stays with the record it is known in.
+  adopt(key, r) {
+    r && !this.#of.has(key) && this.#of.set(key, r) && r.n++;
   }
-  del(key) {
+  // Another tab settled the event: its record is that tab's to update. Returns the record.
+  forget(key) {
     const r = this.#of.get(key);
     this.#of.delete(key);
-    if (!r) this.#ops.push(key, 0); // a one-event record
-    else if (!--r.n) this.#recs.delete(r.key), this.#ops.push(r.key, 0);
-    // Once per tick; this tick's own record is written without it anyway.
-    else if (!r.w && r !== this.#rec) (r.w = 1), this.#ops.push(r.key, r);
+    if (r) r.n--;
+    return r;
+  }
+  del(key) {
+    const r = this.forget(key);
+    // A one-event record, an emptied record, or one to rewrite (this tick's is written without
+    // the event anyway).
+    this.#ops.push(r ? r.k : key, r?.n && r !== this.#rec && r);
     this.#soon();
   }
   leave() {
@@ -336,7 +333,7 @@ export class Store {
     const rec = this.#rec;
     this.#rec = undefined;
     if (!this.#puts.length && !this.#ops.length) return;
-    const b = { puts: this.#puts, key: rec?.key, told: false };
+    const b = { puts: this.#puts, key: rec?.k, told: false };
     const ops = this.#ops;
     this.#puts = [];
     this.#ops = [];
@@ -354,35 +351,29 @@ export class Store {
       }
       tell(); // not durable, but a follower still hands them over
     };
-    // Record r rewritten with its events still unsettled, out of `add(m, x)` calls.
-    const write = (r, f) => {
-      const l = [[], []];
-      f((m, x) => this.#of.get(m) === r && l[0].push(m) + l[1].push(x));
-      if (r.n && l[0].length) s.put(l, r.key);
+    let reads = 0, s;
+    // Writes record r with those of its events (given as a record) still unsettled; not at all
+    // if none is (emptied meanwhile: its delete is queued after this; or not written yet).
+    const write = (r, x) => {
+      const l = [];
+      each(x, (m, v) => this.#of.get(m) === r && l.push(m, v));
+      if (r.n && l.length) s.put(l, r.k);
     };
-    let rewrites = 0;
-    let s;
     try {
       const tx = this.#db.transaction(STORE, "readwrite");
       s = tx.objectStore(STORE);
-      // In the order asked, the tick's new record last: a messageId settled and then tracked
-      // again (a caller-given one) keys a new record after its old one is gone.
+      // In the order asked; a record to rewrite is read once per transaction.
       for (let i = 0; i < ops.length; i += 2) {
         const [k, r] = [ops[i], ops[i + 1]];
         if (!r) s.delete(k);
-        else {
-          r.w = 0;
-          rewrites++;
-          // Skipped if emptied meanwhile (its delete is queued after this) or not written yet.
-          s.get(k).onsuccess = (e) => write(r, (add) => unpack(e.target.result, add));
-        }
+        else if (r.w !== b) (r.w = b), reads++, (s.get(k).onsuccess = (e) => write(r, e.target.result));
       }
-      if (rec) write(rec, (add) => b.puts.forEach((m, i) => i % 3 || add(m, b.puts[i + 1])));
+      if (rec) write(rec, b.puts.filter((_, i) => i % 3 < 2));
       tx.oncomplete = tell;
       tx.onerror = tx.onabort = () => fail(tx.error ?? new DOMException("transaction aborted", "AbortError"));
       // Everything is queued (unless a rewrite waits for its read): commit now rather than when
       // the task ends, which narrows the window in which closing the page loses the transaction.
-      if (!rewrites) tx.commit?.();
+      if (!reads) tx.commit?.();
     } catch (e) {
       fail(e);
     }
@@ -473,9 +464,9 @@ export class Client {
     this.#timer = new Timer(() => d.timer());
     const name = "batchwire:" + this.#o.writeKey;
     const db = this.#o.durable && (await openStore(name, 3000));
-    if (db instanceof Error) d.storeFailed(describe(db));
+    if (db instanceof Error) this.#broke(db);
     else if (db) {
-      this.#store = new Store(db, (puts, key) => this.#share(puts, key), (e) => d.storeFailed(describe(e)));
+      this.#store = new Store(db, (puts, key) => this.#share(puts, key), (e) => this.#broke(e));
       try {
         this.#channel = new BroadcastChannel(name);
         this.#channel.onmessage = (e) => this.#message(e.data);
@@ -520,7 +511,7 @@ export class Client {
     d.lead();
     const r = this.#store && (await loadStore(this.#store.db));
     if (turn !== this.#turn) return; // the page was left meanwhile: this lead is over
-    if (r instanceof Error) d.storeFailed(describe(r));
+    if (r instanceof Error) this.#broke(r);
     else if (r) {
       for (let i = 0; i < r[0].length; i++) {
         const [k, v] = [r[0][i], r[1][i]];
@@ -530,6 +521,11 @@ export class Client {
     }
     d.loaded();
     this.#post(["lead"]); // followers still waiting in flush() ask this tab again
+  }
+
+  // The store failed: the client keeps going in memory, and says so once.
+  #broke(e) {
+    if (this.#d.storeFailed()) this.emit("warning", "W_STORAGE", `IndexedDB failed (${describe(e)}); events are kept in memory only`);
   }
 
   #post(m) {
@@ -551,9 +547,12 @@ export class Client {
     const d = this.#d;
     if (!Array.isArray(m)) return;
     if (m[0] === "put") {
+      // One record for the events of one message: a follower's tick. Known by every tab, so that
+      // whichever leads, now or later, updates it as they settle.
+      const rec = m[2] && { k: m[2], n: 0 };
       for (let i = 3; i + 1 < m.length; i += 2) {
         if (typeof m[i] === "string" && m[i + 1] instanceof Uint8Array) {
-          this.#store?.adopt(m[i], m[2]);
+          this.#store?.adopt(m[i], rec);
           d.restore(m[i], m[i + 1], false);
         }
       }
@@ -562,9 +561,10 @@ export class Client {
     } else if (m[0] === "flush") d.flushNow();
     else if (m[0] === "lead") d.leaderChanged();
     else if (m[0] === "done") {
-      for (const id of strings(m[1])) d.settled(id);
+      // The leader updated their records: this tab only forgets them.
+      for (const id of strings(m[1])) d.settled(id), this.#store?.forget(id);
       const f = strings(m[2]);
-      for (let i = 0; i + 2 < f.length; i += 3) d.settled(f[i], f[i + 1], f[i + 2]);
+      for (let i = 0; i + 2 < f.length; i += 3) d.settled(f[i], f[i + 1], f[i + 2]), this.#store?.forget(f[i]);
       d.drive();
     }
   }

@@ -264,18 +264,10 @@ impl<I: Io> Driver<I> {
         }
     }
 
-    /// The store failed: keep going in memory; `cause` says why (reported once).
-    pub fn store_failed(&mut self, cause: &str) {
-        if self.durable {
-            self.durable = false;
-            let message = [
-                "IndexedDB failed (",
-                cause,
-                "); events are kept in memory only",
-            ];
-            self.io
-                .emit(Note::Warning("W_STORAGE", message.concat(), None));
-        }
+    /// The store failed: keep going in memory. True the first time: the environment warns once
+    /// (api.js builds that message, which costs the wasm more bytes than the glue).
+    pub fn store_failed(&mut self) -> bool {
+        std::mem::replace(&mut self.durable, false)
     }
 
     /// Re-admits one stored record: from the store when leading (`from_store`), or posted by a

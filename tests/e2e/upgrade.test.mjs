@@ -28,7 +28,7 @@ test("records of the one-event format survive an upgrade and are sent once", { t
     for (const key of keys) {
       const v = await new Promise((ok) => (s.get(key).onsuccess = (e) => ok(e.target.result)));
       if (!Array.isArray(v)) continue;
-      v[0].forEach((m, i) => (s.put(v[1][i], m), n++));
+      for (let i = 0; i < v.length; i += 2, n++) s.put(v[i + 1], v[i]); // [messageId, value, ...]
       s.delete(key);
     }
     await new Promise((ok) => (tx.oncomplete = ok));
