@@ -7,17 +7,11 @@ use batchwire::core::{Config, EventInput, EventKind, Pipeline, Protocol, Respons
 use batchwire::protocol::json;
 use libfuzzer_sys::fuzz_target;
 
-const PROTOCOLS: [Protocol; 3] = [
-    Protocol::V1Batch,
-    Protocol::AmplitudeHttpV2,
-    Protocol::AmplitudeBatch,
-];
-
 fuzz_target!(|data: &[u8]| {
     let [p, s0, s1, ra_len, rest @ ..] = data else {
         return;
     };
-    let protocol = PROTOCOLS[usize::from(*p) % 3];
+    let protocol = Protocol::ALL[usize::from(*p) % 3];
     let status = u16::from_be_bytes([*s0, *s1]) % 600;
     let ra_len = usize::from(*ra_len).min(rest.len());
     let (ra, body) = rest.split_at(ra_len);

@@ -10,11 +10,7 @@ fuzz_target!(|data: &[u8]| {
     let [sel, id_len, rest @ ..] = data else {
         return;
     };
-    let protocol = [
-        Protocol::V1Batch,
-        Protocol::AmplitudeHttpV2,
-        Protocol::AmplitudeBatch,
-    ][usize::from(*sel) % 3];
+    let protocol = Protocol::ALL[usize::from(*sel) % 3];
     let (id, body) = rest.split_at(usize::from(*id_len).min(rest.len()));
     let stored = StoredEvent {
         message_id: String::from_utf8_lossy(id).into_owned(),

@@ -7,14 +7,9 @@ use batchwire::core::{Config, EventInput, EventKind, Pipeline, Protocol};
 use batchwire::protocol::json;
 use libfuzzer_sys::fuzz_target;
 
-const PROTOCOLS: [Protocol; 3] = [
-    Protocol::V1Batch,
-    Protocol::AmplitudeHttpV2,
-    Protocol::AmplitudeBatch,
-];
 fuzz_target!(|data: &[u8]| {
     let [sel, rest @ ..] = data else { return };
-    let protocol = PROTOCOLS[usize::from(sel & 3) % 3];
+    let protocol = Protocol::ALL[usize::from(sel & 3) % 3];
     let kind = EventKind::ALL[usize::from(sel >> 2) % 6];
     let mut fields = rest
         .split(|&b| b == 0xFF)

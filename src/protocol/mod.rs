@@ -54,6 +54,13 @@ const SOFT_VALUE_BYTES: usize = 32 * 1024;
 const SOFT_DEPTH: usize = 8;
 
 impl Protocol {
+    /// Every protocol, for tests and fuzzing that cover them all.
+    pub const ALL: [Protocol; 3] = [
+        Protocol::V1Batch,
+        Protocol::AmplitudeHttpV2,
+        Protocol::AmplitudeBatch,
+    ];
+
     pub const fn limits(self) -> Limits {
         match self {
             Protocol::V1Batch => Limits {
@@ -348,12 +355,6 @@ mod robustness {
     use super::*;
     use proptest::prelude::*;
 
-    const ALL: [Protocol; 3] = [
-        Protocol::V1Batch,
-        Protocol::AmplitudeHttpV2,
-        Protocol::AmplitudeBatch,
-    ];
-
     /// Bytes biased towards JSON punctuation, so the deeper branches are reached.
     fn jsonish() -> impl Strategy<Value = Vec<u8>> {
         let byte = prop_oneof![
@@ -404,7 +405,7 @@ mod robustness {
 
         #[test]
         fn decoders_take_any_bytes(body in jsonish(), status in 0u16..1000, ra in proptest::option::of(0u64..10_000_000)) {
-            for p in ALL {
+            for p in Protocol::ALL {
                 let _ = p.decode(status, ra, &body);
             }
             for (k, v) in json::members(&body) {
