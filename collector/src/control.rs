@@ -14,7 +14,7 @@ use serde_json::{json, Map, Value};
 use crate::body::{read_capped, BodyError};
 use crate::ingest::{respond, Outcome};
 use crate::server::ConnInfo;
-use crate::state::AppState;
+use crate::state::{AppState, Inner};
 
 /// Largest control body accepted (a fault script with bodies stays far below this).
 const CONTROL_MAX_BYTES: u64 = 1_048_576;
@@ -127,18 +127,11 @@ pub async fn get_faults(State(st): State<Arc<AppState>>, conn: Conn) -> Response
 }
 
 pub async fn post_faults(State(st): State<Arc<AppState>>, conn: Conn, req: Request) -> Response {
-    if let Some(r) = refuse_remote(&conn) {
-        return r;
-    }
-    let obj = match json_object(&st, req).await {
-        Ok(o) => o,
-        Err(r) => return r,
-    };
-    let mut inner = st.lock();
-    match inner.faults.apply(&obj) {
-        Ok(()) => ok(inner.faults.to_json()),
-        Err(e) => error(400, &e),
-    }
+    patch(&st, &conn, req, |inner, obj| {
+        inner.faults.apply(obj)?;
+        Ok(inner.faults.to_json())
+    })
+    .await
 }
 
 pub async fn get_config(State(st): State<Arc<AppState>>, conn: Conn) -> Response {
@@ -149,16 +142,31 @@ pub async fn get_config(State(st): State<Arc<AppState>>, conn: Conn) -> Response
 }
 
 pub async fn post_config(State(st): State<Arc<AppState>>, conn: Conn, req: Request) -> Response {
-    if let Some(r) = refuse_remote(&conn) {
+    patch(&st, &conn, req, |inner, obj| {
+        inner.limits.patch(obj)?;
+        Ok(json!(inner.limits))
+    })
+    .await
+}
+
+/// A control POST: loopback only, a JSON object body, applied under the lock by `apply`, which
+/// answers the new state or the reason it refused (a 400, nothing changed).
+async fn patch(
+    st: &AppState,
+    conn: &Conn,
+    req: Request,
+    apply: impl FnOnce(&mut Inner, &Map<String, Value>) -> Result<Value, String>,
+) -> Response {
+    if let Some(r) = refuse_remote(conn) {
         return r;
     }
-    let obj = match json_object(&st, req).await {
+    let obj = match json_object(st, req).await {
         Ok(o) => o,
         Err(r) => return r,
     };
-    let mut inner = st.lock();
-    match inner.limits.patch(&obj) {
-        Ok(()) => ok(json!(inner.limits)),
+    let result = apply(&mut st.lock(), &obj);
+    match result {
+        Ok(body) => ok(body),
         Err(e) => error(400, &e),
     }
 }
