@@ -124,6 +124,12 @@ impl Srv {
             .collect()
     }
 
+    /// The messageIds of the stored events, in arrival order.
+    pub async fn stored_message_ids(&self) -> Vec<Value> {
+        let events = self.events().await;
+        events.iter().map(|e| e["messageId"].clone()).collect()
+    }
+
     pub async fn stats(&self) -> Value {
         let r = self.get("/_stats").await;
         assert_eq!(r.status, 200);
