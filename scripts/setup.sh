@@ -35,14 +35,15 @@ fi
 if ! have chromium || ! have chromedriver; then
   say "installing Debian chromium and chromium-driver"
   export DEBIAN_FRONTEND=noninteractive
-  if ! apt-cache policy chromium-driver 2>/dev/null | grep -q Candidate: ||
-     apt-cache policy chromium-driver | grep -q 'Candidate: (none)'; then
+  # Package lists are empty on a new machine: apt knows no candidate version until an update.
+  if ! apt-cache policy chromium-driver 2>/dev/null | grep -q 'Candidate: [^(]'; then
     as_root apt-get update -qq
   fi
   as_root apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
 
-# Node packages (binaryen's wasm-opt, playwright-core, miniflare, vite) from the committed lockfile;
+# Node packages (binaryen's wasm-opt, rolldown's minifier, playwright-core, vite, the peer SDK the
+# browser bench compares with) from the committed lockfile;
 # reinstalled only when the lockfile changes.
 lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
 if [ "$(cat node_modules/.lock-hash 2>/dev/null)" != "$lock_hash" ]; then

@@ -21,11 +21,11 @@ tally() {
   local name=$1 rc=$2 log=$3 format=$4 p=0 f=0
   case $format in
     cargo)
-      p=$(grep -aE '^test result:' "$log" | sed -E 's/.* ([0-9]+) passed; ([0-9]+) failed.*/\1/' | awk '{s+=$1} END {print s+0}')
-      f=$(grep -aE '^test result:' "$log" | sed -E 's/.* ([0-9]+) passed; ([0-9]+) failed.*/\2/' | awk '{s+=$1} END {print s+0}') ;;
+      read -r p f < <(grep -aE '^test result:' "$log" |
+        sed -E 's/.* ([0-9]+) passed; ([0-9]+) failed.*/\1 \2/' | awk '{p+=$1; f+=$2} END {print p+0, f+0}') ;;
     node)
-      p=$(grep -aE '^# pass [0-9]+' "$log" | awk '{s+=$3} END {print s+0}')
-      f=$(grep -aE '^# fail [0-9]+' "$log" | awk '{s+=$3} END {print s+0}') ;;
+      read -r p f < <(grep -aE '^# (pass|fail) [0-9]+' "$log" |
+        awk '$2=="pass" {p+=$3} $2=="fail" {f+=$3} END {print p+0, f+0}') ;;
     check)
       if [ "$rc" = 0 ]; then p=1; else f=1; fi ;;
   esac
@@ -54,17 +54,19 @@ layer "clippy wasm32" check cargo clippy -p batchwire --lib --target wasm32-unkn
 layer "package and size budget" check python3 scripts/package.py
 layer "native" cargo cargo test --workspace
 # Only tests/web_*.rs are browser suites; the native integration tests are not built for wasm32.
-CHROMEDRIVER=/usr/bin/chromedriver layer "browser" cargo \
+layer "browser" cargo \
   wasm-pack test --headless --chrome --chromedriver /usr/bin/chromedriver --mode no-install -- --test 'web_*'
 
-if compgen -G "tests/e2e/*.test.mjs" >/dev/null; then
+# The node suites start the collector binary themselves; a suite folder with no tests is skipped.
+node_layer() {
+  local name=$1 dir=$2
+  compgen -G "$dir/*.test.mjs" >/dev/null || return 0
   cargo build -q -p collector
-  COLLECTOR_BIN=$PWD/target/debug/collector layer "end to end" node node --test --test-concurrency=1 --test-reporter=tap tests/e2e/
-fi
-if compgen -G "tests/edge/*.test.mjs" >/dev/null; then
-  cargo build -q -p collector
-  COLLECTOR_BIN=$PWD/target/debug/collector layer "edge" node node --test --test-concurrency=1 --test-reporter=tap tests/edge/
-fi
+  COLLECTOR_BIN=$PWD/target/debug/collector layer "$name" node \
+    node --test --test-concurrency=1 --test-reporter=tap "$dir/"
+}
+node_layer "end to end" tests/e2e
+node_layer "edge" tests/edge
 
 if [ ${#failed_layers[@]} -gt 0 ]; then echo "[test] failing layers: ${failed_layers[*]}"; fi
 echo "$passed passed, $failed failed"
