@@ -51,7 +51,9 @@ def main() -> int:
         out = build_root / target
         shutil.rmtree(out, ignore_errors=True)
         run(["wasm-pack", "--quiet", "build", "--release", "--mode", "no-install", "--no-pack",
-             "--target", target, "--out-dir", str(out), "--out-name", name])
+             "--target", target, "--out-dir", str(out), "--out-name", name,
+             # Cargo.toml: without `std` the module is no_std, with src/wasm_rt.rs's runtime.
+             "--", "--no-default-features"])
         wasm = out / f"{name}_bg.wasm"
         before = wasm.stat().st_size
         run([str(wasm_opt), *manifest["wasm_opt"]["flags"], str(wasm), "-o", str(wasm)])

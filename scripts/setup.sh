@@ -9,7 +9,7 @@ have() { command -v "$1" >/dev/null 2>&1; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 export PATH="$HOME/.cargo/bin:$PATH"
-wb_version=$(sed -n 's/^wasm-bindgen = "=\([0-9.]*\)"/\1/p' Cargo.toml)
+wb_version=$(sed -n 's/^wasm-bindgen = .*"=\([0-9.]*\)".*/\1/p' Cargo.toml)
 wp_version=$(sed -n 's/^wasm_pack = "\([0-9.]*\)"/\1/p' wasm-pack.toml)
 [ -n "$wb_version" ] && [ -n "$wp_version" ] || { echo "[setup] cannot read the pinned tool versions" >&2; exit 1; }
 

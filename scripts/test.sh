@@ -51,6 +51,8 @@ layer() {
 layer "rustfmt" check cargo fmt --all -- --check
 layer "clippy native" check cargo clippy --workspace --all-targets -- -D warnings
 layer "clippy wasm32" check cargo clippy -p batchwire --lib --target wasm32-unknown-unknown -- -D warnings
+# The npm package's build: no_std, with src/wasm_rt.rs's allocator and panic handler.
+layer "clippy wasm32 no_std" check cargo clippy -p batchwire --lib --target wasm32-unknown-unknown --no-default-features -- -D warnings
 layer "package and size budget" check python3 scripts/package.py
 layer "native" cargo cargo test --workspace
 # Only tests/web_*.rs are browser suites; the native integration tests are not built for wasm32.

@@ -3,6 +3,7 @@
 //! api.js / io.js; this file turns checked values into driver calls, driver requests into calls on
 //! the `Client`, and core errors into `BatchwireError`s with stable codes.
 
+use crate::prelude::*;
 use js_sys::Function;
 use wasm_bindgen::prelude::*;
 
@@ -71,7 +72,7 @@ fn error(code: &str, message: &str) -> JsValue {
 /// option names (`str::replace` here would pull ~6 KB of string searching and panic formatting
 /// into the wasm).
 fn config_error(e: &crate::core::ConfigError) -> JsValue {
-    config_error_js(&e.to_string())
+    config_error_js(&e.message())
 }
 
 /// The package version, so an application can log which build it runs.
@@ -250,7 +251,7 @@ impl WebClient {
         };
         self.driver
             .enqueue(input)
-            .map_err(|e| error(e.code(), &e.to_string()))
+            .map_err(|e| error(e.code(), &e.message()))
     }
 
     pub fn flush(&mut self, resolve: Function) -> Result<(), JsValue> {

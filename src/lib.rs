@@ -8,6 +8,18 @@
 //! - `web` / `edge` / `js`: thin drivers that give the core a clock, timers, `fetch`, IndexedDB and
 //!   the JavaScript API (`web::driver` decides and compiles everywhere; `js` is wasm32 only).
 
+#![cfg_attr(all(target_arch = "wasm32", not(feature = "std")), no_std)]
+
+extern crate alloc;
+
+/// What std's prelude gives, for the `no_std` build of the npm package.
+mod prelude {
+    pub use alloc::boxed::Box;
+    pub use alloc::string::{String, ToString};
+    pub use alloc::vec;
+    pub use alloc::vec::Vec;
+}
+
 pub mod core;
 pub mod protocol;
 
@@ -15,3 +27,6 @@ pub mod web;
 
 #[cfg(target_arch = "wasm32")]
 pub mod js;
+
+#[cfg(target_arch = "wasm32")]
+mod wasm_rt;

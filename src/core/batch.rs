@@ -15,6 +15,7 @@ use super::pipeline::{Flight, Pipeline};
 use super::queue::KeyMap;
 use super::report::{EventId, FailReason, Transmit, TransmitId};
 use super::Millis;
+use crate::prelude::*;
 
 pub(crate) struct Plan {
     /// Queue positions, in body order.

@@ -1,7 +1,8 @@
 //! Pipeline configuration. Every knob has a default chosen for a browser page; the protocol's
 //! limits clamp the ones a server also bounds.
 
-use std::fmt;
+use crate::prelude::*;
+use core::fmt;
 
 use super::report::{say, Piece};
 use super::Millis;
@@ -139,6 +140,13 @@ impl ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message())
+    }
+}
+
+impl ConfigError {
+    /// The message, built without `core::fmt` (see `report::say`).
+    pub fn message(&self) -> String {
         let template = match self {
             ConfigError::EmptyWriteKey => "the write key is empty (field: write_key)",
             ConfigError::WriteKeyCharacters => {
@@ -154,11 +162,11 @@ impl fmt::Display for ConfigError {
         } else {
             ""
         };
-        say(f, template, &[Piece::S(name)])
+        say(template, &[Piece::S(name)])
     }
 }
 
-impl std::error::Error for ConfigError {}
+impl core::error::Error for ConfigError {}
 
 #[cfg(test)]
 mod tests {

@@ -14,7 +14,8 @@
 //! - Empty-string ids count as absent.
 //! - A caller-given messageId must be 1..=128 bytes needing no JSON escaping.
 
-use std::fmt;
+use crate::prelude::*;
+use core::fmt;
 
 use super::report::{say, Piece::N, Piece::S};
 use super::Millis;
@@ -179,6 +180,13 @@ impl Rejected {
 
 impl fmt::Display for Rejected {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message())
+    }
+}
+
+impl Rejected {
+    /// The message, built without `core::fmt` (see `report::say`).
+    pub fn message(&self) -> String {
         match self {
             // {0} kind, {1} field label, {2} and {3} the rule's details, {4} field name.
             Rejected::Invalid { kind, field, rule } => {
@@ -203,20 +211,17 @@ impl fmt::Display for Rejected {
                     Rule::OutOfRange => ("{0} event {1} is after the year 9999 (field: {4})", N(0), N(0)),
                 };
                 let args = [S(kind.as_str()), S(field.label()), a, b, S(field.name())];
-                say(f, template, &args)
+                say(template, &args)
             }
             Rejected::TooLarge { bytes, limit } => say(
-                f,
                 "event needs a {0}-byte request on its own; the limit is {1} bytes (field: properties)",
                 &[N(*bytes as u64), N(*limit as u64)],
             ),
             Rejected::Unsupported { kind, protocol } => say(
-                f,
                 "{0} events cannot be sent to {1}",
                 &[S(kind.as_str()), S(protocol.name())],
             ),
             Rejected::QueueFull { events, bytes } => say(
-                f,
                 "the queue is full ({0} events, {1} bytes) and nothing can be evicted",
                 &[N(*events as u64), N(*bytes as u64)],
             ),
@@ -224,7 +229,7 @@ impl fmt::Display for Rejected {
     }
 }
 
-impl std::error::Error for Rejected {}
+impl core::error::Error for Rejected {}
 
 /// Something the application should know that did not stop delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -278,6 +283,13 @@ impl Warning {
 
 impl fmt::Display for Warning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message())
+    }
+}
+
+impl Warning {
+    /// The message, built without `core::fmt` (see `report::say`).
+    pub fn message(&self) -> String {
         // {0} field name, {1} the measure, {2} the limit, {3} the server's text.
         let (template, field, n, limit, text) = match self {
             Warning::TooManyKeys { field, keys, limit } => (
@@ -346,7 +358,7 @@ impl fmt::Display for Warning {
             ),
         };
         let args = [S(field.name()), N(n as u64), N(limit as u64), S(text)];
-        say(f, template, &args)
+        say(template, &args)
     }
 }
 

@@ -21,6 +21,7 @@ use super::event::{read_stored, Warning};
 use super::pipeline::{Flight, Pause, Pipeline, QuotaHold, TAG_DEVICE, TAG_USER};
 use super::report::{AppEvent, EventId, FailReason, Response};
 use super::Millis;
+use crate::prelude::*;
 use crate::protocol::Outcome;
 
 impl Pipeline {
@@ -179,7 +180,7 @@ impl Pipeline {
             };
             // The last error naming an event is the one reported (a short list: searched).
             let error = failed.iter_mut().rev().find(|(j, _)| *j == i);
-            match error.map(|(_, e)| std::mem::take(e)) {
+            match error.map(|(_, e)| core::mem::take(e)) {
                 Some(error) => self.fail(idx, FailReason::Rejected { error }),
                 None => {
                     if let Some(m) = self.remove(idx) {

@@ -9,6 +9,7 @@ use super::report::{
     AppEvent, Enqueued, EventId, FailReason, NetError, Response, Stats, Transmit, TransmitId,
 };
 use super::Millis;
+use crate::prelude::*;
 use crate::protocol::{Limits, Protocol};
 
 /// Tags that keep the key spaces of messageIds, users and devices apart.
@@ -216,7 +217,7 @@ impl Pipeline {
             None => {
                 generated = self.rng.uuid_v4();
                 // The UUID alphabet is ASCII hex and '-'.
-                std::str::from_utf8(&generated).unwrap_or("")
+                core::str::from_utf8(&generated).unwrap_or("")
             }
         };
         let mut warnings = Vec::new();

@@ -8,6 +8,7 @@
 //! the front unneeded.
 
 use super::Millis;
+use crate::prelude::*;
 
 /// `flight` of a queued event.
 pub(crate) const QUEUED: u64 = 0;
@@ -98,7 +99,7 @@ impl Queue {
     pub fn tidy(&mut self) {
         if self.dead * 4 > self.entries.len() {
             // Moved into an exactly sized vector (smaller code than retain + shrink_to_fit).
-            let old = std::mem::take(&mut self.entries);
+            let old = core::mem::take(&mut self.entries);
             self.entries = Vec::with_capacity(old.len() - self.dead);
             for e in old {
                 if e.flight != DEAD {
@@ -163,7 +164,7 @@ impl KeyMap {
         debug_assert!(k != 0, "0 marks a free slot");
         if (self.len + 1) * 4 > self.slots.len() * 3 {
             let grown = vec![(0, 0); (self.slots.len() * 2).max(8)];
-            let old = std::mem::replace(&mut self.slots, grown);
+            let old = core::mem::replace(&mut self.slots, grown);
             self.len = 0;
             for (k, v) in old {
                 if k != 0 {
@@ -230,7 +231,7 @@ impl KeyMap {
         if self.values().all(&keep) {
             return;
         }
-        let old = std::mem::take(&mut self.slots);
+        let old = core::mem::take(&mut self.slots);
         self.len = 0;
         for (k, v) in old {
             if k != 0 && keep(v) {

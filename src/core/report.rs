@@ -1,7 +1,8 @@
 //! What crosses the engine's boundary besides events: request and response values, and what the
 //! application is told.
 
-use std::fmt;
+use crate::prelude::*;
+use core::fmt;
 
 use super::event::Warning;
 use super::Millis;
@@ -86,6 +87,13 @@ impl FailReason {
 
 impl fmt::Display for FailReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message())
+    }
+}
+
+impl FailReason {
+    /// The message, built without `core::fmt` (see `report::say`).
+    pub fn message(&self) -> String {
         let (template, a, b, text) = match self {
             FailReason::Rejected { error } => {
                 ("the server rejected the event: {2}", 0, 0, error.as_str())
@@ -105,7 +113,7 @@ impl fmt::Display for FailReason {
             FailReason::Evicted => ("the queue was full and the event was the oldest", 0, 0, ""),
             FailReason::RetryHorizon => ("not delivered within give_up_after_ms", 0, 0, ""),
         };
-        say(f, template, &[N(a), N(b), S(text)])
+        say(template, &[N(a), N(b), S(text)])
     }
 }
 
@@ -115,14 +123,12 @@ pub(crate) enum Piece<'a> {
     N(u64),
 }
 
-/// Writes `template` with each `{i}` (one digit) replaced by `args[i]`. Messages are assembled
-/// with `Formatter::write_str` alone, so `core::fmt`'s argument and integer machinery stays out of
-/// the wasm, and a message's fixed text is one string of data instead of code per fragment.
-///
-/// The writer's errors are dropped and `Ok` is always returned: messages are written into Strings
-/// (`to_string`), which never fail, and a `Display` the optimiser can see never failing lets
-/// `to_string`'s `expect`, with the panic formatting behind it, fall out of the wasm.
-pub(crate) fn say(f: &mut fmt::Formatter<'_>, template: &str, args: &[Piece<'_>]) -> fmt::Result {
+/// `template` with each `{i}` (one digit) replaced by `args[i]`. Messages are assembled by
+/// pushing onto a String, so `core::fmt` (its formatter, padding and integer machinery) stays out
+/// of the wasm, and a message's fixed text is one string of data instead of code per fragment.
+/// Each message type's `Display` writes its `message()`.
+pub(crate) fn say(template: &str, args: &[Piece<'_>]) -> String {
+    let mut out = String::new();
     let b = template.as_bytes();
     let (mut start, mut i) = (0, 0);
     while let Some(&c) = b.get(i) {
@@ -130,22 +136,20 @@ pub(crate) fn say(f: &mut fmt::Formatter<'_>, template: &str, args: &[Piece<'_>]
             i += 1;
             continue;
         }
-        let _ = f.write_str(template.get(start..i).unwrap_or_default());
+        out.push_str(template.get(start..i).unwrap_or_default());
         let n = b
             .get(i + 1)
             .map_or(0, |d| usize::from(d.wrapping_sub(b'0')));
         match args.get(n) {
-            Some(Piece::S(s)) => {
-                let _ = f.write_str(s);
-            }
-            Some(Piece::N(n)) => super::time::write_decimal(f, *n),
+            Some(Piece::S(s)) => out.push_str(s),
+            Some(Piece::N(n)) => super::time::push_decimal(&mut out, *n),
             None => {}
         }
         i += 3;
         start = i;
     }
-    let _ = f.write_str(template.get(start..).unwrap_or_default());
-    Ok(())
+    out.push_str(template.get(start..).unwrap_or_default());
+    out
 }
 
 /// What the application should hear about, in the order it happened.

@@ -3,6 +3,7 @@
 //! proleptic Gregorian range we accept (years 1970..=9999) and need no tables.
 
 use super::Millis;
+use crate::prelude::*;
 
 /// 9999-12-31T23:59:59.999Z: past this an ISO 8601 year no longer has four digits.
 pub const MAX_TIMESTAMP: Millis = 253_402_300_799_999;
@@ -62,12 +63,10 @@ pub fn push_u64(out: &mut Vec<u8>, n: u64) {
     push_digits(out, n, 1);
 }
 
-/// Writes `n` in decimal to a formatter without `core::fmt`'s integer machinery (wasm size);
-/// errors are the caller's to ignore (see `report::say`).
-pub(crate) fn write_decimal(f: &mut core::fmt::Formatter<'_>, n: u64) {
+/// Appends `n` in decimal to a String without `core::fmt`'s integer machinery (wasm size).
+pub(crate) fn push_decimal(out: &mut String, n: u64) {
     let mut buf = [b'0'; 20];
-    let text = core::str::from_utf8(digits(&mut buf, n, 1)).unwrap_or_default();
-    let _ = f.write_str(text);
+    out.push_str(core::str::from_utf8(digits(&mut buf, n, 1)).unwrap_or_default());
 }
 
 /// Appends `ms` as `YYYY-MM-DDTHH:MM:SS.mmmZ`; callers keep `ms <= MAX_TIMESTAMP`.

@@ -30,6 +30,7 @@ use super::{
 };
 use crate::core::time::push_u64;
 use crate::core::{EventKind, Millis};
+use crate::prelude::*;
 
 const INVALID_IDS: [&str; 13] = [
     "anonymous",

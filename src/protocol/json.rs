@@ -12,7 +12,8 @@
 //! Numbers are kept as text and only read back as non-negative integers: responses carry counts,
 //! indexes and byte limits, and a float parser would cost wasm size for nothing.
 
-use std::fmt;
+use crate::prelude::*;
+use core::fmt;
 
 /// Nesting beyond this is refused outright: an object this deep is a bug in the caller, and the
 /// bound keeps the scanner's container stack in 128 bits.
@@ -27,9 +28,15 @@ pub struct ScanError {
 
 impl fmt::Display for ScanError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message())
+    }
+}
+
+impl ScanError {
+    /// The message, built without `core::fmt` (see `report::say`).
+    pub fn message(&self) -> String {
         use crate::core::report::{say, Piece};
         say(
-            f,
             "{0} at byte {1}",
             &[Piece::S(self.what), Piece::N(self.at as u64)],
         )

@@ -8,6 +8,7 @@
 //! A request body is always `prefix + event (',' event)* + suffix` (see [`Protocol::envelope`]),
 //! so the core knows the exact size of any request by adding lengths, without serialising.
 
+use crate::prelude::*;
 pub mod amplitude;
 pub mod json;
 pub mod v1_batch;

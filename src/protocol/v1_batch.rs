@@ -17,6 +17,7 @@
 use super::json;
 use super::{by_status, document, text, write_object, EventError, EventFields, Outcome, Val};
 use crate::core::{EventKind, Millis};
+use crate::prelude::*;
 
 pub(crate) fn encode(ev: &EventFields<'_>, out: &mut Vec<u8>) -> usize {
     let name_key = if ev.kind == EventKind::Track {

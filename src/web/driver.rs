@@ -38,6 +38,7 @@
 use crate::core::{
     AppEvent, EventId, EventInput, Millis, NetError, Pipeline, Rejected, Response, StoredEvent,
 };
+use crate::prelude::*;
 
 /// Bytes of request bodies that all keepalive requests in flight may carry together.
 pub const KEEPALIVE_BUDGET: usize = 64 * 1024;
@@ -162,7 +163,7 @@ impl<I: Io> Driver<I> {
         self.last_id = self.last_id.max(e.id.0);
         self.unstored.push(e.id);
         for w in e.warnings {
-            let note = Note::Warning(w.code(), w.to_string(), Some(e.message_id.clone()));
+            let note = Note::Warning(w.code(), w.message(), Some(e.message_id.clone()));
             self.io.emit(note);
         }
         if !self.scheduled {
@@ -267,7 +268,7 @@ impl<I: Io> Driver<I> {
     /// The store failed: keep going in memory. True the first time: the environment warns once
     /// (api.js builds that message, which costs the wasm more bytes than the glue).
     pub fn store_failed(&mut self) -> bool {
-        std::mem::replace(&mut self.durable, false)
+        core::mem::replace(&mut self.durable, false)
     }
 
     /// Re-admits one stored record: from the store when leading (`from_store`), or posted by a
@@ -305,7 +306,7 @@ impl<I: Io> Driver<I> {
                     self.io.delete(&key);
                 }
                 self.io
-                    .emit(Note::Failed(key, e.code().into(), e.to_string()));
+                    .emit(Note::Failed(key, e.code().into(), e.message()));
             }
         }
     }
@@ -410,11 +411,11 @@ impl<I: Io> Driver<I> {
             self.on_app_event(ev);
         }
         if !self.heard.is_empty() {
-            let heard = std::mem::take(&mut self.heard);
+            let heard = core::mem::take(&mut self.heard);
             self.io.emit(Note::Delivered(heard));
         }
         if self.leader && !(self.done.0.is_empty() && self.done.1.is_empty()) {
-            let (delivered, failed) = std::mem::take(&mut self.done);
+            let (delivered, failed) = core::mem::take(&mut self.done);
             self.io.settled(&delivered, &failed);
         }
         let next = if self.closing.is_some() {
@@ -427,7 +428,7 @@ impl<I: Io> Driver<I> {
             self.io.arm(next.map(|at| at.saturating_sub(now)));
         }
         if self.requests.is_empty() && !sent {
-            if let Some(waiters) = self.closing.as_mut().map(std::mem::take) {
+            if let Some(waiters) = self.closing.as_mut().map(core::mem::take) {
                 self.leader = false;
                 self.io.release();
                 for w in waiters {
@@ -450,7 +451,7 @@ impl<I: Io> Driver<I> {
             self.unstored.clear(); // memory only, and nobody to hand them to
             return;
         }
-        for id in std::mem::take(&mut self.unstored) {
+        for id in core::mem::take(&mut self.unstored) {
             // Gone already (delivered or evicted within the tick): nothing to keep.
             let Some(s) = self.pipeline.stored_form(id) else {
                 continue;
@@ -491,7 +492,7 @@ impl<I: Io> Driver<I> {
                 if self.leader && !self.loaded {
                     self.settled_early.push(message_id.clone());
                 }
-                let (code, reason) = (String::from(reason.code()), reason.to_string());
+                let (code, reason) = (String::from(reason.code()), reason.message());
                 if self.leader {
                     let record = [message_id.clone(), code.clone(), reason.clone()];
                     self.done.1.extend(record);
@@ -527,7 +528,7 @@ impl<I: Io> Driver<I> {
             }
             // Counted in stats().retried; the application hears when delivery ends.
             AppEvent::Retrying { .. } => return,
-            AppEvent::Warning(w) => Note::Warning(w.code(), w.to_string(), None),
+            AppEvent::Warning(w) => Note::Warning(w.code(), w.message(), None),
         };
         self.io.emit(note);
     }
