@@ -1,5 +1,5 @@
 // Browser benchmarks of the built package (pkg/), run with `node bench/browser.mjs`:
-//   (a) bundle size: gzip -9 of what a browser downloads (pkg/web wasm + glue + entry), and of a
+//   (a) bundle size: gzip -9 of what a browser downloads (pkg/web's wasm + pkg/index.js), and of a
 //       minimal Vite app that imports the package;
 //   (b) track() main-thread cost: 10,000 calls of a 10-property event per round, several rounds, in
 //       a real headless Chromium page, storage "memory" and "indexeddb";
@@ -47,25 +47,11 @@ const kb = (n) => `${(n / 1024).toFixed(1)} KiB`;
 // Counted the way scripts/package.py counts its budget, so the two numbers agree.
 function packageSize() {
   const pj = JSON.parse(readFileSync(join(PKG, "package.json"), "utf8"));
-  const files = {
-    wasm: join(PKG, "web/batchwire_bg.wasm"),
-    glue: join(PKG, "web/batchwire.js"),
-    entry: join(PKG, pj.exports["."].browser),
-  };
-  const sizes = Object.fromEntries(Object.entries(files).map(([k, f]) => [k, gz(readFileSync(f))]));
-  // wasm-bindgen snippets (JS the glue imports, e.g. src/web/api.js) load on every page: glue.
-  const snippets = [];
-  const walk = (d) => {
-    if (!existsSync(d)) return;
-    for (const f of readdirSync(d)) {
-      const p = join(d, f);
-      if (statSync(p).isDirectory()) walk(p);
-      else if (f.endsWith(".js")) snippets.push(p);
-    }
-  };
-  walk(join(PKG, "web/snippets"));
-  sizes.glue += snippets.reduce((n, f) => n + gz(readFileSync(f)), 0);
-  return { ...sizes, total: sizes.wasm + sizes.glue + sizes.entry, rawWasm: statSync(files.wasm).size };
+  const wasm = join(PKG, "web/batchwire_bg.wasm");
+  // The entry module, with the wasm-bindgen glue and its snippets bundled in (scripts/bundle.mjs).
+  const js = join(PKG, pj.exports["."].browser);
+  const sizes = { wasm: gz(readFileSync(wasm)), js: gz(readFileSync(js)) };
+  return { ...sizes, total: sizes.wasm + sizes.js, rawWasm: statSync(wasm).size, rawJs: statSync(js).size };
 }
 
 /** gzip -9 of every asset a minimal Vite app importing `code` emits (js + wasm), summed. */
@@ -129,12 +115,20 @@ window.benchReady = true;`;
 
 const PAGES = {
   "batchwire.html": `<!doctype html><script type="module">
-import * as bw from "/pkg/index.js";
-import initGlue from "/pkg/web/batchwire.js";
+// The wasm memory, seen from the instance the package creates (its exports are not public).
+let memory;
+for (const k of ["instantiate", "instantiateStreaming"]) {
+  const orig = WebAssembly[k];
+  WebAssembly[k] = async (...a) => {
+    const r = await orig.apply(WebAssembly, a);
+    memory ??= (r.instance ?? r).exports.memory;
+    return r;
+  };
+}
+const bw = await import("/pkg/index.js");
 window.start = async (options) => {
   window.client = await bw.createClient(options);
-  const exports = await initGlue(); // already initialised: returns the same instance's exports
-  window.wasmBytes = () => exports.memory?.buffer?.byteLength ?? null;
+  window.wasmBytes = () => memory?.buffer?.byteLength ?? null;
   return true;
 };
 window.track = (name, props) => window.client.track(name, props);
@@ -250,7 +244,7 @@ async function main() {
   let bwVite = null;
   if (WITH_BW) {
     pkgSize = packageSize();
-    console.log(`size: batchwire pkg/web gzip -9: wasm ${pkgSize.wasm} + glue ${pkgSize.glue} + entry ${pkgSize.entry} = ${pkgSize.total} B`);
+    console.log(`size: batchwire pkg gzip -9: wasm ${pkgSize.wasm} + js ${pkgSize.js} = ${pkgSize.total} B`);
     bwVite = await viteAppSize(
       `import { createClient } from "batchwire";\nconst c = await createClient({ writeKey: "k", apiHost: location.origin });\nc.track("x", {});\n`,
       { batchwire: join(PKG, "index.js") });
@@ -320,7 +314,7 @@ function writeResults({ pkgSize, bwVite, peer, rows }) {
     "|---|---:|",
   ];
   if (pkgSize) {
-    lines.push(`| batchwire pkg/web: wasm + glue (with its snippets) + entry | ${pkgSize.wasm} + ${pkgSize.glue} + ${pkgSize.entry} = **${pkgSize.total}** (raw wasm ${pkgSize.rawWasm}) |`);
+    lines.push(`| batchwire pkg: wasm + js (entry, glue and snippets in one module) | ${pkgSize.wasm} + ${pkgSize.js} = **${pkgSize.total}** (raw wasm ${pkgSize.rawWasm}, raw js ${pkgSize.rawJs}) |`);
     lines.push(`| minimal Vite app importing batchwire (all emitted js + wasm) | ${bwVite} |`);
   }
   if (peer) {

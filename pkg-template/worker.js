@@ -1,11 +1,20 @@
 // batchwire for Cloudflare Workers (workerd): the wasm module is imported as a compiled
-// WebAssembly.Module, which workerd allows, and instantiated synchronously at module load. The
-// API is index.js's; its init() then finds the module ready and never builds a URL.
-import { initSync } from "./web/batchwire.js";
+// WebAssembly.Module, which workerd allows, and handed to index.js's init() on first use (inside
+// a request, never at global scope), so no URL is ever built or fetched.
 import module from "./web/batchwire_bg.wasm";
-import { init } from "./index.js";
+import { BatchwireError, createClient as create, init as load, version as read } from "./index.js";
 
-initSync({ module });
-init({ module_or_path: module });
+export { BatchwireError };
 
-export { BatchwireError, createClient, init, version } from "./index.js";
+/** Instantiates the imported module once; later calls share the same promise. */
+export const init = () => load({ module_or_path: module });
+
+export async function createClient(options) {
+  await init();
+  return create(options);
+}
+
+export async function version() {
+  await init();
+  return read();
+}

@@ -3,8 +3,9 @@
 
 For each wasm-bindgen target in [targets].emit: `wasm-pack build --mode no-install` (cargo build +
 the pinned wasm-bindgen), then npm binaryen's wasm-opt with [wasm_opt].flags. The package is then
-assembled from pkg-template/ plus the generated files. Finally the gzip size of what a browser
-downloads (wasm + wasm-bindgen glue + our entry) is printed and checked against [budget].
+assembled from pkg-template/ plus the generated files, the browser entry bundled with its glue into
+one module (scripts/bundle.mjs). Finally the gzip size of what a browser downloads (the wasm and
+that module) is printed and checked against [budget].
 """
 import gzip
 import json
@@ -69,12 +70,6 @@ def main() -> int:
         if (out / "snippets").is_dir():
             shutil.copytree(out / "snippets", dest / "snippets")
 
-    # What a browser loads as-is (the web target's glue and snippets) ships minified; bundler users
-    # minify themselves, and the readable sources stay in src/web and target/wasm-pack/.
-    budget_dir = pkg / budget_target
-    run(["node", "scripts/minify.mjs", *map(str, [budget_dir / f"{name}.js",
-                                                   *sorted(budget_dir.rglob("snippets/**/*.js"))])])
-
     for f in template.iterdir():
         if f.is_file():
             shutil.copy2(f, pkg / f.name)
@@ -83,24 +78,32 @@ def main() -> int:
     pj["version"] = version
     pj_path.write_text(json.dumps(pj, indent=2) + "\n")
 
+    # What a browser loads as-is: the entry, bundled with the web target's glue and snippets into
+    # one minified module (scripts/bundle.mjs). pkg/<budget_target>/ then only holds the wasm;
+    # bundler users minify themselves, and the readable sources stay in src/web and
+    # target/wasm-pack/.
+    budget_dir = pkg / budget_target
+    run(["node", "scripts/bundle.mjs", str(pkg)])
+    for f in budget_dir.iterdir():
+        if f.name != f"{name}_bg.wasm":
+            shutil.rmtree(f) if f.is_dir() else f.unlink()
+
     # Every path the package.json names must exist, or consumers get a broken import.
     missing = [p for p in _paths(pj) if not (pkg / p).exists()]
     if missing:
         sys.exit(f"pkg/package.json names files that were not built: {missing}")
 
     wasm = pkg / budget_target / f"{name}_bg.wasm"
-    glue = pkg / budget_target / f"{name}.js"
-    entry = pkg / pj["exports"]["."]["browser"]
-    # The snippets load with the glue on every page, so they count as glue.
-    snippets = sorted((pkg / budget_target / "snippets").rglob("*.js"))
-    sizes = {"wasm": gz(wasm), "glue": gz(glue) + sum(gz(f) for f in snippets), "entry": gz(entry)}
+    # Everything a page loads: the wasm, and the one JS module holding entry, glue and snippets.
+    js = pkg / pj["exports"]["."]["browser"]
+    sizes = {"wasm": gz(wasm), "js": gz(js)}
     total = sum(sizes.values())
     limit = manifest["budget"]["max_gzip_bytes"]
     budget = manifest["budget"]["budget_gzip_bytes"]
     goal = manifest["budget"]["goal_gzip_bytes"]
-    print(f"size ({budget_target}, gzip -9): wasm {sizes['wasm']} + glue {sizes['glue']} (with "
-          f"{len(snippets)} snippets) + entry {sizes['entry']} = {total} bytes (raw wasm "
-          f"{wasm.stat().st_size})")
+    print(f"size ({budget_target}, gzip -9): wasm {sizes['wasm']} + js {sizes['js']} (entry, glue "
+          f"and snippets in one module) = {total} bytes (raw wasm {wasm.stat().st_size}, raw js "
+          f"{js.stat().st_size})")
     print(f"  enforced ceiling {limit}; budget {budget} "
           f"({'met' if total <= budget else f'NOT met: {total - budget} bytes over'}); goal {goal} "
           f"({'met' if total <= goal else f'{total - goal} bytes to go'})")

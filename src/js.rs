@@ -27,16 +27,10 @@ extern "C" {
     fn parse_options(options: &JsValue) -> Result<Options, JsValue>;
     #[wasm_bindgen(method, getter, js_name = writeKey)]
     fn write_key(this: &Options) -> String;
-    #[wasm_bindgen(method, getter)]
-    fn protocol(this: &Options) -> u8;
-    #[wasm_bindgen(method, getter)]
-    fn durable(this: &Options) -> bool;
+    /// NUMBERS' values in api.js, then protocol, durable, seed high and low 32 bits: one getter
+    /// instead of one per field (each costs glue and a wasm import).
     #[wasm_bindgen(method, getter)]
     fn numbers(this: &Options) -> Vec<f64>;
-    #[wasm_bindgen(method, getter, js_name = seedHi)]
-    fn seed_hi(this: &Options) -> u32;
-    #[wasm_bindgen(method, getter, js_name = seedLo)]
-    fn seed_lo(this: &Options) -> u32;
 
     /// The JavaScript client: the public API, and the IO the driver asks for.
     type Client;
@@ -55,11 +49,12 @@ extern "C" {
     #[wasm_bindgen(method)]
     fn del(this: &Client, key: &str);
     #[wasm_bindgen(method)]
-    fn settled(this: &Client, delivered: &js_sys::Array, failed: &js_sys::Array);
+    fn settled(this: &Client, delivered: Vec<String>, failed: Vec<String>);
     #[wasm_bindgen(method, js_name = askFlush)]
     fn ask_flush(this: &Client);
+    /// `kind` indexes api.js's EVENTS; `text` and `until` as `Client.emit` documents.
     #[wasm_bindgen(method)]
-    fn emit(this: &Client, kind: &str, a: &JsValue, b: &JsValue, c: &JsValue);
+    fn emit(this: &Client, kind: u8, text: Vec<String>, until: f64);
     #[wasm_bindgen(method)]
     fn release(this: &Client);
 }
@@ -86,7 +81,9 @@ pub fn version() -> String {
 #[wasm_bindgen(js_name = createClient)]
 pub fn create_client(options: JsValue) -> Result<js_sys::Promise, JsValue> {
     let o = parse_options(&options)?;
-    let protocol = match o.protocol() {
+    let n = o.numbers();
+    let get = |i: usize| n.get(i).copied().filter(|v| *v >= 0.0);
+    let protocol = match get(10).unwrap_or_default() as u8 {
         1 => Protocol::AmplitudeHttpV2,
         2 => Protocol::AmplitudeBatch,
         _ => Protocol::V1Batch,
@@ -94,8 +91,6 @@ pub fn create_client(options: JsValue) -> Result<js_sys::Promise, JsValue> {
     let write_key = o.write_key();
     let mut c = Config::new(protocol, write_key.as_str());
     // Same order as NUMBERS in api.js; -1 keeps the core's default.
-    let n = o.numbers();
-    let get = |i: usize| n.get(i).copied().filter(|v| *v >= 0.0);
     for (i, field) in [
         (0, &mut c.flush_at),
         (2, &mut c.max_batch_bytes),
@@ -122,7 +117,8 @@ pub fn create_client(options: JsValue) -> Result<js_sys::Promise, JsValue> {
     if get(6).is_none() && c.backoff_max_ms < c.backoff_base_ms {
         c.backoff_base_ms = c.backoff_max_ms;
     }
-    c.seed = (u64::from(o.seed_hi()) << 32) | u64::from(o.seed_lo());
+    let half = |i| get(i).unwrap_or_default() as u64;
+    c.seed = half(12) << 32 | half(13);
     let pipeline = Pipeline::new(c).map_err(|e| config_error(&e))?;
     let max = pipeline.config().max_batch_bytes as f64;
     let headers = protocol.headers(&write_key).into_iter();
@@ -131,7 +127,7 @@ pub fn create_client(options: JsValue) -> Result<js_sys::Promise, JsValue> {
     let io = JsIo {
         client: client.clone().unchecked_into(),
     };
-    let driver = Driver::new(pipeline, io, o.durable());
+    let driver = Driver::new(pipeline, io, get(11) == Some(1.0));
     Ok(client.start(WebClient { driver }, max))
 }
 
@@ -161,33 +157,24 @@ impl Io for JsIo {
         self.client.del(key);
     }
     fn settled(&mut self, delivered: &[String], failed: &[String]) {
-        let list = |ids: &[String]| {
-            ids.iter()
-                .map(|m| JsValue::from_str(m))
-                .collect::<js_sys::Array>()
-        };
-        self.client.settled(&list(delivered), &list(failed));
+        self.client.settled(delivered.to_vec(), failed.to_vec());
     }
     fn ask_flush(&mut self) {
         self.client.ask_flush();
     }
     fn emit(&mut self, note: Note) {
-        let c = &self.client;
-        let s = |v: &str| JsValue::from_str(v);
-        let u = JsValue::UNDEFINED;
-        match note {
-            Note::Delivered(ids) => {
-                let ids: js_sys::Array = ids.iter().map(|i| s(i)).collect();
-                c.emit("delivered", &ids, &u, &u);
-            }
-            Note::Failed(id, code, reason) => c.emit("failed", &s(&id), &s(&code), &s(&reason)),
-            Note::RateLimited(until) => c.emit("rateLimited", &(until as f64).into(), &u, &u),
-            Note::QuotaHeld(until) => c.emit("quotaHeld", &(until as f64).into(), &u, &u),
+        let (kind, text, until) = match note {
+            Note::Delivered(ids) => (0, ids, 0),
+            Note::Failed(id, code, reason) => (1, vec![id, code, reason], 0),
+            Note::RateLimited(until) => (2, Vec::new(), until),
+            Note::QuotaHeld(until) => (3, Vec::new(), until),
             Note::Warning(code, message, id) => {
-                let id = id.as_deref().map_or(u.clone(), s);
-                c.emit("warning", &s(code), &s(&message), &id);
+                let mut text = vec![code.into(), message];
+                text.extend(id);
+                (4, text, 0)
             }
-        }
+        };
+        self.client.emit(kind, text, until as f64);
     }
     fn resolve(&mut self, waiter: Function) {
         // Resolving a promise only queues its reactions: nothing re-enters the driver here.
@@ -275,33 +262,23 @@ impl WebClient {
         self.driver.stats().to_vec()
     }
 
-    pub fn drive(&mut self) {
-        self.driver.drive();
-    }
-
-    pub fn timer(&mut self) {
-        self.driver.timer();
-    }
-
-    pub fn hidden(&mut self) {
-        self.driver.hidden();
-    }
-
-    pub fn leave(&mut self) {
-        self.driver.leave();
-    }
-
-    pub fn lead(&mut self) {
-        self.driver.lead();
-    }
-
-    pub fn loaded(&mut self) {
-        self.driver.loaded();
-    }
-
-    #[wasm_bindgen(js_name = leaderChanged)]
-    pub fn leader_changed(&mut self) {
-        self.driver.leader_changed();
+    /// The driver's inputs that carry no data, numbered as in api.js (DRIVE, TIMER, ...): one
+    /// export instead of nine, each of which costs glue and a shim. True only for a first store
+    /// failure (`storeFailed`): the caller warns once.
+    pub fn on(&mut self, input: u8) -> bool {
+        let d = &mut self.driver;
+        match input {
+            0 => d.drive(),
+            1 => d.timer(),
+            2 => d.hidden(),
+            3 => d.leave(),
+            4 => d.lead(),
+            5 => d.loaded(),
+            6 => d.leader_changed(),
+            7 => d.flush_now(),
+            _ => return d.store_failed(),
+        }
+        false
     }
 
     pub fn restore(&mut self, key: String, value: &[u8], from_store: bool) {
@@ -321,11 +298,5 @@ impl WebClient {
 
     pub fn failure(&mut self, id: f64) {
         self.driver.failure(id as u64);
-    }
-
-    /// The store failed; true the first time (the caller warns once).
-    #[wasm_bindgen(js_name = storeFailed)]
-    pub fn store_failed(&mut self) -> bool {
-        self.driver.store_failed()
     }
 }

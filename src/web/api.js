@@ -26,7 +26,11 @@ const PROTOCOLS = ["v1-batch", "amplitude-http-v2", "amplitude-batch"];
 // Order matters: src/js.rs reads them by index. Unset ones go as -1 (keep the core's default).
 const NUMBERS = ["flushAt", "flushIntervalMs", "maxBatchBytes", "maxInFlight", "maxQueueEvents", "maxQueueBytes",
   "backoffBaseMs", "backoffMaxMs", "giveUpAfterMs", "quotaProbeMs"];
+// Order matters: src/js.rs emits notes by index.
 const EVENTS = ["delivered", "failed", "rateLimited", "quotaHeld", "warning"];
+// The driver's inputs without data, as src/js.rs's `WebClient::on` numbers them.
+const DRIVE = 0, TIMER = 1, HIDDEN = 2, LEAVE = 3, LEAD = 4, LOADED = 5, LEADER_CHANGED = 6, FLUSH_NOW = 7,
+  STORE_FAILED = 8;
 
 const uuid = () =>
   crypto.randomUUID?.() ?? // missing outside secure contexts (plain http pages)
@@ -82,8 +86,10 @@ export function parseOptions(o) {
   if (anon === undefined) anon = anonymousId(writeKey);
   else if (typeof anon !== "string" || !anon) config("anonymousId", "a non-empty string");
   const seed = crypto.getRandomValues(new Uint32Array(2));
-  return { writeKey, apiHost, protocol, durable: storage === "indexeddb", anonymousId: anon,
-    debug: !!o.debug, numbers: new Float64Array(numbers), seedHi: seed[0], seedLo: seed[1] };
+  const durable = storage === "indexeddb";
+  // numbers: NUMBERS' values, then protocol, durable (0/1) and the two 32-bit halves of the seed.
+  return { writeKey, apiHost, durable, anonymousId: anon, debug: !!o.debug,
+    numbers: new Float64Array([...numbers, protocol, +durable, seed[0], seed[1]]) };
 }
 
 // Where in `v` JSON.stringify gave up, and why: only run after it threw, so track() pays nothing
@@ -461,7 +467,7 @@ export class Client {
   async start(d, max) {
     this.#d = d;
     this.#max = max;
-    this.#timer = new Timer(() => d.timer());
+    this.#timer = new Timer(() => d.on(TIMER));
     const name = "batchwire:" + this.#o.writeKey;
     const db = this.#o.durable && (await openStore(name, 3000));
     if (db instanceof Error) this.#broke(db);
@@ -477,14 +483,14 @@ export class Client {
     // cache. Back from that cache, it asks again.
     const leave = () => {
       this.#turn++;
-      d.leave(); // the unload send, and this tick's records to the store
+      d.on(LEAVE); // the unload send, and this tick's records to the store
       // Commit now, and hand what is not known to be committed to the leader: the page may be
       // gone before either transaction or message would otherwise complete.
       for (const b of this.#store?.leave() ?? []) this.#share(b.puts, b.key);
       this.#unlock?.();
       this.#unlock = undefined;
     };
-    this.#unhide = onHide(() => d.hidden(), leave, () => this.#join());
+    this.#unhide = onHide(() => d.on(HIDDEN), leave, () => this.#join());
     setTimeout(() => {
       const early = this.#early;
       this.#early = null;
@@ -508,7 +514,7 @@ export class Client {
 
   async #lead(turn) {
     const d = this.#d;
-    d.lead();
+    d.on(LEAD);
     const r = this.#store && (await loadStore(this.#store.db));
     if (turn !== this.#turn) return; // the page was left meanwhile: this lead is over
     if (r instanceof Error) this.#broke(r);
@@ -519,13 +525,13 @@ export class Client {
         else this.#store.adopt(k, r[2][i]), d.restore(k, v instanceof Uint8Array ? v : new Uint8Array(), true);
       }
     }
-    d.loaded();
+    d.on(LOADED);
     this.#post(["lead"]); // followers still waiting in flush() ask this tab again
   }
 
   // The store failed: the client keeps going in memory, and says so once.
   #broke(e) {
-    if (this.#d.storeFailed()) this.emit("warning", "W_STORAGE", `IndexedDB failed (${describe(e)}); events are kept in memory only`);
+    if (this.#d.on(STORE_FAILED)) this.emit(4, ["W_STORAGE", `IndexedDB failed (${describe(e)}); events are kept in memory only`]);
   }
 
   #post(m) {
@@ -556,16 +562,15 @@ export class Client {
           d.restore(m[i], m[i + 1], false);
         }
       }
-      if (m[1]) d.flushNow();
-      else d.drive();
-    } else if (m[0] === "flush") d.flushNow();
-    else if (m[0] === "lead") d.leaderChanged();
+      d.on(m[1] ? FLUSH_NOW : DRIVE);
+    } else if (m[0] === "flush") d.on(FLUSH_NOW);
+    else if (m[0] === "lead") d.on(LEADER_CHANGED);
     else if (m[0] === "done") {
       // The leader updated their records: this tab only forgets them.
       for (const id of strings(m[1])) d.settled(id), this.#store?.forget(id);
       const f = strings(m[2]);
       for (let i = 0; i + 2 < f.length; i += 3) d.settled(f[i], f[i + 1], f[i + 2]), this.#store?.forget(f[i]);
-      d.drive();
+      d.on(DRIVE);
     }
   }
 
@@ -585,7 +590,7 @@ export class Client {
     this.#timer.arm(ms);
   }
   schedule() {
-    queueMicrotask(() => this.#d.drive());
+    queueMicrotask(() => this.#d.on(DRIVE));
   }
   put(key, value, share) {
     if (this.#store) this.#store.put(key, value, share);
@@ -609,18 +614,20 @@ export class Client {
     this.#store?.close();
     this.#unlock = this.#unhide = this.#channel = this.#store = undefined;
   }
-  /** (delivered, messageIds) (failed, messageId, code, reason) (rateLimited | quotaHeld, until)
-   * (warning, code, message, messageId?). Listeners run in a microtask, never inside the driver. */
-  emit(type, a, b, c) {
-    if (this.#early) this.#early.push([type, a, b, c]);
-    else queueMicrotask(() => this.#dispatch(type, a, b, c));
+  /** A note for the listeners: `kind` indexes EVENTS; `s` is [messageIds...] (delivered),
+   * [messageId, code, reason] (failed), [code, message, messageId?] (warning), `until` the time
+   * (rateLimited, quotaHeld). Listeners run in a microtask, never inside the driver. */
+  emit(kind, s, until) {
+    if (this.#early) this.#early.push([kind, s, until]);
+    else queueMicrotask(() => this.#dispatch(kind, s, until));
   }
 
-  #dispatch(type, a, b, c) {
-    const p = type === "delivered" ? { messageIds: a }
-      : type === "failed" ? { messageId: a, code: b, reason: c }
-      : type === "warning" ? (c ? { code: a, message: b, messageId: c } : { code: a, message: b })
-      : { until: a };
+  #dispatch(kind, s = [], until) {
+    const [a, b, c] = s, type = EVENTS[kind];
+    const p = kind === 0 ? { messageIds: s }
+      : kind === 1 ? { messageId: a, code: b, reason: c }
+      : kind === 4 ? (c ? { code: a, message: b, messageId: c } : { code: a, message: b })
+      : { until };
     if (this.#o.debug) console.debug("[batchwire]", type, p);
     for (const f of this.#on[type] ?? []) {
       try {
