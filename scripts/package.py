@@ -48,13 +48,26 @@ def main() -> int:
     shutil.rmtree(pkg, ignore_errors=True)
     pkg.mkdir()
     build_root = ROOT / "target" / "wasm-pack"
+    # Panic locations name source files. Machine paths (this checkout, the cargo registry, the
+    # toolchain's rust-src) would ship in the wasm and make it differ between machines: map them
+    # to short fixed prefixes. RUSTFLAGS with --target applies to the wasm crates only.
+    sysroot = subprocess.run(["rustc", "--print", "sysroot"], check=True, capture_output=True,
+                             text=True).stdout.strip()
+    cargo_home = Path(os.environ.get("CARGO_HOME", Path.home() / ".cargo"))
+    remaps = [(ROOT, "batchwire"), (cargo_home / "registry" / "src", "crates"),
+              (Path(sysroot) / "lib" / "rustlib" / "src" / "rust", "rust")]
+    # CARGO_ENCODED_RUSTFLAGS (0x1f-separated) keeps paths with spaces whole; RUSTFLAGS the
+    # caller set are kept.
+    flags = os.environ.get("RUSTFLAGS", "").split() + [f"--remap-path-prefix={a}={b}" for a, b in remaps]
+    env = dict(os.environ, CARGO_ENCODED_RUSTFLAGS="\x1f".join(flags))
+
     for target in targets:
         out = build_root / target
         shutil.rmtree(out, ignore_errors=True)
         run(["wasm-pack", "--quiet", "build", "--release", "--mode", "no-install", "--no-pack",
              "--target", target, "--out-dir", str(out), "--out-name", name,
              # Cargo.toml: without `std` the module is no_std, with src/wasm_rt.rs's runtime.
-             "--", "--no-default-features"])
+             "--", "--no-default-features"], env=env)
         wasm = out / f"{name}_bg.wasm"
         before = wasm.stat().st_size
         run([str(wasm_opt), *manifest["wasm_opt"]["flags"], str(wasm), "-o", str(wasm)])
