@@ -2,7 +2,6 @@
 //! limits clamp the ones a server also bounds.
 
 use crate::prelude::*;
-use core::fmt;
 
 use super::report::{say, Piece};
 use super::Millis;
@@ -135,12 +134,6 @@ pub enum ConfigError {
 impl ConfigError {
     pub fn code(&self) -> &'static str {
         "E_CONFIG"
-    }
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message())
     }
 }
 

@@ -15,7 +15,6 @@
 //! - A caller-given messageId must be 1..=128 bytes needing no JSON escaping.
 
 use crate::prelude::*;
-use core::fmt;
 
 use super::report::{say, Piece::N, Piece::S};
 use super::Millis;
@@ -178,12 +177,6 @@ impl Rejected {
     }
 }
 
-impl fmt::Display for Rejected {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message())
-    }
-}
-
 impl Rejected {
     /// The message, built without `core::fmt` (see `report::say`).
     pub fn message(&self) -> String {
@@ -278,12 +271,6 @@ impl Warning {
             Warning::Server { .. } => "W_SERVER",
             Warning::UnmatchedServerError { .. } => "W_UNMATCHED",
         }
-    }
-}
-
-impl fmt::Display for Warning {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message())
     }
 }
 

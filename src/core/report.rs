@@ -85,12 +85,6 @@ impl FailReason {
     }
 }
 
-impl fmt::Display for FailReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message())
-    }
-}
-
 impl FailReason {
     /// The message, built without `core::fmt` (see `report::say`).
     pub fn message(&self) -> String {
@@ -116,6 +110,25 @@ impl FailReason {
         say(template, &[N(a), N(b), S(text)])
     }
 }
+
+/// `Display` for the message types: each writes its `message()` (built by `say`), so formatting
+/// one never goes through `core::fmt`'s machinery.
+macro_rules! display_message {
+    ($($t:ty),*) => {$(
+        impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.message())
+            }
+        }
+    )*};
+}
+display_message!(
+    FailReason,
+    super::event::Rejected,
+    super::event::Warning,
+    super::config::ConfigError,
+    crate::protocol::json::ScanError
+);
 
 /// An argument of a message template: text or a number.
 pub(crate) enum Piece<'a> {

@@ -13,7 +13,6 @@
 //! indexes and byte limits, and a float parser would cost wasm size for nothing.
 
 use crate::prelude::*;
-use core::fmt;
 
 /// Nesting beyond this is refused outright: an object this deep is a bug in the caller, and the
 /// bound keeps the scanner's container stack in 128 bits.
@@ -24,12 +23,6 @@ pub const HARD_DEPTH: usize = 128;
 pub struct ScanError {
     pub at: usize,
     pub what: &'static str,
-}
-
-impl fmt::Display for ScanError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message())
-    }
 }
 
 impl ScanError {

@@ -531,7 +531,7 @@ export class Client {
 
   // The store failed: the client keeps going in memory, and says so once.
   #broke(e) {
-    if (this.#d.on(STORE_FAILED)) this.emit(4, ["W_STORAGE", `IndexedDB failed (${describe(e)}); events are kept in memory only`]);
+    if (this.#d.on(STORE_FAILED)) this.emit(EVENTS.indexOf("warning"), ["W_STORAGE", `IndexedDB failed (${describe(e)}); events are kept in memory only`]);
   }
 
   #post(m) {
@@ -624,9 +624,9 @@ export class Client {
 
   #dispatch(kind, s = [], until) {
     const [a, b, c] = s, type = EVENTS[kind];
-    const p = kind === 0 ? { messageIds: s }
-      : kind === 1 ? { messageId: a, code: b, reason: c }
-      : kind === 4 ? (c ? { code: a, message: b, messageId: c } : { code: a, message: b })
+    const p = type === "delivered" ? { messageIds: s }
+      : type === "failed" ? { messageId: a, code: b, reason: c }
+      : type === "warning" ? (c ? { code: a, message: b, messageId: c } : { code: a, message: b })
       : { until };
     if (this.#o.debug) console.debug("[batchwire]", type, p);
     for (const f of this.#on[type] ?? []) {
