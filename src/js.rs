@@ -195,8 +195,10 @@ pub struct WebClient {
 
 #[wasm_bindgen]
 impl WebClient {
-    /// Queues one event; returns its messageId. `payload` is properties (track, page, screen) or
-    /// traits (identify, group), already JSON text.
+    /// Queues one event. `payload` is properties (track, page, screen) or traits (identify,
+    /// group), already JSON text. api.js always gives the messageId (`crypto.randomUUID()` or the
+    /// caller's) and returns it itself: handing a string back out of wasm costs a `TextDecoder`
+    /// call, which was the largest single cost of a `track()`.
     #[allow(clippy::too_many_arguments)]
     pub fn enqueue(
         &mut self,
@@ -210,7 +212,7 @@ impl WebClient {
         previous_id: Option<String>,
         message_id: Option<String>,
         timestamp: Option<f64>,
-    ) -> Result<String, JsValue> {
+    ) -> Result<(), JsValue> {
         if self.driver.is_closing() {
             return Err(error("E_SHUTDOWN", "the client was shut down"));
         }
@@ -238,6 +240,7 @@ impl WebClient {
         };
         self.driver
             .enqueue(input)
+            .map(drop)
             .map_err(|e| error(e.code(), &e.message()))
     }
 

@@ -103,6 +103,9 @@ pub(crate) struct QuotaHold {
 /// When the page is being hidden, [`take_for_unload`](Self::take_for_unload) replaces step 2.
 /// Every call takes `now`; time never goes backwards inside the engine (an earlier `now` is
 /// treated as the latest one seen).
+/// The encoding buffer `enqueue` keeps between calls, at most (bigger ones are dropped).
+const SCRATCH_KEEP: usize = 64 * 1024;
+
 #[derive(Debug)]
 pub struct Pipeline {
     pub(crate) config: Config,
@@ -149,6 +152,10 @@ pub struct Pipeline {
     pub(crate) events_read: usize,
     pub(crate) stats: Stats,
     pub(crate) last_now: Millis,
+    /// Where `enqueue` encodes, reused: the event is then copied once into an allocation of its
+    /// exact size (growing and shrinking a fresh Vec copied it up to twice, and most of a
+    /// `track()` in wasm was that copying).
+    scratch: Vec<u8>,
 }
 
 impl Pipeline {
@@ -189,6 +196,7 @@ impl Pipeline {
             events_read: 0,
             stats: Stats::default(),
             last_now: 0,
+            scratch: Vec::new(),
             config,
         })
     }
@@ -229,25 +237,20 @@ impl Pipeline {
             now,
             &mut warnings,
         )?;
-        // Encoded straight into its final allocation: the estimate covers the fixed keys and
-        // light escaping, so boxing it shrinks in place instead of copying.
-        let len = |s: Option<&str>| s.map_or(0, str::len);
-        let estimate = 192
-            + message_id.len()
-            + 2 * (len(fields.name) + len(fields.anonymous_id) + len(fields.user_id))
-            + 2 * (len(fields.group_id) + len(fields.previous_id))
-            + len(fields.properties)
-            + len(fields.traits)
-            + len(fields.context);
-        let mut bytes = Vec::with_capacity(estimate);
-        let msg_off = protocol.encode_event(&fields, &mut bytes);
+        let mut out = core::mem::take(&mut self.scratch);
+        out.clear();
+        let msg_off = protocol.encode_event(&fields, &mut out);
         let user = fields
             .user_id
             .map_or(0, |u| key(self.hash_seed, TAG_USER, u.as_bytes()));
         let device = fields
             .anonymous_id
             .map_or(0, |d| key(self.hash_seed, TAG_DEVICE, d.as_bytes()));
-        let bytes = bytes.into_boxed_slice();
+        let bytes = Box::from(&out[..]);
+        // A rare huge event does not pin its size in memory for good.
+        if out.capacity() <= SCRATCH_KEEP {
+            self.scratch = out;
+        }
         let id = self.admit(now, bytes, msg_off, message_id.len(), user, device, now)?;
         self.tidy();
         Ok(Enqueued {
