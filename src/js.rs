@@ -4,7 +4,6 @@
 //! the `Client`, and core errors into `BatchwireError`s with stable codes.
 
 use crate::prelude::*;
-use js_sys::Function;
 use wasm_bindgen::prelude::*;
 
 use crate::core::{Config, EventInput, EventKind, Millis, Pipeline, Protocol};
@@ -37,7 +36,7 @@ extern "C" {
     #[wasm_bindgen(constructor)]
     fn new(options: &Options, headers: Vec<String>) -> Client;
     #[wasm_bindgen(method)]
-    fn start(this: &Client, driver: WebClient, max_bytes: f64) -> js_sys::Promise;
+    fn start(this: &Client, driver: WebClient, max_bytes: f64) -> JsValue;
     #[wasm_bindgen(method)]
     fn send(this: &Client, id: f64, path: &str, body: &[u8], keepalive: bool);
     #[wasm_bindgen(method)]
@@ -57,6 +56,15 @@ extern "C" {
     fn emit(this: &Client, kind: u8, text: Vec<String>, until: f64);
     #[wasm_bindgen(method)]
     fn release(this: &Client);
+    /// Resolves the `flush()` / `shutdown()` promise numbered `waiter`.
+    #[wasm_bindgen(method)]
+    fn resolve(this: &Client, waiter: u32);
+}
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_namespace = Date)]
+    fn now() -> f64;
 }
 
 fn error(code: &str, message: &str) -> JsValue {
@@ -79,7 +87,7 @@ pub fn version() -> String {
 /// Creates a client: checks the options, then the JavaScript side opens the durable queue and
 /// joins the tabs of this origin. Resolves to the `Client`.
 #[wasm_bindgen(js_name = createClient)]
-pub fn create_client(options: JsValue) -> Result<js_sys::Promise, JsValue> {
+pub fn create_client(options: JsValue) -> Result<JsValue, JsValue> {
     let o = parse_options(&options)?;
     let n = o.numbers();
     let get = |i: usize| n.get(i).copied().filter(|v| *v >= 0.0);
@@ -137,9 +145,9 @@ pub struct JsIo {
 }
 
 impl Io for JsIo {
-    type Waiter = Function;
+    type Waiter = u32;
     fn now(&self) -> Millis {
-        js_sys::Date::now() as Millis
+        now() as Millis
     }
     fn send(&mut self, id: u64, path: &str, body: &[u8], keepalive: bool) {
         self.client.send(id as f64, path, body, keepalive);
@@ -176,9 +184,9 @@ impl Io for JsIo {
         };
         self.client.emit(kind, text, until as f64);
     }
-    fn resolve(&mut self, waiter: Function) {
+    fn resolve(&mut self, waiter: u32) {
         // Resolving a promise only queues its reactions: nothing re-enters the driver here.
-        let _ = waiter.call0(&JsValue::UNDEFINED);
+        self.client.resolve(waiter);
     }
     fn release(&mut self) {
         self.client.release();
@@ -244,7 +252,7 @@ impl WebClient {
             .map_err(|e| error(e.code(), &e.message()))
     }
 
-    pub fn flush(&mut self, resolve: Function) -> Result<(), JsValue> {
+    pub fn flush(&mut self, resolve: u32) -> Result<(), JsValue> {
         if self.driver.is_closing() {
             return Err(error("E_SHUTDOWN", "the client was shut down"));
         }
@@ -257,7 +265,7 @@ impl WebClient {
         self.driver.flush_now();
     }
 
-    pub fn shutdown(&mut self, resolve: Function) {
+    pub fn shutdown(&mut self, resolve: u32) {
         self.driver.shutdown(resolve);
     }
 

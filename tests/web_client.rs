@@ -211,7 +211,7 @@ extern "C" {
 
 /// `createClient` as a JavaScript function, the way the package's entry calls it.
 fn create_client() -> JsValue {
-    let f = Closure::<dyn FnMut(JsValue) -> Result<Promise, JsValue>>::new(
+    let f = Closure::<dyn FnMut(JsValue) -> Result<JsValue, JsValue>>::new(
         batchwire::js::create_client,
     );
     f.into_js_value()

@@ -465,6 +465,8 @@ export class Client {
   #flushAfter = false;
   #turn = 0; // counts leadership attempts: a load finishing after the page was left is dropped
   #loading;
+  #waits = 0;
+  #waiting = new Map();
 
   /** `o` comes from parseOptions; `headers` is [name, value, ...] for every request. */
   constructor(o, headers) {
@@ -699,7 +701,7 @@ export class Client {
 
   /** Resolves once every event queued before the call is delivered or has failed. */
   flush() {
-    return new Promise((ok) => this.#d.flush(ok));
+    return this.#wait((w) => this.#d.flush(w));
   }
 
   stats() {
@@ -721,7 +723,25 @@ export class Client {
 
   /** Stops taking events, sends what is queued, waits for the requests in flight, lets go. */
   shutdown() {
-    return new Promise((ok) => this.#d.shutdown(ok));
+    return this.#wait((w) => this.#d.shutdown(w));
+  }
+
+  // A promise the driver resolves by number (`resolve`): no JS function crosses into the wasm.
+  #wait(f) {
+    return new Promise((ok) => {
+      const w = this.#waits++;
+      this.#waiting.set(w, ok);
+      try {
+        f(w);
+      } catch (e) {
+        this.#waiting.delete(w);
+        throw e;
+      }
+    });
+  }
+  resolve(w) {
+    this.#waiting.get(w)?.();
+    this.#waiting.delete(w);
   }
 }
 
