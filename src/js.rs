@@ -9,13 +9,15 @@ use wasm_bindgen::prelude::*;
 use crate::core::{Config, EventInput, EventKind, Millis, Pipeline, Protocol};
 use crate::web::driver::{Driver, Io, Note};
 
+// Every value crossing here is a number, a string or bytes: lists travel as JSON text (built by
+// the protocol module's string writer, read by JSON.parse), and optional strings as "" (absent).
+// wasm-bindgen's glue for `Option<String>` and `Vec<String>` (externref arrays) costs bytes on
+// both sides of the boundary, and each string passed costs an allocation per call.
 #[wasm_bindgen(module = "/src/web/api.js")]
 extern "C" {
     /// Re-exported so `import { BatchwireError } from "batchwire"` is the class we throw.
     #[wasm_bindgen(reexport)]
     type BatchwireError;
-    #[wasm_bindgen(constructor)]
-    fn new(code: &str, message: &str) -> BatchwireError;
 
     /// The plain object `parseOptions` returns: every field present and of the right type.
     type Options;
@@ -31,34 +33,41 @@ extern "C" {
     #[wasm_bindgen(method, getter)]
     fn numbers(this: &Options) -> Vec<f64>;
 
-    /// The JavaScript client: the public API, and the IO the driver asks for.
+    /// The JavaScript client: the public API, and the IO the driver asks for. `headers` is a JSON
+    /// array [name, value, ...].
     type Client;
     #[wasm_bindgen(constructor)]
-    fn new(options: &Options, headers: Vec<String>) -> Client;
+    fn new(options: &Options, headers: &str) -> Client;
     #[wasm_bindgen(method)]
     fn start(this: &Client, driver: WebClient, max_bytes: f64) -> JsValue;
     #[wasm_bindgen(method)]
     fn send(this: &Client, id: f64, path: &str, body: &[u8], keepalive: bool);
+    /// `ms` < 0 cancels the timer.
     #[wasm_bindgen(method)]
-    fn arm(this: &Client, ms: Option<f64>);
+    fn arm(this: &Client, ms: f64);
     #[wasm_bindgen(method)]
     fn schedule(this: &Client);
     #[wasm_bindgen(method)]
     fn put(this: &Client, key: &str, value: &[u8], share: bool);
     #[wasm_bindgen(method)]
     fn del(this: &Client, key: &str);
+    /// JSON [[delivered messageIds], [messageId, code, reason, ...]].
     #[wasm_bindgen(method)]
-    fn settled(this: &Client, delivered: Vec<String>, failed: Vec<String>);
+    fn settled(this: &Client, lists: &str);
     #[wasm_bindgen(method, js_name = askFlush)]
     fn ask_flush(this: &Client);
-    /// `kind` indexes api.js's EVENTS; `text` and `until` as `Client.emit` documents.
+    /// `kind` indexes api.js's EVENTS; `text` (a JSON array of strings) and `until` as
+    /// `Client.emit` documents.
     #[wasm_bindgen(method)]
-    fn emit(this: &Client, kind: u8, text: Vec<String>, until: f64);
+    fn emit(this: &Client, kind: u8, text: &str, until: f64);
     #[wasm_bindgen(method)]
     fn release(this: &Client);
     /// Resolves the `flush()` / `shutdown()` promise numbered `waiter`.
     #[wasm_bindgen(method)]
     fn resolve(this: &Client, waiter: u32);
+    /// `ids`: a JSON array of messageIds not to send before `until`.
+    #[wasm_bindgen(method)]
+    fn hold(this: &Client, ids: &str, until: f64);
 }
 
 #[wasm_bindgen]
@@ -67,8 +76,17 @@ extern "C" {
     fn now() -> f64;
 }
 
-fn error(code: &str, message: &str) -> JsValue {
-    BatchwireError::new(code, message).into()
+/// A JSON array of strings.
+fn json_list<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
+    let mut out = vec![b'['];
+    for (i, s) in items.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        crate::protocol::json::write_str(&mut out, s);
+    }
+    out.push(b']');
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// A core `ConfigError`: api.js turns the Rust field names in its message into the JavaScript
@@ -129,9 +147,9 @@ pub fn create_client(options: JsValue) -> Result<JsValue, JsValue> {
     c.seed = half(12) << 32 | half(13);
     let pipeline = Pipeline::new(c).map_err(|e| config_error(&e))?;
     let max = pipeline.config().max_batch_bytes as f64;
-    let headers = protocol.headers(&write_key).into_iter();
-    let headers = headers.flat_map(|(k, v)| [k.to_string(), v]).collect();
-    let client = Client::new(&o, headers);
+    let headers = protocol.headers(&write_key);
+    let headers = json_list(headers.iter().flat_map(|(k, v)| [*k, v.as_str()]));
+    let client = Client::new(&o, &headers);
     let io = JsIo {
         client: client.clone().unchecked_into(),
     };
@@ -153,7 +171,7 @@ impl Io for JsIo {
         self.client.send(id as f64, path, body, keepalive);
     }
     fn arm(&mut self, delay_ms: Option<Millis>) {
-        self.client.arm(delay_ms.map(|ms| ms as f64));
+        self.client.arm(delay_ms.map_or(-1.0, |ms| ms as f64));
     }
     fn schedule(&mut self) {
         self.client.schedule();
@@ -165,7 +183,12 @@ impl Io for JsIo {
         self.client.del(key);
     }
     fn settled(&mut self, delivered: &[String], failed: &[String]) {
-        self.client.settled(delivered.to_vec(), failed.to_vec());
+        let lists = [
+            json_list(delivered.iter().map(String::as_str)),
+            json_list(failed.iter().map(String::as_str)),
+        ];
+        self.client
+            .settled(&["[", &lists[0], ",", &lists[1], "]"].concat());
     }
     fn ask_flush(&mut self) {
         self.client.ask_flush();
@@ -182,7 +205,8 @@ impl Io for JsIo {
                 (4, text, 0)
             }
         };
-        self.client.emit(kind, text, until as f64);
+        let text = json_list(text.iter().map(String::as_str));
+        self.client.emit(kind, &text, until as f64);
     }
     fn resolve(&mut self, waiter: u32) {
         // Resolving a promise only queues its reactions: nothing re-enters the driver here.
@@ -190,6 +214,10 @@ impl Io for JsIo {
     }
     fn release(&mut self) {
         self.client.release();
+    }
+    fn hold(&mut self, message_ids: &[String], until: Millis) {
+        let ids = json_list(message_ids.iter().map(String::as_str));
+        self.client.hold(&ids, until as f64);
     }
 }
 
@@ -201,33 +229,34 @@ pub struct WebClient {
     driver: Driver<JsIo>,
 }
 
+/// `Some(text)` for a non-empty `text`: "" stands for an absent string at this boundary.
+fn given(text: &str) -> Option<String> {
+    (!text.is_empty()).then(|| text.to_string())
+}
+
+const SHUT: &str = "E_SHUTDOWN\0the client was shut down";
+
 #[wasm_bindgen]
 impl WebClient {
-    /// Queues one event. `payload` is properties (track, page, screen) or traits (identify,
-    /// group), already JSON text. api.js always gives the messageId (`crypto.randomUUID()` or the
-    /// caller's) and returns it itself: handing a string back out of wasm costs a `TextDecoder`
-    /// call, which was the largest single cost of a `track()`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn enqueue(
-        &mut self,
-        kind: u8,
-        name: Option<String>,
-        payload: Option<String>,
-        context: Option<String>,
-        user_id: Option<String>,
-        anonymous_id: Option<String>,
-        group_id: Option<String>,
-        previous_id: Option<String>,
-        message_id: Option<String>,
-        timestamp: Option<f64>,
-    ) -> Result<(), JsValue> {
+    /// Queues one event. `fields` is name, payload, context, userId, anonymousId, groupId,
+    /// previousId and messageId, joined by U+0000 ("" = absent): one string to copy into the
+    /// wasm instead of eight. api.js refuses a U+0000 inside a name or an id; the payload
+    /// (properties of track, page and screen, traits of identify and group) and context are
+    /// JSON text, which never holds a raw one. `timestamp` < 0: none given. Returns
+    /// "CODE\0message" when the event is refused.
+    pub fn enqueue(&mut self, kind: u8, fields: &str, timestamp: f64) -> Option<String> {
         if self.driver.is_closing() {
-            return Err(error("E_SHUTDOWN", "the client was shut down"));
+            return Some(SHUT.into());
         }
         let kind = EventKind::ALL
             .get(usize::from(kind))
             .copied()
             .unwrap_or_default();
+        let mut f = fields.split('\0').map(given);
+        let mut next = || f.next().flatten();
+        let (event, payload, context) = (next(), next(), next());
+        let (user_id, anonymous_id, group_id, previous_id) = (next(), next(), next(), next());
+        let message_id = next();
         let (properties, traits) = match kind {
             EventKind::Identify | EventKind::Group => (None, payload),
             EventKind::Alias => (None, None),
@@ -235,38 +264,32 @@ impl WebClient {
         };
         let input = EventInput {
             kind,
-            event: name,
+            event,
             message_id,
             anonymous_id,
             user_id,
             group_id,
             previous_id,
-            timestamp: timestamp.map(|t| t as Millis),
+            timestamp: (timestamp >= 0.0).then_some(timestamp as Millis),
             properties,
             traits,
             context,
         };
-        self.driver
-            .enqueue(input)
-            .map(drop)
-            .map_err(|e| error(e.code(), &e.message()))
+        let e = self.driver.enqueue(input).err()?;
+        Some([e.code(), "\0", &e.message()].concat())
     }
 
-    pub fn flush(&mut self, resolve: u32) -> Result<(), JsValue> {
-        if self.driver.is_closing() {
-            return Err(error("E_SHUTDOWN", "the client was shut down"));
+    /// False once the client is shut down.
+    pub fn flush(&mut self, waiter: u32) -> bool {
+        let open = !self.driver.is_closing();
+        if open {
+            self.driver.flush(waiter);
         }
-        self.driver.flush(resolve);
-        Ok(())
+        open
     }
 
-    #[wasm_bindgen(js_name = flushNow)]
-    pub fn flush_now(&mut self) {
-        self.driver.flush_now();
-    }
-
-    pub fn shutdown(&mut self, resolve: u32) {
-        self.driver.shutdown(resolve);
+    pub fn shutdown(&mut self, waiter: u32) {
+        self.driver.shutdown(waiter);
     }
 
     pub fn stats(&self) -> Vec<f64> {
@@ -292,19 +315,21 @@ impl WebClient {
         false
     }
 
-    pub fn restore(&mut self, key: String, value: &[u8], from_store: bool) {
-        self.driver.restore(key, value, from_store);
+    pub fn restore(&mut self, key: &str, value: &[u8], from_store: bool) {
+        self.driver.restore(key.to_string(), value, from_store);
     }
 
-    /// The leader settled `message_id`: delivered, or failed with `code` and `reason`.
-    pub fn settled(&mut self, message_id: String, code: Option<String>, reason: Option<String>) {
-        let failed = code.map(|c| (c, reason.unwrap_or_default()));
-        self.driver.settled(message_id, failed);
+    /// The leader settled `message_id`: delivered (`code` ""), or failed with `code` and `reason`.
+    pub fn settled(&mut self, message_id: &str, code: &str, reason: &str) {
+        let failed = given(code).map(|c| (c, reason.to_string()));
+        self.driver.settled(message_id.to_string(), failed);
     }
 
-    pub fn response(&mut self, id: f64, status: u16, retry_after: Option<String>, body: String) {
+    /// `retry_after` "" when the response had none (or it was not readable).
+    pub fn response(&mut self, id: f64, status: u16, retry_after: &str, body: &str) {
+        let body = body.as_bytes().to_vec();
         self.driver
-            .response(id as u64, status, retry_after, body.into_bytes());
+            .response(id as u64, status, given(retry_after), body);
     }
 
     pub fn failure(&mut self, id: f64) {

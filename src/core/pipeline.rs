@@ -298,6 +298,11 @@ impl Pipeline {
         })
     }
 
+    /// The messageId of a held event (queued or in flight).
+    pub fn message_id(&self, id: EventId) -> Option<String> {
+        self.queue.live(id.0).map(|e| e.message_id_string())
+    }
+
     /// Drops a queued event without reporting it, because another pipeline delivers it: a tab
     /// that is not the sending one keeps its own events here only until the sending tab says
     /// they were delivered or failed. Returns the event's id if it was held and queued; an event

@@ -63,6 +63,25 @@ function anonymousId(writeKey) {
   return id;
 }
 
+// The messageIds a page had in requests still in flight when it was left, each with the time
+// before which nobody sends it again ({messageId: until}): its request may still be on its way
+// (a keepalive send outlives its page) or at the server. localStorage, because the page being
+// left must write it synchronously and the next page, or another tab taking over, must read it
+// at once. Adds `ids` (until `until`) when given; returns what is still held. Where localStorage
+// throws, nothing is held (the server still de-duplicates the resend).
+function held(writeKey, ids, until) {
+  const key = "batchwire:inflight:" + writeKey, now = Date.now(), h = {};
+  try {
+    const old = JSON.parse(localStorage.getItem(key));
+    for (const id in old) if (old[id] > now) h[id] = old[id];
+    if (ids) {
+      for (const id of ids) h[id] = until;
+      localStorage.setItem(key, JSON.stringify(h));
+    }
+  } catch {}
+  return h;
+}
+
 /** Checks createClient's options; src/js.rs reads the plain object returned. */
 export function parseOptions(o) {
   if (o === null || typeof o !== "object") config("options", "an object");
@@ -152,13 +171,17 @@ function json(v, field, max) {
   return s.includes("\\ud") ? lone(s) : s;
 }
 
-function id(v, field) {
-  if (v == null || typeof v === "string") return v ?? undefined;
-  invalid(`${field} must be a string, not ${typeof v} (field: ${field})`);
+// Names and ids cross into the wasm joined by U+0000 (src/js.rs `enqueue`), so none may hold one
+// (no analytics backend keeps one intact either).
+function text(v, field) {
+  if (typeof v !== "string") invalid(`${field} must be a string, not ${v === null ? "null" : typeof v} (field: ${field})`);
+  if (v.includes("\0")) invalid(`${field} must not contain U+0000 (field: ${field})`);
+  return v;
 }
+const id = (v, field) => (v == null ? "" : text(v, field));
 
 function time(t) {
-  if (t == null) return;
+  if (t == null) return -1;
   const ms = t instanceof Date ? t.getTime() : typeof t === "string" ? Date.parse(t) : t;
   if (typeof ms !== "number" || !Number.isFinite(ms) || ms < 0) {
     invalid("timestamp must be a Date, an ISO 8601 string or epoch milliseconds (field: timestamp)");
@@ -468,9 +491,10 @@ export class Client {
   #waits = 0;
   #waiting = new Map();
 
-  /** `o` comes from parseOptions; `headers` is [name, value, ...] for every request. */
+  /** `o` comes from parseOptions; `headers` is JSON [name, value, ...] for every request. */
   constructor(o, headers) {
     this.#o = o;
+    headers = JSON.parse(headers);
     for (let i = 0; i < headers.length; i += 2) this.#headers[headers[i]] = headers[i + 1];
   }
 
@@ -528,21 +552,35 @@ export class Client {
     d.on(LEAD);
     const r = this.#store && (await loadStore(this.#store.db));
     if (turn !== this.#turn) return; // the page was left meanwhile: this lead is over
+    const h = held(this.#o.writeKey), later = [];
+    let until = 0;
     if (r instanceof Error) this.#broke(r);
     else if (r) {
       for (let i = 0; i < r[0].length; i++) {
-        const [k, v] = [r[0][i], r[1][i]];
+        const [k, v] = [r[0][i], r[1][i] instanceof Uint8Array ? r[1][i] : new Uint8Array()];
         if (typeof k !== "string") this.#store.del(k); // not ours
-        else this.#store.adopt(k, r[2][i]), d.restore(k, v instanceof Uint8Array ? v : new Uint8Array(), true);
+        else {
+          this.#store.adopt(k, r[2][i]);
+          // Still in a request of the page that was left: restored once that request may be over.
+          if (h[k]) later.push(k, v), (until = Math.max(until, h[k]));
+          else d.restore(k, v, true);
+        }
       }
     }
     d.on(LOADED);
+    if (later.length) {
+      setTimeout(() => {
+        if (turn !== this.#turn) return; // left meanwhile: they stay stored for the next leader
+        for (let i = 0; i < later.length; i += 2) d.restore(later[i], later[i + 1], true);
+        d.on(FLUSH_NOW); // they were being sent when their page was left: due at once
+      }, until - Date.now());
+    }
     this.#post(["lead"]); // followers still waiting in flush() ask this tab again
   }
 
   // The store failed: the client keeps going in memory, and says so once.
   #broke(e) {
-    if (this.#d.on(STORE_FAILED)) this.emit(EVENTS.indexOf("warning"), ["W_STORAGE", `IndexedDB failed (${describe(e)}); events are kept in memory only`]);
+    if (this.#d.on(STORE_FAILED)) this.#note(EVENTS.indexOf("warning"), ["W_STORAGE", `IndexedDB failed (${describe(e)}); events are kept in memory only`]);
   }
 
   #post(m) {
@@ -578,7 +616,7 @@ export class Client {
     else if (m[0] === "lead") d.on(LEADER_CHANGED);
     else if (m[0] === "done") {
       // The leader updated their records: this tab only forgets them.
-      for (const id of strings(m[1])) d.settled(id), this.#store?.forget(id);
+      for (const id of strings(m[1])) d.settled(id, "", ""), this.#store?.forget(id);
       const f = strings(m[2]);
       for (let i = 0; i + 2 < f.length; i += 3) d.settled(f[i], f[i + 1], f[i + 2]), this.#store?.forget(f[i]);
       d.on(DRIVE);
@@ -591,14 +629,14 @@ export class Client {
     body = body.slice(); // a view of wasm memory, valid only during this call
     const go = () =>
       post(this.#o.apiHost + path, this.#headers, body, keepalive).then((r) =>
-        Array.isArray(r) ? this.#d.response(id, r[0], r[1] ?? undefined, r[2]) : this.#d.failure(id));
+        Array.isArray(r) ? this.#d.response(id, r[0], r[1] ?? "", r[2]) : this.#d.failure(id));
     // fetch runs after the driver returns, so an instrumented fetch that tracks an event does not
     // re-enter it; a page being left sends at once, before it can be torn down.
     if (keepalive) go();
     else queueMicrotask(go);
   }
   arm(ms) {
-    this.#timer.arm(ms);
+    this.#timer.arm(ms < 0 ? undefined : ms);
   }
   schedule() {
     queueMicrotask(() => this.#d.on(DRIVE));
@@ -610,8 +648,11 @@ export class Client {
   del(key) {
     this.#store?.del(key);
   }
-  settled(delivered, failed) {
-    this.#post(["done", delivered, failed]);
+  settled(lists) {
+    this.#post(["done", ...JSON.parse(lists)]);
+  }
+  hold(ids, until) {
+    held(this.#o.writeKey, JSON.parse(ids), until);
   }
   askFlush() {
     this.#flushAfter = true; // also on the next records this tab hands over
@@ -625,10 +666,14 @@ export class Client {
     this.#store?.close();
     this.#unlock = this.#unhide = this.#channel = this.#store = undefined;
   }
-  /** A note for the listeners: `kind` indexes EVENTS; `s` is [messageIds...] (delivered),
-   * [messageId, code, reason] (failed), [code, message, messageId?] (warning), `until` the time
-   * (rateLimited, quotaHeld). Listeners run in a microtask, never inside the driver. */
-  emit(kind, s, until) {
+  /** A note for the listeners: `kind` indexes EVENTS; `text` is the JSON of [messageIds...]
+   * (delivered), [messageId, code, reason] (failed), [code, message, messageId?] (warning),
+   * `until` the time (rateLimited, quotaHeld). Listeners run in a microtask, never inside the
+   * driver. */
+  emit(kind, text, until) {
+    this.#note(kind, JSON.parse(text), until);
+  }
+  #note(kind, s, until) {
     if (this.#early) this.#early.push([kind, s, until]);
     else queueMicrotask(() => this.#dispatch(kind, s, until));
   }
@@ -681,18 +726,18 @@ export class Client {
     try {
       if (options != null && typeof options !== "object") invalid("options must be an object (field: options)");
       const o = options ?? {};
-      const field = kind === 0 ? "event" : "name";
-      if ((kind === 0 || name != null) && typeof name !== "string") {
-        invalid(`${field} must be a string, not ${name === null ? "null" : typeof name} (field: ${field})`);
-      }
+      if (kind === 0 || name != null) text(name, kind === 0 ? "event" : "name");
       const max = this.#max;
       // The id is made here, not in wasm: returning a string from wasm costs a TextDecoder call.
       const messageId = id(o.messageId, "messageId") || uuid(); // "" counts as absent, as in the core
-      this.#d.enqueue(kind, name ?? undefined,
-        json(payload, kind === 1 || kind === 4 ? "traits" : "properties", max), json(o.context, "context", max),
-        id(userId ?? o.userId ?? this.#user, "userId"), id(o.anonymousId ?? this.#o.anonymousId, "anonymousId"),
-        id(groupId === undefined ? o.groupId : groupId, "groupId"), id(previousId ?? o.previousId, "previousId"),
-        messageId, time(o.timestamp));
+      // One string for the wasm, in the order src/js.rs `enqueue` reads; "" is absent.
+      const e = this.#d.enqueue(kind, (name ?? "") + "\0" +
+        (json(payload, kind === 1 || kind === 4 ? "traits" : "properties", max) ?? "") + "\0" +
+        (json(o.context, "context", max) ?? "") + "\0" + id(userId ?? o.userId ?? this.#user, "userId") + "\0" +
+        id(o.anonymousId ?? this.#o.anonymousId, "anonymousId") + "\0" +
+        id(groupId === undefined ? o.groupId : groupId, "groupId") + "\0" + id(previousId ?? o.previousId, "previousId") +
+        "\0" + messageId, time(o.timestamp));
+      if (e) fail(e.slice(0, e.indexOf("\0")), e.slice(e.indexOf("\0") + 1));
       return messageId;
     } catch (e) {
       throw wrap(e);
@@ -701,7 +746,7 @@ export class Client {
 
   /** Resolves once every event queued before the call is delivered or has failed. */
   flush() {
-    return this.#wait((w) => this.#d.flush(w));
+    return this.#wait((w) => this.#d.flush(w) || fail("E_SHUTDOWN", "the client was shut down"));
   }
 
   stats() {

@@ -42,6 +42,11 @@ use crate::prelude::*;
 
 /// Bytes of request bodies that all keepalive requests in flight may carry together.
 pub const KEEPALIVE_BUDGET: usize = 64 * 1024;
+/// How long the next leader (a reloaded page, another tab) holds back the events that were in
+/// flight when a page was left. Their requests may still be on their way or being processed (a
+/// keepalive send outlives its page; a server may still be working on an aborted one), and
+/// sending them again meanwhile would put one event in two requests at once.
+pub const LEFT_IN_FLIGHT_HOLD_MS: Millis = 10_000;
 /// A stored record: 8 bytes enqueue time, 4 bytes sequence (both big-endian), then the event.
 /// The store sorts on these 12 bytes to load events oldest first.
 pub const RECORD_HEADER: usize = 12;
@@ -82,6 +87,10 @@ pub trait Io {
     fn resolve(&mut self, waiter: Self::Waiter);
     /// Shutdown is complete: let go of the lock, the channel, the hooks, the timer, the store.
     fn release(&mut self);
+    /// The page is left with these events in requests still in flight: whoever leads next must
+    /// not send them before `until` (written where the next page and other tabs can read it at
+    /// once, before the page is gone).
+    fn hold(&mut self, message_ids: &[String], until: Millis);
 }
 
 /// A `flush()`: resolves when `remaining` events with ids below `mark` have settled.
@@ -110,8 +119,8 @@ pub struct Driver<I: Io> {
     seq: u32,
     last_id: u64,
     keepalive_bytes: usize,
-    /// Requests in flight, with the body bytes of the keepalive ones.
-    requests: Vec<(u64, usize)>,
+    /// Requests in flight, with the body bytes of the keepalive ones and the events they carry.
+    requests: Vec<(u64, usize, Vec<EventId>)>,
     flushes: Vec<Flush<I::Waiter>>,
     closing: Option<Vec<I::Waiter>>,
     /// What the leader settled since it last told the followers: ids; (id, code, reason) flat.
@@ -362,7 +371,7 @@ impl<I: Io> Driver<I> {
         let Some(at) = self.requests.iter().position(|r| r.0 == id) else {
             return false;
         };
-        let (_, keepalive) = self.requests.swap_remove(at);
+        let (_, keepalive, _) = self.requests.swap_remove(at);
         self.keepalive_bytes -= keepalive;
         true
     }
@@ -381,7 +390,7 @@ impl<I: Io> Driver<I> {
         self.persist();
         let budget = KEEPALIVE_BUDGET.saturating_sub(self.keepalive_bytes);
         for t in self.pipeline.take_for_unload(self.io.now(), budget) {
-            self.start(t.id.0, t.path, &t.body, true);
+            self.start(t, true);
         }
         self.drive();
     }
@@ -391,6 +400,14 @@ impl<I: Io> Driver<I> {
     /// take over. A page restored from that cache leads again only once it holds the lock again.
     pub fn leave(&mut self) {
         self.hidden();
+        if self.leader {
+            let ids = self.requests.iter().flat_map(|r| &r.2);
+            let ids: Vec<String> = ids.filter_map(|&e| self.pipeline.message_id(e)).collect();
+            if !ids.is_empty() {
+                let until = self.io.now() + LEFT_IN_FLIGHT_HOLD_MS;
+                self.io.hold(&ids, until);
+            }
+        }
         self.leader = false;
         self.loaded = false;
     }
@@ -403,7 +420,7 @@ impl<I: Io> Driver<I> {
         let mut sent = false;
         if self.leader {
             while let Some(t) = self.pipeline.poll_transmit(now) {
-                self.start(t.id.0, t.path, &t.body, false);
+                self.start(t, false);
                 sent = true;
             }
         }
@@ -438,11 +455,11 @@ impl<I: Io> Driver<I> {
         }
     }
 
-    fn start(&mut self, id: u64, path: &str, body: &[u8], keepalive: bool) {
-        let held = if keepalive { body.len() } else { 0 };
+    fn start(&mut self, t: crate::core::Transmit, keepalive: bool) {
+        let held = if keepalive { t.body.len() } else { 0 };
         self.keepalive_bytes += held;
-        self.requests.push((id, held));
-        self.io.send(id, path, body, keepalive);
+        self.io.send(t.id.0, t.path, &t.body, keepalive);
+        self.requests.push((t.id.0, held, t.events));
     }
 
     /// Hands the stored form of this tick's events to the store (one transaction per tick).

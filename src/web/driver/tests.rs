@@ -14,6 +14,7 @@ enum Call {
     Emit(Note),
     Resolve(u32),
     Release,
+    Hold(Vec<String>, Millis),
 }
 
 #[derive(Default)]
@@ -65,6 +66,9 @@ impl Io for Rec {
     }
     fn release(&mut self) {
         self.calls.push(Call::Release);
+    }
+    fn hold(&mut self, message_ids: &[String], until: Millis) {
+        self.calls.push(Call::Hold(message_ids.to_vec(), until));
     }
 }
 
@@ -524,6 +528,43 @@ fn leaving_sends_then_steps_down_until_led_again() {
     d.lead();
     d.loaded();
     assert_eq!(d.io.sends().len(), 1, "leading again, it sends what waited");
+}
+
+#[test]
+fn leaving_holds_back_every_event_still_in_flight_for_the_next_leader() {
+    let mut d = leader(true);
+    let first = track(&mut d, "In flight");
+    d.flush(1); // its request leaves now and gets no answer before the page is left
+    assert_eq!(d.io.sends().len(), 1);
+    let queued = track(&mut d, "Queued");
+    d.drive();
+    d.io.take();
+    d.io.now = 5_000;
+    d.leave();
+    let calls = d.io.take();
+    let holds: Vec<_> = calls
+        .iter()
+        .filter(|c| matches!(c, Call::Hold(..)))
+        .collect();
+    assert_eq!(
+        holds,
+        [&Call::Hold(
+            vec![first, queued],
+            5_000 + LEFT_IN_FLIGHT_HOLD_MS
+        )],
+        "the in-flight request's event and the one the unload send just took"
+    );
+
+    // Nothing in flight when leaving: nothing to hold.
+    let mut d = leader(true);
+    d.leave();
+    assert!(!d.io.calls.iter().any(|c| matches!(c, Call::Hold(..))));
+    // A follower sends nothing, so it holds nothing.
+    let mut f = driver(true, 3);
+    track(&mut f, "Follower's");
+    f.drive();
+    f.leave();
+    assert!(!f.io.calls.iter().any(|c| matches!(c, Call::Hold(..))));
 }
 
 #[test]
