@@ -71,6 +71,8 @@ def main() -> int:
         wasm = out / f"{name}_bg.wasm"
         before = wasm.stat().st_size
         run([str(wasm_opt), *manifest["wasm_opt"]["flags"], str(wasm), "-o", str(wasm)])
+        if target in manifest["wasm_opt"].get("minify_names", []):
+            minify_names(wasm_opt, manifest["wasm_opt"]["flags"], wasm, out / f"{name}.js")
         print(f"  {target}: wasm {before} -> {wasm.stat().st_size} bytes after wasm-opt")
         dest = pkg / target
         dest.mkdir()
@@ -129,6 +131,90 @@ def main() -> int:
         return 1
     print(f"pkg/ ready: batchwire {version}")
     return 0
+
+
+def minify_names(wasm_opt, flags, wasm, glue):
+    """Renames the module's imports and exports to one or two letters, in the wasm and its glue.
+
+    wasm-bindgen names imports `__wbg_<name>_<16 hex digits>`: random text that gzip cannot shrink,
+    written once in the wasm and once in the glue. The map wasm-opt prints is applied to the glue:
+    the import object's keys and module name, and every `wasm.<export>`. Any old name left behind
+    is an error, never a module that fails to link at run time.
+    """
+    features = [f for f in flags if f.startswith("--enable-")]
+    out = subprocess.run([str(wasm_opt), *features, "--minify-imports-and-exports-and-modules",
+                          str(wasm), "-o", str(wasm)], check=True, cwd=ROOT, capture_output=True,
+                         text=True).stdout
+    names = json.loads(out[out.index("{"):])
+    js = glue.read_text()
+    modules = {m for m, _, _ in names["imports"]}
+    if len(modules) != 1:
+        sys.exit(f"minify_names: expected one import module, got {sorted(modules)}")
+    old_module = modules.pop()
+    new_module = _import_modules(wasm.read_bytes())
+    if len(new_module) != 1:
+        sys.exit(f"minify_names: the minified wasm imports from {sorted(new_module)}")
+    quoted = json.dumps(old_module)
+    if js.count(quoted) != 1:
+        sys.exit(f"minify_names: {glue} names the import module {quoted} {js.count(quoted)} times")
+    js = js.replace(quoted, json.dumps(new_module.pop()))
+    for _, old, new in names["imports"]:
+        key = re.compile(rf"(?<![\w$]){re.escape(old)}(?=\s*:)")
+        js, n = key.subn(new, js)
+        if n != 1:
+            sys.exit(f"minify_names: the import {old} is a key {n} times in {glue}")
+    for old, new in names["exports"]:
+        js = re.sub(rf"\bwasm\.{re.escape(old)}\b", f"wasm.{new}", js)
+    left = [o for o, _ in names["exports"] if re.search(rf"\bwasm\.{re.escape(o)}\b", js)]
+    left += [o for _, o, _ in names["imports"] if re.search(rf"(?<![\w$]){re.escape(o)}(?![\w$])", js)]
+    if left:
+        sys.exit(f"minify_names: {glue} still names {left}")
+    glue.write_text(js)
+
+
+def _import_modules(b: bytes) -> set:
+    """The module names of a wasm binary's imports."""
+    def leb(i):
+        r = s = 0
+        while True:
+            x = b[i]
+            i += 1
+            r |= (x & 0x7F) << s
+            s += 7
+            if x < 0x80:
+                return r, i
+
+    i, found = 8, set()
+    while i < len(b):
+        sid = b[i]
+        n, i = leb(i + 1)
+        if sid == 2:
+            count, j = leb(i)
+            for _ in range(count):
+                ml, j = leb(j)
+                found.add(b[j:j + ml].decode())
+                j += ml
+                nl, j = leb(j)
+                j += nl
+                kind = b[j]
+                j += 1
+                if kind == 0:  # function: type index
+                    _, j = leb(j)
+                elif kind == 1:  # table: reftype, limits
+                    j += 1
+                    flags = b[j]
+                    _, j = leb(j + 1)
+                    if flags & 1:
+                        _, j = leb(j)
+                elif kind == 2:  # memory: limits
+                    flags = b[j]
+                    _, j = leb(j + 1)
+                    if flags & 1:
+                        _, j = leb(j)
+                else:  # global: valtype, mutability
+                    j += 2
+        i += n
+    return found
 
 
 def _paths(pj):
