@@ -28,10 +28,10 @@ extern "C" {
     fn parse_options(options: &JsValue) -> Result<Options, JsValue>;
     #[wasm_bindgen(method, getter, js_name = writeKey)]
     fn write_key(this: &Options) -> String;
-    /// NUMBERS' values in api.js, then protocol, durable, seed high and low 32 bits: one getter
-    /// instead of one per field (each costs glue and a wasm import).
-    #[wasm_bindgen(method, getter)]
-    fn numbers(this: &Options) -> Vec<f64>;
+    /// Number `i` of NUMBERS' values in api.js, then protocol, durable, seed high and low 32
+    /// bits: one import for all (each costs glue), and no array copied through wasm memory.
+    #[wasm_bindgen(method)]
+    fn number(this: &Options, i: u32) -> f64;
 
     /// The JavaScript client: the public API, and the IO the driver asks for. `headers` is a JSON
     /// array [name, value, ...].
@@ -107,8 +107,7 @@ pub fn version() -> String {
 #[wasm_bindgen(js_name = createClient)]
 pub fn create_client(options: JsValue) -> Result<JsValue, JsValue> {
     let o = parse_options(&options)?;
-    let n = o.numbers();
-    let get = |i: usize| n.get(i).copied().filter(|v| *v >= 0.0);
+    let get = |i: u32| Some(o.number(i)).filter(|v| *v >= 0.0);
     let protocol = match get(10).unwrap_or_default() as u8 {
         1 => Protocol::AmplitudeHttpV2,
         2 => Protocol::AmplitudeBatch,
@@ -292,8 +291,10 @@ impl WebClient {
         self.driver.shutdown(waiter);
     }
 
-    pub fn stats(&self) -> Vec<f64> {
-        self.driver.stats().to_vec()
+    /// `stats()[i]` (see `Driver::stats`): a number each, so no array is copied out of wasm
+    /// memory (and no glue for it ships).
+    pub fn stat(&self, i: usize) -> f64 {
+        self.driver.stats().get(i).copied().unwrap_or_default()
     }
 
     /// The driver's inputs that carry no data, numbered as in api.js (DRIVE, TIMER, ...): one

@@ -115,9 +115,9 @@ export function parseOptions(o) {
   else if (typeof anon !== "string" || !anon) config("anonymousId", "a non-empty string");
   const seed = crypto.getRandomValues(new Uint32Array(2));
   const durable = storage === "indexeddb";
-  // numbers: NUMBERS' values, then protocol, durable (0/1) and the two 32-bit halves of the seed.
+  // number(i): NUMBERS' values, then protocol, durable (0/1) and the two 32-bit halves of the seed.
   return { writeKey, apiHost, durable, anonymousId: anon, debug: !!o.debug,
-    numbers: new Float64Array([...numbers, protocol, +durable, seed[0], seed[1]]) };
+    number: (i) => [...numbers, protocol, +durable, seed[0], seed[1]][i] };
 }
 
 // Where in `v` JSON.stringify gave up, and why: only run after it threw, so track() pays nothing
@@ -750,7 +750,7 @@ export class Client {
   }
 
   stats() {
-    const s = this.#d.stats();
+    const s = [0, 1, 2, 3, 4, 5, 6, 7].map((i) => this.#d.stat(i));
     return { queued: s[0], inFlight: s[1], delivered: s[2], failed: s[3], retried: s[4],
       rateLimitedUntil: s[5] || null, quotaHeldUntil: s[6] || null, stored: s[7] === 1 };
   }
