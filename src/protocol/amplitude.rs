@@ -64,6 +64,9 @@ pub(crate) fn envelope(api_key: &str, min_id_length: usize) -> (Vec<u8>, Vec<u8>
     (prefix, suffix)
 }
 
+/// The members in their order.
+const KEYS: &[u8] = b"event_type insert_id user_id device_id time event_properties user_properties groups group_properties ";
+
 pub(crate) fn encode(ev: &EventFields<'_>, out: &mut Vec<u8>) -> usize {
     let event_type = match (ev.kind, ev.name) {
         (EventKind::Track, Some(n)) => Val::Str("", n),
@@ -83,24 +86,18 @@ pub(crate) fn encode(ev: &EventFields<'_>, out: &mut Vec<u8>) -> usize {
         (None, Some(t)) => (Some(t), None),
         _ => (None, None),
     };
-    let members = [
-        ("event_type", Some(event_type)),
-        ("insert_id", Some(Val::Str("", ev.message_id))),
-        ("user_id", text(ev.user_id)),
-        ("device_id", text(ev.anonymous_id)),
-        ("time", Some(Val::Num(ev.timestamp))),
-        ("event_properties", ev.properties.map(Val::Raw)),
-        (
-            "user_properties",
-            user_properties.map(|t| Val::Wrap(b"{\"$set\":", t)),
-        ),
-        (
-            "groups",
-            group.as_ref().map(|g| Val::Wrap(b"{\"group\":", g)),
-        ),
-        ("group_properties", group_properties.copied()),
+    let values = [
+        Some(event_type),
+        Some(Val::Str("", ev.message_id)),
+        text(ev.user_id),
+        text(ev.anonymous_id),
+        Some(Val::Num(ev.timestamp)),
+        ev.properties.map(Val::Raw),
+        user_properties.map(|t| Val::Wrap(b"{\"$set\":", t)),
+        group.as_ref().map(|g| Val::Wrap(b"{\"group\":", g)),
+        group_properties.copied(),
     ];
-    write_object(out, &members, "insert_id")
+    write_object(out, KEYS, &values)
 }
 
 fn keys(doc: &[u8], name: &str) -> Vec<String> {

@@ -274,23 +274,26 @@ fn write_val(out: &mut Vec<u8>, v: &Val<'_>) {
     }
 }
 
-/// Writes `{"key":value,…}` for the present members; returns the offset in `out` of the text of
-/// the member keyed `mark` (the messageId, which is JSON-plain, so its text is its bytes).
-pub(crate) fn write_object(
-    out: &mut Vec<u8>,
-    members: &[(&str, Option<Val<'_>>)],
-    mark: &str,
-) -> usize {
+/// Writes `{"key":value,…}` for the present members, the keys in order in `keys` (each ended by
+/// a space) naming `values`. The keys are one constant string, so a call site stores only its
+/// values (a table of `(key, value)` pairs built at run time cost two stores per key in the
+/// wasm). Returns the offset in `out` of the text of the second member, the messageId in every
+/// shape (JSON-plain, so its text is its bytes).
+pub(crate) fn write_object(out: &mut Vec<u8>, keys: &[u8], values: &[Option<Val<'_>>]) -> usize {
     let mut at = 0;
     let mut sep = b'{';
-    for (key, value) in members {
+    let mut rest = keys;
+    for (n, value) in values.iter().enumerate() {
+        let end = rest.iter().position(|&c| c == b' ').unwrap_or(rest.len());
+        let (key, next) = rest.split_at(end);
+        rest = next.get(1..).unwrap_or_default();
         let Some(value) = value else { continue };
         out.push(sep);
         sep = b',';
         out.push(b'"');
-        out.extend_from_slice(key.as_bytes());
+        out.extend_from_slice(key);
         out.extend_from_slice(b"\":");
-        if *key == mark {
+        if n == 1 {
             at = out.len() + 1;
         }
         write_val(out, value);

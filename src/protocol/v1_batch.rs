@@ -19,26 +19,26 @@ use super::{by_status, document, text, write_object, EventError, EventFields, Ou
 use crate::core::{EventKind, Millis};
 use crate::prelude::*;
 
+/// The members in their order; a track event's name goes in `event`, any other's in `name`.
+const KEYS: &[u8] = b"type messageId anonymousId userId timestamp event name groupId previousId properties traits context ";
+
 pub(crate) fn encode(ev: &EventFields<'_>, out: &mut Vec<u8>) -> usize {
-    let name_key = if ev.kind == EventKind::Track {
-        "event"
-    } else {
-        "name"
-    };
-    let members = [
-        ("type", Some(Val::Str("", ev.kind.as_str()))),
-        ("messageId", Some(Val::Str("", ev.message_id))),
-        ("anonymousId", text(ev.anonymous_id)),
-        ("userId", text(ev.user_id)),
-        ("timestamp", Some(Val::Iso(ev.timestamp))),
-        (name_key, text(ev.name)),
-        ("groupId", text(ev.group_id)),
-        ("previousId", text(ev.previous_id)),
-        ("properties", ev.properties.map(Val::Raw)),
-        ("traits", ev.traits.map(Val::Raw)),
-        ("context", ev.context.map(Val::Raw)),
+    let track = ev.kind == EventKind::Track;
+    let values = [
+        Some(Val::Str("", ev.kind.as_str())),
+        Some(Val::Str("", ev.message_id)),
+        text(ev.anonymous_id),
+        text(ev.user_id),
+        Some(Val::Iso(ev.timestamp)),
+        text(ev.name.filter(|_| track)),
+        text(ev.name.filter(|_| !track)),
+        text(ev.group_id),
+        text(ev.previous_id),
+        ev.properties.map(Val::Raw),
+        ev.traits.map(Val::Raw),
+        ev.context.map(Val::Raw),
     ];
-    write_object(out, &members, "messageId")
+    write_object(out, KEYS, &values)
 }
 
 /// Warnings as strings, or objects with a `message` / `warning`.
