@@ -264,19 +264,8 @@ impl Pipeline {
             let until = if hold { hold_until } else { throttle_until };
             let tag = if user { TAG_USER } else { TAG_DEVICE };
             for name in names {
-                if self.pause(key(self.hash_seed, tag, name.as_bytes()), until, hold) {
-                    let (user_id, device_id) = if user {
-                        (Some(name.clone()), None)
-                    } else {
-                        (None, Some(name.clone()))
-                    };
-                    self.push_event(AppEvent::IdentityPaused {
-                        user_id,
-                        device_id,
-                        until,
-                        daily_quota: hold,
-                    });
-                }
+                let k = key(self.hash_seed, tag, name.as_bytes());
+                self.pause_and_tell(k, until, hold, user, Some(name));
             }
         }
         for i in events {
@@ -290,17 +279,11 @@ impl Pipeline {
             if self.is_paused(user, now) || self.is_paused(device, now) {
                 continue;
             }
-            let (u, d) = self.identity_strings(id);
-            for (k, user_id, device_id) in [(user, u, None), (device, None, d)] {
-                if k != 0 && self.pause(k, throttle_until, false) {
-                    self.push_event(AppEvent::IdentityPaused {
-                        user_id,
-                        device_id,
-                        until: throttle_until,
-                        daily_quota: false,
-                    });
-                }
-            }
+            // The ids as the event carries them, only for the report.
+            let meta = read_stored(self.config.protocol, &e.bytes, &[]);
+            let (u, d) = (meta.user.as_deref(), meta.device.as_deref());
+            self.pause_and_tell(user, throttle_until, false, true, u);
+            self.pause_and_tell(device, throttle_until, false, false, d);
         }
         let affected = flight.events.iter().any(|&id| {
             let e = self.queue.live(id);
@@ -331,13 +314,29 @@ impl Pipeline {
         true
     }
 
-    /// The user and device ids in an event's stored bytes (only for reporting pauses).
-    fn identity_strings(&self, id: u64) -> (Option<String>, Option<String>) {
-        let Some(e) = self.queue.live(id) else {
-            return (None, None);
-        };
-        let meta = read_stored(self.config.protocol, &e.bytes, &[]);
-        (meta.user, meta.device)
+    /// Pauses identity `k` (0: none) and, when that is news, tells the application, naming it
+    /// by `name` (a user id when `user`, else a device id). One copy of the report for the
+    /// identities a 429 names and for those of the events it lists.
+    #[cfg_attr(target_arch = "wasm32", inline(never))]
+    fn pause_and_tell(
+        &mut self,
+        k: u64,
+        until: Millis,
+        hold: bool,
+        user: bool,
+        name: Option<&str>,
+    ) {
+        if k == 0 || !self.pause(k, until, hold) {
+            return;
+        }
+        let name = name.map(String::from);
+        let (user_id, device_id) = if user { (name, None) } else { (None, name) };
+        self.push_event(AppEvent::IdentityPaused {
+            user_id,
+            device_id,
+            until,
+            daily_quota: hold,
+        });
     }
 
     fn fail_all(&mut self, flight: &Flight, reason: FailReason) {
