@@ -121,21 +121,11 @@ impl Pipeline {
                     );
                     return;
                 }
-                for (i, &id) in flight.events.iter().enumerate() {
-                    let Some(idx) = self.queue.find(id) else {
-                        continue;
-                    };
-                    if indexes.contains(&i) {
-                        self.fail(
-                            idx,
-                            FailReason::Rejected {
-                                error: error.clone(),
-                            },
-                        );
-                    } else {
-                        self.requeue(now, idx);
-                    }
+                let mut failed = Vec::new();
+                for i in indexes {
+                    failed.push((i, error.clone()));
                 }
+                self.settle(now, &flight, failed, false);
             }
             Outcome::Permanent { status, error } => {
                 self.fail_all(&flight, FailReason::PermanentHttp { status, error });
@@ -152,7 +142,7 @@ impl Pipeline {
         &mut self,
         now: Millis,
         flight: Flight,
-        mut failed: Vec<(usize, String)>,
+        failed: Vec<(usize, String)>,
         warnings: Vec<String>,
     ) {
         // The server is answering again: a backoff left by an earlier failure no longer holds.
@@ -172,8 +162,24 @@ impl Pipeline {
                 self.pauses.remove(*k);
             }
         }
-        let mut ids = Vec::with_capacity(flight.events.len());
-        let mut message_ids = Vec::with_capacity(flight.events.len());
+        self.settle(now, &flight, failed, true);
+        for message in warnings {
+            self.push_event(AppEvent::Warning(Warning::Server { message }));
+        }
+    }
+
+    /// `failed` (index into the request, server error) fail; the rest are delivered when
+    /// `deliver`, else requeued. One loop for a partial success and for Amplitude's 400 naming
+    /// bad events.
+    fn settle(
+        &mut self,
+        now: Millis,
+        flight: &Flight,
+        mut failed: Vec<(usize, String)>,
+        deliver: bool,
+    ) {
+        let mut ids = Vec::new();
+        let mut message_ids = Vec::new();
         for (i, &id) in flight.events.iter().enumerate() {
             let Some(idx) = self.queue.find(id) else {
                 continue;
@@ -182,6 +188,7 @@ impl Pipeline {
             let error = failed.iter_mut().rev().find(|(j, _)| *j == i);
             match error.map(|(_, e)| core::mem::take(e)) {
                 Some(error) => self.fail(idx, FailReason::Rejected { error }),
+                None if !deliver => self.requeue(now, idx),
                 None => {
                     if let Some(m) = self.remove(idx) {
                         ids.push(EventId(id));
@@ -193,9 +200,6 @@ impl Pipeline {
         self.stats.delivered += ids.len() as u64;
         if !ids.is_empty() {
             self.push_event(AppEvent::Delivered { ids, message_ids });
-        }
-        for message in warnings {
-            self.push_event(AppEvent::Warning(Warning::Server { message }));
         }
     }
 
