@@ -507,14 +507,29 @@ pub fn write_str_with(out: &mut Vec<u8>, prefix: &str, s: &str) {
     out.push(b'"');
 }
 
+// The two below are index loops: at opt-level z the iterator versions kept their iterator in
+// memory, a stack frame and a load and store per byte (wasm size).
+
 /// Characters of UTF-8 text (bytes that do not continue a character), without `str::chars`.
 pub fn char_count(s: &str) -> usize {
-    s.bytes().filter(|b| b & 0xC0 != 0x80).count()
+    let (b, mut i, mut n) = (s.as_bytes(), 0, 0);
+    while let Some(&c) = b.get(i) {
+        n += usize::from(c & 0xC0 != 0x80);
+        i += 1;
+    }
+    n
 }
 
 /// True when `s` needs no escaping, so its raw bytes are its JSON form (messageIds must be).
 pub fn is_plain(s: &str) -> bool {
-    s.bytes().all(|c| c >= 0x20 && c != b'"' && c != b'\\')
+    let (b, mut i) = (s.as_bytes(), 0);
+    while let Some(&c) = b.get(i) {
+        if c < 0x20 || c == b'"' || c == b'\\' {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 fn hex4(b: &[u8], i: usize) -> Option<u32> {
