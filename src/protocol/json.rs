@@ -120,7 +120,7 @@ pub(crate) fn scan_string(b: &[u8], mut i: usize) -> Result<(usize, usize), Scan
             Some(b'"') => {
                 if high & HIGH_BITS != 0 {
                     let raw = b.get(start + 1..i).unwrap_or(&[]);
-                    chars -= raw.iter().filter(|&&c| c & 0xC0 == 0x80).count();
+                    chars -= raw.len() - lead_bytes(raw);
                 }
                 return Ok((i + 1, chars));
             }
@@ -512,7 +512,12 @@ pub fn write_str_with(out: &mut Vec<u8>, prefix: &str, s: &str) {
 
 /// Characters of UTF-8 text (bytes that do not continue a character), without `str::chars`.
 pub fn char_count(s: &str) -> usize {
-    let (b, mut i, mut n) = (s.as_bytes(), 0, 0);
+    lead_bytes(s.as_bytes())
+}
+
+/// Bytes of `b` that start a UTF-8 character (are not 10xxxxxx).
+fn lead_bytes(b: &[u8]) -> usize {
+    let (mut i, mut n) = (0, 0);
     while let Some(&c) = b.get(i) {
         n += usize::from(c & 0xC0 != 0x80);
         i += 1;
