@@ -178,10 +178,11 @@ impl Rejected {
 }
 
 impl Rejected {
-    /// The message, built without `core::fmt` (see `report::say`).
+    /// The message, built without `core::fmt` (see `report::say`). Every variant fills the same
+    /// five arguments and shares one `say` call: {0} kind, {1} field label, {2} and {3} the
+    /// details, {4} field name.
     pub fn message(&self) -> String {
-        match self {
-            // {0} kind, {1} field label, {2} and {3} the rule's details, {4} field name.
+        let (template, kind, field, a, b) = match self {
             Rejected::Invalid { kind, field, rule } => {
                 let (template, a, b) = match rule {
                     Rule::Missing(why) => ("{0} event {2} (field: {4})", S(why), N(0)),
@@ -203,22 +204,32 @@ impl Rejected {
                     ),
                     Rule::OutOfRange => ("{0} event {1} is after the year 9999 (field: {4})", N(0), N(0)),
                 };
-                let args = [S(kind.as_str()), S(field.label()), a, b, S(field.name())];
-                say(template, &args)
+                (template, *kind, *field, a, b)
             }
-            Rejected::TooLarge { bytes, limit } => say(
-                "event needs a {0}-byte request on its own; the limit is {1} bytes (field: properties)",
-                &[N(*bytes as u64), N(*limit as u64)],
+            Rejected::TooLarge { bytes, limit } => (
+                "event needs a {2}-byte request on its own; the limit is {3} bytes (field: properties)",
+                EventKind::Track,
+                Field::Event,
+                N(*bytes as u64),
+                N(*limit as u64),
             ),
-            Rejected::Unsupported { kind, protocol } => say(
-                "{0} events cannot be sent to {1}",
-                &[S(kind.as_str()), S(protocol.name())],
+            Rejected::Unsupported { kind, protocol } => (
+                "{0} events cannot be sent to {2}",
+                *kind,
+                Field::Event,
+                S(protocol.name()),
+                N(0),
             ),
-            Rejected::QueueFull { events, bytes } => say(
-                "the queue is full ({0} events, {1} bytes) and nothing can be evicted",
-                &[N(*events as u64), N(*bytes as u64)],
+            Rejected::QueueFull { events, bytes } => (
+                "the queue is full ({2} events, {3} bytes) and nothing can be evicted",
+                EventKind::Track,
+                Field::Event,
+                N(*events as u64),
+                N(*bytes as u64),
             ),
-        }
+        };
+        let args = [S(kind.as_str()), S(field.label()), a, b, S(field.name())];
+        say(template, &args)
     }
 }
 
