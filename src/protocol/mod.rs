@@ -347,9 +347,8 @@ pub(crate) fn error_text(doc: &[u8], status: u16) -> String {
     if let Some(e) = json::field(doc, "error").and_then(json::string) {
         return e;
     }
-    let mut s = b"HTTP ".to_vec();
-    crate::core::time::push_u64(&mut s, u64::from(status));
-    String::from_utf8(s).unwrap_or_default()
+    use crate::core::report::{say, Piece};
+    say("HTTP {0}", &[Piece::N(u64::from(status))])
 }
 
 /// Arbitrary bytes into every decoder and scanner (the stable-toolchain complement of `fuzz/`):
