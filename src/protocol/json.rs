@@ -133,8 +133,7 @@ pub(crate) fn scan_string(b: &[u8], mut i: usize) -> Result<(usize, usize), Scan
                 match b.get(i + 1) {
                     Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => i += 2,
                     Some(b'u') => {
-                        let hex = b.get(i + 2..i + 6).ok_or(err(i, "bad \\u escape"))?;
-                        if !hex.iter().all(u8::is_ascii_hexdigit) {
+                        if hex4(b, i + 2).is_none() {
                             return Err(err(i, "bad \\u escape"));
                         }
                         i += 6;
@@ -542,6 +541,7 @@ pub fn is_plain(s: &str) -> bool {
     true
 }
 
+/// The value of the four hex digits at `i` (a `\u` escape), if they are there.
 fn hex4(b: &[u8], i: usize) -> Option<u32> {
     let mut n = 0;
     for &c in b.get(i..i + 4)? {
