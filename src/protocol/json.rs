@@ -347,6 +347,18 @@ pub fn field<'a>(obj: &'a [u8], key: &str) -> Option<&'a [u8]> {
         .map(|(_, v)| v)
 }
 
+/// The text of the string member `key` of an object.
+#[cfg_attr(target_arch = "wasm32", inline(never))]
+pub fn string_field(obj: &[u8], key: &str) -> Option<String> {
+    field(obj, key).and_then(string)
+}
+
+/// The value of the non-negative integer member `key` of an object.
+#[cfg_attr(target_arch = "wasm32", inline(never))]
+pub fn uint_field(obj: &[u8], key: &str) -> Option<u64> {
+    field(obj, key).and_then(uint)
+}
+
 /// The elements of a JSON array, as raw text; nothing if `b` is not an array.
 pub struct Items<'a>(Walk<'a>);
 

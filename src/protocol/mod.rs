@@ -345,7 +345,7 @@ pub(crate) fn by_status(doc: &[u8], status: u16) -> Outcome {
 
 /// The server's `error` text, or a stand-in naming the status.
 pub(crate) fn error_text(doc: &[u8], status: u16) -> String {
-    if let Some(e) = json::field(doc, "error").and_then(json::string) {
+    if let Some(e) = json::string_field(doc, "error") {
         return e;
     }
     use crate::core::report::{say, Piece};

@@ -57,20 +57,16 @@ fn warnings(doc: &[u8]) -> Vec<String> {
 
 pub(crate) fn decode(status: u16, retry_after: Option<Millis>, body: &[u8]) -> Outcome {
     let doc = document(body);
-    let get = |key| json::field(doc, key);
     match status {
         200..=299 => {
             let warnings = warnings(doc);
-            let failed = get("failed").and_then(json::uint).unwrap_or(0);
+            let failed = json::uint_field(doc, "failed").unwrap_or(0);
             let mut errors = Vec::new();
-            for e in json::items(get("errors").unwrap_or(b"[]")) {
-                let text = |key| json::field(e, key).and_then(json::string);
+            for e in json::items(json::field(doc, "errors").unwrap_or(b"[]")) {
                 errors.push(EventError {
-                    index: json::field(e, "index")
-                        .and_then(json::uint)
-                        .map(|i| i as usize),
-                    message_id: text("messageId"),
-                    error: text("error").unwrap_or_else(|| "rejected".into()),
+                    index: json::uint_field(e, "index").map(|i| i as usize),
+                    message_id: json::string_field(e, "messageId"),
+                    error: json::string_field(e, "error").unwrap_or_else(|| "rejected".into()),
                 });
             }
             if failed == 0 && errors.is_empty() {
@@ -80,11 +76,11 @@ pub(crate) fn decode(status: u16, retry_after: Option<Millis>, body: &[u8]) -> O
             }
         }
         413 => Outcome::TooLarge {
-            limit_bytes: get("limit_bytes").and_then(json::uint).map(|n| n as usize),
+            limit_bytes: json::uint_field(doc, "limit_bytes").map(|n| n as usize),
         },
         429 => {
-            let code = get("code").and_then(json::string);
-            let error = get("error").and_then(json::string).unwrap_or_default();
+            let code = json::string_field(doc, "code");
+            let error = json::string_field(doc, "error").unwrap_or_default();
             let rate =
                 code.as_deref() == Some("rate_limited") || error.starts_with("Rate limit exceeded");
             let quota = !rate
