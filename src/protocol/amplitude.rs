@@ -102,7 +102,7 @@ pub(crate) fn encode(ev: &EventFields<'_>, out: &mut Vec<u8>) -> usize {
 
 fn keys(doc: &[u8], name: &str) -> Vec<String> {
     let mut out = Vec::new();
-    for (k, _) in json::members(json::field(doc, name).unwrap_or(b"{}")) {
+    for (k, _) in json::members(json::field_or_empty(doc, name)) {
         if let Some(k) = json::unescape(k) {
             out.push(k);
         }
@@ -139,7 +139,7 @@ pub(crate) fn decode(
                 ("events_with_invalid_fields", " (invalid: "),
                 ("events_with_missing_fields", " (missing: "),
             ] {
-                let fields = json::field(doc, group).unwrap_or(b"{}");
+                let fields = json::field_or_empty(doc, group);
                 let mut first = true;
                 for (name, list) in json::members(fields) {
                     error.push_str(if first { label } else { ", " });
@@ -162,10 +162,7 @@ pub(crate) fn decode(
         413 => Outcome::TooLarge { limit_bytes: None },
         429 => {
             let mut events = Vec::new();
-            push_indexes(
-                json::field(doc, "throttled_events").unwrap_or(b"[]"),
-                &mut events,
-            );
+            push_indexes(json::field_or_empty(doc, "throttled_events"), &mut events);
             let named = [
                 keys(doc, "throttled_users"),
                 keys(doc, "throttled_devices"),

@@ -347,15 +347,22 @@ pub fn field<'a>(obj: &'a [u8], key: &str) -> Option<&'a [u8]> {
         .map(|(_, v)| v)
 }
 
+/// The raw value of `key` in an object, or `{}` when it has none: neither [`members`] nor
+/// [`items`] yields anything from that.
+#[cfg_attr(target_arch = "wasm32", inline(never))]
+pub(crate) fn field_or_empty<'a>(obj: &'a [u8], key: &str) -> &'a [u8] {
+    field(obj, key).unwrap_or(b"{}")
+}
+
 /// The text of the string member `key` of an object.
 #[cfg_attr(target_arch = "wasm32", inline(never))]
-pub fn string_field(obj: &[u8], key: &str) -> Option<String> {
+pub(crate) fn string_field(obj: &[u8], key: &str) -> Option<String> {
     field(obj, key).and_then(string)
 }
 
 /// The value of the non-negative integer member `key` of an object.
 #[cfg_attr(target_arch = "wasm32", inline(never))]
-pub fn uint_field(obj: &[u8], key: &str) -> Option<u64> {
+pub(crate) fn uint_field(obj: &[u8], key: &str) -> Option<u64> {
     field(obj, key).and_then(uint)
 }
 

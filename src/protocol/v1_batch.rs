@@ -44,7 +44,7 @@ pub(crate) fn encode(ev: &EventFields<'_>, out: &mut Vec<u8>) -> usize {
 /// Warnings as strings, or objects with a `message` / `warning`.
 fn warnings(doc: &[u8]) -> Vec<String> {
     let mut out = Vec::new();
-    for w in json::items(json::field(doc, "warnings").unwrap_or(b"[]")) {
+    for w in json::items(json::field_or_empty(doc, "warnings")) {
         let text = json::field(w, "message")
             .or(json::field(w, "warning"))
             .unwrap_or(w);
@@ -62,7 +62,7 @@ pub(crate) fn decode(status: u16, retry_after: Option<Millis>, body: &[u8]) -> O
             let warnings = warnings(doc);
             let failed = json::uint_field(doc, "failed").unwrap_or(0);
             let mut errors = Vec::new();
-            for e in json::items(json::field(doc, "errors").unwrap_or(b"[]")) {
+            for e in json::items(json::field_or_empty(doc, "errors")) {
                 errors.push(EventError {
                     index: json::uint_field(e, "index").map(|i| i as usize),
                     message_id: json::string_field(e, "messageId"),
