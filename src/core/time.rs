@@ -131,16 +131,18 @@ pub fn parse_http_date(s: &str) -> Option<Millis> {
     if !(zone == b"GMT" || zone == b"UTC") || time.len() != 8 {
         return None;
     }
-    if time.get(2) != Some(&b':') || time.get(5) != Some(&b':') {
+    if !matches!((time.get(2), time.get(5)), (Some(b':'), Some(b':'))) {
         return None;
     }
     let part = |at: usize| number(time.get(at..at + 2).unwrap_or_default(), 2, 2);
     let (h, mi, sec) = (part(0), part(3), part(6));
-    const MONTHS: [&[u8; 3]; 12] = [
-        b"jan", b"feb", b"mar", b"apr", b"may", b"jun", b"jul", b"aug", b"sep", b"oct", b"nov",
-        b"dec",
-    ];
-    let mo = MONTHS.iter().position(|m| m.eq_ignore_ascii_case(month))? as u64 + 1;
+    // One string, three letters a month: a table of slices would be 96 bytes of pointers.
+    const MONTHS: &[u8; 36] = b"janfebmaraprmayjunjulaugsepoctnovdec";
+    let mut mo = 0;
+    while !MONTHS.get(mo * 3..mo * 3 + 3)?.eq_ignore_ascii_case(month) {
+        mo += 1;
+    }
+    let mo = mo as u64 + 1;
     if !(1..=31).contains(&day) || year > 9999 || h > 23 || mi > 59 || sec > 60 {
         return None;
     }
