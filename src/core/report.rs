@@ -137,11 +137,13 @@ pub(crate) enum Piece<'a> {
 }
 
 /// `template` with each `{i}` (one digit) replaced by `args[i]`. Messages are assembled by
-/// pushing onto a String, so `core::fmt` (its formatter, padding and integer machinery) stays out
+/// pushing bytes, so `core::fmt` (its formatter, padding and integer machinery) stays out
 /// of the wasm, and a message's fixed text is one string of data instead of code per fragment.
 /// Each message type's `Display` writes its `message()`.
 pub(crate) fn say(template: &str, args: &[Piece<'_>]) -> String {
-    let mut out = String::new();
+    // Assembled as bytes (slicing a str checks char boundaries; bytes need no checks) and
+    // checked as UTF-8 once at the end: every piece is UTF-8 and `{i}` is ASCII, so it is.
+    let mut out = Vec::new();
     let b = template.as_bytes();
     let (mut start, mut i) = (0, 0);
     while let Some(&c) = b.get(i) {
@@ -149,20 +151,20 @@ pub(crate) fn say(template: &str, args: &[Piece<'_>]) -> String {
             i += 1;
             continue;
         }
-        out.push_str(template.get(start..i).unwrap_or_default());
+        out.extend_from_slice(b.get(start..i).unwrap_or_default());
         let n = b
             .get(i + 1)
             .map_or(0, |d| usize::from(d.wrapping_sub(b'0')));
         match args.get(n) {
-            Some(Piece::S(s)) => out.push_str(s),
-            Some(Piece::N(n)) => super::time::push_decimal(&mut out, *n),
+            Some(Piece::S(s)) => out.extend_from_slice(s.as_bytes()),
+            Some(Piece::N(n)) => super::time::push_u64(&mut out, *n),
             None => {}
         }
         i += 3;
         start = i;
     }
-    out.push_str(template.get(start..).unwrap_or_default());
-    out
+    out.extend_from_slice(b.get(start..).unwrap_or_default());
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// What the application should hear about, in the order it happened.

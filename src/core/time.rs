@@ -69,12 +69,6 @@ pub fn push_u64(out: &mut Vec<u8>, n: u64) {
     push_digits(out, n, 1);
 }
 
-/// Appends `n` in decimal to a String without `core::fmt`'s integer machinery (wasm size).
-pub(crate) fn push_decimal(out: &mut String, n: u64) {
-    let mut buf = [b'0'; 20];
-    out.push_str(core::str::from_utf8(digits(&mut buf, n, 1)).unwrap_or_default());
-}
-
 /// Appends `ms` as `YYYY-MM-DDTHH:MM:SS.mmmZ`; callers keep `ms <= MAX_TIMESTAMP`.
 pub fn push_iso8601(out: &mut Vec<u8>, ms: Millis) {
     let (y, mo, d) = civil_from_days(ms / DAY_MS);
