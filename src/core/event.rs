@@ -571,7 +571,7 @@ pub(crate) fn read_stored(protocol: Protocol, body: &[u8], message_id: &[u8]) ->
         if k == mid_key.as_bytes() {
             let inner = v
                 .get(1..v.len().saturating_sub(1))
-                .filter(|_| v.first() == Some(&b'"'));
+                .filter(|_| matches!(v.first(), Some(b'"')));
             if inner != Some(message_id) {
                 meta.mismatch = true;
             }

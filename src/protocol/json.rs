@@ -157,7 +157,7 @@ fn scan_digits(b: &[u8], mut i: usize) -> usize {
 #[inline]
 fn scan_number(b: &[u8], mut i: usize) -> Result<usize, ScanError> {
     let start = i;
-    if b.get(i) == Some(&b'-') {
+    if matches!(b.get(i), Some(b'-')) {
         i += 1;
     }
     match b.get(i) {
@@ -165,7 +165,7 @@ fn scan_number(b: &[u8], mut i: usize) -> Result<usize, ScanError> {
         Some(b'1'..=b'9') => i = scan_digits(b, i),
         _ => return Err(err(start, "bad number")),
     }
-    if b.get(i) == Some(&b'.') {
+    if matches!(b.get(i), Some(b'.')) {
         let j = scan_digits(b, i + 1);
         if j == i + 1 {
             return Err(err(i, "bad number"));
@@ -203,7 +203,7 @@ fn scan_literal(b: &[u8], i: usize) -> Result<usize, ScanError> {
 pub fn scan_object(b: &[u8]) -> Result<ObjectStats, ScanError> {
     let mut stats = ObjectStats::default();
     let mut i = skip_ws(b, 0);
-    if b.get(i) != Some(&b'{') {
+    if !matches!(b.get(i), Some(b'{')) {
         return Err(err(i, "not an object"));
     }
     // Bit d of `objects` says whether the container at depth d is an object (else an array).
@@ -227,7 +227,7 @@ pub fn scan_object(b: &[u8]) -> Result<ObjectStats, ScanError> {
                 Some(b'"') => {
                     i = scan_string(b, i)?.0;
                     i = skip_ws(b, i);
-                    if b.get(i) != Some(&b':') {
+                    if !matches!(b.get(i), Some(b':')) {
                         return Err(err(i, "expected ':'"));
                     }
                     i = skip_ws(b, i + 1);
@@ -243,7 +243,7 @@ pub fn scan_object(b: &[u8]) -> Result<ObjectStats, ScanError> {
             }
         } else {
             let in_array = !objects.get(depth - 1);
-            if in_array && first && b.get(i) == Some(&b']') {
+            if in_array && first && matches!(b.get(i), Some(b']')) {
                 i += 1;
                 depth -= 1;
             } else {
@@ -252,7 +252,7 @@ pub fn scan_object(b: &[u8]) -> Result<ObjectStats, ScanError> {
                         if depth >= HARD_DEPTH {
                             return Err(err(i, "nested too deeply"));
                         }
-                        let is_obj = b.get(i) == Some(&b'{');
+                        let is_obj = matches!(b.get(i), Some(b'{'));
                         objects.set(depth, is_obj);
                         depth += 1;
                         stats.depth = stats.depth.max(depth);
@@ -393,7 +393,7 @@ struct Walk<'a> {
 impl<'a> Walk<'a> {
     fn new(b: &'a [u8], bracket: u8) -> Self {
         let i = skip_ws(b, 0);
-        let open = b.get(i) == Some(&bracket);
+        let open = matches!(b.get(i), Some(&c) if c == bracket);
         Walk {
             b,
             i: i + 1,
@@ -416,13 +416,13 @@ impl<'a> Walk<'a> {
         let mut i = skip_ws(b, self.i);
         let mut key: &[u8] = &[];
         if self.object {
-            if b.get(i) != Some(&b'"') {
+            if !matches!(b.get(i), Some(b'"')) {
                 return None;
             }
             let (kend, _) = scan_string(b, i).ok()?;
             key = b.get(i + 1..kend - 1)?;
             i = skip_ws(b, kend);
-            if b.get(i) != Some(&b':') {
+            if !matches!(b.get(i), Some(b':')) {
                 return None;
             }
             i = skip_ws(b, i + 1);
