@@ -590,7 +590,7 @@ impl Pipeline {
         let (len, queued, retry) = (e.bytes.len(), e.is_queued(), e.attempts > 0);
         let message_id = e.message_id_string();
         let mkey = key(self.hash_seed, TAG_MSG, e.message_id());
-        if self.by_msg.get(mkey) == Some(e.id) {
+        if self.by_msg.get(mkey).is_some_and(|id| id == e.id) {
             self.by_msg.remove(mkey);
         }
         self.held -= 1;

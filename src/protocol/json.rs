@@ -193,7 +193,7 @@ fn scan_literal(b: &[u8], i: usize) -> Result<usize, ScanError> {
         Some(b'f') => b"false",
         _ => b"null",
     };
-    if b.get(i..i + lit.len()) == Some(lit) {
+    if b.get(i..i + lit.len()).is_some_and(|t| t == lit) {
         return Ok(i + lit.len());
     }
     Err(err(i, "unexpected character"))
@@ -599,7 +599,7 @@ pub fn unescape(raw: &[u8]) -> Option<String> {
         }
         let mut cp = hex4(raw, j + 2)?;
         j += 6;
-        if (0xD800..0xDC00).contains(&cp) && raw.get(j..j + 2) == Some(b"\\u") {
+        if (0xD800..0xDC00).contains(&cp) && matches!(raw.get(j..j + 2), Some(b"\\u")) {
             if let Some(lo @ 0xDC00..=0xDFFF) = hex4(raw, j + 2) {
                 cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
                 j += 6;

@@ -81,8 +81,8 @@ pub(crate) fn decode(status: u16, retry_after: Option<Millis>, body: &[u8]) -> O
         429 => {
             let code = json::string_field(doc, "code");
             let error = json::string_field(doc, "error").unwrap_or_default();
-            let rate =
-                code.as_deref() == Some("rate_limited") || error.starts_with("Rate limit exceeded");
+            let rate = code.is_some_and(|c| c == "rate_limited")
+                || error.starts_with("Rate limit exceeded");
             let quota = !rate
                 && (mentions_quota(error.as_bytes())
                     || retry_after.is_some_and(|ms| ms > 3_600_000));
