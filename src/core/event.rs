@@ -361,7 +361,17 @@ impl Warning {
 }
 
 fn non_empty(s: &Option<String>) -> Option<&str> {
-    s.as_deref().filter(|s| !s.is_empty())
+    as_str(s).filter(|s| !s.is_empty())
+}
+
+/// `Option::as_deref`, inlined: at opt-level z the library's stays a call, its result passed
+/// through memory, at each of the input's fields (wasm size).
+#[inline(always)]
+pub(crate) fn as_str(s: &Option<String>) -> Option<&str> {
+    match s {
+        Some(s) => Some(s.as_str()),
+        None => None,
+    }
 }
 
 fn check_object(
@@ -513,21 +523,21 @@ pub(crate) fn validate<'a>(
     check_object(
         kind,
         Field::Properties,
-        input.properties.as_deref(),
+        as_str(&input.properties),
         &limits,
         warnings,
     )?;
     check_object(
         kind,
         Field::Traits,
-        input.traits.as_deref(),
+        as_str(&input.traits),
         &limits,
         warnings,
     )?;
     let context = if protocol.is_amplitude() {
         None
     } else {
-        input.context.as_deref()
+        as_str(&input.context)
     };
     check_object(kind, Field::Context, context, &limits, warnings)?;
     Ok(crate::protocol::EventFields {
@@ -539,8 +549,8 @@ pub(crate) fn validate<'a>(
         group_id,
         previous_id,
         timestamp,
-        properties: input.properties.as_deref(),
-        traits: input.traits.as_deref(),
+        properties: as_str(&input.properties),
+        traits: as_str(&input.traits),
         context,
     })
 }
