@@ -19,7 +19,7 @@ use crate::prelude::*;
 use super::report::{say, Piece::N, Piece::S};
 use super::Millis;
 use crate::protocol::json::{self, ScanError};
-use crate::protocol::{amplitude, Limits, Protocol};
+use crate::protocol::{amplitude, Protocol};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum EventKind {
@@ -378,10 +378,13 @@ fn check_object(
     kind: EventKind,
     field: Field,
     text: Option<&str>,
-    limits: &Limits,
+    protocol: Protocol,
     warnings: &mut Vec<Warning>,
 ) -> Result<(), Rejected> {
     let Some(text) = text else { return Ok(()) };
+    // The limits are looked up here, not passed: a `Limits` built on the caller's stack cost
+    // a store per field there (wasm size).
+    let limits = protocol.limits();
     let stats = json::scan_object(text.as_bytes()).map_err(|e| Rejected::Invalid {
         kind,
         field,
@@ -524,14 +527,14 @@ pub(crate) fn validate<'a>(
         kind,
         Field::Properties,
         as_str(&input.properties),
-        &limits,
+        protocol,
         warnings,
     )?;
     check_object(
         kind,
         Field::Traits,
         as_str(&input.traits),
-        &limits,
+        protocol,
         warnings,
     )?;
     let context = if protocol.is_amplitude() {
@@ -539,7 +542,7 @@ pub(crate) fn validate<'a>(
     } else {
         as_str(&input.context)
     };
-    check_object(kind, Field::Context, context, &limits, warnings)?;
+    check_object(kind, Field::Context, context, protocol, warnings)?;
     Ok(crate::protocol::EventFields {
         kind,
         name,
