@@ -25,9 +25,7 @@
 //! 5xx transient (500/502/504 may have been ingested: the retry's insert_id makes that safe).
 
 use super::json;
-use super::{
-    by_status, document, error_text, text, write_object, EventFields, Outcome, Protocol, Val,
-};
+use super::{by_status, document, error_text, EventFields, ObjectWriter, Outcome, Protocol};
 use crate::core::time::push_u64;
 use crate::core::{EventKind, Millis};
 use crate::prelude::*;
@@ -68,36 +66,30 @@ pub(crate) fn envelope(api_key: &str, min_id_length: usize) -> (Vec<u8>, Vec<u8>
 const KEYS: &[u8] = b"event_type insert_id user_id device_id time event_properties user_properties groups group_properties ";
 
 pub(crate) fn encode(ev: &EventFields<'_>, out: &mut Vec<u8>) -> usize {
-    let event_type = match (ev.kind, ev.name) {
-        (EventKind::Track, Some(n)) => Val::Str("", n),
-        (EventKind::Page | EventKind::Screen, Some(n)) => Val::Str("Viewed ", n),
-        (EventKind::Page, None) => Val::Lit(b"\"Viewed page\""),
-        (EventKind::Screen, None) => Val::Lit(b"\"Viewed screen\""),
-        (EventKind::Alias, _) => Val::Lit(b"\"$alias\""),
-        _ => Val::Lit(b"\"$identify\""),
+    let mut w = ObjectWriter::new(out, KEYS);
+    match (ev.kind, ev.name) {
+        (EventKind::Track, Some(n)) => w.text("", Some(n)),
+        (EventKind::Page | EventKind::Screen, Some(n)) => w.text("Viewed ", Some(n)),
+        (EventKind::Page, None) => w.lit(b"\"Viewed page\""),
+        (EventKind::Screen, None) => w.lit(b"\"Viewed screen\""),
+        (EventKind::Alias, _) => w.lit(b"\"$alias\""),
+        _ => w.lit(b"\"$identify\""),
+    }
+    w.text("", Some(ev.message_id));
+    w.text("", ev.user_id);
+    w.text("", ev.anonymous_id);
+    w.num(ev.timestamp);
+    w.raw(b"", ev.properties);
+    // A group event's traits describe the group; any other's, the user.
+    let group = ev.group_id.filter(|_| ev.kind == EventKind::Group);
+    let (user_traits, group_traits) = match group {
+        Some(_) => (None, ev.traits),
+        None => (ev.traits, None),
     };
-    let group = ev
-        .group_id
-        .filter(|_| ev.kind == EventKind::Group)
-        .map(|g| Val::Str("", g));
-    let traits = ev.traits.map(Val::Raw);
-    let (user_properties, group_properties) = match (&group, &traits) {
-        (Some(_), Some(t)) => (None, Some(t)),
-        (None, Some(t)) => (Some(t), None),
-        _ => (None, None),
-    };
-    let values = [
-        Some(event_type),
-        Some(Val::Str("", ev.message_id)),
-        text(ev.user_id),
-        text(ev.anonymous_id),
-        Some(Val::Num(ev.timestamp)),
-        ev.properties.map(Val::Raw),
-        user_properties.map(|t| Val::Wrap(b"{\"$set\":", t)),
-        group.as_ref().map(|g| Val::Wrap(b"{\"group\":", g)),
-        group_properties.copied(),
-    ];
-    write_object(out, KEYS, &values)
+    w.raw(b"{\"$set\":", user_traits);
+    w.text_in(b"{\"group\":", group);
+    w.raw(b"", group_traits);
+    w.finish()
 }
 
 fn keys(doc: &[u8], name: &str) -> Vec<String> {

@@ -15,7 +15,7 @@
 //! - 408 and 5xx: transient. Other 4xx: permanent, with the server's error text.
 
 use super::json;
-use super::{by_status, document, text, write_object, EventError, EventFields, Outcome, Val};
+use super::{by_status, document, EventError, EventFields, ObjectWriter, Outcome};
 use crate::core::{EventKind, Millis};
 use crate::prelude::*;
 
@@ -24,21 +24,20 @@ const KEYS: &[u8] = b"type messageId anonymousId userId timestamp event name gro
 
 pub(crate) fn encode(ev: &EventFields<'_>, out: &mut Vec<u8>) -> usize {
     let track = ev.kind == EventKind::Track;
-    let values = [
-        Some(Val::Str("", ev.kind.as_str())),
-        Some(Val::Str("", ev.message_id)),
-        text(ev.anonymous_id),
-        text(ev.user_id),
-        Some(Val::Iso(ev.timestamp)),
-        text(ev.name.filter(|_| track)),
-        text(ev.name.filter(|_| !track)),
-        text(ev.group_id),
-        text(ev.previous_id),
-        ev.properties.map(Val::Raw),
-        ev.traits.map(Val::Raw),
-        ev.context.map(Val::Raw),
-    ];
-    write_object(out, KEYS, &values)
+    let mut w = ObjectWriter::new(out, KEYS);
+    w.text("", Some(ev.kind.as_str()));
+    w.text("", Some(ev.message_id));
+    w.text("", ev.anonymous_id);
+    w.text("", ev.user_id);
+    w.iso(ev.timestamp);
+    w.text("", ev.name.filter(|_| track));
+    w.text("", ev.name.filter(|_| !track));
+    w.text("", ev.group_id);
+    w.text("", ev.previous_id);
+    w.raw(b"", ev.properties);
+    w.raw(b"", ev.traits);
+    w.raw(b"", ev.context);
+    w.finish()
 }
 
 /// Warnings as strings, or objects with a `message` / `warning`.
