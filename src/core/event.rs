@@ -16,7 +16,7 @@
 
 use crate::prelude::*;
 
-use super::report::{say, Piece::N, Piece::S};
+use super::report::say;
 use super::Millis;
 use crate::protocol::json::{self, ScanError};
 use crate::protocol::{amplitude, Protocol};
@@ -179,57 +179,63 @@ impl Rejected {
 
 impl Rejected {
     /// The message, built without `core::fmt` (see `report::say`). Every variant fills the same
-    /// five arguments and shares one `say` call: {0} kind, {1} field label, {2} and {3} the
-    /// details, {4} field name.
+    /// arguments and shares one `say` call: {0} kind, {1} field label, {2} a text detail, {3}
+    /// field name, {4} and {5} numbers.
     pub fn message(&self) -> String {
-        let (template, kind, field, a, b) = match self {
+        let (template, kind, field, detail, a, b) = match self {
             Rejected::Invalid { kind, field, rule } => {
-                let (template, a, b) = match rule {
-                    Rule::Missing(why) => ("{0} event {2} (field: {4})", S(why), N(0)),
+                let (template, detail, a, b) = match rule {
+                    Rule::Missing(why) => ("{0} event {2} (field: {3})", *why, 0, 0),
                     Rule::TooLong { chars, limit } => (
-                        "{0} event {1} is {2} characters; the limit is {3} (field: {4})",
-                        N(*chars as u64),
-                        N(*limit as u64),
+                        "{0} event {1} is {4} characters; the limit is {5} (field: {3})",
+                        "",
+                        *chars as u64,
+                        *limit as u64,
                     ),
                     Rule::NotJson(e) => (
-                        "{0} event {1} is not valid JSON: {2} at byte {3} (field: {4})",
-                        S(e.what),
-                        N(e.at as u64),
+                        "{0} event {1} is not valid JSON: {2} at byte {4} (field: {3})",
+                        e.what,
+                        e.at as u64,
+                        0,
                     ),
-                    Rule::NotObject => ("{0} event {1} must be a JSON object (field: {4})", N(0), N(0)),
+                    Rule::NotObject => ("{0} event {1} must be a JSON object (field: {3})", "", 0, 0),
                     Rule::NotPlain => (
-                        "{0} event {1} must be 1 to 128 bytes without quotes, backslashes or control characters (field: {4})",
-                        N(0),
-                        N(0),
+                        "{0} event {1} must be 1 to 128 bytes without quotes, backslashes or control characters (field: {3})",
+                        "",
+                        0,
+                        0,
                     ),
-                    Rule::OutOfRange => ("{0} event {1} is after the year 9999 (field: {4})", N(0), N(0)),
+                    Rule::OutOfRange => ("{0} event {1} is after the year 9999 (field: {3})", "", 0, 0),
                 };
-                (template, *kind, *field, a, b)
+                (template, *kind, *field, detail, a, b)
             }
             Rejected::TooLarge { bytes, limit } => (
-                "event needs a {2}-byte request on its own; the limit is {3} bytes (field: properties)",
+                "event needs a {4}-byte request on its own; the limit is {5} bytes (field: properties)",
                 EventKind::Track,
                 Field::Event,
-                N(*bytes as u64),
-                N(*limit as u64),
+                "",
+                *bytes as u64,
+                *limit as u64,
             ),
             Rejected::Unsupported { kind, protocol } => (
                 "{0} events cannot be sent to {2}",
                 *kind,
                 Field::Event,
-                S(protocol.name()),
-                N(0),
+                protocol.name(),
+                0,
+                0,
             ),
             Rejected::QueueFull { events, bytes } => (
-                "the queue is full ({2} events, {3} bytes) and nothing can be evicted",
+                "the queue is full ({4} events, {5} bytes) and nothing can be evicted",
                 EventKind::Track,
                 Field::Event,
-                N(*events as u64),
-                N(*bytes as u64),
+                "",
+                *events as u64,
+                *bytes as u64,
             ),
         };
-        let args = [S(kind.as_str()), S(field.label()), a, b, S(field.name())];
-        say(template, &args)
+        let (label, name) = (field.label(), field.name());
+        say(template, kind.as_str(), label, detail, name, a, b)
     }
 }
 
@@ -288,10 +294,10 @@ impl Warning {
 impl Warning {
     /// The message, built without `core::fmt` (see `report::say`).
     pub fn message(&self) -> String {
-        // {0} field name, {1} the measure, {2} the limit, {3} the server's text.
+        // {0} field name, {4} the measure, {5} the limit, {1} the server's text.
         let (template, field, n, limit, text) = match self {
             Warning::TooManyKeys { field, keys, limit } => (
-                "{0} has {1} keys; over {2} the server warns (field: {0})",
+                "{0} has {4} keys; over {5} the server warns (field: {0})",
                 *field,
                 *keys,
                 *limit,
@@ -302,7 +308,7 @@ impl Warning {
                 bytes,
                 limit,
             } => (
-                "{0} has a {1}-byte value; over {2} the server warns (field: {0})",
+                "{0} has a {4}-byte value; over {5} the server warns (field: {0})",
                 *field,
                 *bytes,
                 *limit,
@@ -313,7 +319,7 @@ impl Warning {
                 depth,
                 limit,
             } => (
-                "{0} is nested {1} levels deep; over {2} the server warns (field: {0})",
+                "{0} is nested {4} levels deep; over {5} the server warns (field: {0})",
                 *field,
                 *depth,
                 *limit,
@@ -324,7 +330,7 @@ impl Warning {
                 chars,
                 limit,
             } => (
-                "{0} has a {1}-character string; Amplitude truncates at {2} (field: {0})",
+                "{0} has a {4}-character string; Amplitude truncates at {5} (field: {0})",
                 *field,
                 *chars,
                 *limit,
@@ -345,18 +351,17 @@ impl Warning {
                 "",
             ),
             Warning::Server { message } => {
-                ("server warning: {3}", Field::Event, 0, 0, message.as_str())
+                ("server warning: {1}", Field::Event, 0, 0, message.as_str())
             }
             Warning::UnmatchedServerError { error } => (
-                "server reported an error for an unknown event: {3}",
+                "server reported an error for an unknown event: {1}",
                 Field::Event,
                 0,
                 0,
                 error.as_str(),
             ),
         };
-        let args = [S(field.name()), N(n as u64), N(limit as u64), S(text)];
-        say(template, &args)
+        say(template, field.name(), text, "", "", n as u64, limit as u64)
     }
 }
 

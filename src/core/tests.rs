@@ -4,6 +4,8 @@ use super::*;
 
 /// Amplitude HTTP V2 and Batch: identity pauses, ordering, daily quotas, invalid events.
 mod amplitude;
+/// The text of every message the application can be given.
+mod messages;
 
 pub(crate) fn track(name: &str) -> EventInput {
     EventInput {
@@ -672,50 +674,4 @@ fn a_new_leader_sends_restored_events_on_flush() {
         .poll_transmit(86_400_000)
         .expect("overdue since yesterday");
     assert_eq!(t.events.len(), 2);
-}
-
-#[test]
-fn every_rejection_has_its_message() {
-    let texts = [
-        (
-            Rejected::TooLarge {
-                bytes: 2000,
-                limit: 1024,
-            },
-            "event needs a 2000-byte request on its own; the limit is 1024 bytes (field: properties)",
-        ),
-        (
-            Rejected::Unsupported {
-                kind: EventKind::Alias,
-                protocol: Protocol::AmplitudeHttpV2,
-            },
-            "alias events cannot be sent to Amplitude HTTP V2",
-        ),
-        (
-            Rejected::QueueFull {
-                events: 3,
-                bytes: 40,
-            },
-            "the queue is full (3 events, 40 bytes) and nothing can be evicted",
-        ),
-        (
-            Rejected::Invalid {
-                kind: EventKind::Page,
-                field: Field::MessageId,
-                rule: Rule::NotPlain,
-            },
-            "page event messageId must be 1 to 128 bytes without quotes, backslashes or control characters (field: messageId)",
-        ),
-        (
-            Rejected::Invalid {
-                kind: EventKind::Identify,
-                field: Field::Timestamp,
-                rule: Rule::OutOfRange,
-            },
-            "identify event timestamp is after the year 9999 (field: timestamp)",
-        ),
-    ];
-    for (rejected, text) in texts {
-        assert_eq!(rejected.message(), text);
-    }
 }

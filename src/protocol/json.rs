@@ -28,11 +28,8 @@ pub struct ScanError {
 impl ScanError {
     /// The message, built without `core::fmt` (see `report::say`).
     pub fn message(&self) -> String {
-        use crate::core::report::{say, Piece};
-        say(
-            "{0} at byte {1}",
-            &[Piece::S(self.what), Piece::N(self.at as u64)],
-        )
+        let at = self.at as u64;
+        crate::core::report::say("{0} at byte {4}", self.what, "", "", "", at, 0)
     }
 }
 

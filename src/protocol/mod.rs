@@ -383,8 +383,7 @@ pub(crate) fn error_text(doc: &[u8], status: u16) -> String {
     if let Some(e) = json::string_field(doc, "error") {
         return e;
     }
-    use crate::core::report::{say, Piece};
-    say("HTTP {0}", &[Piece::N(u64::from(status))])
+    crate::core::report::say("HTTP {4}", "", "", "", "", u64::from(status), 0)
 }
 
 /// Arbitrary bytes into every decoder and scanner (the stable-toolchain complement of `fuzz/`):
