@@ -127,7 +127,6 @@ impl Pipeline {
             retry: false,
         };
         let interval = self.config.flush_interval_ms;
-        let mut too_large = Vec::new();
         let mut at_front = true;
         let mut idx = self.queue.lower_bound(self.hint);
         while let Some(e) = self.queue.get(idx) {
@@ -165,7 +164,9 @@ impl Pipeline {
             }
             let len = e.bytes.len();
             if envelope + len > self.byte_limit {
-                too_large.push(idx - 1);
+                // Failing leaves a tombstone, so positions (and this walk) stay valid.
+                let (bytes, limit) = (envelope + len, self.byte_limit);
+                self.fail(idx - 1, FailReason::TooLarge { bytes, limit });
                 continue;
             }
             let add = len + usize::from(!plan.picks.is_empty());
@@ -186,16 +187,6 @@ impl Pipeline {
                 plan.full = true;
                 break;
             }
-        }
-        for i in too_large {
-            let bytes = envelope + self.queue.get(i).map_or(0, |e| e.bytes.len());
-            self.fail(
-                i,
-                FailReason::TooLarge {
-                    bytes,
-                    limit: self.byte_limit,
-                },
-            );
         }
         plan
     }
