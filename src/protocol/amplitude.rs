@@ -25,31 +25,30 @@
 //! 5xx transient (500/502/504 may have been ingested: the retry's insert_id makes that safe).
 
 use super::json;
-use super::{by_status, document, error_text, EventFields, ObjectWriter, Outcome, Protocol};
+use super::{
+    by_status, document, error_text, next_word, EventFields, ObjectWriter, Outcome, Protocol,
+};
 use crate::core::time::push_u64;
 use crate::core::{EventKind, Millis};
 use crate::prelude::*;
 
-const INVALID_IDS: [&str; 13] = [
-    "anonymous",
-    "nil",
-    "none",
-    "null",
-    "n/a",
-    "na",
-    "undefined",
-    "unknown",
-    "",
-    "00000000-0000-0000-0000-000000000000",
-    "{}",
-    "0",
-    "-1",
-];
+/// The placeholder ids Amplitude removes, compared without case; each ended by a space (so the
+/// empty id is the empty word between two spaces).
+const INVALID_IDS: &[u8] =
+    b"anonymous nil none null n/a na undefined unknown  00000000-0000-0000-0000-000000000000 {} 0 -1 ";
 
 /// Whether Amplitude keeps this user_id / device_id (it silently removes the others).
 pub fn valid_id(id: &str, min_id_length: usize) -> bool {
-    json::char_count(id) >= min_id_length
-        && !INVALID_IDS.iter().any(|bad| bad.eq_ignore_ascii_case(id))
+    if json::char_count(id) < min_id_length {
+        return false;
+    }
+    let mut list = INVALID_IDS;
+    while !list.is_empty() {
+        if next_word(&mut list).eq_ignore_ascii_case(id.as_bytes()) {
+            return false;
+        }
+    }
+    true
 }
 
 pub(crate) fn envelope(api_key: &str, min_id_length: usize) -> (Vec<u8>, Vec<u8>) {
