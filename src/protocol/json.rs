@@ -606,16 +606,16 @@ pub fn unescape(raw: &[u8]) -> Option<String> {
             cp = 0xFFFD;
         }
         // UTF-8 by hand: `char::encode_utf8` carries a formatted panic into the wasm.
-        let tail = match cp {
-            0..=0x7F => 0,
-            0x80..=0x7FF => 1,
-            0x800..=0xFFFF => 2,
-            _ => 3,
+        let (lead, mut tail): (u8, u32) = match cp {
+            0..=0x7F => (0, 0),
+            0x80..=0x7FF => (0xC0, 1),
+            0x800..=0xFFFF => (0xE0, 2),
+            _ => (0xF0, 3),
         };
-        let lead: u8 = [0, 0xC0, 0xE0, 0xF0][tail];
         out.push(lead | (cp >> (6 * tail)) as u8);
-        for k in (0..tail).rev() {
-            out.push(0x80 | (cp >> (6 * k)) as u8 & 0x3F);
+        while tail > 0 {
+            tail -= 1;
+            out.push(0x80 | (cp >> (6 * tail)) as u8 & 0x3F);
         }
     }
     String::from_utf8(out).ok()
