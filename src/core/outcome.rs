@@ -48,7 +48,7 @@ impl Pipeline {
                         flight.events.iter().position(|&id| {
                             self.queue
                                 .live(id)
-                                .is_some_and(|e| e.message_id() == m.as_bytes())
+                                .is_some_and(|e| e.has_message_id(m.as_bytes()))
                         })
                     });
                     match by_id.or(err.index.filter(|&i| i < flight.events.len())) {

@@ -308,7 +308,7 @@ impl Pipeline {
         let id = self.by_msg.get(mkey)?;
         let idx = self.queue.find(id)?;
         let e = self.queue.get(idx)?;
-        if !e.is_queued() || e.message_id() != message_id.as_bytes() {
+        if !e.is_queued() || !e.has_message_id(message_id.as_bytes()) {
             return None;
         }
         self.remove(idx);
@@ -340,7 +340,7 @@ impl Pipeline {
             let same = self
                 .queue
                 .live(held)
-                .is_some_and(|e| e.message_id() == message_id);
+                .is_some_and(|e| e.has_message_id(message_id));
             if same {
                 return Ok(EventId(held));
             }

@@ -43,6 +43,11 @@ impl Entry {
             .get(at..at + usize::from(self.msg_len))
             .unwrap_or(&[])
     }
+    /// Whether its messageId is `m` (one out-of-line comparison for the three places that ask).
+    #[cfg_attr(target_arch = "wasm32", inline(never))]
+    pub fn has_message_id(&self, m: &[u8]) -> bool {
+        self.message_id() == m
+    }
     pub fn message_id_string(&self) -> String {
         String::from_utf8(self.message_id().to_vec()).unwrap_or_default()
     }
