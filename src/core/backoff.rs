@@ -78,21 +78,23 @@ pub(crate) fn mix(mut z: u64) -> u64 {
 /// real bytes where it matters (de-dup); for identity pauses a 2^-64 chance is accepted.
 #[cfg_attr(target_arch = "wasm32", inline(never))]
 pub(crate) fn key(seed: u64, tag: u8, s: &[u8]) -> u64 {
-    // Eight bytes per multiply; the length goes in so that trailing zero bytes still count.
+    // The length goes in so that trailing zero bytes still count.
     let mut h = 0xcbf2_9ce4_8422_2325 ^ seed ^ u64::from(tag) ^ (s.len() as u64).rotate_left(32);
-    let mut chunks = s.chunks_exact(8);
-    for c in &mut chunks {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(c);
-        h = (h ^ u64::from_le_bytes(w))
-            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-            .rotate_left(29);
+    // Eight bytes per word, little-endian, the last one (possibly empty) zero-padded; a byte loop
+    // rather than `chunks_exact`, whose remainder handling cost wasm size.
+    let mut i = 0;
+    loop {
+        let mut w = 0u64;
+        for j in (0..8).rev() {
+            w = w << 8 | u64::from(s.get(i + j).copied().unwrap_or(0));
+        }
+        h = (h ^ w).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        i += 8;
+        if i > s.len() {
+            break;
+        }
+        h = h.rotate_left(29);
     }
-    let mut tail = [0u8; 8];
-    for (t, &b) in tail.iter_mut().zip(chunks.remainder()) {
-        *t = b;
-    }
-    h = (h ^ u64::from_le_bytes(tail)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     // Zero means "no identity" in queue entries.
     mix(h).max(1)
 }

@@ -24,6 +24,11 @@ pub(crate) struct Plan {
     /// Stopped by the event or byte limit, not by running out of events.
     pub full: bool,
     pub identity_probes: Vec<u64>,
+    /// The earliest flush-interval end among the picks (restored events may precede the
+    /// first), and whether any of them is a retry: gathered while picking, so deciding whether
+    /// the request is due needs no second pass.
+    pub deadline: Millis,
+    pub retry: bool,
 }
 
 impl Pipeline {
@@ -49,18 +54,10 @@ impl Pipeline {
         let max_events = if probe { 1 } else { self.event_limit };
         let plan = self.plan(now, max_events, self.byte_limit);
         let first = self.queue.get(*plan.picks.first()?)?.id;
-        // The earliest interval end among the picks (restored events may precede the first),
-        // and whether any of them is a retry.
-        let interval = self.config.flush_interval_ms;
-        let mut deadline = Millis::MAX;
-        let mut retry = false;
-        for e in plan.picks.iter().filter_map(|&i| self.queue.get(i)) {
-            deadline = deadline.min(e.admitted_at.saturating_add(interval));
-            retry |= e.attempts > 0;
-        }
+        let deadline = plan.deadline;
         let due = probe
             || plan.full
-            || retry
+            || plan.retry
             || plan.picks.len() >= self.config.flush_at
             || first < self.flush_mark
             || deadline <= now;
@@ -126,8 +123,10 @@ impl Pipeline {
             body_len: envelope,
             full: false,
             identity_probes: Vec::new(),
+            deadline: Millis::MAX,
+            retry: false,
         };
-        let mut too_large = Vec::new();
+        let interval = self.config.flush_interval_ms;
         let mut at_front = true;
         let mut idx = self.queue.lower_bound(self.hint);
         while let Some(e) = self.queue.get(idx) {
@@ -165,7 +164,9 @@ impl Pipeline {
             }
             let len = e.bytes.len();
             if envelope + len > self.byte_limit {
-                too_large.push(idx - 1);
+                // Failing leaves a tombstone, so positions (and this walk) stay valid.
+                let (bytes, limit) = (envelope + len, self.byte_limit);
+                self.fail(idx - 1, FailReason::TooLarge { bytes, limit });
                 continue;
             }
             let add = len + usize::from(!plan.picks.is_empty());
@@ -180,20 +181,12 @@ impl Pipeline {
             }
             plan.picks.push(idx - 1);
             plan.body_len += add;
+            plan.deadline = plan.deadline.min(e.admitted_at.saturating_add(interval));
+            plan.retry |= e.attempts > 0;
             if plan.picks.len() >= max_events {
                 plan.full = true;
                 break;
             }
-        }
-        for i in too_large {
-            let bytes = envelope + self.queue.get(i).map_or(0, |e| e.bytes.len());
-            self.fail(
-                i,
-                FailReason::TooLarge {
-                    bytes,
-                    limit: self.byte_limit,
-                },
-            );
         }
         plan
     }

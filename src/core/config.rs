@@ -3,7 +3,7 @@
 
 use crate::prelude::*;
 
-use super::report::{say, Piece};
+use super::report::say;
 use super::Millis;
 use crate::protocol::Protocol;
 
@@ -155,7 +155,7 @@ impl ConfigError {
         } else {
             ""
         };
-        say(template, &[Piece::S(name)])
+        say(template, name, "", "", "", 0, 0)
     }
 }
 

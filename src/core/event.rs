@@ -16,10 +16,10 @@
 
 use crate::prelude::*;
 
-use super::report::{say, Piece::N, Piece::S};
+use super::report::say;
 use super::Millis;
 use crate::protocol::json::{self, ScanError};
-use crate::protocol::{amplitude, Limits, Protocol};
+use crate::protocol::{amplitude, Protocol};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum EventKind {
@@ -178,47 +178,64 @@ impl Rejected {
 }
 
 impl Rejected {
-    /// The message, built without `core::fmt` (see `report::say`).
+    /// The message, built without `core::fmt` (see `report::say`). Every variant fills the same
+    /// arguments and shares one `say` call: {0} kind, {1} field label, {2} a text detail, {3}
+    /// field name, {4} and {5} numbers.
     pub fn message(&self) -> String {
-        match self {
-            // {0} kind, {1} field label, {2} and {3} the rule's details, {4} field name.
+        let (template, kind, field, detail, a, b) = match self {
             Rejected::Invalid { kind, field, rule } => {
-                let (template, a, b) = match rule {
-                    Rule::Missing(why) => ("{0} event {2} (field: {4})", S(why), N(0)),
+                let (template, detail, a, b) = match rule {
+                    Rule::Missing(why) => ("{0} event {2} (field: {3})", *why, 0, 0),
                     Rule::TooLong { chars, limit } => (
-                        "{0} event {1} is {2} characters; the limit is {3} (field: {4})",
-                        N(*chars as u64),
-                        N(*limit as u64),
+                        "{0} event {1} is {4} characters; the limit is {5} (field: {3})",
+                        "",
+                        *chars as u64,
+                        *limit as u64,
                     ),
                     Rule::NotJson(e) => (
-                        "{0} event {1} is not valid JSON: {2} at byte {3} (field: {4})",
-                        S(e.what),
-                        N(e.at as u64),
+                        "{0} event {1} is not valid JSON: {2} at byte {4} (field: {3})",
+                        e.what,
+                        e.at as u64,
+                        0,
                     ),
-                    Rule::NotObject => ("{0} event {1} must be a JSON object (field: {4})", N(0), N(0)),
+                    Rule::NotObject => ("{0} event {1} must be a JSON object (field: {3})", "", 0, 0),
                     Rule::NotPlain => (
-                        "{0} event {1} must be 1 to 128 bytes without quotes, backslashes or control characters (field: {4})",
-                        N(0),
-                        N(0),
+                        "{0} event {1} must be 1 to 128 bytes without quotes, backslashes or control characters (field: {3})",
+                        "",
+                        0,
+                        0,
                     ),
-                    Rule::OutOfRange => ("{0} event {1} is after the year 9999 (field: {4})", N(0), N(0)),
+                    Rule::OutOfRange => ("{0} event {1} is after the year 9999 (field: {3})", "", 0, 0),
                 };
-                let args = [S(kind.as_str()), S(field.label()), a, b, S(field.name())];
-                say(template, &args)
+                (template, *kind, *field, detail, a, b)
             }
-            Rejected::TooLarge { bytes, limit } => say(
-                "event needs a {0}-byte request on its own; the limit is {1} bytes (field: properties)",
-                &[N(*bytes as u64), N(*limit as u64)],
+            Rejected::TooLarge { bytes, limit } => (
+                "event needs a {4}-byte request on its own; the limit is {5} bytes (field: properties)",
+                EventKind::Track,
+                Field::Event,
+                "",
+                *bytes as u64,
+                *limit as u64,
             ),
-            Rejected::Unsupported { kind, protocol } => say(
-                "{0} events cannot be sent to {1}",
-                &[S(kind.as_str()), S(protocol.name())],
+            Rejected::Unsupported { kind, protocol } => (
+                "{0} events cannot be sent to {2}",
+                *kind,
+                Field::Event,
+                protocol.name(),
+                0,
+                0,
             ),
-            Rejected::QueueFull { events, bytes } => say(
-                "the queue is full ({0} events, {1} bytes) and nothing can be evicted",
-                &[N(*events as u64), N(*bytes as u64)],
+            Rejected::QueueFull { events, bytes } => (
+                "the queue is full ({4} events, {5} bytes) and nothing can be evicted",
+                EventKind::Track,
+                Field::Event,
+                "",
+                *events as u64,
+                *bytes as u64,
             ),
-        }
+        };
+        let (label, name) = (field.label(), field.name());
+        say(template, kind.as_str(), label, detail, name, a, b)
     }
 }
 
@@ -277,10 +294,10 @@ impl Warning {
 impl Warning {
     /// The message, built without `core::fmt` (see `report::say`).
     pub fn message(&self) -> String {
-        // {0} field name, {1} the measure, {2} the limit, {3} the server's text.
+        // {0} field name, {4} the measure, {5} the limit, {1} the server's text.
         let (template, field, n, limit, text) = match self {
             Warning::TooManyKeys { field, keys, limit } => (
-                "{0} has {1} keys; over {2} the server warns (field: {0})",
+                "{0} has {4} keys; over {5} the server warns (field: {0})",
                 *field,
                 *keys,
                 *limit,
@@ -291,7 +308,7 @@ impl Warning {
                 bytes,
                 limit,
             } => (
-                "{0} has a {1}-byte value; over {2} the server warns (field: {0})",
+                "{0} has a {4}-byte value; over {5} the server warns (field: {0})",
                 *field,
                 *bytes,
                 *limit,
@@ -302,7 +319,7 @@ impl Warning {
                 depth,
                 limit,
             } => (
-                "{0} is nested {1} levels deep; over {2} the server warns (field: {0})",
+                "{0} is nested {4} levels deep; over {5} the server warns (field: {0})",
                 *field,
                 *depth,
                 *limit,
@@ -313,7 +330,7 @@ impl Warning {
                 chars,
                 limit,
             } => (
-                "{0} has a {1}-character string; Amplitude truncates at {2} (field: {0})",
+                "{0} has a {4}-character string; Amplitude truncates at {5} (field: {0})",
                 *field,
                 *chars,
                 *limit,
@@ -334,33 +351,45 @@ impl Warning {
                 "",
             ),
             Warning::Server { message } => {
-                ("server warning: {3}", Field::Event, 0, 0, message.as_str())
+                ("server warning: {1}", Field::Event, 0, 0, message.as_str())
             }
             Warning::UnmatchedServerError { error } => (
-                "server reported an error for an unknown event: {3}",
+                "server reported an error for an unknown event: {1}",
                 Field::Event,
                 0,
                 0,
                 error.as_str(),
             ),
         };
-        let args = [S(field.name()), N(n as u64), N(limit as u64), S(text)];
-        say(template, &args)
+        say(template, field.name(), text, "", "", n as u64, limit as u64)
     }
 }
 
 fn non_empty(s: &Option<String>) -> Option<&str> {
-    s.as_deref().filter(|s| !s.is_empty())
+    as_str(s).filter(|s| !s.is_empty())
+}
+
+/// `Option::as_deref`, inlined: at opt-level z the library's stays a call, its result passed
+/// through memory, at each of the input's fields (wasm size).
+#[inline(always)]
+pub(crate) fn as_str(s: &Option<String>) -> Option<&str> {
+    match s {
+        Some(s) => Some(s.as_str()),
+        None => None,
+    }
 }
 
 fn check_object(
     kind: EventKind,
     field: Field,
     text: Option<&str>,
-    limits: &Limits,
+    protocol: Protocol,
     warnings: &mut Vec<Warning>,
 ) -> Result<(), Rejected> {
     let Some(text) = text else { return Ok(()) };
+    // The limits are looked up here, not passed: a `Limits` built on the caller's stack cost
+    // a store per field there (wasm size).
+    let limits = protocol.limits();
     let stats = json::scan_object(text.as_bytes()).map_err(|e| Rejected::Invalid {
         kind,
         field,
@@ -502,23 +531,23 @@ pub(crate) fn validate<'a>(
     check_object(
         kind,
         Field::Properties,
-        input.properties.as_deref(),
-        &limits,
+        as_str(&input.properties),
+        protocol,
         warnings,
     )?;
     check_object(
         kind,
         Field::Traits,
-        input.traits.as_deref(),
-        &limits,
+        as_str(&input.traits),
+        protocol,
         warnings,
     )?;
     let context = if protocol.is_amplitude() {
         None
     } else {
-        input.context.as_deref()
+        as_str(&input.context)
     };
-    check_object(kind, Field::Context, context, &limits, warnings)?;
+    check_object(kind, Field::Context, context, protocol, warnings)?;
     Ok(crate::protocol::EventFields {
         kind,
         name,
@@ -528,8 +557,8 @@ pub(crate) fn validate<'a>(
         group_id,
         previous_id,
         timestamp,
-        properties: input.properties.as_deref(),
-        traits: input.traits.as_deref(),
+        properties: as_str(&input.properties),
+        traits: as_str(&input.traits),
         context,
     })
 }
@@ -560,8 +589,8 @@ pub(crate) fn read_stored(protocol: Protocol, body: &[u8], message_id: &[u8]) ->
         if k == mid_key.as_bytes() {
             let inner = v
                 .get(1..v.len().saturating_sub(1))
-                .filter(|_| v.first() == Some(&b'"'));
-            if inner != Some(message_id) {
+                .filter(|_| matches!(v.first(), Some(b'"')));
+            if !inner.is_some_and(|m| m == message_id) {
                 meta.mismatch = true;
             }
             // `v` is a sub-slice of `body`, so this is its offset; +1 skips the quote.

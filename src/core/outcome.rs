@@ -48,7 +48,7 @@ impl Pipeline {
                         flight.events.iter().position(|&id| {
                             self.queue
                                 .live(id)
-                                .is_some_and(|e| e.message_id() == m.as_bytes())
+                                .is_some_and(|e| e.has_message_id(m.as_bytes()))
                         })
                     });
                     match by_id.or(err.index.filter(|&i| i < flight.events.len())) {
@@ -121,21 +121,11 @@ impl Pipeline {
                     );
                     return;
                 }
-                for (i, &id) in flight.events.iter().enumerate() {
-                    let Some(idx) = self.queue.find(id) else {
-                        continue;
-                    };
-                    if indexes.contains(&i) {
-                        self.fail(
-                            idx,
-                            FailReason::Rejected {
-                                error: error.clone(),
-                            },
-                        );
-                    } else {
-                        self.requeue(now, idx);
-                    }
+                let mut failed = Vec::new();
+                for i in indexes {
+                    failed.push((i, error.clone()));
                 }
+                self.settle(now, &flight, failed, false);
             }
             Outcome::Permanent { status, error } => {
                 self.fail_all(&flight, FailReason::PermanentHttp { status, error });
@@ -152,7 +142,7 @@ impl Pipeline {
         &mut self,
         now: Millis,
         flight: Flight,
-        mut failed: Vec<(usize, String)>,
+        failed: Vec<(usize, String)>,
         warnings: Vec<String>,
     ) {
         // The server is answering again: a backoff left by an earlier failure no longer holds.
@@ -172,8 +162,24 @@ impl Pipeline {
                 self.pauses.remove(*k);
             }
         }
-        let mut ids = Vec::with_capacity(flight.events.len());
-        let mut message_ids = Vec::with_capacity(flight.events.len());
+        self.settle(now, &flight, failed, true);
+        for message in warnings {
+            self.push_event(AppEvent::Warning(Warning::Server { message }));
+        }
+    }
+
+    /// `failed` (index into the request, server error) fail; the rest are delivered when
+    /// `deliver`, else requeued. One loop for a partial success and for Amplitude's 400 naming
+    /// bad events.
+    fn settle(
+        &mut self,
+        now: Millis,
+        flight: &Flight,
+        mut failed: Vec<(usize, String)>,
+        deliver: bool,
+    ) {
+        let mut ids = Vec::new();
+        let mut message_ids = Vec::new();
         for (i, &id) in flight.events.iter().enumerate() {
             let Some(idx) = self.queue.find(id) else {
                 continue;
@@ -182,6 +188,7 @@ impl Pipeline {
             let error = failed.iter_mut().rev().find(|(j, _)| *j == i);
             match error.map(|(_, e)| core::mem::take(e)) {
                 Some(error) => self.fail(idx, FailReason::Rejected { error }),
+                None if !deliver => self.requeue(now, idx),
                 None => {
                     if let Some(m) = self.remove(idx) {
                         ids.push(EventId(id));
@@ -193,9 +200,6 @@ impl Pipeline {
         self.stats.delivered += ids.len() as u64;
         if !ids.is_empty() {
             self.push_event(AppEvent::Delivered { ids, message_ids });
-        }
-        for message in warnings {
-            self.push_event(AppEvent::Warning(Warning::Server { message }));
         }
     }
 
@@ -264,19 +268,8 @@ impl Pipeline {
             let until = if hold { hold_until } else { throttle_until };
             let tag = if user { TAG_USER } else { TAG_DEVICE };
             for name in names {
-                if self.pause(key(self.hash_seed, tag, name.as_bytes()), until, hold) {
-                    let (user_id, device_id) = if user {
-                        (Some(name.clone()), None)
-                    } else {
-                        (None, Some(name.clone()))
-                    };
-                    self.push_event(AppEvent::IdentityPaused {
-                        user_id,
-                        device_id,
-                        until,
-                        daily_quota: hold,
-                    });
-                }
+                let k = key(self.hash_seed, tag, name.as_bytes());
+                self.pause_and_tell(k, until, hold, user, Some(name));
             }
         }
         for i in events {
@@ -290,17 +283,11 @@ impl Pipeline {
             if self.is_paused(user, now) || self.is_paused(device, now) {
                 continue;
             }
-            let (u, d) = self.identity_strings(id);
-            for (k, user_id, device_id) in [(user, u, None), (device, None, d)] {
-                if k != 0 && self.pause(k, throttle_until, false) {
-                    self.push_event(AppEvent::IdentityPaused {
-                        user_id,
-                        device_id,
-                        until: throttle_until,
-                        daily_quota: false,
-                    });
-                }
-            }
+            // The ids as the event carries them, only for the report.
+            let meta = read_stored(self.config.protocol, &e.bytes, &[]);
+            let (u, d) = (meta.user.as_deref(), meta.device.as_deref());
+            self.pause_and_tell(user, throttle_until, false, true, u);
+            self.pause_and_tell(device, throttle_until, false, false, d);
         }
         let affected = flight.events.iter().any(|&id| {
             let e = self.queue.live(id);
@@ -331,13 +318,29 @@ impl Pipeline {
         true
     }
 
-    /// The user and device ids in an event's stored bytes (only for reporting pauses).
-    fn identity_strings(&self, id: u64) -> (Option<String>, Option<String>) {
-        let Some(e) = self.queue.live(id) else {
-            return (None, None);
-        };
-        let meta = read_stored(self.config.protocol, &e.bytes, &[]);
-        (meta.user, meta.device)
+    /// Pauses identity `k` (0: none) and, when that is news, tells the application, naming it
+    /// by `name` (a user id when `user`, else a device id). One copy of the report for the
+    /// identities a 429 names and for those of the events it lists.
+    #[cfg_attr(target_arch = "wasm32", inline(never))]
+    fn pause_and_tell(
+        &mut self,
+        k: u64,
+        until: Millis,
+        hold: bool,
+        user: bool,
+        name: Option<&str>,
+    ) {
+        if k == 0 || !self.pause(k, until, hold) {
+            return;
+        }
+        let name = name.map(String::from);
+        let (user_id, device_id) = if user { (name, None) } else { (None, name) };
+        self.push_event(AppEvent::IdentityPaused {
+            user_id,
+            device_id,
+            until,
+            daily_quota: hold,
+        });
     }
 
     fn fail_all(&mut self, flight: &Flight, reason: FailReason) {

@@ -220,7 +220,7 @@ impl Pipeline {
         let now = self.observe(now);
         let protocol = self.config.protocol;
         let generated;
-        let message_id = match input.message_id.as_deref() {
+        let message_id = match super::event::as_str(&input.message_id) {
             Some(id) => id,
             None => {
                 generated = self.rng.uuid_v4();
@@ -240,12 +240,8 @@ impl Pipeline {
         let mut out = core::mem::take(&mut self.scratch);
         out.clear();
         let msg_off = protocol.encode_event(&fields, &mut out);
-        let user = fields
-            .user_id
-            .map_or(0, |u| key(self.hash_seed, TAG_USER, u.as_bytes()));
-        let device = fields
-            .anonymous_id
-            .map_or(0, |d| key(self.hash_seed, TAG_DEVICE, d.as_bytes()));
+        let user = self.identity(TAG_USER, fields.user_id);
+        let device = self.identity(TAG_DEVICE, fields.anonymous_id);
         let bytes = Box::from(&out[..]);
         // A rare huge event does not pin its size in memory for good.
         if out.capacity() <= SCRATCH_KEEP {
@@ -266,10 +262,8 @@ impl Pipeline {
     pub fn restore(&mut self, now: Millis, stored: StoredEvent) -> Result<EventId, Rejected> {
         let now = self.observe(now);
         let meta = inspect_stored(self.config.protocol, &stored)?;
-        let user = meta.user.as_deref().filter(|s| !s.is_empty());
-        let device = meta.device.as_deref().filter(|s| !s.is_empty());
-        let user = user.map_or(0, |u| key(self.hash_seed, TAG_USER, u.as_bytes()));
-        let device = device.map_or(0, |d| key(self.hash_seed, TAG_DEVICE, d.as_bytes()));
+        let user = self.identity(TAG_USER, meta.user.as_deref());
+        let device = self.identity(TAG_DEVICE, meta.device.as_deref());
         // The flush interval counts from the first enqueue, across reloads: events a closed page
         // left behind have usually waited long enough already and leave at once.
         let admitted = now.min(stored.enqueued_at);
@@ -286,6 +280,13 @@ impl Pipeline {
         );
         self.tidy();
         result
+    }
+
+    /// The key of a user or device id (`tag`), 0 for none or an empty one.
+    #[cfg_attr(target_arch = "wasm32", inline(never))]
+    fn identity(&self, tag: u8, id: Option<&str>) -> u64 {
+        id.filter(|s| !s.is_empty())
+            .map_or(0, |s| key(self.hash_seed, tag, s.as_bytes()))
     }
 
     /// The persistable form of a held event (for IndexedDB / a Durable Object).
@@ -312,7 +313,7 @@ impl Pipeline {
         let id = self.by_msg.get(mkey)?;
         let idx = self.queue.find(id)?;
         let e = self.queue.get(idx)?;
-        if !e.is_queued() || e.message_id() != message_id.as_bytes() {
+        if !e.is_queued() || !e.has_message_id(message_id.as_bytes()) {
             return None;
         }
         self.remove(idx);
@@ -344,7 +345,7 @@ impl Pipeline {
             let same = self
                 .queue
                 .live(held)
-                .is_some_and(|e| e.message_id() == message_id);
+                .is_some_and(|e| e.has_message_id(message_id));
             if same {
                 return Ok(EventId(held));
             }
@@ -594,7 +595,7 @@ impl Pipeline {
         let (len, queued, retry) = (e.bytes.len(), e.is_queued(), e.attempts > 0);
         let message_id = e.message_id_string();
         let mkey = key(self.hash_seed, TAG_MSG, e.message_id());
-        if self.by_msg.get(mkey) == Some(e.id) {
+        if self.by_msg.get(mkey).is_some_and(|id| id == e.id) {
             self.by_msg.remove(mkey);
         }
         self.held -= 1;

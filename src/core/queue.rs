@@ -43,6 +43,11 @@ impl Entry {
             .get(at..at + usize::from(self.msg_len))
             .unwrap_or(&[])
     }
+    /// Whether its messageId is `m` (one out-of-line comparison for the three places that ask).
+    #[cfg_attr(target_arch = "wasm32", inline(never))]
+    pub fn has_message_id(&self, m: &[u8]) -> bool {
+        self.message_id() == m
+    }
     pub fn message_id_string(&self) -> String {
         String::from_utf8(self.message_id().to_vec()).unwrap_or_default()
     }
@@ -73,16 +78,27 @@ impl Queue {
     /// Position of the live event `id`.
     #[cfg_attr(target_arch = "wasm32", inline(never))]
     pub fn find(&self, id: u64) -> Option<usize> {
-        let idx = self.entries.binary_search_by_key(&id, |e| e.id).ok()?;
-        (self.entries.get(idx)?.flight != DEAD).then_some(idx)
+        let idx = self.lower_bound(id);
+        let e = self.entries.get(idx)?;
+        (e.id == id && e.flight != DEAD).then_some(idx)
     }
     /// The live event `id`.
     pub fn live(&self, id: u64) -> Option<&Entry> {
         self.entries.get(self.find(id)?)
     }
-    /// First position whose id is at least `id`.
+    /// First position whose id is at least `id` (ids increase along the vector). A plain binary
+    /// search: `partition_point` and `binary_search_by_key` were two larger copies in the wasm.
     pub fn lower_bound(&self, id: u64) -> usize {
-        self.entries.partition_point(|e| e.id < id)
+        let (mut lo, mut hi) = (0, self.entries.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.entries.get(mid).is_some_and(|e| e.id < id) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
     }
     /// Marks the entry removed and frees its bytes; positions stay valid until `tidy`.
     pub fn kill(&mut self, idx: usize) {
@@ -228,7 +244,7 @@ impl KeyMap {
     /// Keeps the entries whose value passes `keep` (by rebuilding: the maps that need this are a
     /// handful of identity pauses).
     pub fn retain(&mut self, keep: impl Fn(u64) -> bool) {
-        if self.values().all(&keep) {
+        if self.slots.iter().all(|&(k, v)| k == 0 || keep(v)) {
             return;
         }
         let old = core::mem::take(&mut self.slots);

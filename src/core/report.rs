@@ -6,7 +6,6 @@ use core::fmt;
 
 use super::event::Warning;
 use super::Millis;
-use Piece::{N, S};
 
 /// An event admitted to a pipeline. Ids increase in admission order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -90,16 +89,16 @@ impl FailReason {
     pub fn message(&self) -> String {
         let (template, a, b, text) = match self {
             FailReason::Rejected { error } => {
-                ("the server rejected the event: {2}", 0, 0, error.as_str())
+                ("the server rejected the event: {0}", 0, 0, error.as_str())
             }
             FailReason::PermanentHttp { status, error } => (
-                "the server refused the request with HTTP {0}: {2}",
+                "the server refused the request with HTTP {4}: {0}",
                 u64::from(*status),
                 0,
                 error.as_str(),
             ),
             FailReason::TooLarge { bytes, limit } => (
-                "the event needs a {0}-byte request; the server accepts {1}",
+                "the event needs a {4}-byte request; the server accepts {5}",
                 *bytes as u64,
                 *limit as u64,
                 "",
@@ -107,7 +106,7 @@ impl FailReason {
             FailReason::Evicted => ("the queue was full and the event was the oldest", 0, 0, ""),
             FailReason::RetryHorizon => ("not delivered within give_up_after_ms", 0, 0, ""),
         };
-        say(template, &[N(a), N(b), S(text)])
+        say(template, text, "", "", "", a, b)
     }
 }
 
@@ -130,18 +129,25 @@ display_message!(
     crate::protocol::json::ScanError
 );
 
-/// An argument of a message template: text or a number.
-pub(crate) enum Piece<'a> {
-    S(&'a str),
-    N(u64),
-}
-
-/// `template` with each `{i}` (one digit) replaced by `args[i]`. Messages are assembled by
-/// pushing onto a String, so `core::fmt` (its formatter, padding and integer machinery) stays out
-/// of the wasm, and a message's fixed text is one string of data instead of code per fragment.
-/// Each message type's `Display` writes its `message()`.
-pub(crate) fn say(template: &str, args: &[Piece<'_>]) -> String {
-    let mut out = String::new();
+/// `template` with each `{i}` (one digit) replaced: `{0}` to `{3}` by the texts `s0` to `s3`,
+/// `{4}` and `{5}` by the numbers `n4` and `n5` in decimal. Messages are assembled by pushing
+/// bytes, so `core::fmt` (its formatter, padding and integer machinery) stays out of the wasm,
+/// and a message's fixed text is one string of data instead of code per fragment. The arguments
+/// are scalars rather than a slice of text-or-number pieces, which every call site built in
+/// memory (wasm size). Each message type's `Display` writes its `message()`.
+pub(crate) fn say(
+    template: &str,
+    s0: &str,
+    s1: &str,
+    s2: &str,
+    s3: &str,
+    n4: u64,
+    n5: u64,
+) -> String {
+    let texts = [s0, s1, s2, s3];
+    // Assembled as bytes (slicing a str checks char boundaries; bytes need no checks) and
+    // checked as UTF-8 once at the end: every piece is UTF-8 and `{i}` is ASCII, so it is.
+    let mut out = Vec::new();
     let b = template.as_bytes();
     let (mut start, mut i) = (0, 0);
     while let Some(&c) = b.get(i) {
@@ -149,20 +155,21 @@ pub(crate) fn say(template: &str, args: &[Piece<'_>]) -> String {
             i += 1;
             continue;
         }
-        out.push_str(template.get(start..i).unwrap_or_default());
-        let n = b
+        out.extend_from_slice(b.get(start..i).unwrap_or_default());
+        let d = b
             .get(i + 1)
             .map_or(0, |d| usize::from(d.wrapping_sub(b'0')));
-        match args.get(n) {
-            Some(Piece::S(s)) => out.push_str(s),
-            Some(Piece::N(n)) => super::time::push_decimal(&mut out, *n),
-            None => {}
+        match d {
+            0..=3 => out.extend_from_slice(texts.get(d).copied().unwrap_or_default().as_bytes()),
+            4 => super::time::push_u64(&mut out, n4),
+            5 => super::time::push_u64(&mut out, n5),
+            _ => {}
         }
         i += 3;
         start = i;
     }
-    out.push_str(template.get(start..).unwrap_or_default());
-    out
+    out.extend_from_slice(b.get(start..).unwrap_or_default());
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// What the application should hear about, in the order it happened.

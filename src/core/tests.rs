@@ -4,6 +4,8 @@ use super::*;
 
 /// Amplitude HTTP V2 and Batch: identity pauses, ordering, daily quotas, invalid events.
 mod amplitude;
+/// The text of every message the application can be given.
+mod messages;
 
 pub(crate) fn track(name: &str) -> EventInput {
     EventInput {

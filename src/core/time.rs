@@ -36,11 +36,17 @@ fn days_from_civil(y: u64, m: u64, d: u64) -> Option<u64> {
     (era * 146_097 + doe).checked_sub(719_468)
 }
 
-// Not inlined: seven call sites would each get a copy (wasm size).
-#[inline(never)]
 fn push_digits(out: &mut Vec<u8>, n: u64, width: usize) {
     let mut buf = [b'0'; 20];
     out.extend_from_slice(digits(&mut buf, n, width));
+}
+
+/// `n` zero-padded to `width`, then `sep` (a field of an ISO 8601 timestamp). Seven calls rather
+/// than a loop over a table of fields, which was built on the stack at each call (wasm size).
+#[inline(never)]
+fn push_field(out: &mut Vec<u8>, n: u64, width: usize, sep: u8) {
+    push_digits(out, n, width);
+    out.push(sep);
 }
 
 /// The decimal digits of `n`, zero-padded to `width`, in `buf`.
@@ -63,29 +69,17 @@ pub fn push_u64(out: &mut Vec<u8>, n: u64) {
     push_digits(out, n, 1);
 }
 
-/// Appends `n` in decimal to a String without `core::fmt`'s integer machinery (wasm size).
-pub(crate) fn push_decimal(out: &mut String, n: u64) {
-    let mut buf = [b'0'; 20];
-    out.push_str(core::str::from_utf8(digits(&mut buf, n, 1)).unwrap_or_default());
-}
-
 /// Appends `ms` as `YYYY-MM-DDTHH:MM:SS.mmmZ`; callers keep `ms <= MAX_TIMESTAMP`.
 pub fn push_iso8601(out: &mut Vec<u8>, ms: Millis) {
     let (y, mo, d) = civil_from_days(ms / DAY_MS);
     let in_day = ms % DAY_MS;
-    let parts = [
-        (y, 4, b'-'),
-        (mo, 2, b'-'),
-        (d, 2, b'T'),
-        (in_day / 3_600_000, 2, b':'),
-        (in_day / 60_000 % 60, 2, b':'),
-        (in_day / 1000 % 60, 2, b'.'),
-        (in_day % 1000, 3, b'Z'),
-    ];
-    for (n, width, sep) in parts {
-        push_digits(out, n, width);
-        out.push(sep);
-    }
+    push_field(out, y, 4, b'-');
+    push_field(out, mo, 2, b'-');
+    push_field(out, d, 2, b'T');
+    push_field(out, in_day / 3_600_000, 2, b':');
+    push_field(out, in_day / 60_000 % 60, 2, b':');
+    push_field(out, in_day / 1000 % 60, 2, b'.');
+    push_field(out, in_day % 1000, 3, b'Z');
 }
 
 /// The value of `min..=max` ASCII digits, or `u64::MAX`, which every range check of the caller
@@ -131,16 +125,18 @@ pub fn parse_http_date(s: &str) -> Option<Millis> {
     if !(zone == b"GMT" || zone == b"UTC") || time.len() != 8 {
         return None;
     }
-    if time.get(2) != Some(&b':') || time.get(5) != Some(&b':') {
+    if !matches!((time.get(2), time.get(5)), (Some(b':'), Some(b':'))) {
         return None;
     }
     let part = |at: usize| number(time.get(at..at + 2).unwrap_or_default(), 2, 2);
     let (h, mi, sec) = (part(0), part(3), part(6));
-    const MONTHS: [&[u8; 3]; 12] = [
-        b"jan", b"feb", b"mar", b"apr", b"may", b"jun", b"jul", b"aug", b"sep", b"oct", b"nov",
-        b"dec",
-    ];
-    let mo = MONTHS.iter().position(|m| m.eq_ignore_ascii_case(month))? as u64 + 1;
+    // One string, three letters a month: a table of slices would be 96 bytes of pointers.
+    const MONTHS: &[u8; 36] = b"janfebmaraprmayjunjulaugsepoctnovdec";
+    let mut mo = 0;
+    while !MONTHS.get(mo * 3..mo * 3 + 3)?.eq_ignore_ascii_case(month) {
+        mo += 1;
+    }
+    let mo = mo as u64 + 1;
     if !(1..=31).contains(&day) || year > 9999 || h > 23 || mi > 59 || sec > 60 {
         return None;
     }

@@ -26,32 +26,29 @@
 
 use super::json;
 use super::{
-    by_status, document, error_text, text, write_object, EventFields, Outcome, Protocol, Val,
+    by_status, document, error_text, next_word, EventFields, ObjectWriter, Outcome, Protocol,
 };
 use crate::core::time::push_u64;
 use crate::core::{EventKind, Millis};
 use crate::prelude::*;
 
-const INVALID_IDS: [&str; 13] = [
-    "anonymous",
-    "nil",
-    "none",
-    "null",
-    "n/a",
-    "na",
-    "undefined",
-    "unknown",
-    "",
-    "00000000-0000-0000-0000-000000000000",
-    "{}",
-    "0",
-    "-1",
-];
+/// The placeholder ids Amplitude removes, compared without case; each ended by a space (so the
+/// empty id is the empty word between two spaces).
+const INVALID_IDS: &[u8] =
+    b"anonymous nil none null n/a na undefined unknown  00000000-0000-0000-0000-000000000000 {} 0 -1 ";
 
 /// Whether Amplitude keeps this user_id / device_id (it silently removes the others).
 pub fn valid_id(id: &str, min_id_length: usize) -> bool {
-    json::char_count(id) >= min_id_length
-        && !INVALID_IDS.iter().any(|bad| bad.eq_ignore_ascii_case(id))
+    if json::char_count(id) < min_id_length {
+        return false;
+    }
+    let mut list = INVALID_IDS;
+    while !list.is_empty() {
+        if next_word(&mut list).eq_ignore_ascii_case(id.as_bytes()) {
+            return false;
+        }
+    }
+    true
 }
 
 pub(crate) fn envelope(api_key: &str, min_id_length: usize) -> (Vec<u8>, Vec<u8>) {
@@ -64,48 +61,39 @@ pub(crate) fn envelope(api_key: &str, min_id_length: usize) -> (Vec<u8>, Vec<u8>
     (prefix, suffix)
 }
 
+/// The members in their order.
+const KEYS: &[u8] = b"event_type insert_id user_id device_id time event_properties user_properties groups group_properties ";
+
 pub(crate) fn encode(ev: &EventFields<'_>, out: &mut Vec<u8>) -> usize {
-    let event_type = match (ev.kind, ev.name) {
-        (EventKind::Track, Some(n)) => Val::Str("", n),
-        (EventKind::Page | EventKind::Screen, Some(n)) => Val::Str("Viewed ", n),
-        (EventKind::Page, None) => Val::Lit(b"\"Viewed page\""),
-        (EventKind::Screen, None) => Val::Lit(b"\"Viewed screen\""),
-        (EventKind::Alias, _) => Val::Lit(b"\"$alias\""),
-        _ => Val::Lit(b"\"$identify\""),
+    let mut w = ObjectWriter::new(out, KEYS);
+    match (ev.kind, ev.name) {
+        (EventKind::Track, Some(n)) => w.text("", Some(n)),
+        (EventKind::Page | EventKind::Screen, Some(n)) => w.text("Viewed ", Some(n)),
+        (EventKind::Page, None) => w.lit(b"\"Viewed page\""),
+        (EventKind::Screen, None) => w.lit(b"\"Viewed screen\""),
+        (EventKind::Alias, _) => w.lit(b"\"$alias\""),
+        _ => w.lit(b"\"$identify\""),
+    }
+    w.text("", Some(ev.message_id));
+    w.text("", ev.user_id);
+    w.text("", ev.anonymous_id);
+    w.num(ev.timestamp);
+    w.raw(b"", ev.properties);
+    // A group event's traits describe the group; any other's, the user.
+    let group = ev.group_id.filter(|_| ev.kind == EventKind::Group);
+    let (user_traits, group_traits) = match group {
+        Some(_) => (None, ev.traits),
+        None => (ev.traits, None),
     };
-    let group = ev
-        .group_id
-        .filter(|_| ev.kind == EventKind::Group)
-        .map(|g| Val::Str("", g));
-    let traits = ev.traits.map(Val::Raw);
-    let (user_properties, group_properties) = match (&group, &traits) {
-        (Some(_), Some(t)) => (None, Some(t)),
-        (None, Some(t)) => (Some(t), None),
-        _ => (None, None),
-    };
-    let members = [
-        ("event_type", Some(event_type)),
-        ("insert_id", Some(Val::Str("", ev.message_id))),
-        ("user_id", text(ev.user_id)),
-        ("device_id", text(ev.anonymous_id)),
-        ("time", Some(Val::Num(ev.timestamp))),
-        ("event_properties", ev.properties.map(Val::Raw)),
-        (
-            "user_properties",
-            user_properties.map(|t| Val::Wrap(b"{\"$set\":", t)),
-        ),
-        (
-            "groups",
-            group.as_ref().map(|g| Val::Wrap(b"{\"group\":", g)),
-        ),
-        ("group_properties", group_properties.copied()),
-    ];
-    write_object(out, &members, "insert_id")
+    w.raw(b"{\"$set\":", user_traits);
+    w.text_in(b"{\"group\":", group);
+    w.raw(b"", group_traits);
+    w.finish()
 }
 
 fn keys(doc: &[u8], name: &str) -> Vec<String> {
     let mut out = Vec::new();
-    for (k, _) in json::members(json::field(doc, name).unwrap_or(b"{}")) {
+    for (k, _) in json::members(json::field_or_empty(doc, name)) {
         if let Some(k) = json::unescape(k) {
             out.push(k);
         }
@@ -142,7 +130,7 @@ pub(crate) fn decode(
                 ("events_with_invalid_fields", " (invalid: "),
                 ("events_with_missing_fields", " (missing: "),
             ] {
-                let fields = json::field(doc, group).unwrap_or(b"{}");
+                let fields = json::field_or_empty(doc, group);
                 let mut first = true;
                 for (name, list) in json::members(fields) {
                     error.push_str(if first { label } else { ", " });
@@ -165,10 +153,7 @@ pub(crate) fn decode(
         413 => Outcome::TooLarge { limit_bytes: None },
         429 => {
             let mut events = Vec::new();
-            push_indexes(
-                json::field(doc, "throttled_events").unwrap_or(b"[]"),
-                &mut events,
-            );
+            push_indexes(json::field_or_empty(doc, "throttled_events"), &mut events);
             let named = [
                 keys(doc, "throttled_users"),
                 keys(doc, "throttled_devices"),

@@ -28,11 +28,8 @@ pub struct ScanError {
 impl ScanError {
     /// The message, built without `core::fmt` (see `report::say`).
     pub fn message(&self) -> String {
-        use crate::core::report::{say, Piece};
-        say(
-            "{0} at byte {1}",
-            &[Piece::S(self.what), Piece::N(self.at as u64)],
-        )
+        let at = self.at as u64;
+        crate::core::report::say("{0} at byte {4}", self.what, "", "", "", at, 0)
     }
 }
 
@@ -68,11 +65,13 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
     i
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 const LOW_BITS: u64 = 0x0101_0101_0101_0101;
 const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
 
 /// High bit set in the bytes of `w` below 0x20, `"` or `\\` (the classic SWAR zero-byte
 /// tests; 0 when there are none).
+#[cfg(not(target_arch = "wasm32"))]
 fn attention(w: u64) -> u64 {
     let has_zero = |v: u64| v.wrapping_sub(LOW_BITS) & !v & HIGH_BITS;
     let below_space = w.wrapping_sub(LOW_BITS * 0x20) & !w & HIGH_BITS;
@@ -93,6 +92,9 @@ pub(crate) fn scan_string(b: &[u8], mut i: usize) -> Result<(usize, usize), Scan
     let mut high = 0u64;
     loop {
         // Fast path, eight bytes at a time up to the first quote, backslash or control byte.
+        // Native only: in wasm its word tests cost about 240 bytes of gzip, and the strings there
+        // (the property values of one event at a time) are short.
+        #[cfg(not(target_arch = "wasm32"))]
         while let Some(chunk) = b.get(i..i + 8) {
             let mut word = [0u8; 8];
             word.copy_from_slice(chunk);
@@ -120,7 +122,7 @@ pub(crate) fn scan_string(b: &[u8], mut i: usize) -> Result<(usize, usize), Scan
             Some(b'"') => {
                 if high & HIGH_BITS != 0 {
                     let raw = b.get(start + 1..i).unwrap_or(&[]);
-                    chars -= raw.iter().filter(|&&c| c & 0xC0 == 0x80).count();
+                    chars -= raw.len() - lead_bytes(raw);
                 }
                 return Ok((i + 1, chars));
             }
@@ -128,8 +130,7 @@ pub(crate) fn scan_string(b: &[u8], mut i: usize) -> Result<(usize, usize), Scan
                 match b.get(i + 1) {
                     Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => i += 2,
                     Some(b'u') => {
-                        let hex = b.get(i + 2..i + 6).ok_or(err(i, "bad \\u escape"))?;
-                        if !hex.iter().all(u8::is_ascii_hexdigit) {
+                        if hex4(b, i + 2).is_none() {
                             return Err(err(i, "bad \\u escape"));
                         }
                         i += 6;
@@ -153,7 +154,7 @@ fn scan_digits(b: &[u8], mut i: usize) -> usize {
 #[inline]
 fn scan_number(b: &[u8], mut i: usize) -> Result<usize, ScanError> {
     let start = i;
-    if b.get(i) == Some(&b'-') {
+    if matches!(b.get(i), Some(b'-')) {
         i += 1;
     }
     match b.get(i) {
@@ -161,7 +162,7 @@ fn scan_number(b: &[u8], mut i: usize) -> Result<usize, ScanError> {
         Some(b'1'..=b'9') => i = scan_digits(b, i),
         _ => return Err(err(start, "bad number")),
     }
-    if b.get(i) == Some(&b'.') {
+    if matches!(b.get(i), Some(b'.')) {
         let j = scan_digits(b, i + 1);
         if j == i + 1 {
             return Err(err(i, "bad number"));
@@ -183,10 +184,14 @@ fn scan_number(b: &[u8], mut i: usize) -> Result<usize, ScanError> {
 }
 
 fn scan_literal(b: &[u8], i: usize) -> Result<usize, ScanError> {
-    for lit in [&b"true"[..], b"false", b"null"] {
-        if b.get(i..i + lit.len()) == Some(lit) {
-            return Ok(i + lit.len());
-        }
+    // The literals start with different letters: the first one picks the only candidate.
+    let lit: &[u8] = match b.get(i) {
+        Some(b't') => b"true",
+        Some(b'f') => b"false",
+        _ => b"null",
+    };
+    if b.get(i..i + lit.len()).is_some_and(|t| t == lit) {
+        return Ok(i + lit.len());
     }
     Err(err(i, "unexpected character"))
 }
@@ -195,7 +200,7 @@ fn scan_literal(b: &[u8], i: usize) -> Result<usize, ScanError> {
 pub fn scan_object(b: &[u8]) -> Result<ObjectStats, ScanError> {
     let mut stats = ObjectStats::default();
     let mut i = skip_ws(b, 0);
-    if b.get(i) != Some(&b'{') {
+    if !matches!(b.get(i), Some(b'{')) {
         return Err(err(i, "not an object"));
     }
     // Bit d of `objects` says whether the container at depth d is an object (else an array).
@@ -219,7 +224,7 @@ pub fn scan_object(b: &[u8]) -> Result<ObjectStats, ScanError> {
                 Some(b'"') => {
                     i = scan_string(b, i)?.0;
                     i = skip_ws(b, i);
-                    if b.get(i) != Some(&b':') {
+                    if !matches!(b.get(i), Some(b':')) {
                         return Err(err(i, "expected ':'"));
                     }
                     i = skip_ws(b, i + 1);
@@ -235,7 +240,7 @@ pub fn scan_object(b: &[u8]) -> Result<ObjectStats, ScanError> {
             }
         } else {
             let in_array = !objects.get(depth - 1);
-            if in_array && first && b.get(i) == Some(&b']') {
+            if in_array && first && matches!(b.get(i), Some(b']')) {
                 i += 1;
                 depth -= 1;
             } else {
@@ -244,7 +249,7 @@ pub fn scan_object(b: &[u8]) -> Result<ObjectStats, ScanError> {
                         if depth >= HARD_DEPTH {
                             return Err(err(i, "nested too deeply"));
                         }
-                        let is_obj = b.get(i) == Some(&b'{');
+                        let is_obj = matches!(b.get(i), Some(b'{'));
                         objects.set(depth, is_obj);
                         depth += 1;
                         stats.depth = stats.depth.max(depth);
@@ -339,6 +344,25 @@ pub fn field<'a>(obj: &'a [u8], key: &str) -> Option<&'a [u8]> {
         .map(|(_, v)| v)
 }
 
+/// The raw value of `key` in an object, or `{}` when it has none: neither [`members`] nor
+/// [`items`] yields anything from that.
+#[cfg_attr(target_arch = "wasm32", inline(never))]
+pub(crate) fn field_or_empty<'a>(obj: &'a [u8], key: &str) -> &'a [u8] {
+    field(obj, key).unwrap_or(b"{}")
+}
+
+/// The text of the string member `key` of an object.
+#[cfg_attr(target_arch = "wasm32", inline(never))]
+pub(crate) fn string_field(obj: &[u8], key: &str) -> Option<String> {
+    field(obj, key).and_then(string)
+}
+
+/// The value of the non-negative integer member `key` of an object.
+#[cfg_attr(target_arch = "wasm32", inline(never))]
+pub(crate) fn uint_field(obj: &[u8], key: &str) -> Option<u64> {
+    field(obj, key).and_then(uint)
+}
+
 /// The elements of a JSON array, as raw text; nothing if `b` is not an array.
 pub struct Items<'a>(Walk<'a>);
 
@@ -366,7 +390,7 @@ struct Walk<'a> {
 impl<'a> Walk<'a> {
     fn new(b: &'a [u8], bracket: u8) -> Self {
         let i = skip_ws(b, 0);
-        let open = b.get(i) == Some(&bracket);
+        let open = matches!(b.get(i), Some(&c) if c == bracket);
         Walk {
             b,
             i: i + 1,
@@ -389,13 +413,13 @@ impl<'a> Walk<'a> {
         let mut i = skip_ws(b, self.i);
         let mut key: &[u8] = &[];
         if self.object {
-            if b.get(i) != Some(&b'"') {
+            if !matches!(b.get(i), Some(b'"')) {
                 return None;
             }
             let (kend, _) = scan_string(b, i).ok()?;
             key = b.get(i + 1..kend - 1)?;
             i = skip_ws(b, kend);
-            if b.get(i) != Some(&b':') {
+            if !matches!(b.get(i), Some(b':')) {
                 return None;
             }
             i = skip_ws(b, i + 1);
@@ -507,16 +531,37 @@ pub fn write_str_with(out: &mut Vec<u8>, prefix: &str, s: &str) {
     out.push(b'"');
 }
 
+// The two below are index loops: at opt-level z the iterator versions kept their iterator in
+// memory, a stack frame and a load and store per byte (wasm size).
+
 /// Characters of UTF-8 text (bytes that do not continue a character), without `str::chars`.
 pub fn char_count(s: &str) -> usize {
-    s.bytes().filter(|b| b & 0xC0 != 0x80).count()
+    lead_bytes(s.as_bytes())
+}
+
+/// Bytes of `b` that start a UTF-8 character (are not 10xxxxxx).
+fn lead_bytes(b: &[u8]) -> usize {
+    let (mut i, mut n) = (0, 0);
+    while let Some(&c) = b.get(i) {
+        n += usize::from(c & 0xC0 != 0x80);
+        i += 1;
+    }
+    n
 }
 
 /// True when `s` needs no escaping, so its raw bytes are its JSON form (messageIds must be).
 pub fn is_plain(s: &str) -> bool {
-    s.bytes().all(|c| c >= 0x20 && c != b'"' && c != b'\\')
+    let (b, mut i) = (s.as_bytes(), 0);
+    while let Some(&c) = b.get(i) {
+        if c < 0x20 || c == b'"' || c == b'\\' {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
+/// The value of the four hex digits at `i` (a `\u` escape), if they are there.
 fn hex4(b: &[u8], i: usize) -> Option<u32> {
     let mut n = 0;
     for &c in b.get(i..i + 4)? {
@@ -551,7 +596,7 @@ pub fn unescape(raw: &[u8]) -> Option<String> {
         }
         let mut cp = hex4(raw, j + 2)?;
         j += 6;
-        if (0xD800..0xDC00).contains(&cp) && raw.get(j..j + 2) == Some(b"\\u") {
+        if (0xD800..0xDC00).contains(&cp) && matches!(raw.get(j..j + 2), Some(b"\\u")) {
             if let Some(lo @ 0xDC00..=0xDFFF) = hex4(raw, j + 2) {
                 cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
                 j += 6;
@@ -561,16 +606,16 @@ pub fn unescape(raw: &[u8]) -> Option<String> {
             cp = 0xFFFD;
         }
         // UTF-8 by hand: `char::encode_utf8` carries a formatted panic into the wasm.
-        let tail = match cp {
-            0..=0x7F => 0,
-            0x80..=0x7FF => 1,
-            0x800..=0xFFFF => 2,
-            _ => 3,
+        let (lead, mut tail): (u8, u32) = match cp {
+            0..=0x7F => (0, 0),
+            0x80..=0x7FF => (0xC0, 1),
+            0x800..=0xFFFF => (0xE0, 2),
+            _ => (0xF0, 3),
         };
-        let lead: u8 = [0, 0xC0, 0xE0, 0xF0][tail];
         out.push(lead | (cp >> (6 * tail)) as u8);
-        for k in (0..tail).rev() {
-            out.push(0x80 | (cp >> (6 * k)) as u8 & 0x3F);
+        while tail > 0 {
+            tail -= 1;
+            out.push(0x80 | (cp >> (6 * tail)) as u8 & 0x3F);
         }
     }
     String::from_utf8(out).ok()

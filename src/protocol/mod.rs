@@ -127,14 +127,15 @@ impl Protocol {
     /// Headers of every request. The key travels in `Authorization` for /v1-batch and in the
     /// body for Amplitude.
     pub fn headers(self, write_key: &str) -> Vec<(&'static str, String)> {
-        let mut h = vec![("Content-Type", String::from("application/json"))];
-        if self == Protocol::V1Batch {
-            // push_str rather than `[..].concat()`, whose generic join code costs wasm size.
-            let mut bearer = String::from("Bearer ");
-            bearer.push_str(write_key);
-            h.push(("Authorization", bearer));
+        let json = ("Content-Type", String::from("application/json"));
+        if self != Protocol::V1Batch {
+            return vec![json];
         }
-        h
+        // push_str rather than `[..].concat()`, whose generic join code costs wasm size.
+        let mut bearer = String::from("Bearer ");
+        bearer.push_str(write_key);
+        // Each list built at its size: no growing code for a push.
+        vec![json, ("Authorization", bearer)]
     }
 
     /// The bytes before the first event and after the last one.
@@ -232,71 +233,117 @@ pub enum Outcome {
     Transient { status: u16 },
 }
 
-/// A member value of an encoded event. Both encoders are tables of `(key, Option<Val>)` written
-/// by one loop ([`write_object`]): one copy of the writing code in the wasm instead of one per
-/// field.
-#[derive(Clone, Copy)]
-pub(crate) enum Val<'a> {
-    /// A string, escaped, with a plain `prefix` inside the quotes (`"Viewed <name>"`).
-    Str(&'static str, &'a str),
-    /// Caller JSON that passed the scanner, spliced without its surrounding blanks.
-    Raw(&'a str),
+/// The next word of a constant list of words each ended by a space, taking it off the list. One
+/// string and this walk cost less wasm than a table of slices, which is a pointer and a length
+/// per entry.
+#[cfg_attr(target_arch = "wasm32", inline(never))]
+pub(crate) fn next_word<'a>(list: &mut &'a [u8]) -> &'a [u8] {
+    let end = list.iter().position(|&c| c == b' ');
+    let (word, rest) = list.split_at(end.unwrap_or(list.len()));
+    *list = rest.get(1..).unwrap_or_default();
+    word
+}
+
+/// Writes an encoded event's object member by member, the keys coming in order from one
+/// constant string (each ended by a space), so that an encoder is one call per member with its
+/// value in arguments. (A table of member values built on the stack and written by a loop cost
+/// a store per value field at each call site in the wasm.) Every member's key is consumed,
+/// present or not; absent members are left out.
+pub(crate) struct ObjectWriter<'w> {
+    out: &'w mut Vec<u8>,
+    keys: &'static [u8],
+    sep: u8,
+    /// Members passed so far, and the offset of the second one's text (see [`Self::finish`]).
+    n: u8,
+    at: usize,
+}
+
+impl<'w> ObjectWriter<'w> {
+    pub fn new(out: &'w mut Vec<u8>, keys: &'static [u8]) -> Self {
+        ObjectWriter {
+            out,
+            keys,
+            sep: b'{',
+            n: 0,
+            at: 0,
+        }
+    }
+
+    /// Consumes the next key and, when the member is `present`, writes it; returns `present`.
+    #[cfg_attr(target_arch = "wasm32", inline(never))]
+    fn key(&mut self, present: bool) -> bool {
+        let key = next_word(&mut self.keys);
+        self.n += 1;
+        if present {
+            let out = &mut *self.out;
+            out.push(self.sep);
+            self.sep = b',';
+            out.push(b'"');
+            out.extend_from_slice(key);
+            out.extend_from_slice(b"\":");
+            if self.n == 2 {
+                self.at = out.len() + 1;
+            }
+        }
+        present
+    }
+
+    /// A string member, escaped, with a plain `prefix` inside the quotes (`"Viewed <name>"`).
+    #[cfg_attr(target_arch = "wasm32", inline(never))]
+    pub fn text(&mut self, prefix: &str, v: Option<&str>) {
+        if self.key(v.is_some()) {
+            json::write_str_with(self.out, prefix, v.unwrap_or_default());
+        }
+    }
+
+    /// A string member inside `wrap` + … + `}` (`{"group":…}`).
+    pub fn text_in(&mut self, wrap: &[u8], v: Option<&str>) {
+        if self.key(v.is_some()) {
+            self.out.extend_from_slice(wrap);
+            json::write_str(self.out, v.unwrap_or_default());
+            self.out.push(b'}');
+        }
+    }
+
+    /// Caller JSON that passed the scanner, spliced without its surrounding blanks; inside
+    /// `wrap` + … + `}` when `wrap` is not empty (`{"$set":…}`).
+    #[cfg_attr(target_arch = "wasm32", inline(never))]
+    pub fn raw(&mut self, wrap: &[u8], v: Option<&str>) {
+        if self.key(v.is_some()) {
+            self.out.extend_from_slice(wrap);
+            self.out
+                .extend_from_slice(trim_ws(v.unwrap_or_default().as_bytes()));
+            if !wrap.is_empty() {
+                self.out.push(b'}');
+            }
+        }
+    }
+
     /// JSON text as is.
-    Lit(&'static [u8]),
+    pub fn lit(&mut self, v: &[u8]) {
+        self.key(true);
+        self.out.extend_from_slice(v);
+    }
+
     /// Epoch milliseconds as a quoted ISO 8601 string.
-    Iso(Millis),
-    Num(u64),
-    /// An object wrapping one value: `pre` + value + `}` (`{"$set":…}`, `{"group":…}`).
-    Wrap(&'static [u8], &'a Val<'a>),
-}
-
-/// An optional plain string member.
-pub(crate) fn text(v: Option<&str>) -> Option<Val<'_>> {
-    v.map(|v| Val::Str("", v))
-}
-
-fn write_val(out: &mut Vec<u8>, v: &Val<'_>) {
-    match v {
-        Val::Str(prefix, s) => json::write_str_with(out, prefix, s),
-        Val::Raw(s) => out.extend_from_slice(trim_ws(s.as_bytes())),
-        Val::Lit(b) => out.extend_from_slice(b),
-        Val::Iso(ms) => {
-            out.push(b'"');
-            crate::core::time::push_iso8601(out, *ms);
-            out.push(b'"');
-        }
-        Val::Num(n) => crate::core::time::push_u64(out, *n),
-        Val::Wrap(pre, inner) => {
-            out.extend_from_slice(pre);
-            write_val(out, inner);
-            out.push(b'}');
-        }
+    pub fn iso(&mut self, ms: Millis) {
+        self.key(true);
+        self.out.push(b'"');
+        crate::core::time::push_iso8601(self.out, ms);
+        self.out.push(b'"');
     }
-}
 
-/// Writes `{"key":value,…}` for the present members; returns the offset in `out` of the text of
-/// the member keyed `mark` (the messageId, which is JSON-plain, so its text is its bytes).
-pub(crate) fn write_object(
-    out: &mut Vec<u8>,
-    members: &[(&str, Option<Val<'_>>)],
-    mark: &str,
-) -> usize {
-    let mut at = 0;
-    let mut sep = b'{';
-    for (key, value) in members {
-        let Some(value) = value else { continue };
-        out.push(sep);
-        sep = b',';
-        out.push(b'"');
-        out.extend_from_slice(key.as_bytes());
-        out.extend_from_slice(b"\":");
-        if *key == mark {
-            at = out.len() + 1;
-        }
-        write_val(out, value);
+    pub fn num(&mut self, n: u64) {
+        self.key(true);
+        crate::core::time::push_u64(self.out, n);
     }
-    out.push(b'}');
-    at
+
+    /// Closes the object; returns the offset in `out` of the text of the second member, the
+    /// messageId in every shape (JSON-plain, so its text is its bytes).
+    pub fn finish(self) -> usize {
+        self.out.push(b'}');
+        self.at
+    }
 }
 
 /// Trims JSON whitespace (raw objects are spliced without their surrounding blanks).
@@ -341,12 +388,10 @@ pub(crate) fn by_status(doc: &[u8], status: u16) -> Outcome {
 
 /// The server's `error` text, or a stand-in naming the status.
 pub(crate) fn error_text(doc: &[u8], status: u16) -> String {
-    if let Some(e) = json::field(doc, "error").and_then(json::string) {
+    if let Some(e) = json::string_field(doc, "error") {
         return e;
     }
-    let mut s = b"HTTP ".to_vec();
-    crate::core::time::push_u64(&mut s, u64::from(status));
-    String::from_utf8(s).unwrap_or_default()
+    crate::core::report::say("HTTP {4}", "", "", "", "", u64::from(status), 0)
 }
 
 /// Arbitrary bytes into every decoder and scanner (the stable-toolchain complement of `fuzz/`):

@@ -15,36 +15,35 @@
 //! - 408 and 5xx: transient. Other 4xx: permanent, with the server's error text.
 
 use super::json;
-use super::{by_status, document, text, write_object, EventError, EventFields, Outcome, Val};
+use super::{by_status, document, EventError, EventFields, ObjectWriter, Outcome};
 use crate::core::{EventKind, Millis};
 use crate::prelude::*;
 
+/// The members in their order; a track event's name goes in `event`, any other's in `name`.
+const KEYS: &[u8] = b"type messageId anonymousId userId timestamp event name groupId previousId properties traits context ";
+
 pub(crate) fn encode(ev: &EventFields<'_>, out: &mut Vec<u8>) -> usize {
-    let name_key = if ev.kind == EventKind::Track {
-        "event"
-    } else {
-        "name"
-    };
-    let members = [
-        ("type", Some(Val::Str("", ev.kind.as_str()))),
-        ("messageId", Some(Val::Str("", ev.message_id))),
-        ("anonymousId", text(ev.anonymous_id)),
-        ("userId", text(ev.user_id)),
-        ("timestamp", Some(Val::Iso(ev.timestamp))),
-        (name_key, text(ev.name)),
-        ("groupId", text(ev.group_id)),
-        ("previousId", text(ev.previous_id)),
-        ("properties", ev.properties.map(Val::Raw)),
-        ("traits", ev.traits.map(Val::Raw)),
-        ("context", ev.context.map(Val::Raw)),
-    ];
-    write_object(out, &members, "messageId")
+    let track = ev.kind == EventKind::Track;
+    let mut w = ObjectWriter::new(out, KEYS);
+    w.text("", Some(ev.kind.as_str()));
+    w.text("", Some(ev.message_id));
+    w.text("", ev.anonymous_id);
+    w.text("", ev.user_id);
+    w.iso(ev.timestamp);
+    w.text("", ev.name.filter(|_| track));
+    w.text("", ev.name.filter(|_| !track));
+    w.text("", ev.group_id);
+    w.text("", ev.previous_id);
+    w.raw(b"", ev.properties);
+    w.raw(b"", ev.traits);
+    w.raw(b"", ev.context);
+    w.finish()
 }
 
 /// Warnings as strings, or objects with a `message` / `warning`.
 fn warnings(doc: &[u8]) -> Vec<String> {
     let mut out = Vec::new();
-    for w in json::items(json::field(doc, "warnings").unwrap_or(b"[]")) {
+    for w in json::items(json::field_or_empty(doc, "warnings")) {
         let text = json::field(w, "message")
             .or(json::field(w, "warning"))
             .unwrap_or(w);
@@ -57,20 +56,16 @@ fn warnings(doc: &[u8]) -> Vec<String> {
 
 pub(crate) fn decode(status: u16, retry_after: Option<Millis>, body: &[u8]) -> Outcome {
     let doc = document(body);
-    let get = |key| json::field(doc, key);
     match status {
         200..=299 => {
             let warnings = warnings(doc);
-            let failed = get("failed").and_then(json::uint).unwrap_or(0);
+            let failed = json::uint_field(doc, "failed").unwrap_or(0);
             let mut errors = Vec::new();
-            for e in json::items(get("errors").unwrap_or(b"[]")) {
-                let text = |key| json::field(e, key).and_then(json::string);
+            for e in json::items(json::field_or_empty(doc, "errors")) {
                 errors.push(EventError {
-                    index: json::field(e, "index")
-                        .and_then(json::uint)
-                        .map(|i| i as usize),
-                    message_id: text("messageId"),
-                    error: text("error").unwrap_or_else(|| "rejected".into()),
+                    index: json::uint_field(e, "index").map(|i| i as usize),
+                    message_id: json::string_field(e, "messageId"),
+                    error: json::string_field(e, "error").unwrap_or_else(|| "rejected".into()),
                 });
             }
             if failed == 0 && errors.is_empty() {
@@ -80,13 +75,13 @@ pub(crate) fn decode(status: u16, retry_after: Option<Millis>, body: &[u8]) -> O
             }
         }
         413 => Outcome::TooLarge {
-            limit_bytes: get("limit_bytes").and_then(json::uint).map(|n| n as usize),
+            limit_bytes: json::uint_field(doc, "limit_bytes").map(|n| n as usize),
         },
         429 => {
-            let code = get("code").and_then(json::string);
-            let error = get("error").and_then(json::string).unwrap_or_default();
-            let rate =
-                code.as_deref() == Some("rate_limited") || error.starts_with("Rate limit exceeded");
+            let code = json::string_field(doc, "code");
+            let error = json::string_field(doc, "error").unwrap_or_default();
+            let rate = code.is_some_and(|c| c == "rate_limited")
+                || error.starts_with("Rate limit exceeded");
             let quota = !rate
                 && (mentions_quota(error.as_bytes())
                     || retry_after.is_some_and(|ms| ms > 3_600_000));
