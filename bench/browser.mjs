@@ -121,7 +121,8 @@ for (const k of ["instantiate", "instantiateStreaming"]) {
   const orig = WebAssembly[k];
   WebAssembly[k] = async (...a) => {
     const r = await orig.apply(WebAssembly, a);
-    memory ??= (r.instance ?? r).exports.memory;
+    // Found by type: the package shortens its export names.
+    memory ??= Object.values((r.instance ?? r).exports).find((v) => v instanceof WebAssembly.Memory);
     return r;
   };
 }
