@@ -51,9 +51,9 @@ extern "C" {
     fn put(this: &Client, key: &str, value: &[u8], share: bool);
     #[wasm_bindgen(method)]
     fn del(this: &Client, key: &str);
-    /// JSON [[delivered messageIds], [messageId, code, reason, ...]].
+    /// JSON [delivered messageIds] and [messageId, code, reason, ...].
     #[wasm_bindgen(method)]
-    fn settled(this: &Client, lists: &str);
+    fn settled(this: &Client, delivered: &str, failed: &str);
     #[wasm_bindgen(method, js_name = askFlush)]
     fn ask_flush(this: &Client);
     /// `kind` indexes api.js's EVENTS; `text` (a JSON array of strings) and `until` as
@@ -77,10 +77,10 @@ extern "C" {
 }
 
 /// A JSON array of strings.
-fn json_list<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
+fn json_list(items: &[String]) -> String {
     let mut out = vec![b'['];
-    for (i, s) in items.into_iter().enumerate() {
-        if i > 0 {
+    for s in items {
+        if out.len() > 1 {
             out.push(b',');
         }
         crate::protocol::json::write_str(&mut out, s);
@@ -146,8 +146,12 @@ pub fn create_client(options: JsValue) -> Result<JsValue, JsValue> {
     c.seed = half(12) << 32 | half(13);
     let pipeline = Pipeline::new(c).map_err(|e| config_error(&e))?;
     let max = pipeline.config().max_batch_bytes as f64;
-    let headers = protocol.headers(&write_key);
-    let headers = json_list(headers.iter().flat_map(|(k, v)| [*k, v.as_str()]));
+    let mut list = Vec::new();
+    for (k, v) in protocol.headers(&write_key) {
+        list.push(k.to_string());
+        list.push(v);
+    }
+    let headers = json_list(&list);
     let client = Client::new(&o, &headers);
     let io = JsIo {
         client: client.clone().unchecked_into(),
@@ -182,12 +186,8 @@ impl Io for JsIo {
         self.client.del(key);
     }
     fn settled(&mut self, delivered: &[String], failed: &[String]) {
-        let lists = [
-            json_list(delivered.iter().map(String::as_str)),
-            json_list(failed.iter().map(String::as_str)),
-        ];
         self.client
-            .settled(&["[", &lists[0], ",", &lists[1], "]"].concat());
+            .settled(&json_list(delivered), &json_list(failed));
     }
     fn ask_flush(&mut self) {
         self.client.ask_flush();
@@ -204,7 +204,7 @@ impl Io for JsIo {
                 (4, text, 0)
             }
         };
-        let text = json_list(text.iter().map(String::as_str));
+        let text = json_list(&text);
         self.client.emit(kind, &text, until as f64);
     }
     fn resolve(&mut self, waiter: u32) {
@@ -215,7 +215,7 @@ impl Io for JsIo {
         self.client.release();
     }
     fn hold(&mut self, message_ids: &[String], until: Millis) {
-        let ids = json_list(message_ids.iter().map(String::as_str));
+        let ids = json_list(message_ids);
         self.client.hold(&ids, until as f64);
     }
 }
@@ -251,8 +251,13 @@ impl WebClient {
             .get(usize::from(kind))
             .copied()
             .unwrap_or_default();
-        let mut f = fields.split('\0').map(given);
-        let mut next = || f.next().flatten();
+        let mut rest = fields;
+        let mut next = || {
+            let at = rest.bytes().position(|b| b == 0).unwrap_or(rest.len());
+            let field = given(rest.get(..at).unwrap_or_default());
+            rest = rest.get(at + 1..).unwrap_or_default();
+            field
+        };
         let (event, payload, context) = (next(), next(), next());
         let (user_id, anonymous_id, group_id, previous_id) = (next(), next(), next(), next());
         let message_id = next();
@@ -275,32 +280,21 @@ impl WebClient {
             context,
         };
         let e = self.driver.enqueue(input).err()?;
-        Some([e.code(), "\0", &e.message()].concat())
+        let mut text = String::from(e.code());
+        text.push('\0');
+        text.push_str(&e.message());
+        Some(text)
     }
 
-    /// False once the client is shut down.
-    pub fn flush(&mut self, waiter: u32) -> bool {
-        let open = !self.driver.is_closing();
-        if open {
-            self.driver.flush(waiter);
-        }
-        open
-    }
-
-    pub fn shutdown(&mut self, waiter: u32) {
-        self.driver.shutdown(waiter);
-    }
-
-    /// `stats()[i]` (see `Driver::stats`): a number each, so no array is copied out of wasm
-    /// memory (and no glue for it ships).
-    pub fn stat(&self, i: usize) -> f64 {
-        self.driver.stats().get(i).copied().unwrap_or_default()
-    }
-
-    /// The driver's inputs that carry no data, numbered as in api.js (DRIVE, TIMER, ...): one
-    /// export instead of nine, each of which costs glue and a shim. True only for a first store
-    /// failure (`storeFailed`): the caller warns once.
-    pub fn on(&mut self, input: u8) -> bool {
+    /// Every driver input that carries at most one number, numbered as in api.js (DRIVE, TIMER,
+    /// ...): one export instead of thirteen, each of which costs glue and a shim.
+    /// - 0..=7: drive, timer, hidden, leave, lead, loaded, leader changed, flush now;
+    /// - 8: the store failed: 1 the first time (the caller warns once), else 0;
+    /// - 9, 10: `flush()` / `shutdown()` resolving waiter `arg`; a flush answers 0 once the
+    ///   client is shut down, else 1;
+    /// - 11: request `arg` got no HTTP response;
+    /// - 16 + i: `stats()[i]` (see `Driver::stats`).
+    pub fn on(&mut self, input: u8, arg: f64) -> f64 {
         let d = &mut self.driver;
         match input {
             0 => d.drive(),
@@ -311,9 +305,17 @@ impl WebClient {
             5 => d.loaded(),
             6 => d.leader_changed(),
             7 => d.flush_now(),
-            _ => return d.store_failed(),
+            8 => return f64::from(u8::from(d.store_failed())),
+            9 if d.is_closing() => return 0.0,
+            9 => d.flush(arg as u32),
+            10 => d.shutdown(arg as u32),
+            11 => d.failure(arg as u64),
+            _ => {
+                let i = usize::from(input.wrapping_sub(16));
+                return d.stats().get(i).copied().unwrap_or_default();
+            }
         }
-        false
+        1.0
     }
 
     pub fn restore(&mut self, key: &str, value: &[u8], from_store: bool) {
@@ -331,9 +333,5 @@ impl WebClient {
         let body = body.as_bytes().to_vec();
         self.driver
             .response(id as u64, status, given(retry_after), body);
-    }
-
-    pub fn failure(&mut self, id: f64) {
-        self.driver.failure(id as u64);
     }
 }

@@ -28,9 +28,9 @@ const NUMBERS = ["flushAt", "flushIntervalMs", "maxBatchBytes", "maxInFlight", "
   "backoffBaseMs", "backoffMaxMs", "giveUpAfterMs", "quotaProbeMs"];
 // Order matters: src/js.rs emits notes by index.
 const EVENTS = ["delivered", "failed", "rateLimited", "quotaHeld", "warning"];
-// The driver's inputs without data, as src/js.rs's `WebClient::on` numbers them.
+// The driver's inputs that carry at most one number, as src/js.rs's `WebClient::on` numbers them.
 const DRIVE = 0, TIMER = 1, HIDDEN = 2, LEAVE = 3, LEAD = 4, LOADED = 5, LEADER_CHANGED = 6, FLUSH_NOW = 7,
-  STORE_FAILED = 8;
+  STORE_FAILED = 8, FLUSH = 9, SHUTDOWN = 10, FAILURE = 11, STAT = 16;
 
 // A random (version 4) UUID. crypto.randomUUID() costs more than all the rest of a track() in
 // Chromium, and is missing outside secure contexts: random bytes are drawn 4 KiB at a time
@@ -629,7 +629,7 @@ export class Client {
     body = body.slice(); // a view of wasm memory, valid only during this call
     const go = () =>
       post(this.#o.apiHost + path, this.#headers, body, keepalive).then((r) =>
-        Array.isArray(r) ? this.#d.response(id, r[0], r[1] ?? "", r[2]) : this.#d.failure(id));
+        Array.isArray(r) ? this.#d.response(id, r[0], r[1] ?? "", r[2]) : this.#d.on(FAILURE, id));
     // fetch runs after the driver returns, so an instrumented fetch that tracks an event does not
     // re-enter it; a page being left sends at once, before it can be torn down.
     if (keepalive) go();
@@ -648,8 +648,8 @@ export class Client {
   del(key) {
     this.#store?.del(key);
   }
-  settled(lists) {
-    this.#post(["done", ...JSON.parse(lists)]);
+  settled(delivered, failed) {
+    this.#post(["done", JSON.parse(delivered), JSON.parse(failed)]);
   }
   hold(ids, until) {
     held(this.#o.writeKey, JSON.parse(ids), until);
@@ -746,11 +746,11 @@ export class Client {
 
   /** Resolves once every event queued before the call is delivered or has failed. */
   flush() {
-    return this.#wait((w) => this.#d.flush(w) || fail("E_SHUTDOWN", "the client was shut down"));
+    return this.#wait((w) => this.#d.on(FLUSH, w) || fail("E_SHUTDOWN", "the client was shut down"));
   }
 
   stats() {
-    const s = [0, 1, 2, 3, 4, 5, 6, 7].map((i) => this.#d.stat(i));
+    const s = [0, 1, 2, 3, 4, 5, 6, 7].map((i) => this.#d.on(STAT + i));
     return { queued: s[0], inFlight: s[1], delivered: s[2], failed: s[3], retried: s[4],
       rateLimitedUntil: s[5] || null, quotaHeldUntil: s[6] || null, stored: s[7] === 1 };
   }
@@ -768,7 +768,7 @@ export class Client {
 
   /** Stops taking events, sends what is queued, waits for the requests in flight, lets go. */
   shutdown() {
-    return this.#wait((w) => this.#d.shutdown(w));
+    return this.#wait((w) => this.#d.on(SHUTDOWN, w));
   }
 
   // A promise the driver resolves by number (`resolve`): no JS function crosses into the wasm.

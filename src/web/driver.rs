@@ -401,8 +401,12 @@ impl<I: Io> Driver<I> {
     pub fn leave(&mut self) {
         self.hidden();
         if self.leader {
-            let ids = self.requests.iter().flat_map(|r| &r.2);
-            let ids: Vec<String> = ids.filter_map(|&e| self.pipeline.message_id(e)).collect();
+            let mut ids = Vec::new();
+            for r in &self.requests {
+                for e in &r.2 {
+                    ids.extend(self.pipeline.message_id(*e));
+                }
+            }
             if !ids.is_empty() {
                 let until = self.io.now() + LEFT_IN_FLIGHT_HOLD_MS;
                 self.io.hold(&ids, until);
