@@ -4,9 +4,7 @@ import * as wasm from "./bundler/batchwire.js";
 
 export { BatchwireError } from "./bundler/batchwire.js";
 
-export async function init() {
-  return wasm;
-}
+export async function init() {}
 
 export async function createClient(options) {
   return wasm.createClient(options);

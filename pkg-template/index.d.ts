@@ -118,7 +118,7 @@ export class BatchwireError extends Error {
 }
 
 /** Loads the wasm module once (createClient does it too). */
-export function init(): Promise<unknown>;
+export function init(): Promise<void>;
 /** Resolves once the client knows whether this tab sends and, if it does, has restored the events
  * earlier pages left in IndexedDB (so a `flush()` right after covers them). */
 export function createClient(options: ClientOptions): Promise<Client>;
