@@ -506,26 +506,28 @@ pub fn write_str_with(out: &mut Vec<u8>, prefix: &str, s: &str) {
     out.push(b'"');
     out.extend_from_slice(prefix.as_bytes());
     let b = s.as_bytes();
-    let mut run = 0;
-    for (i, &c) in b.iter().enumerate() {
-        let esc: &[u8] = match c {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0..=0x1f => b"",
+    let (mut run, mut i) = (0, 0);
+    while let Some(&c) = b.get(i) {
+        i += 1;
+        // The letter of a two-character escape; 0 for a control byte without one (`\u00XX`).
+        let letter = match c {
+            b'"' | b'\\' => c,
+            b'\n' => b'n',
+            b'\r' => b'r',
+            b'\t' => b't',
+            0..=0x1f => 0,
             _ => continue,
         };
-        out.extend_from_slice(b.get(run..i).unwrap_or_default());
-        if esc.is_empty() {
-            out.extend_from_slice(b"\\u00");
+        out.extend_from_slice(b.get(run..i - 1).unwrap_or_default());
+        out.push(b'\\');
+        if letter == 0 {
+            out.extend_from_slice(b"u00");
             out.push(HEX[usize::from(c >> 4)]);
             out.push(HEX[usize::from(c & 15)]);
         } else {
-            out.extend_from_slice(esc);
+            out.push(letter);
         }
-        run = i + 1;
+        run = i;
     }
     out.extend_from_slice(b.get(run..).unwrap_or_default());
     out.push(b'"');
