@@ -179,7 +179,7 @@ impl KeyMap {
             let grown = vec![(0, 0); (self.slots.len() * 2).max(8)];
             let old = core::mem::replace(&mut self.slots, grown);
             self.len = 0;
-            for (k, v) in old {
+            for &(k, v) in &old {
                 if k != 0 {
                     self.insert(k, v);
                 }
@@ -246,7 +246,7 @@ impl KeyMap {
         }
         let old = core::mem::take(&mut self.slots);
         self.len = 0;
-        for (k, v) in old {
+        for &(k, v) in &old {
             if k != 0 && keep(v) {
                 self.insert(k, v);
             }
