@@ -122,7 +122,7 @@ impl Pipeline {
                     return;
                 }
                 let mut failed = Vec::new();
-                for i in indexes {
+                for &i in &indexes {
                     failed.push((i, error.clone()));
                 }
                 self.settle(now, &flight, failed, false);
@@ -272,7 +272,7 @@ impl Pipeline {
                 self.pause_and_tell(k, until, hold, user, Some(name));
             }
         }
-        for i in events {
+        for &i in &events {
             let Some(&id) = flight.events.get(i) else {
                 continue;
             };
