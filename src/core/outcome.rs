@@ -36,14 +36,18 @@ impl Pipeline {
             .decode(response.status, retry_after, &response.body);
         match outcome {
             Outcome::Accepted { warnings } => self.succeed(now, flight, Vec::new(), warnings),
-            Outcome::Partial { errors, warnings } => {
+            Outcome::Partial {
+                mut errors,
+                warnings,
+            } => {
                 let mut failed = Vec::new();
                 if errors.is_empty() {
                     // `failed > 0` without `errors`: nothing to say which; the rest were accepted.
                     let error = "the server counted failed events without naming them".into();
                     self.push_event(AppEvent::Warning(Warning::UnmatchedServerError { error }));
                 }
-                for err in errors {
+                for err in &mut errors {
+                    let error = core::mem::take(&mut err.error);
                     let by_id = err.message_id.as_deref().and_then(|m| {
                         flight.events.iter().position(|&id| {
                             self.queue
@@ -52,10 +56,9 @@ impl Pipeline {
                         })
                     });
                     match by_id.or(err.index.filter(|&i| i < flight.events.len())) {
-                        Some(i) => failed.push((i, err.error)),
-                        None => self.push_event(AppEvent::Warning(Warning::UnmatchedServerError {
-                            error: err.error,
-                        })),
+                        Some(i) => failed.push((i, error)),
+                        None => self
+                            .push_event(AppEvent::Warning(Warning::UnmatchedServerError { error })),
                     }
                 }
                 self.succeed(now, flight, failed, warnings);
@@ -143,7 +146,7 @@ impl Pipeline {
         now: Millis,
         flight: Flight,
         failed: Vec<(usize, String)>,
-        warnings: Vec<String>,
+        mut warnings: Vec<String>,
     ) {
         // The server is answering again: a backoff left by an earlier failure no longer holds.
         self.backoff_attempt = 0;
@@ -163,7 +166,8 @@ impl Pipeline {
             }
         }
         self.settle(now, &flight, failed, true);
-        for message in warnings {
+        for message in &mut warnings {
+            let message = core::mem::take(message);
             self.push_event(AppEvent::Warning(Warning::Server { message }));
         }
     }
