@@ -586,7 +586,7 @@ pub(crate) fn read_stored(protocol: Protocol, body: &[u8], message_id: &[u8]) ->
         device: None,
     };
     for (k, v) in json::members(body) {
-        if k == mid_key.as_bytes() {
+        if json::same(k, mid_key.as_bytes()) {
             let inner = v
                 .get(1..v.len().saturating_sub(1))
                 .filter(|_| matches!(v.first(), Some(b'"')));
@@ -596,9 +596,9 @@ pub(crate) fn read_stored(protocol: Protocol, body: &[u8], message_id: &[u8]) ->
             // `v` is a sub-slice of `body`, so this is its offset; +1 skips the quote.
             meta.msg_off = v.as_ptr() as usize - body.as_ptr() as usize + 1;
             meta.msg_len = message_id.len();
-        } else if k == device_key.as_bytes() {
+        } else if json::same(k, device_key.as_bytes()) {
             meta.device = json::string(v);
-        } else if k == user_key.as_bytes() {
+        } else if json::same(k, user_key.as_bytes()) {
             meta.user = json::string(v);
         }
     }

@@ -46,7 +46,7 @@ impl Entry {
     /// Whether its messageId is `m` (one out-of-line comparison for the three places that ask).
     #[cfg_attr(target_arch = "wasm32", inline(never))]
     pub fn has_message_id(&self, m: &[u8]) -> bool {
-        self.message_id() == m
+        crate::protocol::json::same(self.message_id(), m)
     }
     pub fn message_id_string(&self) -> String {
         String::from_utf8(self.message_id().to_vec()).unwrap_or_default()

@@ -190,7 +190,7 @@ fn scan_literal(b: &[u8], i: usize) -> Result<usize, ScanError> {
         Some(b'f') => b"false",
         _ => b"null",
     };
-    if b.get(i..i + lit.len()).is_some_and(|t| t == lit) {
+    if b.get(i..i + lit.len()).is_some_and(|t| same(t, lit)) {
         return Ok(i + lit.len());
     }
     Err(err(i, "unexpected character"))
@@ -337,10 +337,17 @@ impl<'a> Iterator for Members<'a> {
     }
 }
 
+/// `a == b`, out of line with the slices as scalar arguments: comparing `&[u8]`s with `==` went
+/// through a library call taking both by reference through memory (wasm size).
+#[cfg_attr(target_arch = "wasm32", inline(never))]
+pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
+    a == b
+}
+
 /// The raw value of `key` in an object.
 pub fn field<'a>(obj: &'a [u8], key: &str) -> Option<&'a [u8]> {
     members(obj)
-        .find(|(k, _)| *k == key.as_bytes())
+        .find(|(k, _)| same(k, key.as_bytes()))
         .map(|(_, v)| v)
 }
 
