@@ -433,6 +433,21 @@ fn check_object(
     Ok(())
 }
 
+/// `id` if Amplitude keeps it; else none, with a warning. (Called per id rather than looping
+/// over a pair of them: an array's by-value iterator cost wasm size.)
+fn amplitude_keeps<'a>(
+    id: Option<&'a str>,
+    field: Field,
+    min_id_length: usize,
+    warnings: &mut Vec<Warning>,
+) -> Option<&'a str> {
+    if id.is_some_and(|s| !amplitude::valid_id(s, min_id_length)) {
+        warnings.push(Warning::IdRemoved { field });
+        return None;
+    }
+    id
+}
+
 /// The validated, protocol-ready view of an input, borrowing from it.
 pub(crate) fn validate<'a>(
     protocol: Protocol,
@@ -500,15 +515,8 @@ pub(crate) fn validate<'a>(
         }
     }
     if protocol.is_amplitude() {
-        for (id, field) in [
-            (&mut user_id, Field::UserId),
-            (&mut anonymous_id, Field::AnonymousId),
-        ] {
-            if id.is_some_and(|s| !amplitude::valid_id(s, min_id_length)) {
-                *id = None;
-                warnings.push(Warning::IdRemoved { field });
-            }
-        }
+        user_id = amplitude_keeps(user_id, Field::UserId, min_id_length, warnings);
+        anonymous_id = amplitude_keeps(anonymous_id, Field::AnonymousId, min_id_length, warnings);
         if user_id.is_none() && anonymous_id.is_none() {
             return Err(invalid(
                 Field::UserId,
