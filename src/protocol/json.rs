@@ -15,7 +15,7 @@
 use crate::prelude::*;
 
 /// Nesting beyond this is refused outright: an object this deep is a bug in the caller, and the
-/// bound keeps the scanner's container stack in 128 bits.
+/// bound keeps the scanner's container stack a fixed 128 bytes.
 pub const HARD_DEPTH: usize = 128;
 
 /// Why a text is not the JSON object we need, with the byte offset where the scan stopped.
@@ -203,8 +203,8 @@ pub fn scan_object(b: &[u8]) -> Result<ObjectStats, ScanError> {
     if !matches!(b.get(i), Some(b'{')) {
         return Err(err(i, "not an object"));
     }
-    // Bit d of `objects` says whether the container at depth d is an object (else an array).
-    let mut objects = Bits128::default();
+    // Flag d of `objects` says whether the container at depth d is an object (else an array).
+    let mut objects = Flags([false; HARD_DEPTH]);
     objects.set(0, true);
     let mut depth = 1usize;
     stats.depth = 1;
@@ -298,26 +298,18 @@ pub fn scan_object(b: &[u8]) -> Result<ObjectStats, ScanError> {
     }
 }
 
-/// 128 flags in two words: `u128` shifts are compiler-rt calls in wasm.
-#[derive(Default)]
-struct Bits128([u64; 2]);
+/// One flag per nesting level, a byte each: plain loads and stores (packed bits cost shifts and
+/// masks, and `u128` shifts are compiler-rt calls in wasm).
+struct Flags([bool; HARD_DEPTH]);
 
-impl Bits128 {
-    fn word(&mut self, i: usize) -> &mut u64 {
-        let [lo, hi] = &mut self.0;
-        if i < 64 {
-            lo
-        } else {
-            hi
-        }
-    }
-    fn get(&mut self, i: usize) -> bool {
-        *self.word(i) >> (i % 64) & 1 == 1
+impl Flags {
+    fn get(&self, i: usize) -> bool {
+        self.0.get(i).copied().unwrap_or(false)
     }
     fn set(&mut self, i: usize, on: bool) {
-        let bit = 1 << (i % 64);
-        let w = self.word(i);
-        *w = if on { *w | bit } else { *w & !bit };
+        if let Some(f) = self.0.get_mut(i) {
+            *f = on;
+        }
     }
 }
 
