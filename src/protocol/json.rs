@@ -198,104 +198,122 @@ fn scan_literal(b: &[u8], i: usize) -> Result<usize, ScanError> {
 
 /// Validates that `b` is exactly one JSON object (surrounding whitespace allowed) and measures it.
 pub fn scan_object(b: &[u8]) -> Result<ObjectStats, ScanError> {
-    let mut stats = ObjectStats::default();
-    let mut i = skip_ws(b, 0);
-    if !matches!(b.get(i), Some(b'{')) {
-        return Err(err(i, "not an object"));
-    }
-    // Flag d of `objects` says whether the container at depth d is an object (else an array).
-    let mut objects = Flags([false; HARD_DEPTH]);
-    objects.set(0, true);
-    let mut depth = 1usize;
-    stats.depth = 1;
-    i += 1;
-    let mut value_start = 0usize;
-    // Each pass reads one value (after a key, or in an array) or closes containers.
-    let mut expect_key = true;
-    let mut first = true;
-    loop {
-        i = skip_ws(b, i);
-        if expect_key {
-            match b.get(i) {
-                Some(b'}') if first => {
-                    i += 1;
-                    depth -= 1;
-                }
-                Some(b'"') => {
-                    i = scan_string(b, i)?.0;
-                    i = skip_ws(b, i);
-                    if !matches!(b.get(i), Some(b':')) {
-                        return Err(err(i, "expected ':'"));
-                    }
-                    i = skip_ws(b, i + 1);
-                    if depth == 1 {
-                        stats.keys += 1;
-                        value_start = i;
-                    }
-                    expect_key = false;
-                    first = false;
-                    continue;
-                }
-                _ => return Err(err(i, "expected a key")),
-            }
-        } else {
-            let in_array = !objects.get(depth - 1);
-            if in_array && first && matches!(b.get(i), Some(b']')) {
-                i += 1;
-                depth -= 1;
-            } else {
+    // One exit for every error: each `return Err(..)` wrote the error's three words on its own
+    // (wasm size).
+    let e = 'fail: {
+        let mut stats = ObjectStats::default();
+        let mut i = skip_ws(b, 0);
+        if !matches!(b.get(i), Some(b'{')) {
+            break 'fail err(i, "not an object");
+        }
+        // Flag d of `objects` says whether the container at depth d is an object (else an array).
+        let mut objects = Flags([false; HARD_DEPTH]);
+        objects.set(0, true);
+        let mut depth = 1usize;
+        stats.depth = 1;
+        i += 1;
+        let mut value_start = 0usize;
+        // Each pass reads one value (after a key, or in an array) or closes containers.
+        let mut expect_key = true;
+        let mut first = true;
+        loop {
+            i = skip_ws(b, i);
+            if expect_key {
                 match b.get(i) {
-                    Some(b'{' | b'[') => {
-                        if depth >= HARD_DEPTH {
-                            return Err(err(i, "nested too deeply"));
-                        }
-                        let is_obj = matches!(b.get(i), Some(b'{'));
-                        objects.set(depth, is_obj);
-                        depth += 1;
-                        stats.depth = stats.depth.max(depth);
+                    Some(b'}') if first => {
                         i += 1;
-                        expect_key = is_obj;
-                        first = true;
-                        continue;
+                        depth -= 1;
                     }
                     Some(b'"') => {
-                        let (j, chars) = scan_string(b, i)?;
-                        stats.max_string_chars = stats.max_string_chars.max(chars);
-                        i = j;
+                        i = match scan_string(b, i) {
+                            Ok((j, _)) => j,
+                            Err(e) => break 'fail e,
+                        };
+                        i = skip_ws(b, i);
+                        if !matches!(b.get(i), Some(b':')) {
+                            break 'fail err(i, "expected ':'");
+                        }
+                        i = skip_ws(b, i + 1);
+                        if depth == 1 {
+                            stats.keys += 1;
+                            value_start = i;
+                        }
+                        expect_key = false;
+                        first = false;
+                        continue;
                     }
-                    Some(b'-' | b'0'..=b'9') => i = scan_number(b, i)?,
-                    _ => i = scan_literal(b, i)?,
+                    _ => break 'fail err(i, "expected a key"),
                 }
-            }
-        }
-        // A value (or a container) just ended at depth `depth`; close what ends here.
-        loop {
-            if depth == 0 {
-                if skip_ws(b, i) != b.len() {
-                    return Err(err(i, "trailing characters"));
-                }
-                return Ok(stats);
-            }
-            if depth == 1 {
-                stats.max_value_bytes = stats.max_value_bytes.max(i.saturating_sub(value_start));
-            }
-            i = skip_ws(b, i);
-            let in_object = objects.get(depth - 1);
-            match (b.get(i), in_object) {
-                (Some(b','), obj) => {
-                    i += 1;
-                    expect_key = obj;
-                    first = false;
-                    break;
-                }
-                (Some(b'}'), true) | (Some(b']'), false) => {
+            } else {
+                let in_array = !objects.get(depth - 1);
+                if in_array && first && matches!(b.get(i), Some(b']')) {
                     i += 1;
                     depth -= 1;
+                } else {
+                    match b.get(i) {
+                        Some(b'{' | b'[') => {
+                            if depth >= HARD_DEPTH {
+                                break 'fail err(i, "nested too deeply");
+                            }
+                            let is_obj = matches!(b.get(i), Some(b'{'));
+                            objects.set(depth, is_obj);
+                            depth += 1;
+                            stats.depth = stats.depth.max(depth);
+                            i += 1;
+                            expect_key = is_obj;
+                            first = true;
+                            continue;
+                        }
+                        Some(b'"') => {
+                            let (j, chars) = match scan_string(b, i) {
+                                Ok(r) => r,
+                                Err(e) => break 'fail e,
+                            };
+                            stats.max_string_chars = stats.max_string_chars.max(chars);
+                            i = j;
+                        }
+                        Some(b'-' | b'0'..=b'9') => match scan_number(b, i) {
+                            Ok(j) => i = j,
+                            Err(e) => break 'fail e,
+                        },
+                        _ => match scan_literal(b, i) {
+                            Ok(j) => i = j,
+                            Err(e) => break 'fail e,
+                        },
+                    }
                 }
-                _ => return Err(err(i, "expected ',' or a closing bracket")),
+            }
+            // A value (or a container) just ended at depth `depth`; close what ends here.
+            loop {
+                if depth == 0 {
+                    if skip_ws(b, i) != b.len() {
+                        break 'fail err(i, "trailing characters");
+                    }
+                    return Ok(stats);
+                }
+                if depth == 1 {
+                    stats.max_value_bytes =
+                        stats.max_value_bytes.max(i.saturating_sub(value_start));
+                }
+                i = skip_ws(b, i);
+                let in_object = objects.get(depth - 1);
+                match (b.get(i), in_object) {
+                    (Some(b','), obj) => {
+                        i += 1;
+                        expect_key = obj;
+                        first = false;
+                        break;
+                    }
+                    (Some(b'}'), true) | (Some(b']'), false) => {
+                        i += 1;
+                        depth -= 1;
+                    }
+                    _ => break 'fail err(i, "expected ',' or a closing bracket"),
+                }
             }
         }
-    }
+    };
+    Err(e)
 }
 
 /// One flag per nesting level, a byte each: plain loads and stores (packed bits cost shifts and
