@@ -598,7 +598,7 @@ pub(crate) fn read_stored(protocol: Protocol, body: &[u8], message_id: &[u8]) ->
             let inner = v
                 .get(1..v.len().saturating_sub(1))
                 .filter(|_| matches!(v.first(), Some(b'"')));
-            if !inner.is_some_and(|m| m == message_id) {
+            if !inner.is_some_and(|m| json::same(m, message_id)) {
                 meta.mismatch = true;
             }
             // `v` is a sub-slice of `body`, so this is its offset; +1 skips the quote.
