@@ -105,7 +105,7 @@ impl Queue {
         if let Some(e) = self.entries.get_mut(idx) {
             if e.flight != DEAD {
                 e.flight = DEAD;
-                e.bytes = Box::new([]);
+                e.bytes = Box::default();
                 self.dead += 1;
             }
         }
