@@ -264,7 +264,8 @@ impl Pipeline {
         events: Vec<usize>,
         retry_after: Option<Millis>,
     ) {
-        let pause_ms = self.limits.identity_pause_ms.max(retry_after.unwrap_or(0));
+        let pause_ms = self.config.protocol.limits().identity_pause_ms;
+        let pause_ms = pause_ms.max(retry_after.unwrap_or(0));
         let throttle_until = now.saturating_add(pause_ms);
         let hold_until = now.saturating_add(self.config.quota_probe_ms);
         for (n, names) in named.iter().enumerate() {

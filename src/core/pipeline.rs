@@ -10,7 +10,7 @@ use super::report::{
 };
 use super::Millis;
 use crate::prelude::*;
-use crate::protocol::{Limits, Protocol};
+use crate::protocol::Protocol;
 
 /// Tags that keep the key spaces of messageIds, users and devices apart.
 pub(crate) const TAG_MSG: u8 = b'm';
@@ -109,7 +109,6 @@ const SCRATCH_KEEP: usize = 64 * 1024;
 #[derive(Debug)]
 pub struct Pipeline {
     pub(crate) config: Config,
-    pub(crate) limits: Limits,
     pub(crate) prefix: Box<[u8]>,
     pub(crate) suffix: Box<[u8]>,
     pub(crate) rng: Rng,
@@ -165,7 +164,6 @@ impl Pipeline {
         let limits = protocol.limits();
         let (prefix, suffix) = protocol.envelope(&config.write_key, config.min_id_length);
         Ok(Pipeline {
-            limits,
             prefix: prefix.into_boxed_slice(),
             suffix: suffix.into_boxed_slice(),
             rng: Rng::new(config.seed),
