@@ -201,7 +201,7 @@ impl Pipeline {
                 }
             }
         }
-        self.stats.delivered += ids.len() as u64;
+        self.delivered += ids.len() as u64;
         if !ids.is_empty() {
             self.push_event(AppEvent::Delivered { ids, message_ids });
         }
@@ -384,7 +384,7 @@ impl Pipeline {
         self.queued += 1;
         self.queued_bytes += len;
         self.retries_queued += 1;
-        self.stats.retried += 1;
+        self.retried += 1;
         self.hint = self.hint.min(id);
     }
 }
