@@ -17,7 +17,7 @@
 use crate::prelude::*;
 
 use super::report::say;
-use super::Millis;
+use super::{as_str, Millis};
 use crate::protocol::json::{self, ScanError};
 use crate::protocol::{amplitude, Protocol};
 
@@ -178,9 +178,8 @@ impl Rejected {
 }
 
 impl Rejected {
-    /// The message, built without `core::fmt` (see `report::say`). Every variant fills the same
-    /// arguments and shares one `say` call: {0} kind, {1} field label, {2} a text detail, {3}
-    /// field name, {4} and {5} numbers.
+    /// The message, built without `core::fmt` (see `report::say`), by one `say` call for every
+    /// variant: {0} kind, {1} field label, {2} a detail, {3} field name, {4} and {5} numbers.
     pub fn message(&self) -> String {
         let (template, kind, field, detail, a, b) = match self {
             Rejected::Invalid { kind, field, rule } => {
@@ -369,16 +368,6 @@ fn non_empty(s: &Option<String>) -> Option<&str> {
     as_str(s).filter(|s| !s.is_empty())
 }
 
-/// `Option::as_deref`, inlined: at opt-level z the library's stays a call, its result passed
-/// through memory, at each of the input's fields (wasm size).
-#[inline(always)]
-pub(crate) fn as_str(s: &Option<String>) -> Option<&str> {
-    match s {
-        Some(s) => Some(s.as_str()),
-        None => None,
-    }
-}
-
 fn check_object(
     kind: EventKind,
     field: Field,
@@ -433,8 +422,8 @@ fn check_object(
     Ok(())
 }
 
-/// `id` if Amplitude keeps it; else none, with a warning. (Called per id rather than looping
-/// over a pair of them: an array's by-value iterator cost wasm size.)
+/// `id` if Amplitude keeps it, else none and a warning (per id: looping over an array of the
+/// two cost its by-value iterator in the wasm).
 fn amplitude_keeps<'a>(
     id: Option<&'a str>,
     field: Field,

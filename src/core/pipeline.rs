@@ -226,7 +226,7 @@ impl Pipeline {
         let now = self.observe(now);
         let protocol = self.config.protocol;
         let generated;
-        let message_id = match super::event::as_str(&input.message_id) {
+        let message_id = match super::as_str(&input.message_id) {
             Some(id) => id,
             None => {
                 generated = self.rng.uuid_v4();
