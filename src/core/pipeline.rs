@@ -57,6 +57,8 @@ impl Pause {
 pub(crate) struct Pauses(KeyMap);
 
 impl Pauses {
+    // Inlined: out of line, the pause came back through memory at each caller (wasm size).
+    #[inline(always)]
     pub fn get(&self, k: u64) -> Option<Pause> {
         self.0.get(k).map(Pause::unpack)
     }
