@@ -145,21 +145,22 @@ impl KeyMap {
     }
 
     /// The slot holding `k`, or else the free slot where it would go (the table is never full);
-    /// `None` only while the table has no slots.
-    fn probe(&self, k: u64) -> Option<usize> {
+    /// past the end only while the table has no slots. (A plain index: an `Option` came back
+    /// through memory.)
+    fn probe(&self, k: u64) -> usize {
         let mask = self.mask();
         let mut i = k as usize & mask;
-        loop {
-            let (key, _) = *self.slots.get(i)?;
+        while let Some(&(key, _)) = self.slots.get(i) {
             if key == k || key == 0 {
-                return Some(i);
+                return i;
             }
             i = (i + 1) & mask;
         }
+        usize::MAX
     }
 
     fn find(&self, k: u64) -> Option<usize> {
-        let i = self.probe(k)?;
+        let i = self.probe(k);
         (k != 0 && self.slots.get(i)?.0 == k).then_some(i)
     }
 
@@ -185,7 +186,8 @@ impl KeyMap {
                 }
             }
         }
-        if let Some(slot) = self.probe(k).and_then(|i| self.slots.get_mut(i)) {
+        let i = self.probe(k);
+        if let Some(slot) = self.slots.get_mut(i) {
             if slot.0 == 0 {
                 self.len += 1;
             }
