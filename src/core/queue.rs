@@ -75,12 +75,21 @@ impl Queue {
     pub fn get_mut(&mut self, idx: usize) -> Option<&mut Entry> {
         self.entries.get_mut(idx)
     }
-    /// Position of the live event `id`.
-    #[cfg_attr(target_arch = "wasm32", inline(never))]
+    /// Position of the live event `id`. Inlined over an out-of-line search that returns a plain
+    /// index: an `Option` returned out of line came back through memory at every caller.
+    #[inline(always)]
     pub fn find(&self, id: u64) -> Option<usize> {
+        let idx = self.position(id);
+        (idx != usize::MAX).then_some(idx)
+    }
+    /// Position of the live event `id`, or `usize::MAX`.
+    #[cfg_attr(target_arch = "wasm32", inline(never))]
+    fn position(&self, id: u64) -> usize {
         let idx = self.lower_bound(id);
-        let e = self.entries.get(idx)?;
-        (e.id == id && e.flight != DEAD).then_some(idx)
+        match self.entries.get(idx) {
+            Some(e) if e.id == id && e.flight != DEAD => idx,
+            _ => usize::MAX,
+        }
     }
     /// The live event `id`.
     pub fn live(&self, id: u64) -> Option<&Entry> {
