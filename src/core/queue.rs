@@ -168,17 +168,31 @@ impl KeyMap {
         usize::MAX
     }
 
-    fn find(&self, k: u64) -> Option<usize> {
+    /// The slot holding `k`, or `usize::MAX`. The lookups below are inlined over it: an
+    /// `Option` returned out of line came back through memory at every caller (wasm size).
+    #[cfg_attr(target_arch = "wasm32", inline(never))]
+    fn slot_of(&self, k: u64) -> usize {
         let i = self.probe(k);
-        (k != 0 && self.slots.get(i)?.0 == k).then_some(i)
+        match self.slots.get(i) {
+            Some(&(key, _)) if k != 0 && key == k => i,
+            _ => usize::MAX,
+        }
     }
 
+    #[inline(always)]
+    fn find(&self, k: u64) -> Option<usize> {
+        let i = self.slot_of(k);
+        (i != usize::MAX).then_some(i)
+    }
+
+    #[inline(always)]
     pub fn get(&self, k: u64) -> Option<u64> {
-        Some(self.slots.get(self.find(k)?)?.1)
+        self.slots.get(self.slot_of(k)).map(|s| s.1)
     }
 
+    #[inline(always)]
     pub fn contains_key(&self, k: u64) -> bool {
-        self.find(k).is_some()
+        self.slot_of(k) != usize::MAX
     }
 
     /// Sets `k` to `v`, replacing any value it had.
