@@ -141,7 +141,7 @@ impl Pipeline {
             let mut probe = None;
             if paused {
                 let mut skip = false;
-                for k in [e.user, e.device] {
+                for &k in &[e.user, e.device] {
                     if k == 0 {
                         continue;
                     }

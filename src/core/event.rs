@@ -17,7 +17,7 @@
 use crate::prelude::*;
 
 use super::report::say;
-use super::Millis;
+use super::{as_str, Millis};
 use crate::protocol::json::{self, ScanError};
 use crate::protocol::{amplitude, Protocol};
 
@@ -178,9 +178,8 @@ impl Rejected {
 }
 
 impl Rejected {
-    /// The message, built without `core::fmt` (see `report::say`). Every variant fills the same
-    /// arguments and shares one `say` call: {0} kind, {1} field label, {2} a text detail, {3}
-    /// field name, {4} and {5} numbers.
+    /// The message, built without `core::fmt` (see `report::say`), by one `say` call for every
+    /// variant: {0} kind, {1} field label, {2} a detail, {3} field name, {4} and {5} numbers.
     pub fn message(&self) -> String {
         let (template, kind, field, detail, a, b) = match self {
             Rejected::Invalid { kind, field, rule } => {
@@ -369,16 +368,6 @@ fn non_empty(s: &Option<String>) -> Option<&str> {
     as_str(s).filter(|s| !s.is_empty())
 }
 
-/// `Option::as_deref`, inlined: at opt-level z the library's stays a call, its result passed
-/// through memory, at each of the input's fields (wasm size).
-#[inline(always)]
-pub(crate) fn as_str(s: &Option<String>) -> Option<&str> {
-    match s {
-        Some(s) => Some(s.as_str()),
-        None => None,
-    }
-}
-
 fn check_object(
     kind: EventKind,
     field: Field,
@@ -431,6 +420,21 @@ fn check_object(
         }
     }
     Ok(())
+}
+
+/// `id` if Amplitude keeps it, else none and a warning (per id: looping over an array of the
+/// two cost its by-value iterator in the wasm).
+fn amplitude_keeps<'a>(
+    id: Option<&'a str>,
+    field: Field,
+    min_id_length: usize,
+    warnings: &mut Vec<Warning>,
+) -> Option<&'a str> {
+    if id.is_some_and(|s| !amplitude::valid_id(s, min_id_length)) {
+        warnings.push(Warning::IdRemoved { field });
+        return None;
+    }
+    id
 }
 
 /// The validated, protocol-ready view of an input, borrowing from it.
@@ -500,15 +504,8 @@ pub(crate) fn validate<'a>(
         }
     }
     if protocol.is_amplitude() {
-        for (id, field) in [
-            (&mut user_id, Field::UserId),
-            (&mut anonymous_id, Field::AnonymousId),
-        ] {
-            if id.is_some_and(|s| !amplitude::valid_id(s, min_id_length)) {
-                *id = None;
-                warnings.push(Warning::IdRemoved { field });
-            }
-        }
+        user_id = amplitude_keeps(user_id, Field::UserId, min_id_length, warnings);
+        anonymous_id = amplitude_keeps(anonymous_id, Field::AnonymousId, min_id_length, warnings);
         if user_id.is_none() && anonymous_id.is_none() {
             return Err(invalid(
                 Field::UserId,
@@ -586,19 +583,19 @@ pub(crate) fn read_stored(protocol: Protocol, body: &[u8], message_id: &[u8]) ->
         device: None,
     };
     for (k, v) in json::members(body) {
-        if k == mid_key.as_bytes() {
+        if json::same(k, mid_key.as_bytes()) {
             let inner = v
                 .get(1..v.len().saturating_sub(1))
                 .filter(|_| matches!(v.first(), Some(b'"')));
-            if !inner.is_some_and(|m| m == message_id) {
+            if !inner.is_some_and(|m| json::same(m, message_id)) {
                 meta.mismatch = true;
             }
             // `v` is a sub-slice of `body`, so this is its offset; +1 skips the quote.
             meta.msg_off = v.as_ptr() as usize - body.as_ptr() as usize + 1;
             meta.msg_len = message_id.len();
-        } else if k == device_key.as_bytes() {
+        } else if json::same(k, device_key.as_bytes()) {
             meta.device = json::string(v);
-        } else if k == user_key.as_bytes() {
+        } else if json::same(k, user_key.as_bytes()) {
             meta.user = json::string(v);
         }
     }

@@ -50,3 +50,12 @@ pub use report::{
 };
 
 pub use crate::protocol::Protocol;
+
+/// `Option::as_deref`, inlined: the library's stayed a call returning through memory (wasm size).
+#[inline(always)]
+pub(crate) fn as_str(s: &Option<crate::prelude::String>) -> Option<&str> {
+    match s {
+        Some(s) => Some(s.as_str()),
+        None => None,
+    }
+}

@@ -36,14 +36,18 @@ impl Pipeline {
             .decode(response.status, retry_after, &response.body);
         match outcome {
             Outcome::Accepted { warnings } => self.succeed(now, flight, Vec::new(), warnings),
-            Outcome::Partial { errors, warnings } => {
+            Outcome::Partial {
+                mut errors,
+                warnings,
+            } => {
                 let mut failed = Vec::new();
                 if errors.is_empty() {
                     // `failed > 0` without `errors`: nothing to say which; the rest were accepted.
                     let error = "the server counted failed events without naming them".into();
                     self.push_event(AppEvent::Warning(Warning::UnmatchedServerError { error }));
                 }
-                for err in errors {
+                for err in &mut errors {
+                    let error = core::mem::take(&mut err.error);
                     let by_id = err.message_id.as_deref().and_then(|m| {
                         flight.events.iter().position(|&id| {
                             self.queue
@@ -52,10 +56,9 @@ impl Pipeline {
                         })
                     });
                     match by_id.or(err.index.filter(|&i| i < flight.events.len())) {
-                        Some(i) => failed.push((i, err.error)),
-                        None => self.push_event(AppEvent::Warning(Warning::UnmatchedServerError {
-                            error: err.error,
-                        })),
+                        Some(i) => failed.push((i, error)),
+                        None => self
+                            .push_event(AppEvent::Warning(Warning::UnmatchedServerError { error })),
                     }
                 }
                 self.succeed(now, flight, failed, warnings);
@@ -122,7 +125,7 @@ impl Pipeline {
                     return;
                 }
                 let mut failed = Vec::new();
-                for i in indexes {
+                for &i in &indexes {
                     failed.push((i, error.clone()));
                 }
                 self.settle(now, &flight, failed, false);
@@ -143,7 +146,7 @@ impl Pipeline {
         now: Millis,
         flight: Flight,
         failed: Vec<(usize, String)>,
-        warnings: Vec<String>,
+        mut warnings: Vec<String>,
     ) {
         // The server is answering again: a backoff left by an earlier failure no longer holds.
         self.backoff_attempt = 0;
@@ -163,7 +166,8 @@ impl Pipeline {
             }
         }
         self.settle(now, &flight, failed, true);
-        for message in warnings {
+        for message in &mut warnings {
+            let message = core::mem::take(message);
             self.push_event(AppEvent::Warning(Warning::Server { message }));
         }
     }
@@ -197,7 +201,7 @@ impl Pipeline {
                 }
             }
         }
-        self.stats.delivered += ids.len() as u64;
+        self.delivered += ids.len() as u64;
         if !ids.is_empty() {
             self.push_event(AppEvent::Delivered { ids, message_ids });
         }
@@ -260,7 +264,8 @@ impl Pipeline {
         events: Vec<usize>,
         retry_after: Option<Millis>,
     ) {
-        let pause_ms = self.limits.identity_pause_ms.max(retry_after.unwrap_or(0));
+        let pause_ms = self.config.protocol.limits().identity_pause_ms;
+        let pause_ms = pause_ms.max(retry_after.unwrap_or(0));
         let throttle_until = now.saturating_add(pause_ms);
         let hold_until = now.saturating_add(self.config.quota_probe_ms);
         for (n, names) in named.iter().enumerate() {
@@ -272,7 +277,7 @@ impl Pipeline {
                 self.pause_and_tell(k, until, hold, user, Some(name));
             }
         }
-        for i in events {
+        for &i in &events {
             let Some(&id) = flight.events.get(i) else {
                 continue;
             };
@@ -379,7 +384,7 @@ impl Pipeline {
         self.queued += 1;
         self.queued_bytes += len;
         self.retries_queued += 1;
-        self.stats.retried += 1;
+        self.retried += 1;
         self.hint = self.hint.min(id);
     }
 }

@@ -10,7 +10,7 @@ use super::report::{
 };
 use super::Millis;
 use crate::prelude::*;
-use crate::protocol::{Limits, Protocol};
+use crate::protocol::Protocol;
 
 /// Tags that keep the key spaces of messageIds, users and devices apart.
 pub(crate) const TAG_MSG: u8 = b'm';
@@ -57,6 +57,8 @@ impl Pause {
 pub(crate) struct Pauses(KeyMap);
 
 impl Pauses {
+    // Inlined: out of line, the pause came back through memory at each caller (wasm size).
+    #[inline(always)]
     pub fn get(&self, k: u64) -> Option<Pause> {
         self.0.get(k).map(Pause::unpack)
     }
@@ -109,7 +111,6 @@ const SCRATCH_KEEP: usize = 64 * 1024;
 #[derive(Debug)]
 pub struct Pipeline {
     pub(crate) config: Config,
-    pub(crate) limits: Limits,
     pub(crate) prefix: Box<[u8]>,
     pub(crate) suffix: Box<[u8]>,
     pub(crate) rng: Rng,
@@ -150,7 +151,12 @@ pub struct Pipeline {
     /// after every call, and the deque's ring-buffer code costs wasm size.
     pub(crate) events: Vec<Option<AppEvent>>,
     pub(crate) events_read: usize,
-    pub(crate) stats: Stats,
+    /// The running counts `stats()` reports (the rest of `Stats` is computed there): four
+    /// counters rather than a whole `Stats` kept, half of it unused, in every pipeline.
+    pub(crate) delivered: u64,
+    pub(crate) failed: u64,
+    pub(crate) retried: u64,
+    pub(crate) evicted: u64,
     pub(crate) last_now: Millis,
     /// Where `enqueue` encodes, reused: the event is then copied once into an allocation of its
     /// exact size (growing and shrinking a fresh Vec copied it up to twice, and most of a
@@ -165,7 +171,6 @@ impl Pipeline {
         let limits = protocol.limits();
         let (prefix, suffix) = protocol.envelope(&config.write_key, config.min_id_length);
         Ok(Pipeline {
-            limits,
             prefix: prefix.into_boxed_slice(),
             suffix: suffix.into_boxed_slice(),
             rng: Rng::new(config.seed),
@@ -194,7 +199,10 @@ impl Pipeline {
             next_sweep: Millis::MAX,
             events: Vec::new(),
             events_read: 0,
-            stats: Stats::default(),
+            delivered: 0,
+            failed: 0,
+            retried: 0,
+            evicted: 0,
             last_now: 0,
             scratch: Vec::new(),
             config,
@@ -220,7 +228,7 @@ impl Pipeline {
         let now = self.observe(now);
         let protocol = self.config.protocol;
         let generated;
-        let message_id = match super::event::as_str(&input.message_id) {
+        let message_id = match super::as_str(&input.message_id) {
             Some(id) => id,
             None => {
                 generated = self.rng.uuid_v4();
@@ -404,7 +412,7 @@ impl Pipeline {
             let Some(e) = self.queue.get(idx) else { break };
             if e.is_queued() {
                 self.fail(idx, FailReason::Evicted);
-                self.stats.evicted += 1;
+                self.evicted += 1;
             }
             idx += 1;
         }
@@ -523,7 +531,10 @@ impl Pipeline {
             rate_limited_until: (self.rate_limited_until > now).then_some(self.rate_limited_until),
             quota_held_until: self.quota.map(|q| q.until.unwrap_or(q.next_probe)),
             paused_identities: self.pauses.len(),
-            ..self.stats.clone()
+            delivered: self.delivered,
+            failed: self.failed,
+            retried: self.retried,
+            evicted: self.evicted,
         }
     }
 
@@ -578,7 +589,7 @@ impl Pipeline {
     /// Removes a live event for good, reporting why.
     pub(crate) fn fail(&mut self, idx: usize, reason: FailReason) {
         if let Some(message_id) = self.remove(idx) {
-            self.stats.failed += 1;
+            self.failed += 1;
             let id = EventId(self.queue.get(idx).map_or(0, |e| e.id));
             self.push_event(AppEvent::Failed {
                 id,

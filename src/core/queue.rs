@@ -46,7 +46,7 @@ impl Entry {
     /// Whether its messageId is `m` (one out-of-line comparison for the three places that ask).
     #[cfg_attr(target_arch = "wasm32", inline(never))]
     pub fn has_message_id(&self, m: &[u8]) -> bool {
-        self.message_id() == m
+        crate::protocol::json::same(self.message_id(), m)
     }
     pub fn message_id_string(&self) -> String {
         String::from_utf8(self.message_id().to_vec()).unwrap_or_default()
@@ -75,12 +75,21 @@ impl Queue {
     pub fn get_mut(&mut self, idx: usize) -> Option<&mut Entry> {
         self.entries.get_mut(idx)
     }
-    /// Position of the live event `id`.
-    #[cfg_attr(target_arch = "wasm32", inline(never))]
+    /// Position of the live event `id`. Inlined over an out-of-line search that returns a plain
+    /// index: an `Option` returned out of line came back through memory at every caller.
+    #[inline(always)]
     pub fn find(&self, id: u64) -> Option<usize> {
+        let idx = self.position(id);
+        (idx != usize::MAX).then_some(idx)
+    }
+    /// Position of the live event `id`, or `usize::MAX`.
+    #[cfg_attr(target_arch = "wasm32", inline(never))]
+    fn position(&self, id: u64) -> usize {
         let idx = self.lower_bound(id);
-        let e = self.entries.get(idx)?;
-        (e.id == id && e.flight != DEAD).then_some(idx)
+        match self.entries.get(idx) {
+            Some(e) if e.id == id && e.flight != DEAD => idx,
+            _ => usize::MAX,
+        }
     }
     /// The live event `id`.
     pub fn live(&self, id: u64) -> Option<&Entry> {
@@ -105,7 +114,7 @@ impl Queue {
         if let Some(e) = self.entries.get_mut(idx) {
             if e.flight != DEAD {
                 e.flight = DEAD;
-                e.bytes = Box::new([]);
+                e.bytes = Box::default();
                 self.dead += 1;
             }
         }
@@ -114,14 +123,11 @@ impl Queue {
     /// removals it reclaims, and a backlog drained from the front carries little dead metadata.
     pub fn tidy(&mut self) {
         if self.dead * 4 > self.entries.len() {
-            // Moved into an exactly sized vector (smaller code than retain + shrink_to_fit).
-            let old = core::mem::take(&mut self.entries);
-            self.entries = Vec::with_capacity(old.len() - self.dead);
-            for e in old {
-                if e.flight != DEAD {
-                    self.entries.push(e);
-                }
-            }
+            // Shrunk to fit, so memory follows what is held. (Once smaller as a move into an
+            // exactly sized vector; the shrinking code is in the wasm anyway for the bindings'
+            // boxed slices, and retain's is now the smaller loop.)
+            self.entries.retain(|e| e.flight != DEAD);
+            self.entries.shrink_to_fit();
             self.dead = 0;
         }
     }
@@ -148,30 +154,45 @@ impl KeyMap {
     }
 
     /// The slot holding `k`, or else the free slot where it would go (the table is never full);
-    /// `None` only while the table has no slots.
-    fn probe(&self, k: u64) -> Option<usize> {
+    /// past the end only while the table has no slots. (A plain index: an `Option` came back
+    /// through memory.)
+    fn probe(&self, k: u64) -> usize {
         let mask = self.mask();
         let mut i = k as usize & mask;
-        loop {
-            let (key, _) = *self.slots.get(i)?;
+        while let Some(&(key, _)) = self.slots.get(i) {
             if key == k || key == 0 {
-                return Some(i);
+                return i;
             }
             i = (i + 1) & mask;
         }
+        usize::MAX
     }
 
+    /// The slot holding `k`, or `usize::MAX`. The lookups below are inlined over it: an
+    /// `Option` returned out of line came back through memory at every caller (wasm size).
+    #[cfg_attr(target_arch = "wasm32", inline(never))]
+    fn slot_of(&self, k: u64) -> usize {
+        let i = self.probe(k);
+        match self.slots.get(i) {
+            Some(&(key, _)) if k != 0 && key == k => i,
+            _ => usize::MAX,
+        }
+    }
+
+    #[inline(always)]
     fn find(&self, k: u64) -> Option<usize> {
-        let i = self.probe(k)?;
-        (k != 0 && self.slots.get(i)?.0 == k).then_some(i)
+        let i = self.slot_of(k);
+        (i != usize::MAX).then_some(i)
     }
 
+    #[inline(always)]
     pub fn get(&self, k: u64) -> Option<u64> {
-        Some(self.slots.get(self.find(k)?)?.1)
+        self.slots.get(self.slot_of(k)).map(|s| s.1)
     }
 
+    #[inline(always)]
     pub fn contains_key(&self, k: u64) -> bool {
-        self.find(k).is_some()
+        self.slot_of(k) != usize::MAX
     }
 
     /// Sets `k` to `v`, replacing any value it had.
@@ -182,13 +203,14 @@ impl KeyMap {
             let grown = vec![(0, 0); (self.slots.len() * 2).max(8)];
             let old = core::mem::replace(&mut self.slots, grown);
             self.len = 0;
-            for (k, v) in old {
+            for &(k, v) in &old {
                 if k != 0 {
                     self.insert(k, v);
                 }
             }
         }
-        if let Some(slot) = self.probe(k).and_then(|i| self.slots.get_mut(i)) {
+        let i = self.probe(k);
+        if let Some(slot) = self.slots.get_mut(i) {
             if slot.0 == 0 {
                 self.len += 1;
             }
@@ -249,7 +271,7 @@ impl KeyMap {
         }
         let old = core::mem::take(&mut self.slots);
         self.len = 0;
-        for (k, v) in old {
+        for &(k, v) in &old {
             if k != 0 && keep(v) {
                 self.insert(k, v);
             }

@@ -111,6 +111,23 @@ fn push_indexes(list: &[u8], out: &mut Vec<usize>) {
     }
 }
 
+/// Appends `label`, the fields `group` names (comma-separated) and `)`, if it names any, and their
+/// event indexes to `idx`.
+/// (Called per group rather than looping over an array of them: its by-value iterator cost wasm
+/// size.)
+fn bad_fields(doc: &[u8], group: &str, label: &str, error: &mut String, idx: &mut Vec<usize>) {
+    let mut first = true;
+    for (name, list) in json::members(json::field_or_empty(doc, group)) {
+        error.push_str(if first { label } else { ", " });
+        error.push_str(&json::unescape(name).unwrap_or_default());
+        push_indexes(list, idx);
+        first = false;
+    }
+    if !first {
+        error.push(')');
+    }
+}
+
 pub(crate) fn decode(
     protocol: Protocol,
     status: u16,
@@ -126,22 +143,20 @@ pub(crate) fn decode(
         400 => {
             let mut idx = Vec::new();
             let mut error = error_text(doc, status);
-            for (group, label) in [
-                ("events_with_invalid_fields", " (invalid: "),
-                ("events_with_missing_fields", " (missing: "),
-            ] {
-                let fields = json::field_or_empty(doc, group);
-                let mut first = true;
-                for (name, list) in json::members(fields) {
-                    error.push_str(if first { label } else { ", " });
-                    error.push_str(&json::unescape(name).unwrap_or_default());
-                    push_indexes(list, &mut idx);
-                    first = false;
-                }
-                if !first {
-                    error.push(')');
-                }
-            }
+            bad_fields(
+                doc,
+                "events_with_invalid_fields",
+                " (invalid: ",
+                &mut error,
+                &mut idx,
+            );
+            bad_fields(
+                doc,
+                "events_with_missing_fields",
+                " (missing: ",
+                &mut error,
+                &mut idx,
+            );
             if idx.is_empty() {
                 return Outcome::Permanent { status, error };
             }

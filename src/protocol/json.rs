@@ -15,7 +15,7 @@
 use crate::prelude::*;
 
 /// Nesting beyond this is refused outright: an object this deep is a bug in the caller, and the
-/// bound keeps the scanner's container stack in 128 bits.
+/// bound keeps the scanner's container stack a fixed 128 bytes.
 pub const HARD_DEPTH: usize = 128;
 
 /// Why a text is not the JSON object we need, with the byte offset where the scan stopped.
@@ -190,7 +190,7 @@ fn scan_literal(b: &[u8], i: usize) -> Result<usize, ScanError> {
         Some(b'f') => b"false",
         _ => b"null",
     };
-    if b.get(i..i + lit.len()).is_some_and(|t| t == lit) {
+    if b.get(i..i + lit.len()).is_some_and(|t| same(t, lit)) {
         return Ok(i + lit.len());
     }
     Err(err(i, "unexpected character"))
@@ -198,126 +198,136 @@ fn scan_literal(b: &[u8], i: usize) -> Result<usize, ScanError> {
 
 /// Validates that `b` is exactly one JSON object (surrounding whitespace allowed) and measures it.
 pub fn scan_object(b: &[u8]) -> Result<ObjectStats, ScanError> {
-    let mut stats = ObjectStats::default();
-    let mut i = skip_ws(b, 0);
-    if !matches!(b.get(i), Some(b'{')) {
-        return Err(err(i, "not an object"));
-    }
-    // Bit d of `objects` says whether the container at depth d is an object (else an array).
-    let mut objects = Bits128::default();
-    objects.set(0, true);
-    let mut depth = 1usize;
-    stats.depth = 1;
-    i += 1;
-    let mut value_start = 0usize;
-    // Each pass reads one value (after a key, or in an array) or closes containers.
-    let mut expect_key = true;
-    let mut first = true;
-    loop {
-        i = skip_ws(b, i);
-        if expect_key {
-            match b.get(i) {
-                Some(b'}') if first => {
-                    i += 1;
-                    depth -= 1;
-                }
-                Some(b'"') => {
-                    i = scan_string(b, i)?.0;
-                    i = skip_ws(b, i);
-                    if !matches!(b.get(i), Some(b':')) {
-                        return Err(err(i, "expected ':'"));
-                    }
-                    i = skip_ws(b, i + 1);
-                    if depth == 1 {
-                        stats.keys += 1;
-                        value_start = i;
-                    }
-                    expect_key = false;
-                    first = false;
-                    continue;
-                }
-                _ => return Err(err(i, "expected a key")),
-            }
-        } else {
-            let in_array = !objects.get(depth - 1);
-            if in_array && first && matches!(b.get(i), Some(b']')) {
-                i += 1;
-                depth -= 1;
-            } else {
+    // One exit for every error: each `return Err(..)` wrote the error's three words on its own
+    // (wasm size).
+    let e = 'fail: {
+        let mut stats = ObjectStats::default();
+        let mut i = skip_ws(b, 0);
+        if !matches!(b.get(i), Some(b'{')) {
+            break 'fail err(i, "not an object");
+        }
+        // Flag d of `objects` says whether the container at depth d is an object (else an array).
+        let mut objects = Flags([false; HARD_DEPTH]);
+        objects.set(0, true);
+        let mut depth = 1usize;
+        stats.depth = 1;
+        i += 1;
+        let mut value_start = 0usize;
+        // Each pass reads one value (after a key, or in an array) or closes containers.
+        let mut expect_key = true;
+        let mut first = true;
+        loop {
+            i = skip_ws(b, i);
+            if expect_key {
                 match b.get(i) {
-                    Some(b'{' | b'[') => {
-                        if depth >= HARD_DEPTH {
-                            return Err(err(i, "nested too deeply"));
-                        }
-                        let is_obj = matches!(b.get(i), Some(b'{'));
-                        objects.set(depth, is_obj);
-                        depth += 1;
-                        stats.depth = stats.depth.max(depth);
+                    Some(b'}') if first => {
                         i += 1;
-                        expect_key = is_obj;
-                        first = true;
-                        continue;
+                        depth -= 1;
                     }
                     Some(b'"') => {
-                        let (j, chars) = scan_string(b, i)?;
-                        stats.max_string_chars = stats.max_string_chars.max(chars);
-                        i = j;
+                        i = match scan_string(b, i) {
+                            Ok((j, _)) => j,
+                            Err(e) => break 'fail e,
+                        };
+                        i = skip_ws(b, i);
+                        if !matches!(b.get(i), Some(b':')) {
+                            break 'fail err(i, "expected ':'");
+                        }
+                        i = skip_ws(b, i + 1);
+                        if depth == 1 {
+                            stats.keys += 1;
+                            value_start = i;
+                        }
+                        expect_key = false;
+                        first = false;
+                        continue;
                     }
-                    Some(b'-' | b'0'..=b'9') => i = scan_number(b, i)?,
-                    _ => i = scan_literal(b, i)?,
+                    _ => break 'fail err(i, "expected a key"),
                 }
-            }
-        }
-        // A value (or a container) just ended at depth `depth`; close what ends here.
-        loop {
-            if depth == 0 {
-                if skip_ws(b, i) != b.len() {
-                    return Err(err(i, "trailing characters"));
-                }
-                return Ok(stats);
-            }
-            if depth == 1 {
-                stats.max_value_bytes = stats.max_value_bytes.max(i.saturating_sub(value_start));
-            }
-            i = skip_ws(b, i);
-            let in_object = objects.get(depth - 1);
-            match (b.get(i), in_object) {
-                (Some(b','), obj) => {
-                    i += 1;
-                    expect_key = obj;
-                    first = false;
-                    break;
-                }
-                (Some(b'}'), true) | (Some(b']'), false) => {
+            } else {
+                let in_array = !objects.get(depth - 1);
+                if in_array && first && matches!(b.get(i), Some(b']')) {
                     i += 1;
                     depth -= 1;
+                } else {
+                    match b.get(i) {
+                        Some(b'{' | b'[') => {
+                            if depth >= HARD_DEPTH {
+                                break 'fail err(i, "nested too deeply");
+                            }
+                            let is_obj = matches!(b.get(i), Some(b'{'));
+                            objects.set(depth, is_obj);
+                            depth += 1;
+                            stats.depth = stats.depth.max(depth);
+                            i += 1;
+                            expect_key = is_obj;
+                            first = true;
+                            continue;
+                        }
+                        Some(b'"') => {
+                            let (j, chars) = match scan_string(b, i) {
+                                Ok(r) => r,
+                                Err(e) => break 'fail e,
+                            };
+                            stats.max_string_chars = stats.max_string_chars.max(chars);
+                            i = j;
+                        }
+                        Some(b'-' | b'0'..=b'9') => match scan_number(b, i) {
+                            Ok(j) => i = j,
+                            Err(e) => break 'fail e,
+                        },
+                        _ => match scan_literal(b, i) {
+                            Ok(j) => i = j,
+                            Err(e) => break 'fail e,
+                        },
+                    }
                 }
-                _ => return Err(err(i, "expected ',' or a closing bracket")),
+            }
+            // A value (or a container) just ended at depth `depth`; close what ends here.
+            loop {
+                if depth == 0 {
+                    if skip_ws(b, i) != b.len() {
+                        break 'fail err(i, "trailing characters");
+                    }
+                    return Ok(stats);
+                }
+                if depth == 1 {
+                    stats.max_value_bytes =
+                        stats.max_value_bytes.max(i.saturating_sub(value_start));
+                }
+                i = skip_ws(b, i);
+                let in_object = objects.get(depth - 1);
+                match (b.get(i), in_object) {
+                    (Some(b','), obj) => {
+                        i += 1;
+                        expect_key = obj;
+                        first = false;
+                        break;
+                    }
+                    (Some(b'}'), true) | (Some(b']'), false) => {
+                        i += 1;
+                        depth -= 1;
+                    }
+                    _ => break 'fail err(i, "expected ',' or a closing bracket"),
+                }
             }
         }
-    }
+    };
+    Err(e)
 }
 
-/// 128 flags in two words: `u128` shifts are compiler-rt calls in wasm.
-#[derive(Default)]
-struct Bits128([u64; 2]);
+/// One flag per nesting level, a byte each: plain loads and stores (packed bits cost shifts and
+/// masks, and `u128` shifts are compiler-rt calls in wasm).
+struct Flags([bool; HARD_DEPTH]);
 
-impl Bits128 {
-    fn word(&mut self, i: usize) -> &mut u64 {
-        let [lo, hi] = &mut self.0;
-        if i < 64 {
-            lo
-        } else {
-            hi
-        }
-    }
-    fn get(&mut self, i: usize) -> bool {
-        *self.word(i) >> (i % 64) & 1 == 1
+impl Flags {
+    fn get(&self, i: usize) -> bool {
+        self.0.get(i).copied().unwrap_or(false)
     }
     fn set(&mut self, i: usize, on: bool) {
-        let bit = 1 << (i % 64);
-        let w = self.word(i);
-        *w = if on { *w | bit } else { *w & !bit };
+        if let Some(f) = self.0.get_mut(i) {
+            *f = on;
+        }
     }
 }
 
@@ -337,10 +347,17 @@ impl<'a> Iterator for Members<'a> {
     }
 }
 
+/// `a == b`, out of line with the slices as scalar arguments: comparing `&[u8]`s with `==` went
+/// through a library call taking both by reference through memory (wasm size).
+#[cfg_attr(target_arch = "wasm32", inline(never))]
+pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
+    a == b
+}
+
 /// The raw value of `key` in an object.
 pub fn field<'a>(obj: &'a [u8], key: &str) -> Option<&'a [u8]> {
     members(obj)
-        .find(|(k, _)| *k == key.as_bytes())
+        .find(|(k, _)| same(k, key.as_bytes()))
         .map(|(_, v)| v)
 }
 
@@ -506,26 +523,28 @@ pub fn write_str_with(out: &mut Vec<u8>, prefix: &str, s: &str) {
     out.push(b'"');
     out.extend_from_slice(prefix.as_bytes());
     let b = s.as_bytes();
-    let mut run = 0;
-    for (i, &c) in b.iter().enumerate() {
-        let esc: &[u8] = match c {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0..=0x1f => b"",
+    let (mut run, mut i) = (0, 0);
+    while let Some(&c) = b.get(i) {
+        i += 1;
+        // The letter of a two-character escape; 0 for a control byte without one (`\u00XX`).
+        let letter = match c {
+            b'"' | b'\\' => c,
+            b'\n' => b'n',
+            b'\r' => b'r',
+            b'\t' => b't',
+            0..=0x1f => 0,
             _ => continue,
         };
-        out.extend_from_slice(b.get(run..i).unwrap_or_default());
-        if esc.is_empty() {
-            out.extend_from_slice(b"\\u00");
+        out.extend_from_slice(b.get(run..i - 1).unwrap_or_default());
+        out.push(b'\\');
+        if letter == 0 {
+            out.extend_from_slice(b"u00");
             out.push(HEX[usize::from(c >> 4)]);
             out.push(HEX[usize::from(c & 15)]);
         } else {
-            out.extend_from_slice(esc);
+            out.push(letter);
         }
-        run = i + 1;
+        run = i;
     }
     out.extend_from_slice(b.get(run..).unwrap_or_default());
     out.push(b'"');
