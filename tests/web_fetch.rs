@@ -38,6 +38,14 @@ export async function answered(post) {
     () => post("https://api.example/v1-batch", headers, new TextEncoder().encode('{"batch":[]}'), true));
   return show(r) + " " + seen;
 }
+export async function dateRetryAfter(post) {
+  // An HTTP-date 10 s ahead (whole seconds, as the format has), and one that is not a date.
+  const at = new Date(Math.ceil(Date.now() / 1000) * 1000 + 10000).toUTCString();
+  const send = () => post("https://api.example/v1-batch", headers, new Uint8Array(2), false);
+  const [date] = await withFetch(429, { "Retry-After": at }, "", send);
+  const [junk] = await withFetch(429, { "Retry-After": "soon" }, "", send);
+  return JSON.stringify([date[1], junk[1]]);
+}
 export async function serverError(post) {
   const [r] = await withFetch(503, {}, "", () => post("https://api.example/v1-batch", headers, new Uint8Array(2), false));
   return show(r);
@@ -67,6 +75,8 @@ export function throwingFetch(post) {
 "#)]
 extern "C" {
     fn answered(post: &JsValue) -> Promise;
+    #[wasm_bindgen(js_name = dateRetryAfter)]
+    fn date_retry_after(post: &JsValue) -> Promise;
     #[wasm_bindgen(js_name = serverError)]
     fn server_error(post: &JsValue) -> Promise;
     #[wasm_bindgen(js_name = dataUrl)]
@@ -99,6 +109,13 @@ async fn status_retry_after_and_body_come_back_and_the_request_is_as_asked() {
     ] {
         assert!(request.contains(part), "{part} missing from {request}");
     }
+}
+
+/// The package's wasm reads Retry-After only as seconds: a date arrives converted, rounded up.
+#[wasm_bindgen_test]
+async fn an_http_date_retry_after_comes_back_as_the_seconds_left_and_junk_as_empty() {
+    let seen = run(date_retry_after).await;
+    assert!(seen == r#"["10",""]"# || seen == r#"["11",""]"#, "{seen}");
 }
 
 #[wasm_bindgen_test]

@@ -128,7 +128,13 @@ pub fn parse_retry_after(raw: &str, now: Millis) -> Option<Millis> {
             secs * 1000
         });
     }
-    parse_http_date(raw).map(|at| at.saturating_sub(now))
+    // The npm package's wasm is built without `http-date`: its web layer hands the core a date as
+    // the seconds left until it, read by the platform's own `Date.parse` (src/web/api.js `post`).
+    if cfg!(feature = "http-date") {
+        return parse_http_date(raw).map(|at| at.saturating_sub(now));
+    }
+    let _ = now;
+    None
 }
 
 #[cfg(test)]

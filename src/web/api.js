@@ -193,12 +193,19 @@ function time(t) {
 // `window`, so pages, workers and workerd share one path. Nothing here throws or rejects: a
 // failure comes back as a value, and an Error keeps its name (QuotaExceededError, TypeError, ...).
 
-// POST; resolves to [status, Retry-After or null, body text], or to the Error when no HTTP
+// POST; resolves to [status, Retry-After (as seconds) or null, body text], or to the Error when no HTTP
 // response came (offline, DNS, CORS, a keepalive body over the browser's 64 KiB quota).
 export async function post(url, headers, body, keepalive) {
   try {
     const r = await fetch(url, { method: "POST", headers, body, keepalive });
-    return [r.status, r.headers.get("retry-after"), await r.text()];
+    let wait = r.headers.get("retry-after");
+    // An HTTP-date becomes the whole seconds left until it (rounded up, so never early), read by
+    // the platform's Date.parse: the package's wasm reads only seconds (Cargo feature http-date).
+    if (wait && /\D/.test(wait.trim())) {
+      const at = Date.parse(wait);
+      wait = Number.isNaN(at) ? "" : String(Math.max(0, Math.ceil((at - Date.now()) / 1000)));
+    }
+    return [r.status, wait, await r.text()];
   } catch (e) {
     return e instanceof Error ? e : new Error(String(e));
   }
