@@ -529,22 +529,18 @@ impl<I: Io> Driver<I> {
                 daily_quota,
             } => {
                 let (who, id) = match (user_id, device_id) {
-                    (Some(u), _) => ("user ", u),
-                    (None, d) => ("device ", d.unwrap_or_default()),
+                    (Some(u), _) => ("user", u),
+                    (None, d) => ("device", d.unwrap_or_default()),
                 };
                 let why = if daily_quota {
-                    " is over its daily quota"
+                    "is over its daily quota"
                 } else {
-                    " is throttled"
+                    "is throttled"
                 };
-                // Built by hand: u64's Display would link the integer formatting machinery
-                // into the wasm for this one message.
-                let mut message = Vec::with_capacity(64 + id.len());
-                for part in [who, id.as_str(), why, "; its events wait until "] {
-                    message.extend_from_slice(part.as_bytes());
-                }
-                crate::core::time::push_u64(&mut message, until);
-                let message = String::from_utf8(message).unwrap_or_default();
+                // The core's message builder: u64's Display would link the integer formatting
+                // machinery into the wasm, and building it here repeated what say() does.
+                let template = "{0} {1} {2}; its events wait until {4}";
+                let message = crate::core::report::say(template, who, &id, why, "", until, 0);
                 Note::Warning("W_IDENTITY_PAUSED", message, None)
             }
             // Counted in stats().retried; the application hears when delivery ends.
