@@ -492,14 +492,15 @@ impl<I: Io> Driver<I> {
                 for id in ids {
                     self.settle(id);
                 }
+                // One plain loop: extend(iter().cloned()) pulled in generic extend code per use.
                 for m in &message_ids {
                     self.io.delete(m);
-                }
-                if self.leader && !self.loaded {
-                    self.settled_early.extend(message_ids.iter().cloned());
-                }
-                if self.leader {
-                    self.done.0.extend(message_ids.iter().cloned());
+                    if self.leader {
+                        if !self.loaded {
+                            self.settled_early.push(m.clone());
+                        }
+                        self.done.0.push(m.clone());
+                    }
                 }
                 Note::Delivered(message_ids)
             }
@@ -515,8 +516,10 @@ impl<I: Io> Driver<I> {
                 }
                 let (code, reason) = (String::from(reason.code()), reason.message());
                 if self.leader {
-                    let record = [message_id.clone(), code.clone(), reason.clone()];
-                    self.done.1.extend(record);
+                    let done = &mut self.done.1;
+                    done.push(message_id.clone());
+                    done.push(code.clone());
+                    done.push(reason.clone());
                 }
                 Note::Failed(message_id, code, reason)
             }
