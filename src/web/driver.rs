@@ -302,7 +302,12 @@ impl<I: Io> Driver<I> {
             body: body.to_vec(),
         };
         let key = stored.message_id.clone();
-        if from_store && self.settled_early.contains(&key) {
+        // same(): Vec::contains went through generic slice code comparing by reference.
+        let mut early = false;
+        for m in &self.settled_early {
+            early |= crate::protocol::json::same(m.as_bytes(), key.as_bytes());
+        }
+        if from_store && early {
             // Delivered or failed while the store was loading. Deleted again: the store only now
             // knows which record of the snapshot holds it (api.js), and updates that record.
             self.io.delete(&key);
