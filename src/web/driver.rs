@@ -373,12 +373,17 @@ impl<I: Io> Driver<I> {
     }
 
     fn finish(&mut self, id: u64) -> bool {
-        let Some(at) = self.requests.iter().position(|r| r.0 == id) else {
-            return false;
-        };
-        let (_, keepalive, _) = self.requests.swap_remove(at);
-        self.keepalive_bytes -= keepalive;
-        true
+        // An index loop: position() handed back an Option through memory.
+        let mut at = 0;
+        while let Some(r) = self.requests.get(at) {
+            if r.0 == id {
+                let (_, keepalive, _) = self.requests.swap_remove(at);
+                self.keepalive_bytes -= keepalive;
+                return true;
+            }
+            at += 1;
+        }
+        false
     }
 
     pub fn timer(&mut self) {
