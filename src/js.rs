@@ -318,20 +318,22 @@ impl WebClient {
         1.0
     }
 
-    pub fn restore(&mut self, key: &str, value: &[u8], from_store: bool) {
-        self.driver.restore(key.to_string(), value, from_store);
+    // Strings the driver keeps are taken by value: the glue copies them into wasm memory either
+    // way, and owning that copy saves copying it again (and freeing the first).
+    pub fn restore(&mut self, key: String, value: &[u8], from_store: bool) {
+        self.driver.restore(key, value, from_store);
     }
 
     /// The leader settled `message_id`: delivered (`code` ""), or failed with `code` and `reason`.
-    pub fn settled(&mut self, message_id: &str, code: &str, reason: &str) {
-        let failed = given(code).map(|c| (c, reason.to_string()));
-        self.driver.settled(message_id.to_string(), failed);
+    pub fn settled(&mut self, message_id: String, code: String, reason: String) {
+        let failed = (!code.is_empty()).then_some((code, reason));
+        self.driver.settled(message_id, failed);
     }
 
     /// `retry_after` "" when the response had none (or it was not readable).
-    pub fn response(&mut self, id: f64, status: u16, retry_after: &str, body: &str) {
-        let body = body.as_bytes().to_vec();
+    pub fn response(&mut self, id: f64, status: u16, retry_after: String, body: String) {
+        let retry_after = (!retry_after.is_empty()).then_some(retry_after);
         self.driver
-            .response(id as u64, status, given(retry_after), body);
+            .response(id as u64, status, retry_after, body.into_bytes());
     }
 }
