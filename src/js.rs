@@ -107,43 +107,42 @@ pub fn version() -> String {
 #[wasm_bindgen(js_name = createClient)]
 pub fn create_client(options: JsValue) -> Result<JsValue, JsValue> {
     let o = parse_options(&options)?;
-    let get = |i: u32| Some(o.number(i)).filter(|v| *v >= 0.0);
-    let protocol = match get(10).unwrap_or_default() as u8 {
+    // A float-to-integer `as` saturates: -1 (not given) becomes 0, the default these want.
+    let protocol = match o.number(10) as u8 {
         1 => Protocol::AmplitudeHttpV2,
         2 => Protocol::AmplitudeBatch,
         _ => Protocol::V1Batch,
     };
     let write_key = o.write_key();
     let mut c = Config::new(protocol, write_key.as_str());
-    // Same order as NUMBERS in api.js; -1 keeps the core's default.
-    for (i, field) in [
-        (0, &mut c.flush_at),
-        (2, &mut c.max_batch_bytes),
-        (3, &mut c.max_in_flight),
-        (4, &mut c.max_queue_events),
-        (5, &mut c.max_queue_bytes),
-    ] {
-        if let Some(v) = get(i) {
-            *field = v as usize;
-        }
-    }
-    for (i, field) in [
-        (1, &mut c.flush_interval_ms),
-        (6, &mut c.backoff_base_ms),
-        (7, &mut c.backoff_max_ms),
-        (8, &mut c.give_up_after_ms),
-        (9, &mut c.quota_probe_ms),
-    ] {
-        if let Some(v) = get(i) {
-            *field = v as Millis;
+    // Same order as NUMBERS in api.js; -1 keeps the core's default. One call site and a match:
+    // arrays of (index, &mut field) pairs were built in memory.
+    let mut base_given = false;
+    for i in 0..10 {
+        let v = o.number(i);
+        let (n, ms) = (v as usize, v as Millis);
+        match i {
+            _ if v.is_nan() || v < 0.0 => {}
+            0 => c.flush_at = n,
+            1 => c.flush_interval_ms = ms,
+            2 => c.max_batch_bytes = n,
+            3 => c.max_in_flight = n,
+            4 => c.max_queue_events = n,
+            5 => c.max_queue_bytes = n,
+            6 => {
+                c.backoff_base_ms = ms;
+                base_given = true;
+            }
+            7 => c.backoff_max_ms = ms,
+            8 => c.give_up_after_ms = ms,
+            _ => c.quota_probe_ms = ms,
         }
     }
     // Only backoffMaxMs given, below the default base: the caller wants short waits, not an error.
-    if get(6).is_none() && c.backoff_max_ms < c.backoff_base_ms {
+    if !base_given && c.backoff_max_ms < c.backoff_base_ms {
         c.backoff_base_ms = c.backoff_max_ms;
     }
-    let half = |i| get(i).unwrap_or_default() as u64;
-    c.seed = half(12) << 32 | half(13);
+    c.seed = (o.number(12) as u64) << 32 | o.number(13) as u64;
     let pipeline = Pipeline::new(c).map_err(|e| config_error(&e))?;
     let max = pipeline.config().max_batch_bytes as f64;
     let mut list = Vec::new();
@@ -156,7 +155,7 @@ pub fn create_client(options: JsValue) -> Result<JsValue, JsValue> {
     let io = JsIo {
         client: client.clone().unchecked_into(),
     };
-    let driver = Driver::new(pipeline, io, get(11) == Some(1.0));
+    let driver = Driver::new(pipeline, io, o.number(11) == 1.0);
     Ok(client.start(WebClient { driver }, max))
 }
 
