@@ -252,10 +252,13 @@ impl WebClient {
             .unwrap_or_default();
         let mut rest = fields;
         let mut next = || {
-            let at = rest.bytes().position(|b| b == 0).unwrap_or(rest.len());
-            let field = given(rest.get(..at).unwrap_or_default());
-            rest = rest.get(at + 1..).unwrap_or_default();
-            field
+            let mut at = 0;
+            while rest.as_bytes().get(at).is_some_and(|b| *b != 0) {
+                at += 1;
+            }
+            let (field, tail) = rest.split_at_checked(at).unwrap_or_default();
+            rest = tail.get(1..).unwrap_or_default();
+            given(field)
         };
         let (event, payload, context) = (next(), next(), next());
         let (user_id, anonymous_id, group_id, previous_id) = (next(), next(), next(), next());
