@@ -482,7 +482,10 @@ impl<I: Io> Driver<I> {
             self.unstored.clear(); // memory only, and nobody to hand them to
             return;
         }
-        for id in core::mem::take(&mut self.unstored) {
+        // By index, keeping the list's memory: a consuming loop over a taken Vec cost more.
+        let mut i = 0;
+        while let Some(&id) = self.unstored.get(i) {
+            i += 1;
             // Gone already (delivered or evicted within the tick): nothing to keep.
             let Some(s) = self.pipeline.stored_form(id) else {
                 continue;
@@ -494,6 +497,7 @@ impl<I: Io> Driver<I> {
             self.seq = self.seq.wrapping_add(1);
             self.io.put(&s.message_id, &value, !self.leader);
         }
+        self.unstored.clear();
     }
 
     fn on_app_event(&mut self, ev: AppEvent) {
