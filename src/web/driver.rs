@@ -503,7 +503,7 @@ impl<I: Io> Driver<I> {
     fn on_app_event(&mut self, ev: AppEvent) {
         let note = match ev {
             AppEvent::Delivered { ids, message_ids } => {
-                for id in ids {
+                for &id in &ids {
                     self.settle(id);
                 }
                 // One plain loop: extend(iter().cloned()) pulled in generic extend code per use.
