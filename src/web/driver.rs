@@ -171,7 +171,7 @@ impl<I: Io> Driver<I> {
         let e = self.pipeline.enqueue(self.io.now(), input)?;
         self.last_id = self.last_id.max(e.id.0);
         self.unstored.push(e.id);
-        for w in e.warnings {
+        for w in &e.warnings {
             let note = Note::Warning(w.code(), w.message(), Some(e.message_id.clone()));
             self.io.emit(note);
         }
