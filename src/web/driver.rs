@@ -414,7 +414,9 @@ impl<I: Io> Driver<I> {
             let mut ids = Vec::new();
             for r in &self.requests {
                 for e in &r.2 {
-                    ids.extend(self.pipeline.message_id(*e));
+                    if let Some(m) = self.pipeline.message_id(*e) {
+                        ids.push(m);
+                    }
                 }
             }
             if !ids.is_empty() {
