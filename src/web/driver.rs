@@ -399,7 +399,8 @@ impl<I: Io> Driver<I> {
         }
         self.persist();
         let budget = KEEPALIVE_BUDGET.saturating_sub(self.keepalive_bytes);
-        for t in self.pipeline.take_for_unload(self.io.now(), budget) {
+        // Borrowing loop: a consuming one over the Vec cost more.
+        for t in &mut self.pipeline.take_for_unload(self.io.now(), budget) {
             self.start(t, true);
         }
         self.drive();
@@ -435,8 +436,8 @@ impl<I: Io> Driver<I> {
         self.persist();
         let mut sent = false;
         if self.leader {
-            while let Some(t) = self.pipeline.poll_transmit(now) {
-                self.start(t, false);
+            while let Some(mut t) = self.pipeline.poll_transmit(now) {
+                self.start(&mut t, false);
                 sent = true;
             }
         }
@@ -471,11 +472,13 @@ impl<I: Io> Driver<I> {
         }
     }
 
-    fn start(&mut self, t: crate::core::Transmit, keepalive: bool) {
+    /// Takes the events out of `t`.
+    fn start(&mut self, t: &mut crate::core::Transmit, keepalive: bool) {
         let held = if keepalive { t.body.len() } else { 0 };
         self.keepalive_bytes += held;
         self.io.send(t.id.0, t.path, &t.body, keepalive);
-        self.requests.push((t.id.0, held, t.events));
+        let events = core::mem::take(&mut t.events);
+        self.requests.push((t.id.0, held, events));
     }
 
     /// Hands the stored form of this tick's events to the store (one transaction per tick).
