@@ -193,17 +193,15 @@ impl Io for JsIo {
     }
     fn emit(&mut self, note: Note) {
         let (kind, text, until) = match note {
-            Note::Delivered(ids) => (0, ids, 0),
-            Note::Failed(id, code, reason) => (1, vec![id, code, reason], 0),
-            Note::RateLimited(until) => (2, Vec::new(), until),
-            Note::QuotaHeld(until) => (3, Vec::new(), until),
-            Note::Warning(code, message, id) => {
-                let mut text = vec![code.into(), message];
-                text.extend(id);
-                (4, text, 0)
+            Note::Delivered(ids) => (0, json_list(&ids), 0),
+            Note::Failed(id, code, reason) => (1, json_list(&[id, code, reason]), 0),
+            Note::RateLimited(until) => (2, json_list(&[]), until),
+            Note::QuotaHeld(until) => (3, json_list(&[]), until),
+            Note::Warning(code, message, None) => (4, json_list(&[code.into(), message]), 0),
+            Note::Warning(code, message, Some(id)) => {
+                (4, json_list(&[code.into(), message, id]), 0)
             }
         };
-        let text = json_list(&text);
         self.client.emit(kind, &text, until as f64);
     }
     fn resolve(&mut self, waiter: u32) {
