@@ -326,8 +326,7 @@ impl WebClient {
 
     /// The leader settled `message_id`: delivered (`code` ""), or failed with `code` and `reason`.
     pub fn settled(&mut self, message_id: String, code: String, reason: String) {
-        let failed = (!code.is_empty()).then_some((code, reason));
-        self.driver.settled(message_id, failed);
+        self.driver.settled(message_id, code, reason);
     }
 
     /// `retry_after` "" when the response had none (or it was not readable).

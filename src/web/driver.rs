@@ -325,10 +325,11 @@ impl<I: Io> Driver<I> {
         }
     }
 
-    /// A follower hears that the leader settled `message_id`: delivered, or failed with
-    /// `(code, reason)`. If it is one of this tab's own events, it is done here too; deliveries
-    /// are reported together at the next drive.
-    pub fn settled(&mut self, message_id: String, failed: Option<(String, String)>) {
+    /// A follower hears that the leader settled `message_id`: delivered (`code` empty), or failed
+    /// with `code` and `reason`. If it is one of this tab's own events, it is done here too;
+    /// deliveries are reported together at the next drive. Plain strings, not an
+    /// `Option<(String, String)>`, which went through memory from the wasm export.
+    pub fn settled(&mut self, message_id: String, code: String, reason: String) {
         if self.leader {
             return;
         }
@@ -336,15 +337,12 @@ impl<I: Io> Driver<I> {
             return;
         };
         self.settle(id);
-        match failed {
-            None => {
-                self.elsewhere.0 += 1;
-                self.heard.push(message_id);
-            }
-            Some((code, reason)) => {
-                self.elsewhere.1 += 1;
-                self.io.emit(Note::Failed(message_id, code, reason));
-            }
+        if code.is_empty() {
+            self.elsewhere.0 += 1;
+            self.heard.push(message_id);
+        } else {
+            self.elsewhere.1 += 1;
+            self.io.emit(Note::Failed(message_id, code, reason));
         }
     }
 
