@@ -113,7 +113,9 @@ pub struct Driver<I: Io> {
     loaded: bool,
     settled_early: Vec<String>,
     scheduled: bool,
-    timer_at: Option<Millis>,
+    /// When the armed timer fires; `Millis::MAX`: none armed, as nothing can be due then (a
+    /// scalar: comparing Options took a library call through memory).
+    timer_at: Millis,
     /// Admitted since the last drive; their stored forms go to the store there.
     unstored: Vec<EventId>,
     seq: u32,
@@ -144,7 +146,7 @@ impl<I: Io> Driver<I> {
             loaded: false,
             settled_early: Vec::new(),
             scheduled: false,
-            timer_at: None,
+            timer_at: Millis::MAX,
             unstored: Vec::new(),
             seq: 0,
             last_id: 0,
@@ -385,7 +387,7 @@ impl<I: Io> Driver<I> {
     }
 
     pub fn timer(&mut self) {
-        self.timer_at = None;
+        self.timer_at = Millis::MAX;
         self.pipeline.handle_timeout(self.io.now());
         self.drive();
     }
@@ -455,8 +457,9 @@ impl<I: Io> Driver<I> {
         } else {
             self.pipeline.poll_timeout()
         };
-        if next != self.timer_at {
-            self.timer_at = next;
+        let at = next.unwrap_or(Millis::MAX);
+        if at != self.timer_at {
+            self.timer_at = at;
             self.io.arm(next.map(|at| at.saturating_sub(now)));
         }
         if self.requests.is_empty() && !sent {
