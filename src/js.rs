@@ -281,7 +281,7 @@ impl WebClient {
         };
         let e = self.driver.enqueue(input).err()?;
         let mut text = String::from(e.code());
-        text.push('\0');
+        text.push_str("\0");
         text.push_str(&e.message());
         Some(text)
     }
