@@ -288,9 +288,18 @@ impl<I: Io> Driver<I> {
         if !self.leader {
             return;
         }
-        let Some((head, body)) = value.split_at_checked(RECORD_HEADER) else {
+        // same(): Vec::contains went through generic slice code comparing by reference.
+        let mut early = false;
+        for m in &self.settled_early {
+            early |= crate::protocol::json::same(m.as_bytes(), key.as_bytes());
+        }
+        let record = value.split_at_checked(RECORD_HEADER);
+        let (Some((head, body)), false) = (record, from_store && early) else {
+            // Not a record of ours: nothing to send. Or delivered or failed while the store was
+            // loading: deleted again, as the store only now knows which record of the snapshot
+            // holds it (api.js), and updates that record.
             if from_store {
-                self.io.delete(&key); // not a record of ours: nothing to send
+                self.io.delete(&key);
             }
             return;
         };
@@ -299,22 +308,10 @@ impl<I: Io> Driver<I> {
             .take(8)
             .fold(0, |n, b| n << 8 | Millis::from(*b));
         let stored = StoredEvent {
-            message_id: key,
+            message_id: key.clone(),
             enqueued_at: at,
             body: body.to_vec(),
         };
-        let key = stored.message_id.clone();
-        // same(): Vec::contains went through generic slice code comparing by reference.
-        let mut early = false;
-        for m in &self.settled_early {
-            early |= crate::protocol::json::same(m.as_bytes(), key.as_bytes());
-        }
-        if from_store && early {
-            // Delivered or failed while the store was loading. Deleted again: the store only now
-            // knows which record of the snapshot holds it (api.js), and updates that record.
-            self.io.delete(&key);
-            return;
-        }
         match self.pipeline.restore(self.io.now(), stored) {
             Ok(id) => self.last_id = self.last_id.max(id.0),
             Err(e) => {
