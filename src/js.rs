@@ -281,7 +281,7 @@ impl WebClient {
         };
         let e = self.driver.enqueue(input).err()?;
         let mut text = String::from(e.code());
-        text.push_str("\0");
+        text += "\0"; // not push(char): its UTF-8 encoding is code
         text.push_str(&e.message());
         Some(text)
     }
