@@ -241,10 +241,12 @@ impl WebClient {
     /// wasm instead of eight. api.js refuses a U+0000 inside a name or an id; the payload
     /// (properties of track, page and screen, traits of identify and group) and context are
     /// JSON text, which never holds a raw one. `timestamp` < 0: none given. Returns
-    /// "CODE\0message" when the event is refused.
-    pub fn enqueue(&mut self, kind: u8, fields: &str, timestamp: f64) -> Option<String> {
+    /// "CODE\0message" when the event is refused, else undefined: made a JavaScript value here,
+    /// as an `Option<String>` cost glue to read it out of wasm memory and free it.
+    #[wasm_bindgen(unchecked_return_type = "string | undefined")]
+    pub fn enqueue(&mut self, kind: u8, fields: &str, timestamp: f64) -> JsValue {
         if self.driver.is_closing() {
-            return Some(SHUT.into());
+            return JsValue::from_str(SHUT);
         }
         let kind = EventKind::ALL
             .get(usize::from(kind))
@@ -281,11 +283,13 @@ impl WebClient {
             traits,
             context,
         };
-        let e = self.driver.enqueue(input).err()?;
+        let Err(e) = self.driver.enqueue(input) else {
+            return JsValue::UNDEFINED;
+        };
         let mut text = String::from(e.code());
         text += "\0"; // not push(char): its UTF-8 encoding is code
         text.push_str(&e.message());
-        Some(text)
+        JsValue::from_str(&text)
     }
 
     /// Every driver input that carries at most one number, numbered as in api.js (DRIVE, TIMER,
