@@ -124,7 +124,10 @@ pub struct Driver<I: Io> {
     /// Requests in flight, with the body bytes of the keepalive ones and the events they carry.
     requests: Vec<(u64, usize, Vec<EventId>)>,
     flushes: Vec<Flush<I::Waiter>>,
-    closing: Option<Vec<I::Waiter>>,
+    /// `shutdown()` was called; `closers` are its waiters not yet resolved. Two fields rather
+    /// than an `Option<Vec<_>>`, whose drop and tests went through memory.
+    closing: bool,
+    closers: Vec<I::Waiter>,
     /// What the leader settled since it last told the followers: ids; (id, code, reason) flat.
     done: (Vec<String>, Vec<String>),
     /// A follower's own events the leader settled (its pipeline only forgot them).
@@ -153,7 +156,8 @@ impl<I: Io> Driver<I> {
             keepalive_bytes: 0,
             requests: Vec::new(),
             flushes: Vec::new(),
-            closing: None,
+            closing: false,
+            closers: Vec::new(),
             done: (Vec::new(), Vec::new()),
             elsewhere: (0, 0),
             heard: Vec::new(),
@@ -185,7 +189,7 @@ impl<I: Io> Driver<I> {
     }
 
     pub fn is_closing(&self) -> bool {
-        self.closing.is_some()
+        self.closing
     }
 
     /// Makes everything queued due now; `waiter` is resolved once all of it is settled.
@@ -220,7 +224,8 @@ impl<I: Io> Driver<I> {
     /// Stops intake, sends what is queued, and resolves once no request is in flight; then
     /// releases everything. What was not delivered stays stored.
     pub fn shutdown(&mut self, waiter: I::Waiter) {
-        self.closing.get_or_insert_with(Vec::new).push(waiter);
+        self.closing = true;
+        self.closers.push(waiter);
         self.pipeline.flush(self.io.now());
         self.drive();
     }
@@ -449,7 +454,7 @@ impl<I: Io> Driver<I> {
             let (delivered, failed) = core::mem::take(&mut self.done);
             self.io.settled(&delivered, &failed);
         }
-        let next = if self.closing.is_some() {
+        let next = if self.closing {
             None
         } else {
             self.pipeline.poll_timeout()
@@ -459,13 +464,12 @@ impl<I: Io> Driver<I> {
             self.timer_at = at;
             self.io.arm(next.map(|at| at.saturating_sub(now)));
         }
-        if self.requests.is_empty() && !sent {
-            if let Some(waiters) = self.closing.as_mut().map(core::mem::take) {
-                self.leader = false;
-                self.io.release();
-                for w in waiters {
-                    self.io.resolve(w);
-                }
+        if self.closing && self.requests.is_empty() && !sent {
+            let waiters = core::mem::take(&mut self.closers);
+            self.leader = false;
+            self.io.release();
+            for w in waiters {
+                self.io.resolve(w);
             }
         }
     }
