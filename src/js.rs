@@ -148,9 +148,10 @@ pub fn create_client(options: JsValue) -> Result<JsValue, JsValue> {
     let pipeline = Pipeline::new(c).map_err(|e| config_error(&e))?;
     let max = pipeline.config().max_batch_bytes as f64;
     let mut list = Vec::new();
-    for (k, v) in protocol.headers(&write_key) {
+    // Borrowed and cloned: a consuming loop over the Vec cost more than copying two strings.
+    for (k, v) in &protocol.headers(&write_key) {
         list.push(k.to_string());
-        list.push(v);
+        list.push(v.clone());
     }
     let headers = json_list(&list);
     let client = Client::new(&o, &headers);
