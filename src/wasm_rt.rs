@@ -89,7 +89,8 @@ impl Heap {
             8
         };
         let mut start = (self.next + align - 1) & !(align - 1);
-        if start.checked_add(size).map_or(true, |e| e > self.end) {
+        // start + size > end, without overflowing (or an Option from checked_add).
+        if start > self.end || self.end - start < size {
             // Room for the block after aligning its start, whether or not the new memory
             // follows on from ours.
             let pages = (size + align).div_ceil(PAGE);
