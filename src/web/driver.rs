@@ -559,9 +559,10 @@ impl<I: Io> Driver<I> {
                 until,
                 daily_quota,
             } => {
-                let (who, id) = match (user_id, device_id) {
-                    (Some(u), _) => ("user", u),
-                    (None, d) => ("device", d.unwrap_or_default()),
+                // Borrowed: moving the Options out of the event cost more.
+                let (who, id) = match (&user_id, &device_id) {
+                    (Some(u), _) => ("user", u.as_str()),
+                    (None, d) => ("device", d.as_deref().unwrap_or_default()),
                 };
                 let why = if daily_quota {
                     "is over its daily quota"
@@ -571,7 +572,7 @@ impl<I: Io> Driver<I> {
                 // The core's message builder: u64's Display would link the integer formatting
                 // machinery into the wasm, and building it here repeated what say() does.
                 let template = "{0} {1} {2}; its events wait until {4}";
-                let message = crate::core::report::say(template, who, &id, why, "", until, 0);
+                let message = crate::core::report::say(template, who, id, why, "", until, 0);
                 Note::Warning("W_IDENTITY_PAUSED", message, None)
             }
             // Counted in stats().retried; the application hears when delivery ends.
