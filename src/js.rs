@@ -76,14 +76,15 @@ extern "C" {
     fn now() -> f64;
 }
 
-/// A JSON array of strings.
-fn json_list(items: &[String]) -> String {
+/// A JSON array of strings: owned ones, or borrowed (a note's fields are written from where they
+/// are, not moved into an array that is then dropped).
+fn json_list<S: AsRef<str>>(items: &[S]) -> String {
     let mut out = vec![b'['];
     for s in items {
         if out.len() > 1 {
             out.push(b',');
         }
-        crate::protocol::json::write_str(&mut out, s);
+        crate::protocol::json::write_str(&mut out, s.as_ref());
     }
     out.push(b']');
     String::from_utf8(out).unwrap_or_default()
@@ -195,15 +196,13 @@ impl Io for JsIo {
         self.client.ask_flush();
     }
     fn emit(&mut self, note: Note) {
-        let (kind, text, until) = match note {
-            Note::Delivered(ids) => (0, json_list(&ids), 0),
-            Note::Failed(id, code, reason) => (1, json_list(&[id, code, reason]), 0),
-            Note::RateLimited(until) => (2, json_list(&[]), until),
-            Note::QuotaHeld(until) => (3, json_list(&[]), until),
-            Note::Warning(code, message, None) => (4, json_list(&[code.into(), message]), 0),
-            Note::Warning(code, message, Some(id)) => {
-                (4, json_list(&[code.into(), message, id]), 0)
-            }
+        let (kind, text, until) = match &note {
+            Note::Delivered(ids) => (0, json_list(ids), 0),
+            Note::Failed(id, code, reason) => (1, json_list(&[id.as_str(), code, reason]), 0),
+            Note::RateLimited(until) => (2, json_list::<&str>(&[]), *until),
+            Note::QuotaHeld(until) => (3, json_list::<&str>(&[]), *until),
+            Note::Warning(code, message, None) => (4, json_list(&[*code, message]), 0),
+            Note::Warning(code, message, Some(id)) => (4, json_list(&[*code, message, id]), 0),
         };
         self.client.emit(kind, &text, until as f64);
     }
