@@ -53,9 +53,10 @@ fn class(size: usize, align: usize) -> usize {
         };
         s = p;
     }
-    let k = (usize::BITS - 1 - (s - 1).leading_zeros()) as usize; // 2^k < s <= 2^(k+1)
-    let step = 1 << (k - 2);
-    let q = (s - (1 << k)).div_ceil(step);
+    // 2^k < s <= 2^(k+1); q is s - 2^k in quarters of 2^k, rounded up by a shift (div_ceil
+    // divided by a variable).
+    let k = (usize::BITS - 1 - (s - 1).leading_zeros()) as usize;
+    let q = (s - (1 << k) + (1 << (k - 2)) - 1) >> (k - 2);
     if k < 31 && align <= PAGE {
         4 * k + q
     } else {
