@@ -458,15 +458,14 @@ impl<I: Io> Driver<I> {
             self.done.0.clear();
             self.done.1.clear();
         }
-        let next = if self.closing {
-            None
-        } else {
-            self.pipeline.poll_timeout()
-        };
-        let at = next.unwrap_or(Millis::MAX);
+        let mut at = Millis::MAX;
+        if !self.closing {
+            at = self.pipeline.poll_timeout().unwrap_or(at);
+        }
         if at != self.timer_at {
             self.timer_at = at;
-            self.io.arm(next.map(|at| at.saturating_sub(now)));
+            self.io
+                .arm((at != Millis::MAX).then(|| at.saturating_sub(now)));
         }
         if self.closing && self.requests.is_empty() && !sent {
             self.leader = false;
