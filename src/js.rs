@@ -76,14 +76,15 @@ extern "C" {
     fn now() -> f64;
 }
 
-/// A JSON array of strings.
-fn json_list(items: &[String]) -> String {
+/// A JSON array of strings: owned ones, or borrowed (a note's fields are written from where they
+/// are, not moved into an array that is then dropped).
+fn json_list<S: AsRef<str>>(items: &[S]) -> String {
     let mut out = vec![b'['];
     for s in items {
         if out.len() > 1 {
             out.push(b',');
         }
-        crate::protocol::json::write_str(&mut out, s);
+        crate::protocol::json::write_str(&mut out, s.as_ref());
     }
     out.push(b']');
     String::from_utf8(out).unwrap_or_default()
@@ -97,9 +98,11 @@ fn config_error(e: &crate::core::ConfigError) -> JsValue {
 }
 
 /// The package version, so an application can log which build it runs.
-#[wasm_bindgen]
-pub fn version() -> String {
-    env!("CARGO_PKG_VERSION").to_string()
+#[wasm_bindgen(unchecked_return_type = "string")]
+pub fn version() -> JsValue {
+    // A JavaScript string made from the static text: returning a String cost a copy in wasm
+    // memory and glue to read and free it.
+    JsValue::from_str(env!("CARGO_PKG_VERSION"))
 }
 
 /// Creates a client: checks the options, then the JavaScript side opens the durable queue and
@@ -107,56 +110,56 @@ pub fn version() -> String {
 #[wasm_bindgen(js_name = createClient)]
 pub fn create_client(options: JsValue) -> Result<JsValue, JsValue> {
     let o = parse_options(&options)?;
-    let get = |i: u32| Some(o.number(i)).filter(|v| *v >= 0.0);
-    let protocol = match get(10).unwrap_or_default() as u8 {
+    // A float-to-integer `as` saturates: -1 (not given) becomes 0, the default these want.
+    let protocol = match o.number(10) as u8 {
         1 => Protocol::AmplitudeHttpV2,
         2 => Protocol::AmplitudeBatch,
         _ => Protocol::V1Batch,
     };
     let write_key = o.write_key();
     let mut c = Config::new(protocol, write_key.as_str());
-    // Same order as NUMBERS in api.js; -1 keeps the core's default.
-    for (i, field) in [
-        (0, &mut c.flush_at),
-        (2, &mut c.max_batch_bytes),
-        (3, &mut c.max_in_flight),
-        (4, &mut c.max_queue_events),
-        (5, &mut c.max_queue_bytes),
-    ] {
-        if let Some(v) = get(i) {
-            *field = v as usize;
-        }
-    }
-    for (i, field) in [
-        (1, &mut c.flush_interval_ms),
-        (6, &mut c.backoff_base_ms),
-        (7, &mut c.backoff_max_ms),
-        (8, &mut c.give_up_after_ms),
-        (9, &mut c.quota_probe_ms),
-    ] {
-        if let Some(v) = get(i) {
-            *field = v as Millis;
+    // Same order as NUMBERS in api.js; -1 keeps the core's default. One call site and a match:
+    // arrays of (index, &mut field) pairs were built in memory.
+    let mut base_given = false;
+    for i in 0..10 {
+        let v = o.number(i);
+        let (n, ms) = (v as usize, v as Millis);
+        match i {
+            _ if v.is_nan() || v < 0.0 => {}
+            0 => c.flush_at = n,
+            1 => c.flush_interval_ms = ms,
+            2 => c.max_batch_bytes = n,
+            3 => c.max_in_flight = n,
+            4 => c.max_queue_events = n,
+            5 => c.max_queue_bytes = n,
+            6 => {
+                c.backoff_base_ms = ms;
+                base_given = true;
+            }
+            7 => c.backoff_max_ms = ms,
+            8 => c.give_up_after_ms = ms,
+            _ => c.quota_probe_ms = ms,
         }
     }
     // Only backoffMaxMs given, below the default base: the caller wants short waits, not an error.
-    if get(6).is_none() && c.backoff_max_ms < c.backoff_base_ms {
+    if !base_given && c.backoff_max_ms < c.backoff_base_ms {
         c.backoff_base_ms = c.backoff_max_ms;
     }
-    let half = |i| get(i).unwrap_or_default() as u64;
-    c.seed = half(12) << 32 | half(13);
+    c.seed = (o.number(12) as u64) << 32 | o.number(13) as u64;
     let pipeline = Pipeline::new(c).map_err(|e| config_error(&e))?;
     let max = pipeline.config().max_batch_bytes as f64;
     let mut list = Vec::new();
-    for (k, v) in protocol.headers(&write_key) {
+    // Borrowed and cloned: a consuming loop over the Vec cost more than copying two strings.
+    for (k, v) in &protocol.headers(&write_key) {
         list.push(k.to_string());
-        list.push(v);
+        list.push(v.clone());
     }
     let headers = json_list(&list);
     let client = Client::new(&o, &headers);
     let io = JsIo {
         client: client.clone().unchecked_into(),
     };
-    let driver = Driver::new(pipeline, io, get(11) == Some(1.0));
+    let driver = Driver::new(pipeline, io, o.number(11) == 1.0);
     Ok(client.start(WebClient { driver }, max))
 }
 
@@ -193,18 +196,14 @@ impl Io for JsIo {
         self.client.ask_flush();
     }
     fn emit(&mut self, note: Note) {
-        let (kind, text, until) = match note {
-            Note::Delivered(ids) => (0, ids, 0),
-            Note::Failed(id, code, reason) => (1, vec![id, code, reason], 0),
-            Note::RateLimited(until) => (2, Vec::new(), until),
-            Note::QuotaHeld(until) => (3, Vec::new(), until),
-            Note::Warning(code, message, id) => {
-                let mut text = vec![code.into(), message];
-                text.extend(id);
-                (4, text, 0)
-            }
+        let (kind, text, until) = match &note {
+            Note::Delivered(ids) => (0, json_list(ids), 0),
+            Note::Failed(id, code, reason) => (1, json_list(&[id.as_str(), code, reason]), 0),
+            Note::RateLimited(until) => (2, json_list::<&str>(&[]), *until),
+            Note::QuotaHeld(until) => (3, json_list::<&str>(&[]), *until),
+            Note::Warning(code, message, None) => (4, json_list(&[*code, message]), 0),
+            Note::Warning(code, message, Some(id)) => (4, json_list(&[*code, message, id]), 0),
         };
-        let text = json_list(&text);
         self.client.emit(kind, &text, until as f64);
     }
     fn resolve(&mut self, waiter: u32) {
@@ -242,10 +241,12 @@ impl WebClient {
     /// wasm instead of eight. api.js refuses a U+0000 inside a name or an id; the payload
     /// (properties of track, page and screen, traits of identify and group) and context are
     /// JSON text, which never holds a raw one. `timestamp` < 0: none given. Returns
-    /// "CODE\0message" when the event is refused.
-    pub fn enqueue(&mut self, kind: u8, fields: &str, timestamp: f64) -> Option<String> {
+    /// "CODE\0message" when the event is refused, else undefined: made a JavaScript value here,
+    /// as an `Option<String>` cost glue to read it out of wasm memory and free it.
+    #[wasm_bindgen(unchecked_return_type = "string | undefined")]
+    pub fn enqueue(&mut self, kind: u8, fields: &str, timestamp: f64) -> JsValue {
         if self.driver.is_closing() {
-            return Some(SHUT.into());
+            return JsValue::from_str(SHUT);
         }
         let kind = EventKind::ALL
             .get(usize::from(kind))
@@ -253,10 +254,13 @@ impl WebClient {
             .unwrap_or_default();
         let mut rest = fields;
         let mut next = || {
-            let at = rest.bytes().position(|b| b == 0).unwrap_or(rest.len());
-            let field = given(rest.get(..at).unwrap_or_default());
-            rest = rest.get(at + 1..).unwrap_or_default();
-            field
+            let mut at = 0;
+            while rest.as_bytes().get(at).is_some_and(|b| *b != 0) {
+                at += 1;
+            }
+            let (field, tail) = rest.split_at_checked(at).unwrap_or_default();
+            rest = tail.get(1..).unwrap_or_default();
+            given(field)
         };
         let (event, payload, context) = (next(), next(), next());
         let (user_id, anonymous_id, group_id, previous_id) = (next(), next(), next(), next());
@@ -279,11 +283,13 @@ impl WebClient {
             traits,
             context,
         };
-        let e = self.driver.enqueue(input).err()?;
+        let Err(e) = self.driver.enqueue(input) else {
+            return JsValue::UNDEFINED;
+        };
         let mut text = String::from(e.code());
-        text.push('\0');
+        text += "\0"; // not push(char): its UTF-8 encoding is code
         text.push_str(&e.message());
-        Some(text)
+        JsValue::from_str(&text)
     }
 
     /// Every driver input that carries at most one number, numbered as in api.js (DRIVE, TIMER,
@@ -318,20 +324,21 @@ impl WebClient {
         1.0
     }
 
-    pub fn restore(&mut self, key: &str, value: &[u8], from_store: bool) {
-        self.driver.restore(key.to_string(), value, from_store);
+    // Strings the driver keeps are taken by value: the glue copies them into wasm memory either
+    // way, and owning that copy saves copying it again (and freeing the first).
+    pub fn restore(&mut self, key: String, value: &[u8], from_store: bool) {
+        self.driver.restore(key, value, from_store);
     }
 
     /// The leader settled `message_id`: delivered (`code` ""), or failed with `code` and `reason`.
-    pub fn settled(&mut self, message_id: &str, code: &str, reason: &str) {
-        let failed = given(code).map(|c| (c, reason.to_string()));
-        self.driver.settled(message_id.to_string(), failed);
+    pub fn settled(&mut self, message_id: String, code: String, reason: String) {
+        self.driver.settled(message_id, code, reason);
     }
 
     /// `retry_after` "" when the response had none (or it was not readable).
-    pub fn response(&mut self, id: f64, status: u16, retry_after: &str, body: &str) {
-        let body = body.as_bytes().to_vec();
+    pub fn response(&mut self, id: f64, status: u16, retry_after: String, body: String) {
+        let retry_after = (!retry_after.is_empty()).then_some(retry_after);
         self.driver
-            .response(id as u64, status, given(retry_after), body);
+            .response(id as u64, status, retry_after, body.into_bytes());
     }
 }

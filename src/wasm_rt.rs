@@ -42,18 +42,29 @@ static ALLOC: Alloc = Alloc(UnsafeCell::new(Heap {
     end: 0,
 }));
 
-/// The size class of a layout, or None when no block on wasm32 can hold it.
-fn class(size: usize, align: usize) -> Option<usize> {
+/// The size class of a layout, or `NONE` when no block on wasm32 can hold it: past the free
+/// lists, so `take` and `give` refuse it. A plain index, not an Option returned through memory.
+fn class(size: usize, align: usize) -> usize {
     let mut s = size.max(16);
     if align > 8 {
         // Only power-of-two blocks are aligned beyond 8 bytes.
-        s = s.max(align).checked_next_power_of_two()?;
+        let Some(p) = s.max(align).checked_next_power_of_two() else {
+            return NONE;
+        };
+        s = p;
     }
-    let k = (usize::BITS - 1 - (s - 1).leading_zeros()) as usize; // 2^k < s <= 2^(k+1)
-    let step = 1 << (k - 2);
-    let q = (s - (1 << k)).div_ceil(step);
-    (k < 31 && align <= PAGE).then_some(4 * k + q)
+    // 2^k < s <= 2^(k+1); q is s - 2^k in quarters of 2^k, rounded up by a shift (div_ceil
+    // divided by a variable).
+    let k = (usize::BITS - 1 - (s - 1).leading_zeros()) as usize;
+    let q = (s - (1 << k) + (1 << (k - 2)) - 1) >> (k - 2);
+    if k < 31 && align <= PAGE {
+        4 * k + q
+    } else {
+        NONE
+    }
 }
+
+const NONE: usize = usize::MAX;
 
 /// The bytes of a class's blocks.
 fn bytes(c: usize) -> usize {
@@ -79,7 +90,8 @@ impl Heap {
             8
         };
         let mut start = (self.next + align - 1) & !(align - 1);
-        if start.checked_add(size).map_or(true, |e| e > self.end) {
+        // start + size > end, without overflowing (or an Option from checked_add).
+        if start > self.end || self.end - start < size {
             // Room for the block after aligning its start, whether or not the new memory
             // follows on from ours.
             let pages = (size + align).div_ceil(PAGE);
@@ -110,25 +122,19 @@ impl Heap {
 
 unsafe impl GlobalAlloc for Alloc {
     unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        match class(l.size(), l.align()) {
-            // SAFETY: one thread, and no call re-enters the allocator.
-            Some(c) => unsafe { (*self.0.get()).take(c) },
-            None => null_mut(),
-        }
+        // SAFETY: one thread, and no call re-enters the allocator. `take` refuses NONE.
+        unsafe { (*self.0.get()).take(class(l.size(), l.align())) }
     }
 
     unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        if let Some(c) = class(l.size(), l.align()) {
-            // SAFETY: as in alloc; `p` came from alloc with this layout, hence this class.
-            unsafe { (*self.0.get()).give(p, c) }
-        }
+        // SAFETY: as in alloc; `p` came from alloc with this layout, hence this class (never
+        // NONE, which alloc refused).
+        unsafe { (*self.0.get()).give(p, class(l.size(), l.align())) }
     }
 
     unsafe fn realloc(&self, p: *mut u8, l: Layout, new_size: usize) -> *mut u8 {
-        let (Some(old), Some(new)) = (class(l.size(), l.align()), class(new_size, l.align()))
-        else {
-            return null_mut();
-        };
+        // `old` is not NONE (alloc refused that); a NONE `new` differs and `take` refuses it.
+        let (old, new) = (class(l.size(), l.align()), class(new_size, l.align()));
         if old == new {
             return p;
         }

@@ -67,7 +67,7 @@ pub enum Note {
 /// through the driver's methods (`response`, `failure`, `timer`, `restore`, ...).
 pub trait Io {
     /// A pending `flush()` / `shutdown()` promise's resolver.
-    type Waiter;
+    type Waiter: Copy;
     fn now(&self) -> Millis;
     /// `POST {apiHost}{path}`; answer with [`Driver::response`] or [`Driver::failure`].
     fn send(&mut self, id: u64, path: &str, body: &[u8], keepalive: bool);
@@ -113,7 +113,9 @@ pub struct Driver<I: Io> {
     loaded: bool,
     settled_early: Vec<String>,
     scheduled: bool,
-    timer_at: Option<Millis>,
+    /// When the armed timer fires; `Millis::MAX`: none armed, as nothing can be due then (a
+    /// scalar: comparing Options took a library call through memory).
+    timer_at: Millis,
     /// Admitted since the last drive; their stored forms go to the store there.
     unstored: Vec<EventId>,
     seq: u32,
@@ -122,7 +124,10 @@ pub struct Driver<I: Io> {
     /// Requests in flight, with the body bytes of the keepalive ones and the events they carry.
     requests: Vec<(u64, usize, Vec<EventId>)>,
     flushes: Vec<Flush<I::Waiter>>,
-    closing: Option<Vec<I::Waiter>>,
+    /// `shutdown()` was called; `closers` are its waiters not yet resolved. Two fields rather
+    /// than an `Option<Vec<_>>`, whose drop and tests went through memory.
+    closing: bool,
+    closers: Vec<I::Waiter>,
     /// What the leader settled since it last told the followers: ids; (id, code, reason) flat.
     done: (Vec<String>, Vec<String>),
     /// A follower's own events the leader settled (its pipeline only forgot them).
@@ -144,14 +149,15 @@ impl<I: Io> Driver<I> {
             loaded: false,
             settled_early: Vec::new(),
             scheduled: false,
-            timer_at: None,
+            timer_at: Millis::MAX,
             unstored: Vec::new(),
             seq: 0,
             last_id: 0,
             keepalive_bytes: 0,
             requests: Vec::new(),
             flushes: Vec::new(),
-            closing: None,
+            closing: false,
+            closers: Vec::new(),
             done: (Vec::new(), Vec::new()),
             elsewhere: (0, 0),
             heard: Vec::new(),
@@ -171,7 +177,7 @@ impl<I: Io> Driver<I> {
         let e = self.pipeline.enqueue(self.io.now(), input)?;
         self.last_id = self.last_id.max(e.id.0);
         self.unstored.push(e.id);
-        for w in e.warnings {
+        for w in &e.warnings {
             let note = Note::Warning(w.code(), w.message(), Some(e.message_id.clone()));
             self.io.emit(note);
         }
@@ -183,7 +189,7 @@ impl<I: Io> Driver<I> {
     }
 
     pub fn is_closing(&self) -> bool {
-        self.closing.is_some()
+        self.closing
     }
 
     /// Makes everything queued due now; `waiter` is resolved once all of it is settled.
@@ -218,7 +224,8 @@ impl<I: Io> Driver<I> {
     /// Stops intake, sends what is queued, and resolves once no request is in flight; then
     /// releases everything. What was not delivered stays stored.
     pub fn shutdown(&mut self, waiter: I::Waiter) {
-        self.closing.get_or_insert_with(Vec::new).push(waiter);
+        self.closing = true;
+        self.closers.push(waiter);
         self.pipeline.flush(self.io.now());
         self.drive();
     }
@@ -253,7 +260,9 @@ impl<I: Io> Driver<I> {
     /// everything held.
     pub fn loaded(&mut self) {
         self.loaded = true;
-        self.settled_early = Vec::new();
+        // clear(), not a new Vec: only the list's own buffer (12 bytes an id) stays allocated,
+        // and dropping the old Vec whole cost more code.
+        self.settled_early.clear();
         if !self.flushes.is_empty() {
             self.pipeline.flush(self.io.now());
             let s = self.pipeline.stats();
@@ -286,9 +295,18 @@ impl<I: Io> Driver<I> {
         if !self.leader {
             return;
         }
-        let Some((head, body)) = value.split_at_checked(RECORD_HEADER) else {
+        // same(): Vec::contains went through generic slice code comparing by reference.
+        let mut early = false;
+        for m in &self.settled_early {
+            early |= crate::protocol::json::same(m.as_bytes(), key.as_bytes());
+        }
+        let record = value.split_at_checked(RECORD_HEADER);
+        let (Some((head, body)), false) = (record, from_store && early) else {
+            // Not a record of ours: nothing to send. Or delivered or failed while the store was
+            // loading: deleted again, as the store only now knows which record of the snapshot
+            // holds it (api.js), and updates that record.
             if from_store {
-                self.io.delete(&key); // not a record of ours: nothing to send
+                self.io.delete(&key);
             }
             return;
         };
@@ -297,17 +315,10 @@ impl<I: Io> Driver<I> {
             .take(8)
             .fold(0, |n, b| n << 8 | Millis::from(*b));
         let stored = StoredEvent {
-            message_id: key,
+            message_id: key.clone(),
             enqueued_at: at,
             body: body.to_vec(),
         };
-        let key = stored.message_id.clone();
-        if from_store && self.settled_early.contains(&key) {
-            // Delivered or failed while the store was loading. Deleted again: the store only now
-            // knows which record of the snapshot holds it (api.js), and updates that record.
-            self.io.delete(&key);
-            return;
-        }
         match self.pipeline.restore(self.io.now(), stored) {
             Ok(id) => self.last_id = self.last_id.max(id.0),
             Err(e) => {
@@ -320,10 +331,11 @@ impl<I: Io> Driver<I> {
         }
     }
 
-    /// A follower hears that the leader settled `message_id`: delivered, or failed with
-    /// `(code, reason)`. If it is one of this tab's own events, it is done here too; deliveries
-    /// are reported together at the next drive.
-    pub fn settled(&mut self, message_id: String, failed: Option<(String, String)>) {
+    /// A follower hears that the leader settled `message_id`: delivered (`code` empty), or failed
+    /// with `code` and `reason`. If it is one of this tab's own events, it is done here too;
+    /// deliveries are reported together at the next drive. Plain strings, not an
+    /// `Option<(String, String)>`, which went through memory from the wasm export.
+    pub fn settled(&mut self, message_id: String, code: String, reason: String) {
         if self.leader {
             return;
         }
@@ -331,15 +343,12 @@ impl<I: Io> Driver<I> {
             return;
         };
         self.settle(id);
-        match failed {
-            None => {
-                self.elsewhere.0 += 1;
-                self.heard.push(message_id);
-            }
-            Some((code, reason)) => {
-                self.elsewhere.1 += 1;
-                self.io.emit(Note::Failed(message_id, code, reason));
-            }
+        if code.is_empty() {
+            self.elsewhere.0 += 1;
+            self.heard.push(message_id);
+        } else {
+            self.elsewhere.1 += 1;
+            self.io.emit(Note::Failed(message_id, code, reason));
         }
     }
 
@@ -368,16 +377,21 @@ impl<I: Io> Driver<I> {
     }
 
     fn finish(&mut self, id: u64) -> bool {
-        let Some(at) = self.requests.iter().position(|r| r.0 == id) else {
-            return false;
-        };
-        let (_, keepalive, _) = self.requests.swap_remove(at);
-        self.keepalive_bytes -= keepalive;
-        true
+        // An index loop: position() handed back an Option through memory.
+        let mut at = 0;
+        while let Some(r) = self.requests.get(at) {
+            if r.0 == id {
+                let (_, keepalive, _) = self.requests.swap_remove(at);
+                self.keepalive_bytes -= keepalive;
+                return true;
+            }
+            at += 1;
+        }
+        false
     }
 
     pub fn timer(&mut self) {
-        self.timer_at = None;
+        self.timer_at = Millis::MAX;
         self.pipeline.handle_timeout(self.io.now());
         self.drive();
     }
@@ -389,7 +403,8 @@ impl<I: Io> Driver<I> {
         }
         self.persist();
         let budget = KEEPALIVE_BUDGET.saturating_sub(self.keepalive_bytes);
-        for t in self.pipeline.take_for_unload(self.io.now(), budget) {
+        // Borrowing loop: a consuming one over the Vec cost more.
+        for t in &mut self.pipeline.take_for_unload(self.io.now(), budget) {
             self.start(t, true);
         }
         self.drive();
@@ -404,7 +419,9 @@ impl<I: Io> Driver<I> {
             let mut ids = Vec::new();
             for r in &self.requests {
                 for e in &r.2 {
-                    ids.extend(self.pipeline.message_id(*e));
+                    if let Some(m) = self.pipeline.message_id(*e) {
+                        ids.push(m);
+                    }
                 }
             }
             if !ids.is_empty() {
@@ -423,8 +440,8 @@ impl<I: Io> Driver<I> {
         self.persist();
         let mut sent = false;
         if self.leader {
-            while let Some(t) = self.pipeline.poll_transmit(now) {
-                self.start(t, false);
+            while let Some(mut t) = self.pipeline.poll_transmit(now) {
+                self.start(&mut t, false);
                 sent = true;
             }
         }
@@ -436,34 +453,40 @@ impl<I: Io> Driver<I> {
             self.io.emit(Note::Delivered(heard));
         }
         if self.leader && !(self.done.0.is_empty() && self.done.1.is_empty()) {
-            let (delivered, failed) = core::mem::take(&mut self.done);
-            self.io.settled(&delivered, &failed);
+            // Told from where they are, then cleared: taking the pair out cost more.
+            self.io.settled(&self.done.0, &self.done.1);
+            self.done.0.clear();
+            self.done.1.clear();
         }
-        let next = if self.closing.is_some() {
-            None
-        } else {
-            self.pipeline.poll_timeout()
-        };
-        if next != self.timer_at {
-            self.timer_at = next;
-            self.io.arm(next.map(|at| at.saturating_sub(now)));
+        let mut at = Millis::MAX;
+        if !self.closing {
+            at = self.pipeline.poll_timeout().unwrap_or(at);
         }
-        if self.requests.is_empty() && !sent {
-            if let Some(waiters) = self.closing.as_mut().map(core::mem::take) {
-                self.leader = false;
-                self.io.release();
-                for w in waiters {
-                    self.io.resolve(w);
-                }
+        if at != self.timer_at {
+            self.timer_at = at;
+            self.io
+                .arm((at != Millis::MAX).then(|| at.saturating_sub(now)));
+        }
+        if self.closing && self.requests.is_empty() && !sent {
+            self.leader = false;
+            self.io.release();
+            // By index over Copy waiters: a consuming loop over a taken Vec cost more.
+            let mut i = 0;
+            while let Some(&w) = self.closers.get(i) {
+                self.io.resolve(w);
+                i += 1;
             }
+            self.closers.clear();
         }
     }
 
-    fn start(&mut self, t: crate::core::Transmit, keepalive: bool) {
+    /// Takes the events out of `t`.
+    fn start(&mut self, t: &mut crate::core::Transmit, keepalive: bool) {
         let held = if keepalive { t.body.len() } else { 0 };
         self.keepalive_bytes += held;
         self.io.send(t.id.0, t.path, &t.body, keepalive);
-        self.requests.push((t.id.0, held, t.events));
+        let events = core::mem::take(&mut t.events);
+        self.requests.push((t.id.0, held, events));
     }
 
     /// Hands the stored form of this tick's events to the store (one transaction per tick).
@@ -472,7 +495,10 @@ impl<I: Io> Driver<I> {
             self.unstored.clear(); // memory only, and nobody to hand them to
             return;
         }
-        for id in core::mem::take(&mut self.unstored) {
+        // By index, keeping the list's memory: a consuming loop over a taken Vec cost more.
+        let mut i = 0;
+        while let Some(&id) = self.unstored.get(i) {
+            i += 1;
             // Gone already (delivered or evicted within the tick): nothing to keep.
             let Some(s) = self.pipeline.stored_form(id) else {
                 continue;
@@ -484,22 +510,24 @@ impl<I: Io> Driver<I> {
             self.seq = self.seq.wrapping_add(1);
             self.io.put(&s.message_id, &value, !self.leader);
         }
+        self.unstored.clear();
     }
 
     fn on_app_event(&mut self, ev: AppEvent) {
         let note = match ev {
             AppEvent::Delivered { ids, message_ids } => {
-                for id in ids {
+                for &id in &ids {
                     self.settle(id);
                 }
+                // One plain loop: extend(iter().cloned()) pulled in generic extend code per use.
                 for m in &message_ids {
                     self.io.delete(m);
-                }
-                if self.leader && !self.loaded {
-                    self.settled_early.extend(message_ids.iter().cloned());
-                }
-                if self.leader {
-                    self.done.0.extend(message_ids.iter().cloned());
+                    if self.leader {
+                        if !self.loaded {
+                            self.settled_early.push(m.clone());
+                        }
+                        self.done.0.push(m.clone());
+                    }
                 }
                 Note::Delivered(message_ids)
             }
@@ -515,8 +543,10 @@ impl<I: Io> Driver<I> {
                 }
                 let (code, reason) = (String::from(reason.code()), reason.message());
                 if self.leader {
-                    let record = [message_id.clone(), code.clone(), reason.clone()];
-                    self.done.1.extend(record);
+                    let done = &mut self.done.1;
+                    done.push(message_id.clone());
+                    done.push(code.clone());
+                    done.push(reason.clone());
                 }
                 Note::Failed(message_id, code, reason)
             }
@@ -528,23 +558,20 @@ impl<I: Io> Driver<I> {
                 until,
                 daily_quota,
             } => {
-                let (who, id) = match (user_id, device_id) {
-                    (Some(u), _) => ("user ", u),
-                    (None, d) => ("device ", d.unwrap_or_default()),
+                // Borrowed: moving the Options out of the event cost more.
+                let (who, id) = match (&user_id, &device_id) {
+                    (Some(u), _) => ("user", u.as_str()),
+                    (None, d) => ("device", d.as_deref().unwrap_or_default()),
                 };
                 let why = if daily_quota {
-                    " is over its daily quota"
+                    "is over its daily quota"
                 } else {
-                    " is throttled"
+                    "is throttled"
                 };
-                // Built by hand: u64's Display would link the integer formatting machinery
-                // into the wasm for this one message.
-                let mut message = Vec::with_capacity(64 + id.len());
-                for part in [who, id.as_str(), why, "; its events wait until "] {
-                    message.extend_from_slice(part.as_bytes());
-                }
-                crate::core::time::push_u64(&mut message, until);
-                let message = String::from_utf8(message).unwrap_or_default();
+                // The core's message builder: u64's Display would link the integer formatting
+                // machinery into the wasm, and building it here repeated what say() does.
+                let template = "{0} {1} {2}; its events wait until {4}";
+                let message = crate::core::report::say(template, who, id, why, "", until, 0);
                 Note::Warning("W_IDENTITY_PAUSED", message, None)
             }
             // Counted in stats().retried; the application hears when delivery ends.

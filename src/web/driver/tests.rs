@@ -291,7 +291,7 @@ fn a_follower_hands_its_events_over_and_settles_them_from_the_leader() {
     f.io.take();
     assert!(failed.is_empty());
     for m in delivered.clone() {
-        f.settled(m, None);
+        f.settled(m, String::new(), String::new());
     }
     f.drive();
     let calls = f.io.take();
@@ -302,7 +302,7 @@ fn a_follower_hands_its_events_over_and_settles_them_from_the_leader() {
     );
     assert_eq!(f.stats()[..3], [0.0, 0.0, 1.0]);
     // Told twice (a late message): nothing happens twice.
-    f.settled(delivered[0].clone(), None);
+    f.settled(delivered[0].clone(), String::new(), String::new());
     f.drive();
     assert!(!f
         .io
@@ -313,7 +313,8 @@ fn a_follower_hands_its_events_over_and_settles_them_from_the_leader() {
     let m2 = track(&mut f, "Rejected by the server");
     f.settled(
         m2.clone(),
-        Some(("E_REJECTED".into(), "event name too long".into())),
+        "E_REJECTED".into(),
+        "event name too long".into(),
     );
     let failure = Note::Failed(m2, "E_REJECTED".into(), "event name too long".into());
     assert!(f.io.take().contains(&Call::Emit(failure)));
