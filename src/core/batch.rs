@@ -227,9 +227,6 @@ impl Pipeline {
         Transmit {
             id: TransmitId(tid),
             path: self.config.protocol.path(),
-            // Built afresh rather than cloned from a stored copy: the same two small strings,
-            // and no clone code for the list in the wasm.
-            headers: self.config.protocol.headers(&self.config.write_key),
             body,
             events,
         }

@@ -213,6 +213,11 @@ impl Pipeline {
         self.config.protocol
     }
 
+    /// The headers of every request (`Content-Type`, and for /v1-batch the write key).
+    pub fn headers(&self) -> Vec<(&'static str, String)> {
+        self.config.protocol.headers(&self.config.write_key)
+    }
+
     pub fn config(&self) -> &Config {
         &self.config
     }

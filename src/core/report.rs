@@ -25,12 +25,13 @@ pub struct Enqueued {
     pub warnings: Vec<Warning>,
 }
 
-/// One HTTP request to make: `POST {api_host}{path}` with these headers and body.
+/// One HTTP request to make: `POST {api_host}{path}` with this body and the pipeline's headers
+/// ([`Pipeline::headers`](crate::core::Pipeline::headers): the same for every request, so a
+/// driver sets them up once).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transmit {
     pub id: TransmitId,
     pub path: &'static str,
-    pub headers: Vec<(&'static str, String)>,
     pub body: Vec<u8>,
     /// The events it carries, in body order.
     pub events: Vec<EventId>,

@@ -133,7 +133,7 @@ fn amplitude_body_is_the_documented_shape() {
     let t = p.poll_transmit(1_700_000_000_000).unwrap();
     assert_eq!(t.path, "/2/httpapi");
     assert_eq!(
-        t.headers,
+        p.headers(),
         vec![("Content-Type", "application/json".to_string())]
     );
     let expected = format!(
