@@ -150,7 +150,7 @@ pub fn create_client(options: JsValue) -> Result<JsValue, JsValue> {
     let max = pipeline.config().max_batch_bytes as f64;
     let mut list = Vec::new();
     // Borrowed and cloned: a consuming loop over the Vec cost more than copying two strings.
-    for (k, v) in &protocol.headers(&write_key) {
+    for (k, v) in &pipeline.headers() {
         list.push(k.to_string());
         list.push(v.clone());
     }

@@ -116,8 +116,8 @@ export function parseOptions(o) {
   const seed = crypto.getRandomValues(new Uint32Array(2));
   const durable = storage === "indexeddb";
   // number(i): NUMBERS' values, then protocol, durable (0/1) and the two 32-bit halves of the seed.
-  return { writeKey, apiHost, durable, anonymousId: anon, debug: !!o.debug,
-    number: (i) => [...numbers, protocol, +durable, seed[0], seed[1]][i] };
+  const all = [...numbers, protocol, +durable, seed[0], seed[1]];
+  return { writeKey, apiHost, durable, anonymousId: anon, debug: !!o.debug, number: (i) => all[i] };
 }
 
 // Where in `v` JSON.stringify gave up, and why: only run after it threw, so track() pays nothing
