@@ -1,4 +1,4 @@
-// Types of the batchwire package, declared once for every entry (index.js, worker.js, bundler.js).
+// Types of the batchwire package, declared once for every entry (index.js, worker.js).
 
 /** Which ingestion API the client speaks. */
 export type Protocol = "v1-batch" | "amplitude-http-v2" | "amplitude-batch";

@@ -7,7 +7,7 @@ import { BatchwireError, createClient as create, init as load, version as read }
 export { BatchwireError };
 
 /** Instantiates the imported module once; later calls share the same promise. */
-export const init = () => load({ module_or_path: module });
+export const init = () => load(module);
 
 export async function createClient(options) {
   await init();

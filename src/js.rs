@@ -1,79 +1,81 @@
-//! The JavaScript surface: `createClient`, the error type, and `WebClient`, the driver as the
-//! JavaScript `Client` (src/web/api.js) sees it. Argument checks, JSON encoding and all IO are in
-//! api.js / io.js; this file turns checked values into driver calls, driver requests into calls on
-//! the `Client`, and core errors into `BatchwireError`s with stable codes.
+//! The JavaScript boundary, without a bindings generator: the module's exports (`create`,
+//! `enqueue`, `on`, ...) that src/web/index.js calls, and the imports through which the driver asks
+//! the JavaScript `Client` (src/web/api.js) for IO. Argument checks, JSON encoding and all IO are
+//! in api.js; this file turns checked values into driver calls, driver requests into calls on the
+//! `Client`, and core errors into texts with stable codes.
+//!
+//! Every value crossing is a number or UTF-8 bytes in this module's memory:
+//! - JavaScript to Rust: index.js allocates a block with `alloc`, encodes into it and passes
+//!   (pointer, length, capacity); Rust takes ownership of the block (`take`).
+//! - Rust to JavaScript: (pointer, length) of bytes Rust owns, read during the call.
+//! - A client is an index into index.js's list of clients (`h`); a driver is a pointer that
+//!   index.js holds for its client.
+//!
+//! Lists travel as JSON text, built by the protocol module's string writer and read by JSON.parse.
 
 use crate::prelude::*;
-use wasm_bindgen::prelude::*;
+use core::cell::Cell;
 
 use crate::core::{Config, EventInput, EventKind, Millis, Pipeline, Protocol};
 use crate::web::driver::{Driver, Io, Note};
 
-// Every value crossing here is a number, a string or bytes: lists travel as JSON text (built by
-// the protocol module's string writer, read by JSON.parse), and optional strings as "" (absent).
-// wasm-bindgen's glue for `Option<String>` and `Vec<String>` (externref arrays) costs bytes on
-// both sides of the boundary, and each string passed costs an allocation per call.
-#[wasm_bindgen(module = "/src/web/api.js")]
+// The imports, implemented by src/web/index.js. `h` is the client; (p, n) a string or bytes.
+#[link(wasm_import_module = "batchwire")]
 extern "C" {
-    /// Re-exported so `import { BatchwireError } from "batchwire"` is the class we throw.
-    #[wasm_bindgen(reexport)]
-    type BatchwireError;
-
-    /// The plain object `parseOptions` returns: every field present and of the right type.
-    type Options;
-    #[wasm_bindgen(js_name = configError)]
-    fn config_error_js(message: &str) -> JsValue;
-
-    #[wasm_bindgen(js_name = parseOptions, catch)]
-    fn parse_options(options: &JsValue) -> Result<Options, JsValue>;
-    #[wasm_bindgen(method, getter, js_name = writeKey)]
-    fn write_key(this: &Options) -> String;
-    /// Number `i` of NUMBERS' values in api.js, then protocol, durable, seed high and low 32
-    /// bits: one import for all (each costs glue), and no array copied through wasm memory.
-    #[wasm_bindgen(method)]
-    fn number(this: &Options, i: u32) -> f64;
-
-    /// The JavaScript client: the public API, and the IO the driver asks for. `headers` is a JSON
-    /// array [name, value, ...].
-    type Client;
-    #[wasm_bindgen(constructor)]
-    fn new(options: &Options, headers: &str) -> Client;
-    #[wasm_bindgen(method)]
-    fn start(this: &Client, driver: WebClient, max_bytes: f64) -> JsValue;
-    #[wasm_bindgen(method)]
-    fn send(this: &Client, id: f64, path: &str, body: &[u8], keepalive: bool);
+    #[link_name = "now"]
+    fn js_now() -> f64;
+    /// Number `i` of the options being created: NUMBERS' values in api.js, then protocol,
+    /// durable, seed high and low 32 bits (-1: not given).
+    #[link_name = "number"]
+    fn js_number(i: u32) -> f64;
+    /// Hands index.js the text an export leaves: a refusal, a configuration error, the version.
+    #[link_name = "text"]
+    fn js_text(p: *const u8, n: usize);
+    /// The headers of every request (JSON [name, value, ...]) and the largest request body.
+    #[link_name = "setup"]
+    fn js_setup(p: *const u8, n: usize, max_bytes: f64);
+    #[link_name = "send"]
+    fn js_send(
+        h: u32,
+        id: f64,
+        path: *const u8,
+        path_n: usize,
+        body: *const u8,
+        body_n: usize,
+        keepalive: u32,
+    );
     /// `ms` < 0 cancels the timer.
-    #[wasm_bindgen(method)]
-    fn arm(this: &Client, ms: f64);
-    #[wasm_bindgen(method)]
-    fn schedule(this: &Client);
-    #[wasm_bindgen(method)]
-    fn put(this: &Client, key: &str, value: &[u8], share: bool);
-    #[wasm_bindgen(method)]
-    fn del(this: &Client, key: &str);
-    /// JSON [delivered messageIds] and [messageId, code, reason, ...].
-    #[wasm_bindgen(method)]
-    fn settled(this: &Client, delivered: &str, failed: &str);
-    #[wasm_bindgen(method, js_name = askFlush)]
-    fn ask_flush(this: &Client);
+    #[link_name = "arm"]
+    fn js_arm(h: u32, ms: f64);
+    #[link_name = "schedule"]
+    fn js_schedule(h: u32);
+    #[link_name = "put"]
+    fn js_put(h: u32, key: *const u8, key_n: usize, value: *const u8, value_n: usize, share: u32);
+    #[link_name = "del"]
+    fn js_del(h: u32, key: *const u8, key_n: usize);
+    /// JSON [delivered messageIds] and [messageId, code, reason, ...] (`Client.settled`).
+    #[link_name = "done"]
+    fn js_settled(h: u32, a: *const u8, a_n: usize, b: *const u8, b_n: usize);
+    #[link_name = "askFlush"]
+    fn js_ask_flush(h: u32);
     /// `kind` indexes api.js's EVENTS; `text` (a JSON array of strings) and `until` as
     /// `Client.emit` documents.
-    #[wasm_bindgen(method)]
-    fn emit(this: &Client, kind: u8, text: &str, until: f64);
-    #[wasm_bindgen(method)]
-    fn release(this: &Client);
+    #[link_name = "emit"]
+    fn js_emit(h: u32, kind: u32, p: *const u8, n: usize, until: f64);
+    #[link_name = "release"]
+    fn js_release(h: u32);
     /// Resolves the `flush()` / `shutdown()` promise numbered `waiter`.
-    #[wasm_bindgen(method)]
-    fn resolve(this: &Client, waiter: u32);
+    #[link_name = "resolve"]
+    fn js_resolve(h: u32, waiter: u32);
     /// `ids`: a JSON array of messageIds not to send before `until`.
-    #[wasm_bindgen(method)]
-    fn hold(this: &Client, ids: &str, until: f64);
+    #[link_name = "hold"]
+    fn js_hold(h: u32, p: *const u8, n: usize, until: f64);
 }
 
-#[wasm_bindgen]
-extern "C" {
-    #[wasm_bindgen(js_namespace = Date)]
-    fn now() -> f64;
+/// Hands `s` to index.js as the text of this call (see `js_text`).
+fn text(s: &str) {
+    // SAFETY: the import reads the n bytes at p during the call.
+    unsafe { js_text(s.as_ptr(), s.len()) }
 }
 
 /// A JSON array of strings: owned ones, or borrowed (a note's fields are written from where they
@@ -90,39 +92,71 @@ fn json_list<S: AsRef<str>>(items: &[S]) -> String {
     String::from_utf8(out).unwrap_or_default()
 }
 
-/// A core `ConfigError`: api.js turns the Rust field names in its message into the JavaScript
-/// option names (`str::replace` here would pull ~6 KB of string searching and panic formatting
-/// into the wasm).
-fn config_error(e: &crate::core::ConfigError) -> JsValue {
-    config_error_js(&e.message())
+/// A block of `capacity` bytes for index.js to write a string or bytes into; the export it is
+/// passed to owns it from then on (`take`).
+#[no_mangle]
+pub extern "C" fn alloc(capacity: usize) -> *mut u8 {
+    let mut v = Vec::<u8>::with_capacity(capacity);
+    let p = v.as_mut_ptr();
+    core::mem::forget(v);
+    p
 }
 
-/// The package version, so an application can log which build it runs.
-#[wasm_bindgen(unchecked_return_type = "string")]
-pub fn version() -> JsValue {
-    // A JavaScript string made from the static text: returning a String cost a copy in wasm
-    // memory and glue to read and free it.
-    JsValue::from_str(env!("CARGO_PKG_VERSION"))
+/// Gives back a block `alloc` made that index.js did not pass on (its text did not fit).
+///
+/// # Safety
+/// `p` came from `alloc(capacity)` and is passed nowhere else.
+#[no_mangle]
+pub unsafe extern "C" fn free(p: *mut u8, capacity: usize) {
+    drop(Vec::from_raw_parts(p, 0, capacity));
 }
 
-/// Creates a client: checks the options, then the JavaScript side opens the durable queue and
-/// joins the tabs of this origin. Resolves to the `Client`.
-#[wasm_bindgen(js_name = createClient)]
-pub fn create_client(options: JsValue) -> Result<JsValue, JsValue> {
-    let o = parse_options(&options)?;
+/// The bytes index.js wrote: `n` of the block `alloc(capacity)` gave at `p`.
+///
+/// # Safety
+/// As `free`; the first `n` bytes are written.
+unsafe fn take(p: *mut u8, n: usize, capacity: usize) -> Vec<u8> {
+    Vec::from_raw_parts(p, n, capacity)
+}
+
+/// As `take`, for a string: TextEncoder's output, always UTF-8 (a lone surrogate is written as
+/// U+FFFD), so it is not checked again.
+///
+/// # Safety
+/// As `take`, and the bytes are UTF-8.
+unsafe fn take_str(p: *mut u8, n: usize, capacity: usize) -> String {
+    String::from_utf8_unchecked(take(p, n, capacity))
+}
+
+/// The package version, so an application can log which build it runs (left with `text`).
+#[no_mangle]
+pub extern "C" fn version() {
+    text(env!("CARGO_PKG_VERSION"));
+}
+
+/// Creates the driver of client `h`, with the options index.js's `parseOptions` checked (read
+/// back with `number`) and the write key in the block at `key`. Tells index.js the request
+/// headers and the largest request (`setup`) and returns the driver; or returns null with the
+/// configuration error left as the text.
+///
+/// # Safety
+/// `key`, `n`, `capacity` as `take_str` requires.
+#[no_mangle]
+pub unsafe extern "C" fn create(h: u32, key: *mut u8, n: usize, capacity: usize) -> *mut WebClient {
+    let number = |i| js_number(i);
+    let write_key = take_str(key, n, capacity);
     // A float-to-integer `as` saturates: -1 (not given) becomes 0, the default these want.
-    let protocol = match o.number(10) as u8 {
+    let protocol = match number(10) as u8 {
         1 => Protocol::AmplitudeHttpV2,
         2 => Protocol::AmplitudeBatch,
         _ => Protocol::V1Batch,
     };
-    let write_key = o.write_key();
     let mut c = Config::new(protocol, write_key.as_str());
     // Same order as NUMBERS in api.js; -1 keeps the core's default. One call site and a match:
     // arrays of (index, &mut field) pairs were built in memory.
     let mut base_given = false;
     for i in 0..10 {
-        let v = o.number(i);
+        let v = number(i);
         let (n, ms) = (v as usize, v as Millis);
         match i {
             _ if v.is_nan() || v < 0.0 => {}
@@ -145,9 +179,15 @@ pub fn create_client(options: JsValue) -> Result<JsValue, JsValue> {
     if !base_given && c.backoff_max_ms < c.backoff_base_ms {
         c.backoff_base_ms = c.backoff_max_ms;
     }
-    c.seed = (o.number(12) as u64) << 32 | o.number(13) as u64;
-    let pipeline = Pipeline::new(c).map_err(|e| config_error(&e))?;
-    let max = pipeline.config().max_batch_bytes as f64;
+    c.seed = (number(12) as u64) << 32 | number(13) as u64;
+    let pipeline = match Pipeline::new(c) {
+        Ok(p) => p,
+        Err(e) => {
+            // api.js turns the Rust field names in it into the JavaScript option names.
+            text(&e.message());
+            return core::ptr::null_mut();
+        }
+    };
     let mut list = Vec::new();
     // Borrowed and cloned: a consuming loop over the Vec cost more than copying two strings.
     for (k, v) in &pipeline.headers() {
@@ -155,45 +195,67 @@ pub fn create_client(options: JsValue) -> Result<JsValue, JsValue> {
         list.push(v.clone());
     }
     let headers = json_list(&list);
-    let client = Client::new(&o, &headers);
-    let io = JsIo {
-        client: client.clone().unchecked_into(),
-    };
-    let driver = Driver::new(pipeline, io, o.number(11) == 1.0);
-    Ok(client.start(WebClient { driver }, max))
+    js_setup(
+        headers.as_ptr(),
+        headers.len(),
+        pipeline.config().max_batch_bytes as f64,
+    );
+    let driver = Driver::new(pipeline, JsIo { h }, number(11) == 1.0);
+    Box::into_raw(Box::new(WebClient { driver }))
 }
 
-/// The driver's IO, carried out by the JavaScript `Client`.
+/// The driver's IO, carried out by the JavaScript `Client` number `h`.
 pub struct JsIo {
-    client: Client,
+    h: u32,
 }
 
+// SAFETY (every call below): the imports read the (pointer, length) pairs during the call only.
 impl Io for JsIo {
     type Waiter = u32;
     fn now(&self) -> Millis {
-        now() as Millis
+        unsafe { js_now() as Millis }
     }
     fn send(&mut self, id: u64, path: &str, body: &[u8], keepalive: bool) {
-        self.client.send(id as f64, path, body, keepalive);
+        let (p, b) = (path.as_bytes(), body);
+        unsafe {
+            js_send(
+                self.h,
+                id as f64,
+                p.as_ptr(),
+                p.len(),
+                b.as_ptr(),
+                b.len(),
+                keepalive.into(),
+            )
+        }
     }
     fn arm(&mut self, delay_ms: Option<Millis>) {
-        self.client.arm(delay_ms.map_or(-1.0, |ms| ms as f64));
+        unsafe { js_arm(self.h, delay_ms.map_or(-1.0, |ms| ms as f64)) }
     }
     fn schedule(&mut self) {
-        self.client.schedule();
+        unsafe { js_schedule(self.h) }
     }
     fn put(&mut self, key: &str, value: &[u8], share: bool) {
-        self.client.put(key, value, share);
+        unsafe {
+            js_put(
+                self.h,
+                key.as_ptr(),
+                key.len(),
+                value.as_ptr(),
+                value.len(),
+                share.into(),
+            )
+        }
     }
     fn delete(&mut self, key: &str) {
-        self.client.del(key);
+        unsafe { js_del(self.h, key.as_ptr(), key.len()) }
     }
     fn settled(&mut self, delivered: &[String], failed: &[String]) {
-        self.client
-            .settled(&json_list(delivered), &json_list(failed));
+        let (a, b) = (json_list(delivered), json_list(failed));
+        unsafe { js_settled(self.h, a.as_ptr(), a.len(), b.as_ptr(), b.len()) }
     }
     fn ask_flush(&mut self) {
-        self.client.ask_flush();
+        unsafe { js_ask_flush(self.h) }
     }
     fn emit(&mut self, note: Note) {
         let (kind, text, until) = match &note {
@@ -204,27 +266,47 @@ impl Io for JsIo {
             Note::Warning(code, message, None) => (4, json_list(&[*code, message]), 0),
             Note::Warning(code, message, Some(id)) => (4, json_list(&[*code, message, id]), 0),
         };
-        self.client.emit(kind, &text, until as f64);
+        unsafe { js_emit(self.h, kind, text.as_ptr(), text.len(), until as f64) }
     }
     fn resolve(&mut self, waiter: u32) {
         // Resolving a promise only queues its reactions: nothing re-enters the driver here.
-        self.client.resolve(waiter);
+        unsafe { js_resolve(self.h, waiter) }
     }
     fn release(&mut self) {
-        self.client.release();
+        unsafe { js_release(self.h) }
     }
     fn hold(&mut self, message_ids: &[String], until: Millis) {
         let ids = json_list(message_ids);
-        self.client.hold(&ids, until as f64);
+        unsafe { js_hold(self.h, ids.as_ptr(), ids.len(), until as f64) }
     }
 }
 
-/// The driver as the JavaScript `Client` sees it. Not part of the public API. wasm-bindgen
-/// checks every call's borrow, so a call that re-entered the driver would throw, not corrupt it;
-/// the `Client` never does (listeners run in microtasks).
-#[wasm_bindgen]
+/// The driver as the JavaScript `Client` sees it: a pointer `create` returned. Not part of the
+/// public API.
 pub struct WebClient {
     driver: Driver<JsIo>,
+}
+
+/// Whether an export is running. The `Client` never calls the driver from inside an import (IO
+/// starts after the driver returns, listeners run in microtasks); a call that did would alias the
+/// driver, so it traps instead (index.js reports a trap as E_INTERNAL). A plain cell: the module
+/// has one thread.
+struct Busy(Cell<bool>);
+// SAFETY: the module is built without threads (no `atomics` target feature): one thread only.
+unsafe impl Sync for Busy {}
+static BUSY: Busy = Busy(Cell::new(false));
+
+/// Runs `f` on the driver at `d`, refusing re-entry (see `Busy`).
+///
+/// # Safety
+/// `d` came from `create`.
+unsafe fn with<R>(d: *mut WebClient, f: impl FnOnce(&mut Driver<JsIo>) -> R) -> R {
+    if BUSY.0.replace(true) {
+        core::arch::wasm32::unreachable();
+    }
+    let r = f(&mut (*d).driver);
+    BUSY.0.set(false);
+    r
 }
 
 /// `Some(text)` for a non-empty `text`: "" stands for an absent string at this boundary.
@@ -232,27 +314,35 @@ fn given(text: &str) -> Option<String> {
     (!text.is_empty()).then(|| text.to_string())
 }
 
-const SHUT: &str = "E_SHUTDOWN\0the client was shut down";
-
-#[wasm_bindgen]
-impl WebClient {
-    /// Queues one event. `fields` is name, payload, context, userId, anonymousId, groupId,
-    /// previousId and messageId, joined by U+0000 ("" = absent): one string to copy into the
-    /// wasm instead of eight. api.js refuses a U+0000 inside a name or an id; the payload
-    /// (properties of track, page and screen, traits of identify and group) and context are
-    /// JSON text, which never holds a raw one. `timestamp` < 0: none given. Returns
-    /// "CODE\0message" when the event is refused, else undefined: made a JavaScript value here,
-    /// as an `Option<String>` cost glue to read it out of wasm memory and free it.
-    #[wasm_bindgen(unchecked_return_type = "string | undefined")]
-    pub fn enqueue(&mut self, kind: u8, fields: &str, timestamp: f64) -> JsValue {
-        if self.driver.is_closing() {
-            return JsValue::from_str(SHUT);
+/// Queues one event. The block holds name, payload, context, userId, anonymousId, groupId,
+/// previousId and messageId, joined by U+0000 ("" = absent): one string to copy into the wasm
+/// instead of eight. api.js refuses a U+0000 inside a name or an id; the payload (properties of
+/// track, page and screen, traits of identify and group) and context are JSON text, which never
+/// holds a raw one. `timestamp` < 0: none given. Returns 1, or 0 with "CODE\0message" left as the
+/// text when the event is refused.
+///
+/// # Safety
+/// `d` came from `create`; `p`, `n`, `capacity` as `take_str` requires.
+#[no_mangle]
+pub unsafe extern "C" fn enqueue(
+    d: *mut WebClient,
+    kind: u32,
+    p: *mut u8,
+    n: usize,
+    capacity: usize,
+    timestamp: f64,
+) -> u32 {
+    let fields = take_str(p, n, capacity);
+    with(d, |d| {
+        if d.is_closing() {
+            text("E_SHUTDOWN\0the client was shut down");
+            return 0;
         }
         let kind = EventKind::ALL
-            .get(usize::from(kind))
+            .get(kind as usize)
             .copied()
             .unwrap_or_default();
-        let mut rest = fields;
+        let mut rest = fields.as_str();
         let mut next = || {
             let mut at = 0;
             while rest.as_bytes().get(at).is_some_and(|b| *b != 0) {
@@ -283,25 +373,31 @@ impl WebClient {
             traits,
             context,
         };
-        let Err(e) = self.driver.enqueue(input) else {
-            return JsValue::UNDEFINED;
+        let Err(e) = d.enqueue(input) else {
+            return 1;
         };
-        let mut text = String::from(e.code());
-        text += "\0"; // not push(char): its UTF-8 encoding is code
-        text.push_str(&e.message());
-        JsValue::from_str(&text)
-    }
+        let mut t = String::from(e.code());
+        t += "\0"; // not push(char): its UTF-8 encoding is code
+        t.push_str(&e.message());
+        text(&t);
+        0
+    })
+}
 
-    /// Every driver input that carries at most one number, numbered as in api.js (DRIVE, TIMER,
-    /// ...): one export instead of thirteen, each of which costs glue and a shim.
-    /// - 0..=7: drive, timer, hidden, leave, lead, loaded, leader changed, flush now;
-    /// - 8: the store failed: 1 the first time (the caller warns once), else 0;
-    /// - 9, 10: `flush()` / `shutdown()` resolving waiter `arg`; a flush answers 0 once the
-    ///   client is shut down, else 1;
-    /// - 11: request `arg` got no HTTP response;
-    /// - 16 + i: `stats()[i]` (see `Driver::stats`).
-    pub fn on(&mut self, input: u8, arg: f64) -> f64 {
-        let d = &mut self.driver;
+/// Every driver input that carries at most one number, numbered as in api.js (DRIVE, TIMER,
+/// ...): one export instead of thirteen.
+/// - 0..=7: drive, timer, hidden, leave, lead, loaded, leader changed, flush now;
+/// - 8: the store failed: 1 the first time (the caller warns once), else 0;
+/// - 9, 10: `flush()` / `shutdown()` resolving waiter `arg`; a flush answers 0 once the
+///   client is shut down, else 1;
+/// - 11: request `arg` got no HTTP response;
+/// - 16 + i: `stats()[i]` (see `Driver::stats`).
+///
+/// # Safety
+/// `d` came from `create`.
+#[no_mangle]
+pub unsafe extern "C" fn on(d: *mut WebClient, input: u32, arg: f64) -> f64 {
+    with(d, |d| {
         match input {
             0 => d.drive(),
             1 => d.timer(),
@@ -317,28 +413,79 @@ impl WebClient {
             10 => d.shutdown(arg as u32),
             11 => d.failure(arg as u64),
             _ => {
-                let i = usize::from(input.wrapping_sub(16));
+                let i = (input as usize).wrapping_sub(16);
                 return d.stats().get(i).copied().unwrap_or_default();
             }
         }
         1.0
-    }
+    })
+}
 
-    // Strings the driver keeps are taken by value: the glue copies them into wasm memory either
-    // way, and owning that copy saves copying it again (and freeing the first).
-    pub fn restore(&mut self, key: String, value: &[u8], from_store: bool) {
-        self.driver.restore(key, value, from_store);
-    }
+/// A stored event (`key` its messageId, `value` its record) to queue again.
+///
+/// # Safety
+/// `d` came from `create`; the blocks as `take` and `take_str` require.
+#[no_mangle]
+pub unsafe extern "C" fn restore(
+    d: *mut WebClient,
+    k: *mut u8,
+    k_n: usize,
+    k_cap: usize,
+    v: *mut u8,
+    v_n: usize,
+    v_cap: usize,
+    from_store: u32,
+) {
+    let (key, value) = (take_str(k, k_n, k_cap), take(v, v_n, v_cap));
+    with(d, |d| d.restore(key, &value, from_store != 0));
+}
 
-    /// The leader settled `message_id`: delivered (`code` ""), or failed with `code` and `reason`.
-    pub fn settled(&mut self, message_id: String, code: String, reason: String) {
-        self.driver.settled(message_id, code, reason);
-    }
+/// The leader settled `message_id`: delivered (`code` ""), or failed with `code` and `reason`.
+///
+/// # Safety
+/// `d` came from `create`; the blocks as `take_str` requires.
+#[no_mangle]
+pub unsafe extern "C" fn settled(
+    d: *mut WebClient,
+    m: *mut u8,
+    m_n: usize,
+    m_cap: usize,
+    c: *mut u8,
+    c_n: usize,
+    c_cap: usize,
+    r: *mut u8,
+    r_n: usize,
+    r_cap: usize,
+) {
+    let (id, code, reason) = (
+        take_str(m, m_n, m_cap),
+        take_str(c, c_n, c_cap),
+        take_str(r, r_n, r_cap),
+    );
+    with(d, |d| d.settled(id, code, reason));
+}
 
-    /// `retry_after` "" when the response had none (or it was not readable).
-    pub fn response(&mut self, id: f64, status: u16, retry_after: String, body: String) {
-        let retry_after = (!retry_after.is_empty()).then_some(retry_after);
-        self.driver
-            .response(id as u64, status, retry_after, body.into_bytes());
-    }
+/// The answer to request `id`: `retry_after` empty when the response had none (or it was not
+/// readable).
+///
+/// # Safety
+/// `d` came from `create`; the blocks as `take_str` requires.
+#[no_mangle]
+pub unsafe extern "C" fn response(
+    d: *mut WebClient,
+    id: f64,
+    status: u32,
+    a: *mut u8,
+    a_n: usize,
+    a_cap: usize,
+    b: *mut u8,
+    b_n: usize,
+    b_cap: usize,
+) {
+    let retry_after = take_str(a, a_n, a_cap);
+    let body = take(b, b_n, b_cap);
+    let retry_after = (!retry_after.is_empty()).then_some(retry_after);
+    with(d, |d| {
+        d.response(id as u64, status as u16, retry_after, body)
+    });
 }

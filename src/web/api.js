@@ -28,7 +28,7 @@ const NUMBERS = ["flushAt", "flushIntervalMs", "maxBatchBytes", "maxInFlight", "
   "backoffBaseMs", "backoffMaxMs", "giveUpAfterMs", "quotaProbeMs"];
 // Order matters: src/js.rs emits notes by index.
 const EVENTS = ["delivered", "failed", "rateLimited", "quotaHeld", "warning"];
-// The driver's inputs that carry at most one number, as src/js.rs's `WebClient::on` numbers them.
+// The driver's inputs that carry at most one number, as src/js.rs's `on` export numbers them.
 const DRIVE = 0, TIMER = 1, HIDDEN = 2, LEAVE = 3, LEAD = 4, LOADED = 5, LEADER_CHANGED = 6, FLUSH_NOW = 7,
   STORE_FAILED = 8, FLUSH = 9, SHUTDOWN = 10, FAILURE = 11, STAT = 16;
 
@@ -480,7 +480,7 @@ const describe = (e) => `${e?.name ?? "Error"}: ${e?.message ?? e}`;
 
 /** What createClient resolves to. Every method is safe to call with anything. */
 export class Client {
-  #d; // the Rust driver (WebClient)
+  #d; // the Rust driver: its exports, bound to it by index.js
   #o;
   #max;
   #user;

@@ -1,5 +1,5 @@
 //! The browser driver: the state machine between the sans-IO core and the JavaScript half of the
-//! bindings (`src/web/api.js` and `src/web/io.js`, loaded as wasm-bindgen snippets).
+//! bindings (`src/web/index.js`, the module's boundary, and `src/web/api.js`, the client and its IO).
 //!
 //! The split is by kind of work. Rust decides: when to send, what to store and delete, who leads,
 //! what the application hears, when a `flush()` is done. JavaScript does the IO, each piece a few

@@ -1,0 +1,113 @@
+// batchwire for browsers, web workers and plain ES modules: loads the wasm module and is its
+// whole boundary (src/js.rs is the Rust side). No bindings generator: every value crossing is a
+// number, or UTF-8 bytes in the module's memory.
+// - JavaScript to Rust: `pass` writes a string (or bytes) into a block from the module's `alloc`
+//   and gives (pointer, length, capacity): three arguments, read left to right. The export owns
+//   the block from then on.
+// - Rust to JavaScript: an import gets (pointer, length) of bytes the module owns, valid during
+//   the call only; what an export returns as text it leaves with the `text` import.
+// - A client is an index into `clients`, the driver a pointer index.js keeps with its client.
+import { BatchwireError, Client, configError, parseOptions } from "./api.js";
+
+export { BatchwireError };
+
+let wasm; // the instance's exports
+let loading;
+let options; // parseOptions' result while `create` reads it
+let said; // the last `text` the module left
+let setup; // [headers JSON, largest request] from `create`
+let written, capacity; // of the block `pass` filled last
+const clients = [];
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+const bytes = (p, n) => new Uint8Array(wasm.memory.buffer, p, n);
+const str = (p, n) => decoder.decode(bytes(p, n));
+
+// Writes `s` (a string, or a Uint8Array) into a new block; returns its address, `written` and
+// `capacity` its length and size. A string is tried in as many bytes as it has UTF-16 units (all
+// of them, when it is ASCII), else in three times as many: the most UTF-8 can take.
+function pass(s) {
+  let n = s.length, p = wasm.alloc(n), r;
+  if (typeof s !== "string") bytes(p, n).set(s), (r = { written: n });
+  else if ((r = encoder.encodeInto(s, bytes(p, n))).read < n) {
+    wasm.free(p, n);
+    r = encoder.encodeInto(s, bytes((p = wasm.alloc((n *= 3))), n));
+  }
+  written = r.written;
+  capacity = n;
+  return p;
+}
+
+// What the driver asks of client `h` (see src/js.rs for each).
+const imports = {
+  "batchwire": {
+    now: Date.now,
+    number: (i) => options.number(i),
+    text: (p, n) => (said = str(p, n)),
+    setup: (p, n, max) => (setup = [str(p, n), max]),
+    send: (h, id, p, n, b, bn, keepalive) => clients[h].send(id, str(p, n), bytes(b, bn), keepalive),
+    arm: (h, ms) => clients[h].arm(ms),
+    schedule: (h) => clients[h].schedule(),
+    put: (h, k, kn, v, vn, share) => clients[h].put(str(k, kn), bytes(v, vn), share),
+    del: (h, k, kn) => clients[h].del(str(k, kn)),
+    done: (h, a, an, b, bn) => clients[h].settled(str(a, an), str(b, bn)),
+    askFlush: (h) => clients[h].askFlush(),
+    emit: (h, kind, p, n, until) => clients[h].emit(kind, str(p, n), until),
+    release: (h) => clients[h].release(),
+    resolve: (h, w) => clients[h].resolve(w),
+    hold: (h, p, n, until) => clients[h].hold(str(p, n), until),
+  },
+};
+
+/** Loads and instantiates the wasm module once; later calls share the same promise. `module` is
+ * for runtimes that already hold it compiled (pkg/worker.js); pages leave it out. */
+export function init(module) {
+  loading ??= (
+    module
+      ? WebAssembly.instantiate(module, imports)
+      : fetch(new URL("./web/batchwire_bg.wasm", import.meta.url))
+          .then((r) => (r.ok ? r.arrayBuffer() : Promise.reject(new Error(`HTTP ${r.status} for ${r.url}`))))
+          .then((b) => WebAssembly.instantiate(b, imports))
+  ).then(
+    (r) => {
+      wasm = (r.instance ?? r).exports;
+    },
+    (e) => {
+      loading = undefined; // a failed download may be retried
+      throw new BatchwireError("E_LOAD", `the batchwire wasm module did not load: ${e?.message ?? e}`);
+    },
+  );
+  return loading;
+}
+
+/** Loads the module if needed and creates a client (see index.d.ts for the options). */
+export async function createClient(o) {
+  await init();
+  options = parseOptions(o);
+  const h = clients.length;
+  const d = wasm.create(h, pass(options.writeKey), written, capacity);
+  if (!d) throw configError(said);
+  const client = (clients[h] = new Client(options, setup[0]));
+  // The driver's exports, bound to it, as the Client calls them.
+  return client.start(
+    {
+      enqueue: (kind, fields, time) => (wasm.enqueue(d, kind, pass(fields), written, capacity, time) ? undefined : said),
+      on: (input, arg) => wasm.on(d, input, arg),
+      restore: (key, value, fromStore) =>
+        wasm.restore(d, pass(key), written, capacity, pass(value), written, capacity, fromStore),
+      settled: (id, code, reason) =>
+        wasm.settled(d, pass(id), written, capacity, pass(code), written, capacity, pass(reason), written, capacity),
+      response: (id, status, retryAfter, body) =>
+        wasm.response(d, id, status, pass(retryAfter), written, capacity, pass(body), written, capacity),
+    },
+    setup[1],
+  );
+}
+
+/** The version of the batchwire build, after loading it. */
+export async function version() {
+  await init();
+  wasm.version();
+  return said;
+}
