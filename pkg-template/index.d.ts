@@ -94,7 +94,8 @@ export interface Client {
   on<K extends keyof ClientEvents>(type: K, listener: (payload: ClientEvents[K]) => void): () => void;
   off<K extends keyof ClientEvents>(type: K, listener: (payload: ClientEvents[K]) => void): void;
   /** Stops taking events (later calls throw E_SHUTDOWN), sends what is queued, resolves once no
-   * request is in flight. What was not delivered stays stored for the next page. */
+   * request is in flight. What was not delivered stays stored for the next page. The client's wasm
+   * memory is then freed; stats() keeps its last counts. */
   shutdown(): Promise<void>;
 }
 

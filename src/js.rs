@@ -309,6 +309,17 @@ unsafe fn with<R>(d: *mut WebClient, f: impl FnOnce(&mut Driver<JsIo>) -> R) -> 
     r
 }
 
+/// Frees the driver at `d`: index.js calls it once a shut-down client has let go (`release`),
+/// and never passes `d` again.
+///
+/// # Safety
+/// `d` came from `create` and is not used after this call.
+#[no_mangle]
+pub unsafe extern "C" fn destroy(d: *mut WebClient) {
+    with(d, |_| ());
+    drop(Box::from_raw(d));
+}
+
 /// `Some(text)` for a non-empty `text`: "" stands for an absent string at this boundary.
 fn given(text: &str) -> Option<String> {
     (!text.is_empty()).then(|| text.to_string())

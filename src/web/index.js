@@ -7,6 +7,8 @@
 // - Rust to JavaScript: an import gets (pointer, length) of bytes the module owns, valid during
 //   the call only; what an export returns as text it leaves with the `text` import.
 // - A client is an index into `clients`, the driver a pointer index.js keeps with its client.
+//   Once a shut-down client has let go (`release`), its driver is freed and both are forgotten:
+//   the Client then answers from what it last knew.
 import { BatchwireError, Client, configError, parseOptions } from "./api.js";
 
 export { BatchwireError };
@@ -18,6 +20,7 @@ let said; // the last `text` the module left
 let setup; // [headers JSON, largest request] from `create`
 let written, capacity; // of the block `pass` filled last
 const clients = [];
+const drivers = []; // per client, what the Client calls (see createClient)
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -54,7 +57,10 @@ const imports = {
     done: (h, a, an, b, bn) => clients[h].settled(str(a, an), str(b, bn)),
     askFlush: (h) => clients[h].askFlush(),
     emit: (h, kind, p, n, until) => clients[h].emit(kind, str(p, n), until),
-    release: (h) => clients[h].release(),
+    release: (h) => {
+      clients[h].release();
+      queueMicrotask(drivers[h].free); // once the export that let go has returned
+    },
     resolve: (h, w) => clients[h].resolve(w),
     hold: (h, p, n, until) => clients[h].hold(str(p, n), until),
   },
@@ -86,23 +92,32 @@ export async function createClient(o) {
   await init();
   options = parseOptions(o);
   const h = clients.length;
-  const d = wasm.create(h, pass(options.writeKey), written, capacity);
+  let d = wasm.create(h, pass(options.writeKey), written, capacity);
   if (!d) throw configError(said);
+  let last; // stats() when the driver was freed
   const client = (clients[h] = new Client(options, setup[0]));
-  // The driver's exports, bound to it, as the Client calls them.
-  return client.start(
-    {
-      enqueue: (kind, fields, time) => (wasm.enqueue(d, kind, pass(fields), written, capacity, time) ? undefined : said),
-      on: (input, arg) => wasm.on(d, input, arg),
-      restore: (key, value, fromStore) =>
-        wasm.restore(d, pass(key), written, capacity, pass(value), written, capacity, fromStore),
-      settled: (id, code, reason) =>
-        wasm.settled(d, pass(id), written, capacity, pass(code), written, capacity, pass(reason), written, capacity),
-      response: (id, status, retryAfter, body) =>
-        wasm.response(d, id, status, pass(retryAfter), written, capacity, pass(body), written, capacity),
+  // The driver's exports, bound to it, as the Client calls them; once it is freed, what a
+  // shut-down driver would answer (refusals, the last stats, a shutdown() resolved at once).
+  const driver = (drivers[h] = {
+    enqueue: (kind, fields, time) =>
+      !d ? "E_SHUTDOWN\0the client was shut down"
+      : wasm.enqueue(d, kind, pass(fields), written, capacity, time) ? undefined : said,
+    on: (input, arg) => (d ? wasm.on(d, input, arg) : input === 10 ? client.resolve(arg) : last[input - 16] ?? 0),
+    restore: (key, value, fromStore) =>
+      d && wasm.restore(d, pass(key), written, capacity, pass(value), written, capacity, fromStore),
+    settled: (id, code, reason) =>
+      d && wasm.settled(d, pass(id), written, capacity, pass(code), written, capacity, pass(reason), written, capacity),
+    response: (id, status, retryAfter, body) =>
+      d && wasm.response(d, id, status, pass(retryAfter), written, capacity, pass(body), written, capacity),
+    free: () => {
+      if (!d) return;
+      last = [0, 1, 2, 3, 4, 5, 6, 7].map((i) => wasm.on(d, 16 + i));
+      wasm.destroy(d);
+      d = 0;
+      clients[h] = drivers[h] = undefined;
     },
-    setup[1],
-  );
+  });
+  return client.start(driver, setup[1]);
 }
 
 /** The version of the batchwire build, after loading it. */
