@@ -147,7 +147,8 @@ function blame(v) {
 }
 
 // JSON.stringify escapes lone UTF-16 surrogates as \udXXX (valid pairs are written raw), which
-// many servers reject as a whole request. They become U+FFFD, as wasm-bindgen does for strings.
+// many servers reject as a whole request. They become U+FFFD, as TextEncoder (src/web/index.js)
+// makes them in names and ids.
 // An odd run of backslashes before "u" means the last one starts the escape.
 const lone = (s) => s.replace(/(\\+)ud[89a-f][0-9a-f]{2}/g, (m, b) => (b.length % 2 ? b.slice(1) + "\\ufffd" : m));
 
