@@ -142,7 +142,7 @@ pub extern "C" fn version() {
 /// # Safety
 /// `key`, `n`, `capacity` as `take_str` requires.
 #[no_mangle]
-pub unsafe extern "C" fn create(h: u32, key: *mut u8, n: usize, capacity: usize) -> *mut WebClient {
+pub unsafe extern "C" fn create(h: u32, key: *mut u8, n: usize, capacity: usize) -> *mut WebDriver {
     let number = |i| js_number(i);
     let write_key = take_str(key, n, capacity);
     // A float-to-integer `as` saturates: -1 (not given) becomes 0, the default these want.
@@ -200,8 +200,11 @@ pub unsafe extern "C" fn create(h: u32, key: *mut u8, n: usize, capacity: usize)
         headers.len(),
         pipeline.config().max_batch_bytes as f64,
     );
-    let driver = Driver::new(pipeline, JsIo { h }, number(11) == 1.0);
-    Box::into_raw(Box::new(WebClient { driver }))
+    Box::into_raw(Box::new(Driver::new(
+        pipeline,
+        JsIo { h },
+        number(11) == 1.0,
+    )))
 }
 
 /// The driver's IO, carried out by the JavaScript `Client` number `h`.
@@ -281,11 +284,9 @@ impl Io for JsIo {
     }
 }
 
-/// The driver as the JavaScript `Client` sees it: a pointer `create` returned. Not part of the
-/// public API.
-pub struct WebClient {
-    driver: Driver<JsIo>,
-}
+/// The driver as the JavaScript `Client` sees it: a pointer `create` returned, which index.js
+/// passes back to every export. Not part of the public API.
+type WebDriver = Driver<JsIo>;
 
 /// Whether an export is running. The `Client` never calls the driver from inside an import (IO
 /// starts after the driver returns, listeners run in microtasks); a call that did would alias the
@@ -300,11 +301,11 @@ static BUSY: Busy = Busy(Cell::new(false));
 ///
 /// # Safety
 /// `d` came from `create`.
-unsafe fn with<R>(d: *mut WebClient, f: impl FnOnce(&mut Driver<JsIo>) -> R) -> R {
+unsafe fn with<R>(d: *mut WebDriver, f: impl FnOnce(&mut WebDriver) -> R) -> R {
     if BUSY.0.replace(true) {
         core::arch::wasm32::unreachable();
     }
-    let r = f(&mut (*d).driver);
+    let r = f(&mut *d);
     BUSY.0.set(false);
     r
 }
@@ -315,7 +316,7 @@ unsafe fn with<R>(d: *mut WebClient, f: impl FnOnce(&mut Driver<JsIo>) -> R) -> 
 /// # Safety
 /// `d` came from `create` and is not used after this call.
 #[no_mangle]
-pub unsafe extern "C" fn destroy(d: *mut WebClient) {
+pub unsafe extern "C" fn destroy(d: *mut WebDriver) {
     with(d, |_| ());
     drop(Box::from_raw(d));
 }
@@ -336,7 +337,7 @@ fn given(text: &str) -> Option<String> {
 /// `d` came from `create`; `p`, `n`, `capacity` as `take_str` requires.
 #[no_mangle]
 pub unsafe extern "C" fn enqueue(
-    d: *mut WebClient,
+    d: *mut WebDriver,
     kind: u32,
     p: *mut u8,
     n: usize,
@@ -407,7 +408,7 @@ pub unsafe extern "C" fn enqueue(
 /// # Safety
 /// `d` came from `create`.
 #[no_mangle]
-pub unsafe extern "C" fn on(d: *mut WebClient, input: u32, arg: f64) -> f64 {
+pub unsafe extern "C" fn on(d: *mut WebDriver, input: u32, arg: f64) -> f64 {
     with(d, |d| {
         match input {
             0 => d.drive(),
@@ -438,7 +439,7 @@ pub unsafe extern "C" fn on(d: *mut WebClient, input: u32, arg: f64) -> f64 {
 /// `d` came from `create`; the blocks as `take` and `take_str` require.
 #[no_mangle]
 pub unsafe extern "C" fn restore(
-    d: *mut WebClient,
+    d: *mut WebDriver,
     k: *mut u8,
     k_n: usize,
     k_cap: usize,
@@ -457,7 +458,7 @@ pub unsafe extern "C" fn restore(
 /// `d` came from `create`; the blocks as `take_str` requires.
 #[no_mangle]
 pub unsafe extern "C" fn settled(
-    d: *mut WebClient,
+    d: *mut WebDriver,
     m: *mut u8,
     m_n: usize,
     m_cap: usize,
@@ -483,7 +484,7 @@ pub unsafe extern "C" fn settled(
 /// `d` came from `create`; the blocks as `take_str` requires.
 #[no_mangle]
 pub unsafe extern "C" fn response(
-    d: *mut WebClient,
+    d: *mut WebDriver,
     id: f64,
     status: u32,
     a: *mut u8,
