@@ -16,6 +16,8 @@ const fail = (code, message) => {
   throw new BatchwireError(code, message);
 };
 const invalid = (message) => fail("E_INVALID_EVENT", message);
+/** Throws what every call of a shut-down client throws. */
+export const shutDown = () => fail("E_SHUTDOWN", "the client was shut down");
 const config = (field, what) => fail("E_CONFIG", `${field} must be ${what} (field: ${field})`);
 
 /** A core configuration error, its Rust field names (max_batch_bytes) as option names. */
@@ -29,8 +31,10 @@ const NUMBERS = ["flushAt", "flushIntervalMs", "maxBatchBytes", "maxInFlight", "
 // Order matters: src/js.rs emits notes by index.
 const EVENTS = ["delivered", "failed", "rateLimited", "quotaHeld", "warning"];
 // The driver's inputs that carry at most one number, as src/js.rs's `on` export numbers them.
+// index.js answers SHUTDOWN and STAT itself once a shut-down client's driver is freed.
 const DRIVE = 0, TIMER = 1, HIDDEN = 2, LEAVE = 3, LEAD = 4, LOADED = 5, LEADER_CHANGED = 6, FLUSH_NOW = 7,
-  STORE_FAILED = 8, FLUSH = 9, SHUTDOWN = 10, FAILURE = 11, STAT = 16;
+  STORE_FAILED = 8, FLUSH = 9, FAILURE = 11;
+export const SHUTDOWN = 10, STAT = 16;
 
 // A random (version 4) UUID. crypto.randomUUID() costs more than all the rest of a track() in
 // Chromium, and is missing outside secure contexts: random bytes are drawn 4 KiB at a time
@@ -754,7 +758,7 @@ export class Client {
 
   /** Resolves once every event queued before the call is delivered or has failed. */
   flush() {
-    return this.#wait((w) => this.#d.on(FLUSH, w) || fail("E_SHUTDOWN", "the client was shut down"));
+    return this.#wait((w) => this.#d.on(FLUSH, w) || shutDown());
   }
 
   stats() {

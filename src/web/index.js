@@ -9,7 +9,7 @@
 // - A client is an index into `clients`, the driver a pointer index.js keeps with its client.
 //   Once a shut-down client has let go (`release`), its driver is freed and both are forgotten:
 //   the Client then answers from what it last knew.
-import { BatchwireError, Client, configError, parseOptions } from "./api.js";
+import { BatchwireError, Client, configError, parseOptions, SHUTDOWN, shutDown, STAT } from "./api.js";
 
 export { BatchwireError };
 
@@ -100,9 +100,8 @@ export async function createClient(o) {
   // shut-down driver would answer (refusals, the last stats, a shutdown() resolved at once).
   const driver = (drivers[h] = {
     enqueue: (kind, fields, time) =>
-      !d ? "E_SHUTDOWN\0the client was shut down"
-      : wasm.enqueue(d, kind, pass(fields), written, capacity, time) ? undefined : said,
-    on: (input, arg) => (d ? wasm.on(d, input, arg) : input === 10 ? client.resolve(arg) : last[input - 16] ?? 0),
+      !d ? shutDown() : wasm.enqueue(d, kind, pass(fields), written, capacity, time) ? undefined : said,
+    on: (input, arg) => (d ? wasm.on(d, input, arg) : input === SHUTDOWN ? client.resolve(arg) : last[input - STAT] ?? 0),
     restore: (key, value, fromStore) =>
       d && wasm.restore(d, pass(key), written, capacity, pass(value), written, capacity, fromStore),
     settled: (id, code, reason) =>
@@ -111,7 +110,7 @@ export async function createClient(o) {
       d && wasm.response(d, id, status, pass(retryAfter), written, capacity, pass(body), written, capacity),
     free: () => {
       if (!d) return;
-      last = [0, 1, 2, 3, 4, 5, 6, 7].map((i) => wasm.on(d, 16 + i));
+      last = [0, 1, 2, 3, 4, 5, 6, 7].map((i) => wasm.on(d, STAT + i));
       wasm.destroy(d);
       d = 0;
       clients[h] = drivers[h] = undefined;
