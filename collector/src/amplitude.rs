@@ -1,4 +1,4 @@
-//! Amplitude HTTP V2 `POST /2/httpapi` and Batch `POST /batch` (PROTOCOLS.md B and C).
+//! Amplitude HTTP V2 `POST /2/httpapi` and Batch `POST /batch` (docs/PROTOCOLS.md B and C).
 //!
 //! Where the contract leaves a choice, this module decides:
 //! - Order: body cap (413, by the caller), Content-Type (400), JSON (400), `api_key` (400),

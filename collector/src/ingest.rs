@@ -55,7 +55,7 @@ impl Proto {
         }
     }
 
-    /// The protocol's 413 body, exactly as PROTOCOLS.md has it.
+    /// The protocol's 413 body, exactly as docs/PROTOCOLS.md A has it.
     pub fn too_large(self, limits: &Limits) -> Outcome {
         let body = match self {
             Proto::V1 => json!({

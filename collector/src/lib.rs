@@ -1,5 +1,5 @@
 //! batchwire's reference collector: an ingestion server that speaks the three wire contracts of
-//! `PROTOCOLS.md` exactly (`/v1-batch`, Amplitude `/2/httpapi` and `/batch`), with the limits,
+//! `docs/PROTOCOLS.md` exactly (`/v1-batch`, Amplitude `/2/httpapi` and `/batch`), with the limits,
 //! error bodies and headers an SDK must handle, plus fault injection and control endpoints so the
 //! SDK's tests can provoke every branch of its retry policy on purpose.
 //!

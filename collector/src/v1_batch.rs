@@ -1,4 +1,4 @@
-//! `POST /v1-batch` (PROTOCOLS.md A).
+//! `POST /v1-batch` (docs/PROTOCOLS.md A).
 //!
 //! Where the contract leaves a choice, this module decides:
 //! - Checks run in this order: body cap (413, before anything is parsed; done by the caller),

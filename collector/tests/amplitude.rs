@@ -1,4 +1,4 @@
-//! Amplitude `/2/httpapi` and `/batch` over real HTTP: PROTOCOLS.md B and C.
+//! Amplitude `/2/httpapi` and `/batch` over real HTTP: docs/PROTOCOLS.md B and C.
 
 mod common;
 

@@ -1,4 +1,4 @@
-//! `/v1-batch` over real HTTP: every status and body of PROTOCOLS.md A.
+//! `/v1-batch` over real HTTP: every status and body of docs/PROTOCOLS.md A.
 
 mod common;
 
