@@ -4,7 +4,6 @@
 #   2. native: cargo test for the whole workspace (core, protocols, collector)
 #   3. browser: wasm-bindgen tests in headless Chromium (wasm-pack test)
 #   4. end to end: the built npm package in headless Chromium against the collector (tests/e2e)
-#   5. edge: the Worker in workerd through miniflare against the collector (tests/edge)
 # A layer that breaks before reporting (a compile error, a crash) counts as one failure.
 # Logs of each layer are kept in target/test-logs/.
 set -uo pipefail
@@ -54,21 +53,23 @@ layer "clippy wasm32" check cargo clippy -p batchwire --lib --target wasm32-unkn
 # The npm package's build: no_std, with src/wasm_rt.rs's allocator and panic handler.
 layer "clippy wasm32 no_std" check cargo clippy -p batchwire --lib --target wasm32-unknown-unknown --no-default-features -- -D warnings
 layer "package and size budget" check python3 scripts/package.py
-layer "native" cargo cargo test --workspace
+# --no-fail-fast: a failing test binary must not hide the counts of the others.
+layer "native" cargo cargo test --workspace --no-fail-fast
 # Only tests/web_*.rs are browser suites; the native integration tests are not built for wasm32.
 layer "browser" cargo \
   wasm-pack test --headless --chrome --chromedriver /usr/bin/chromedriver --mode no-install -- --test 'web_*'
 
-# The node suites start the collector binary themselves; a suite folder with no tests is skipped.
+# The node suites start the collector binary themselves; a suite folder without tests fails the layer.
 node_layer() {
   local name=$1 dir=$2
-  compgen -G "$dir/*.test.mjs" >/dev/null || return 0
+  if ! compgen -G "$dir/*.test.mjs" >/dev/null; then
+    echo "[test] $name: no $dir/*.test.mjs"; failed=$((failed + 1)); failed_layers+=("$name"); return
+  fi
   cargo build -q -p collector
   COLLECTOR_BIN=$PWD/target/debug/collector layer "$name" node \
     node --test --test-concurrency=1 --test-reporter=tap "$dir/"
 }
 node_layer "end to end" tests/e2e
-node_layer "edge" tests/edge
 
 if [ ${#failed_layers[@]} -gt 0 ]; then echo "[test] failing layers: ${failed_layers[*]}"; fi
 echo "$passed passed, $failed failed"
