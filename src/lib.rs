@@ -20,6 +20,7 @@ mod prelude {
     pub use alloc::vec::Vec;
 }
 
+pub mod base;
 pub mod core;
 pub mod protocol;
 

@@ -3,8 +3,8 @@
 
 use crate::prelude::*;
 
-use super::report::say;
 use super::Millis;
+use crate::base::text::say;
 use crate::protocol::Protocol;
 
 /// What to do when the bounded queue is full.
@@ -138,7 +138,7 @@ impl ConfigError {
 }
 
 impl ConfigError {
-    /// The message, built without `core::fmt` (see `report::say`).
+    /// The message, built without `core::fmt` (see [`say`](crate::base::text::say)).
     pub fn message(&self) -> String {
         let template = match self {
             ConfigError::EmptyWriteKey => "the write key is empty (field: write_key)",

@@ -16,44 +16,10 @@
 
 use crate::prelude::*;
 
-use super::report::say;
 use super::{as_str, Millis};
-use crate::protocol::json::{self, ScanError};
-use crate::protocol::{amplitude, Protocol};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum EventKind {
-    #[default]
-    Track,
-    Identify,
-    Page,
-    Screen,
-    Group,
-    Alias,
-}
-
-impl EventKind {
-    /// Every kind, in the order of the numbering the JavaScript binding uses.
-    pub const ALL: [EventKind; 6] = [
-        EventKind::Track,
-        EventKind::Identify,
-        EventKind::Page,
-        EventKind::Screen,
-        EventKind::Group,
-        EventKind::Alias,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventKind::Track => "track",
-            EventKind::Identify => "identify",
-            EventKind::Page => "page",
-            EventKind::Screen => "screen",
-            EventKind::Group => "group",
-            EventKind::Alias => "alias",
-        }
-    }
-}
+use crate::base::json::{self, ScanError};
+use crate::base::text::say;
+use crate::protocol::{amplitude, EventKind, Protocol};
 
 /// An event as the application gives it. Raw JSON fields are text (the bindings pass what
 /// `JSON.stringify` produced) and must be objects.
@@ -178,7 +144,7 @@ impl Rejected {
 }
 
 impl Rejected {
-    /// The message, built without `core::fmt` (see `report::say`), by one `say` call for every
+    /// The message, built without `core::fmt` (see [`say`](crate::base::text::say)), by one `say` call for every
     /// variant: {0} kind, {1} field label, {2} a detail, {3} field name, {4} and {5} numbers.
     pub fn message(&self) -> String {
         let (template, kind, field, detail, a, b) = match self {
@@ -291,7 +257,7 @@ impl Warning {
 }
 
 impl Warning {
-    /// The message, built without `core::fmt` (see `report::say`).
+    /// The message, built without `core::fmt` (see [`say`](crate::base::text::say)).
     pub fn message(&self) -> String {
         // {0} field name, {4} the measure, {5} the limit, {1} the server's text.
         let (template, field, n, limit, text) = match self {
@@ -522,7 +488,7 @@ pub(crate) fn validate<'a>(
         ));
     }
     let timestamp = input.timestamp.unwrap_or(now);
-    if timestamp > super::time::MAX_TIMESTAMP {
+    if timestamp > crate::base::time::MAX_TIMESTAMP {
         return Err(invalid(Field::Timestamp, Rule::OutOfRange));
     }
     check_object(

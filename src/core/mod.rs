@@ -2,7 +2,7 @@
 //! draws randomness of its own, and never touches the network or storage. Time (`now`, epoch
 //! milliseconds) and a seed are inputs; requests to send, wake-up times and things to tell the
 //! application are outputs. Given the same inputs it produces the same outputs, which is what lets
-//! a simulated server and a virtual clock test it exhaustively (see `sim.rs`).
+//! a simulated server and a virtual clock test it exhaustively (see `tests/sim.rs`).
 //!
 //! # Model
 //! An event is validated and encoded into its protocol's JSON exactly once, at
@@ -22,34 +22,30 @@
 //!
 //! The driver (browser, Worker, test) is thin: see [`Pipeline`] for the order of calls.
 
-pub(crate) mod backoff;
+mod backoff;
 mod batch;
 mod config;
 mod event;
+mod keys;
 mod outcome;
 mod pipeline;
 mod queue;
-pub(crate) mod report;
-pub(crate) mod time;
+mod report;
+mod rng;
 
-// The simulation is a proptest harness; proptest is a native-only dev-dependency.
-#[cfg(all(test, not(target_arch = "wasm32")))]
-mod sim;
 #[cfg(test)]
 mod tests;
 
-/// Milliseconds since the Unix epoch, as supplied by the driver.
-pub type Millis = u64;
-
-pub use backoff::parse_retry_after;
+pub use crate::base::time::parse_retry_after;
+pub use crate::base::Millis;
 pub use config::{Config, ConfigError, Overflow};
-pub use event::{EventInput, EventKind, Field, Rejected, Rule, StoredEvent, Warning};
+pub use event::{EventInput, Field, Rejected, Rule, StoredEvent, Warning};
 pub use pipeline::Pipeline;
 pub use report::{
     AppEvent, Enqueued, EventId, FailReason, NetError, Response, Stats, Transmit, TransmitId,
 };
 
-pub use crate::protocol::Protocol;
+pub use crate::protocol::{EventKind, Protocol};
 
 /// `Option::as_deref`, inlined: the library's stayed a call returning through memory (wasm size).
 #[inline(always)]

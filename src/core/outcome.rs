@@ -16,11 +16,13 @@
 //! "Requeued" keeps the event's place (by id), bytes and messageId; an event past its give-up
 //! horizon fails with `RetryHorizon` instead.
 
-use super::backoff::{backoff_delay, key, parse_retry_after};
+use super::backoff::backoff_delay;
 use super::event::{read_stored, Warning};
-use super::pipeline::{Flight, Pause, Pipeline, QuotaHold, TAG_DEVICE, TAG_USER};
+use super::keys::{key, TAG_DEVICE, TAG_USER};
+use super::pipeline::{Flight, Pause, Pipeline, QuotaHold};
 use super::report::{AppEvent, EventId, FailReason, Response};
 use super::Millis;
+use crate::base::time::parse_retry_after;
 use crate::prelude::*;
 use crate::protocol::Outcome;
 

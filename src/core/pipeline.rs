@@ -1,21 +1,17 @@
 //! The state machine: admission, bounds, housekeeping and the public calls. Planning lives in
 //! `batch.rs`, response handling in `outcome.rs`.
 
-use super::backoff::{key, mix, Rng};
 use super::config::{Config, ConfigError, Overflow};
 use super::event::{inspect_stored, validate, EventInput, Rejected, StoredEvent};
+use super::keys::{key, TAG_DEVICE, TAG_MSG, TAG_USER};
 use super::queue::{Entry, KeyMap, Queue, DEAD, QUEUED};
 use super::report::{
     AppEvent, Enqueued, EventId, FailReason, NetError, Response, Stats, Transmit, TransmitId,
 };
+use super::rng::{mix, Rng};
 use super::Millis;
 use crate::prelude::*;
 use crate::protocol::Protocol;
-
-/// Tags that keep the key spaces of messageIds, users and devices apart.
-pub(crate) const TAG_MSG: u8 = b'm';
-pub(crate) const TAG_USER: u8 = b'u';
-pub(crate) const TAG_DEVICE: u8 = b'd';
 
 /// A request awaiting its answer.
 #[derive(Debug)]

@@ -46,7 +46,7 @@ impl Entry {
     /// Whether its messageId is `m` (one out-of-line comparison for the three places that ask).
     #[cfg_attr(target_arch = "wasm32", inline(never))]
     pub fn has_message_id(&self, m: &[u8]) -> bool {
-        crate::protocol::json::same(self.message_id(), m)
+        crate::base::json::same(self.message_id(), m)
     }
     pub fn message_id_string(&self) -> String {
         String::from_utf8(self.message_id().to_vec()).unwrap_or_default()
@@ -133,7 +133,7 @@ impl Queue {
     }
 }
 
-/// A map from engine keys (well-mixed 64-bit hashes, never 0; see `backoff::key`) to `u64`
+/// A map from engine keys (well-mixed 64-bit hashes, never 0; see `keys::key`) to `u64`
 /// values: messageId de-dup, identity pauses, identities blocked while planning.
 ///
 /// Open addressing with linear probing, at most three quarters full (the keys are well mixed, so
@@ -303,7 +303,7 @@ mod tests {
         // Keys crowd a few home slots, so probing wraps around and removal shifts runs back.
         let mut map = KeyMap::default();
         let mut model = std::collections::HashMap::new();
-        let mut rng = super::super::backoff::Rng::new(3);
+        let mut rng = super::super::rng::Rng::new(3);
         for step in 0..20_000u64 {
             let home = [1, 2, 0xffff_fffe, 0xffff_ffff][(rng.next_u64() % 4) as usize];
             let k = (rng.next_u64() % 24) << 32 | home;

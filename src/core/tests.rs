@@ -6,6 +6,9 @@ use super::*;
 mod amplitude;
 /// The text of every message the application can be given.
 mod messages;
+// The simulation is a proptest harness; proptest is a native-only dev-dependency.
+#[cfg(not(target_arch = "wasm32"))]
+mod sim;
 
 pub(crate) fn track(name: &str) -> EventInput {
     EventInput {
@@ -116,7 +119,7 @@ fn requests_never_exceed_the_byte_limit_and_sizes_are_exact() {
     let t = p.poll_transmit(0).expect("over 1 MiB queued: due");
     assert!(t.body.len() <= 1_048_576);
     assert_eq!(t.events.len(), 10);
-    use crate::protocol::json;
+    use crate::base::json;
     assert!(json::scan_object(&t.body).is_ok(), "valid JSON body");
     assert_eq!(
         json::items(json::field(&t.body, "batch").unwrap()).count(),
@@ -522,7 +525,7 @@ fn forget_drops_a_queued_event_silently_and_leaves_flights_alone() {
 #[cfg(not(target_arch = "wasm32"))] // proptest is a native-only dev-dependency
 mod arbitrary_events {
     use super::*;
-    use crate::protocol::json;
+    use crate::base::json;
     use proptest::prelude::*;
 
     fn cases() -> ProptestConfig {

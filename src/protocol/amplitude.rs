@@ -24,12 +24,13 @@
 //! `exceeded_daily_quota_*` → per-identity throttling, without them a plain rate limit; 408 and
 //! 5xx transient (500/502/504 may have been ingested: the retry's insert_id makes that safe).
 
-use super::json;
 use super::{
-    by_status, document, error_text, next_word, EventFields, ObjectWriter, Outcome, Protocol,
+    by_status, document, error_text, next_word, EventFields, EventKind, ObjectWriter, Outcome,
+    Protocol,
 };
-use crate::core::time::push_u64;
-use crate::core::{EventKind, Millis};
+use crate::base::json;
+use crate::base::num::push_u64;
+use crate::base::Millis;
 use crate::prelude::*;
 
 /// The placeholder ids Amplitude removes, compared without case; each ended by a space (so the

@@ -8,12 +8,12 @@
 //! A request body is always `prefix + event (',' event)* + suffix` (see [`Protocol::envelope`]),
 //! so the core knows the exact size of any request by adding lengths, without serialising.
 
+use crate::base::json::{self, trim_ws};
+use crate::base::Millis;
 use crate::prelude::*;
-pub mod amplitude;
-pub mod json;
-pub mod v1_batch;
 
-use crate::core::{EventKind, Millis};
+pub mod amplitude;
+pub mod v1_batch;
 
 /// Which ingestion API a pipeline speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -24,6 +24,41 @@ pub enum Protocol {
     AmplitudeHttpV2,
     /// Amplitude `POST /batch`: bulk, unordered, daily per-identity quotas.
     AmplitudeBatch,
+}
+
+/// The kind of an event, which decides its shape on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum EventKind {
+    #[default]
+    Track,
+    Identify,
+    Page,
+    Screen,
+    Group,
+    Alias,
+}
+
+impl EventKind {
+    /// Every kind, in the order of the numbering the JavaScript binding uses.
+    pub const ALL: [EventKind; 6] = [
+        EventKind::Track,
+        EventKind::Identify,
+        EventKind::Page,
+        EventKind::Screen,
+        EventKind::Group,
+        EventKind::Alias,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Track => "track",
+            EventKind::Identify => "identify",
+            EventKind::Page => "page",
+            EventKind::Screen => "screen",
+            EventKind::Group => "group",
+            EventKind::Alias => "alias",
+        }
+    }
 }
 
 /// What a protocol allows. Soft caps only warn; the others are hard.
@@ -329,13 +364,13 @@ impl<'w> ObjectWriter<'w> {
     pub fn iso(&mut self, ms: Millis) {
         self.key(true);
         self.out.push(b'"');
-        crate::core::time::push_iso8601(self.out, ms);
+        crate::base::time::push_iso8601(self.out, ms);
         self.out.push(b'"');
     }
 
     pub fn num(&mut self, n: u64) {
         self.key(true);
-        crate::core::time::push_u64(self.out, n);
+        crate::base::num::push_u64(self.out, n);
     }
 
     /// Closes the object; returns the offset in `out` of the text of the second member, the
@@ -344,24 +379,6 @@ impl<'w> ObjectWriter<'w> {
         self.out.push(b'}');
         self.at
     }
-}
-
-/// Trims JSON whitespace (raw objects are spliced without their surrounding blanks).
-pub(crate) fn trim_ws(mut b: &[u8]) -> &[u8] {
-    let blank = |c: &u8| matches!(c, b' ' | b'\n' | b'\r' | b'\t');
-    while let [first, rest @ ..] = b {
-        if !blank(first) {
-            break;
-        }
-        b = rest;
-    }
-    while let [rest @ .., last] = b {
-        if !blank(last) {
-            break;
-        }
-        b = rest;
-    }
-    b
 }
 
 /// A response body to read fields from: the body if it is a well-formed object, else `{}`.
@@ -391,7 +408,7 @@ pub(crate) fn error_text(doc: &[u8], status: u16) -> String {
     if let Some(e) = json::string_field(doc, "error") {
         return e;
     }
-    crate::core::report::say("HTTP {4}", "", "", "", "", u64::from(status), 0)
+    crate::base::text::say("HTTP {4}", "", "", "", "", u64::from(status), 0)
 }
 
 /// Arbitrary bytes into every decoder and scanner (the stable-toolchain complement of `fuzz/`):
@@ -459,8 +476,8 @@ mod robustness {
             }
             let _ = json::items(&body).count();
             let text = String::from_utf8_lossy(&body);
-            let _ = crate::core::parse_retry_after(&text, 1_700_000_000_000);
-            let _ = crate::core::time::parse_http_date(&text);
+            let _ = crate::base::time::parse_retry_after(&text, 1_700_000_000_000);
+            let _ = crate::base::time::parse_http_date(&text);
         }
 
         #[test]

@@ -14,9 +14,9 @@
 //!   otherwise a `Retry-After` over one hour is a quota, anything else a rate limit.
 //! - 408 and 5xx: transient. Other 4xx: permanent, with the server's error text.
 
-use super::json;
-use super::{by_status, document, EventError, EventFields, ObjectWriter, Outcome};
-use crate::core::{EventKind, Millis};
+use super::{by_status, document, EventError, EventFields, EventKind, ObjectWriter, Outcome};
+use crate::base::json;
+use crate::base::Millis;
 use crate::prelude::*;
 
 /// The members in their order; a track event's name goes in `event`, any other's in `name`.
