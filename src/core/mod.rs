@@ -32,6 +32,7 @@ mod pipeline;
 mod queue;
 mod report;
 mod rng;
+mod validate;
 
 #[cfg(test)]
 mod tests;

@@ -17,10 +17,11 @@
 //! horizon fails with `RetryHorizon` instead.
 
 use super::backoff::backoff_delay;
-use super::event::{read_stored, Warning};
+use super::event::Warning;
 use super::keys::{key, TAG_DEVICE, TAG_USER};
 use super::pipeline::{Flight, Pause, Pipeline, QuotaHold};
 use super::report::{AppEvent, EventId, FailReason, Response};
+use super::validate::read_stored;
 use super::Millis;
 use crate::base::time::parse_retry_after;
 use crate::prelude::*;

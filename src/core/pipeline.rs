@@ -2,13 +2,14 @@
 //! `batch.rs`, response handling in `outcome.rs`.
 
 use super::config::{Config, ConfigError, Overflow};
-use super::event::{inspect_stored, validate, EventInput, Rejected, StoredEvent};
+use super::event::{EventInput, Rejected, StoredEvent};
 use super::keys::{key, TAG_DEVICE, TAG_MSG, TAG_USER};
 use super::queue::{Entry, KeyMap, Queue, DEAD, QUEUED};
 use super::report::{
     AppEvent, Enqueued, EventId, FailReason, NetError, Response, Stats, Transmit, TransmitId,
 };
 use super::rng::{mix, Rng};
+use super::validate::{inspect_stored, validate};
 use super::Millis;
 use crate::prelude::*;
 use crate::protocol::Protocol;

@@ -198,6 +198,32 @@ impl Protocol {
         }
     }
 
+    /// Whether the protocol has events of this kind: Amplitude has no `alias` (aliasing is its
+    /// separate User Mapping API).
+    pub const fn supports(self, kind: EventKind) -> bool {
+        !(self.is_amplitude() && matches!(kind, EventKind::Alias))
+    }
+
+    /// Whether the server keeps this user or device id: Amplitude silently removes ids shorter
+    /// than `min_id_length` characters and placeholders (see [`amplitude::keeps_id`]).
+    pub fn keeps_id(self, id: &str, min_id_length: usize) -> bool {
+        match self {
+            Protocol::V1Batch => true,
+            _ => amplitude::keeps_id(id, min_id_length),
+        }
+    }
+
+    /// Whether an event carries a `context` object: Amplitude has no such object.
+    pub const fn carries_context(self) -> bool {
+        !self.is_amplitude()
+    }
+
+    /// Whether every event must carry an anonymousId (/v1-batch), rather than a user id or a
+    /// device id (Amplitude, after dropping the ids it would remove).
+    pub const fn requires_anonymous_id(self) -> bool {
+        !self.is_amplitude()
+    }
+
     /// Classifies a response. `retry_after` is the header already turned into a wait from now.
     pub fn decode(self, status: u16, retry_after: Option<Millis>, body: &[u8]) -> Outcome {
         match self {
