@@ -23,11 +23,15 @@
 //! The driver (browser, Worker, test) is thin: see [`Pipeline`] for the order of calls.
 
 mod backoff;
-mod batch;
 mod config;
+mod counts;
 mod event;
+mod gates;
 mod keys;
-mod outcome;
+mod limits;
+mod mailbox;
+mod outbox;
+mod pauses;
 mod pipeline;
 mod queue;
 mod report;

@@ -472,7 +472,7 @@ fn backoff_grows_and_resets() {
     }
     let t = p.poll_transmit(now).unwrap();
     p.handle_response(now, t.id, ok());
-    assert_eq!(p.backoff_attempt, 0);
+    assert_eq!(p.backoff_attempt(), 0);
 }
 
 #[test]
