@@ -6,6 +6,8 @@
 //! Everything here is written by hand because the crate has no dependencies: each piece is the
 //! smallest code that does the job in the wasm.
 
+#![warn(missing_docs)]
+
 pub mod json;
 pub mod num;
 pub mod text;

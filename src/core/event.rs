@@ -16,18 +16,27 @@ use crate::protocol::{EventKind, Protocol};
 /// `JSON.stringify` produced) and must be objects.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EventInput {
+    /// Which call made it (`track`, `identify`, ...).
     pub kind: EventKind,
     /// The track event name, or the page / screen name.
     pub event: Option<String>,
+    /// A caller-given messageId; generated (UUID v4) when absent.
     pub message_id: Option<String>,
+    /// The device's or browser's id.
     pub anonymous_id: Option<String>,
+    /// The known user's id.
     pub user_id: Option<String>,
+    /// The group of a `group` event.
     pub group_id: Option<String>,
+    /// The former id of an `alias` event.
     pub previous_id: Option<String>,
     /// When it happened; `now` at enqueue when absent.
     pub timestamp: Option<Millis>,
+    /// The event's properties: JSON object text.
     pub properties: Option<String>,
+    /// The user's or group's traits: JSON object text.
     pub traits: Option<String>,
+    /// The context object: JSON object text (/v1-batch only).
     pub context: Option<String>,
 }
 
@@ -36,6 +45,7 @@ pub struct EventInput {
 /// byte-identical and carries the same messageId.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredEvent {
+    /// The event's messageId, also inside `body`.
     pub message_id: String,
     /// When the event was first queued: the give-up horizon counts from here across reloads.
     pub enqueued_at: Millis,
@@ -46,21 +56,32 @@ pub struct StoredEvent {
 /// Which input field a rule is about; `name()` is the field's name in the JavaScript API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Field {
+    /// The track event name, or the page / screen name.
     Event,
+    /// The messageId.
     MessageId,
+    /// The anonymousId (Amplitude's device_id).
     AnonymousId,
+    /// The userId.
     UserId,
+    /// The groupId.
     GroupId,
+    /// The previousId.
     PreviousId,
+    /// The timestamp.
     Timestamp,
+    /// The properties object.
     Properties,
+    /// The traits object.
     Traits,
+    /// The context object.
     Context,
     /// The stored body handed to `restore`.
     Stored,
 }
 
 impl Field {
+    /// The field's name in the JavaScript API.
     pub fn name(self) -> &'static str {
         match self {
             Field::Event => "event",
@@ -89,41 +110,60 @@ impl Field {
 pub enum Rule {
     /// Absent or empty where required; the text says what is required.
     Missing(&'static str),
+    /// Longer than the protocol allows.
     TooLong {
+        /// Characters given.
         chars: usize,
+        /// Characters allowed.
         limit: usize,
     },
+    /// Not valid JSON, and where.
     NotJson(ScanError),
+    /// Valid JSON, but not an object.
     NotObject,
+    /// Not 1 to 128 bytes that need no JSON escaping.
     NotPlain,
+    /// A timestamp after the year 9999.
     OutOfRange,
 }
 
 /// Why `enqueue` or `restore` refused an event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rejected {
+    /// A field breaks a rule.
     Invalid {
+        /// The event's kind.
         kind: EventKind,
+        /// The field.
         field: Field,
+        /// The rule it breaks.
         rule: Rule,
     },
     /// Even alone in a request (envelope included), the event exceeds the byte limit.
     TooLarge {
+        /// Bytes of the smallest request that would carry it.
         bytes: usize,
+        /// The byte limit of a request.
         limit: usize,
     },
+    /// The protocol has no events of this kind.
     Unsupported {
+        /// The kind.
         kind: EventKind,
+        /// The protocol.
         protocol: Protocol,
     },
     /// The queue is at its bound and nothing in it can be evicted (or the policy is RejectNew).
     QueueFull {
+        /// Events held.
         events: usize,
+        /// Bytes held.
         bytes: usize,
     },
 }
 
 impl Rejected {
+    /// The stable code the application can branch on.
     pub fn code(&self) -> &'static str {
         match self {
             Rejected::Invalid { .. } => "E_INVALID_EVENT",
@@ -202,37 +242,61 @@ impl core::error::Error for Rejected {}
 pub enum Warning {
     /// Soft caps (the server stores the event but warns).
     TooManyKeys {
+        /// The field.
         field: Field,
+        /// Top-level keys given.
         keys: usize,
+        /// Keys over which the server warns.
         limit: usize,
     },
+    /// A top-level value is larger than the server likes.
     ValueTooLarge {
+        /// The field.
         field: Field,
+        /// Bytes of the largest value.
         bytes: usize,
+        /// Bytes over which the server warns.
         limit: usize,
     },
+    /// Nested deeper than the server likes.
     TooDeep {
+        /// The field.
         field: Field,
+        /// Depth given (the object itself is 1).
         depth: usize,
+        /// Depth over which the server warns.
         limit: usize,
     },
     /// Amplitude truncates string values beyond `limit` characters.
     LongString {
+        /// The field.
         field: Field,
+        /// Characters of the longest string.
         chars: usize,
+        /// Characters the server keeps.
         limit: usize,
     },
     /// Amplitude would silently remove this id (too short or a placeholder); it is not sent.
-    IdRemoved { field: Field },
+    IdRemoved {
+        /// The field whose id was dropped.
+        field: Field,
+    },
     /// Amplitude has no context object; it is not sent.
     ContextNotSent,
     /// A warning the server returned with an accepted request.
-    Server { message: String },
+    Server {
+        /// The server's text.
+        message: String,
+    },
     /// The server reported an error for an event the request did not contain.
-    UnmatchedServerError { error: String },
+    UnmatchedServerError {
+        /// The server's error text.
+        error: String,
+    },
 }
 
 impl Warning {
+    /// The stable code the application can branch on.
     pub fn code(&self) -> &'static str {
         match self {
             Warning::TooManyKeys { .. }

@@ -22,6 +22,8 @@
 //!
 //! The driver (browser, Worker, test) is thin: see [`Pipeline`] for the order of calls.
 
+#![warn(missing_docs)]
+
 mod backoff;
 mod config;
 mod counts;

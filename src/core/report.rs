@@ -20,7 +20,9 @@ pub struct TransmitId(pub u64);
 /// The result of a successful `enqueue`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Enqueued {
+    /// Its id in this pipeline.
     pub id: EventId,
+    /// Its messageId, given or generated.
     pub message_id: String,
     /// Soft caps passed over; the event is queued anyway.
     pub warnings: Vec<Warning>,
@@ -31,8 +33,11 @@ pub struct Enqueued {
 /// driver sets them up once).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transmit {
+    /// The id to answer it with.
     pub id: TransmitId,
+    /// The path to post to, after the API host.
     pub path: &'static str,
+    /// The exact request body.
     pub body: Vec<u8>,
     /// The events it carries, in body order.
     pub events: Vec<EventId>,
@@ -41,33 +46,46 @@ pub struct Transmit {
 /// An HTTP response as the driver received it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Response {
+    /// The HTTP status.
     pub status: u16,
     /// The raw `Retry-After` header, if readable (cross-origin needs it exposed by the server).
     pub retry_after: Option<String>,
+    /// The response body.
     pub body: Vec<u8>,
 }
 
 /// A request that got no HTTP response. The events may or may not have reached the server; they
-/// are retried with the same messageIds, which the server de-duplicates.
+/// are retried with the same messageIds, which the server de-duplicates. Every failure is
+/// retried alike, so one kind is all a driver needs to say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NetError {
-    /// Could not connect, or the connection broke (offline, DNS, CORS, reset).
+    /// No response: could not connect, the connection broke (offline, DNS, CORS, reset), the
+    /// driver gave up waiting, or the response was lost (page hidden, aborted).
     Network,
-    /// The driver gave up waiting.
-    Timeout,
-    /// The request may have been processed but its response was lost (page hidden, aborted).
-    ResponseLost,
 }
 
 /// Why an event will never be delivered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FailReason {
     /// The server rejected this event, with its error text (e.g. `event name too long`).
-    Rejected { error: String },
+    Rejected {
+        /// The server's error text.
+        error: String,
+    },
     /// The server refused the whole request for good (4xx other than 408/413/429).
-    PermanentHttp { status: u16, error: String },
+    PermanentHttp {
+        /// The HTTP status.
+        status: u16,
+        /// The server's error text.
+        error: String,
+    },
     /// It cannot fit the request size the server accepts.
-    TooLarge { bytes: usize, limit: usize },
+    TooLarge {
+        /// Bytes of the smallest request that would carry it.
+        bytes: usize,
+        /// The byte limit the server accepts.
+        limit: usize,
+    },
     /// The bounded queue dropped it to make room.
     Evicted,
     /// Not delivered within `give_up_after_ms` of being queued.
@@ -75,6 +93,7 @@ pub enum FailReason {
 }
 
 impl FailReason {
+    /// The stable code the application can branch on.
     pub fn code(&self) -> &'static str {
         match self {
             FailReason::Rejected { .. } => "E_REJECTED",
@@ -136,37 +155,53 @@ display_message!(
 pub enum AppEvent {
     /// Accepted by the server (duplicates included: the server already had them).
     Delivered {
+        /// The events, in request order.
         ids: Vec<EventId>,
+        /// Their messageIds, in the same order.
         message_ids: Vec<String>,
     },
+    /// Failed for good; told once.
     Failed {
+        /// The event.
         id: EventId,
+        /// Its messageId.
         message_id: String,
+        /// Why.
         reason: FailReason,
     },
     /// No request leaves before `until`.
     RateLimited {
+        /// The end of the rate limit.
         until: Millis,
     },
     /// A quota holds all events: `until` is the reset when the server said, else the next probe.
     QuotaHeld {
+        /// The reset, or the next probe.
         until: Millis,
     },
     /// Events of this identity wait until `until`; `daily_quota` marks the Amplitude Batch 24 h
     /// quota (then `until` is the next probe), otherwise it is the per-second throttle.
     IdentityPaused {
+        /// The paused user, when a user is.
         user_id: Option<String>,
+        /// The paused device, when a device is.
         device_id: Option<String>,
+        /// The end of the pause (of a daily quota: its next probe).
         until: Millis,
+        /// A daily quota rather than a throttle.
         daily_quota: bool,
     },
     /// A transient failure (HTTP `status`, or `None` for a network error): attempt `attempt` of
     /// the backoff, no request before `until`.
     Retrying {
+        /// No request before this.
         until: Millis,
+        /// Transient failures in a row.
         attempt: u32,
+        /// The HTTP status, or `None` for a network error.
         status: Option<u16>,
     },
+    /// Something the application should know that did not stop delivery.
     Warning(Warning),
 }
 
@@ -175,16 +210,22 @@ pub enum AppEvent {
 pub struct Stats {
     /// Events waiting (not in flight), and their encoded bytes.
     pub queued: usize,
+    /// Bytes of the queued events.
     pub queued_bytes: usize,
     /// Events in requests awaiting an answer.
     pub in_flight: usize,
+    /// Events delivered since the start.
     pub delivered: u64,
+    /// Events failed for good since the start.
     pub failed: u64,
     /// Events put back in the queue after a request that did not deliver them.
     pub retried: u64,
     /// Of `failed`, those evicted from a full queue.
     pub evicted: u64,
+    /// No request before this, by the server's word.
     pub rate_limited_until: Option<Millis>,
+    /// The quota hold's reset, or its next probe.
     pub quota_held_until: Option<Millis>,
+    /// Identities paused now.
     pub paused_identities: usize,
 }

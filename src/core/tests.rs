@@ -150,7 +150,7 @@ fn unload_packs_within_the_budget_and_keeps_the_rest() {
         "budget spent"
     );
     for t in ts {
-        p.handle_failure(2, t.id, NetError::ResponseLost);
+        p.handle_failure(2, t.id, NetError::Network);
     }
     assert_eq!(
         p.stats().queued,
@@ -457,7 +457,7 @@ fn backoff_grows_and_resets() {
     let mut now = 0;
     for attempt in 1..=6u32 {
         let t = p.poll_transmit(now).expect("due after backoff");
-        p.handle_failure(now, t.id, NetError::Timeout);
+        p.handle_failure(now, t.id, NetError::Network);
         let Some(AppEvent::Retrying {
             until,
             attempt: a,

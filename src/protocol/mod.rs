@@ -8,6 +8,8 @@
 //! A request body is always `prefix + event (',' event)* + suffix` (see [`Protocol::envelope`]),
 //! so the core knows the exact size of any request by adding lengths, without serialising.
 
+#![warn(missing_docs)]
+
 use crate::base::json::{self, trim_ws};
 use crate::base::Millis;
 use crate::prelude::*;
@@ -29,12 +31,18 @@ pub enum Protocol {
 /// The kind of an event, which decides its shape on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum EventKind {
+    /// `track`: an action, named.
     #[default]
     Track,
+    /// `identify`: who the user is, with traits.
     Identify,
+    /// `page`: a page view.
     Page,
+    /// `screen`: a screen view.
     Screen,
+    /// `group`: the user joins a group.
     Group,
+    /// `alias`: a new id for a user.
     Alias,
 }
 
@@ -49,6 +57,7 @@ impl EventKind {
         EventKind::Alias,
     ];
 
+    /// The kind's name, as /v1-batch's `type` carries it.
     pub fn as_str(self) -> &'static str {
         match self {
             EventKind::Track => "track",
@@ -75,7 +84,9 @@ pub struct Limits {
     /// Soft caps on properties / traits / context (warn): top-level keys, bytes of one value,
     /// nesting depth.
     pub soft_max_keys: usize,
+    /// Soft cap: bytes of one top-level value.
     pub soft_max_value_bytes: usize,
+    /// Soft cap: nesting depth.
     pub soft_max_depth: usize,
     /// How long a throttled identity waits (Amplitude's documented 30 s; unused by /v1-batch).
     pub identity_pause_ms: Millis,
@@ -97,6 +108,7 @@ impl Protocol {
         Protocol::AmplitudeBatch,
     ];
 
+    /// What the protocol's server allows.
     pub const fn limits(self) -> Limits {
         match self {
             Protocol::V1Batch => Limits {
@@ -133,6 +145,7 @@ impl Protocol {
         }
     }
 
+    /// The path requests go to.
     pub const fn path(self) -> &'static str {
         match self {
             Protocol::V1Batch => "/v1-batch",
@@ -141,6 +154,7 @@ impl Protocol {
         }
     }
 
+    /// The protocol's name in messages.
     pub const fn name(self) -> &'static str {
         match self {
             Protocol::V1Batch => "/v1-batch",
@@ -149,6 +163,7 @@ impl Protocol {
         }
     }
 
+    /// Whether this is one of the Amplitude APIs.
     pub const fn is_amplitude(self) -> bool {
         !matches!(self, Protocol::V1Batch)
     }
@@ -237,16 +252,27 @@ impl Protocol {
 /// have passed [`json::scan_object`] and are spliced verbatim.
 #[derive(Debug, Clone, Copy)]
 pub struct EventFields<'a> {
+    /// The kind.
     pub kind: EventKind,
+    /// The track event name, or the page / screen name.
     pub name: Option<&'a str>,
+    /// The messageId (JSON-plain).
     pub message_id: &'a str,
+    /// The anonymous / device id.
     pub anonymous_id: Option<&'a str>,
+    /// The user id.
     pub user_id: Option<&'a str>,
+    /// The group id.
     pub group_id: Option<&'a str>,
+    /// The previous id (alias).
     pub previous_id: Option<&'a str>,
+    /// When it happened.
     pub timestamp: Millis,
+    /// Properties: JSON object text.
     pub properties: Option<&'a str>,
+    /// Traits: JSON object text.
     pub traits: Option<&'a str>,
+    /// Context: JSON object text.
     pub context: Option<&'a str>,
 }
 
@@ -255,7 +281,9 @@ pub struct EventFields<'a> {
 pub struct EventError {
     /// Index into the request's events, when the server gave one.
     pub index: Option<usize>,
+    /// The messageId it named, when it named one.
     pub message_id: Option<String>,
+    /// The server's error text.
     pub error: String,
 }
 
@@ -263,35 +291,68 @@ pub struct EventError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// Every event accepted (duplicates included: the server already had them).
-    Accepted { warnings: Vec<String> },
+    Accepted {
+        /// Warnings the server attached.
+        warnings: Vec<String>,
+    },
     /// The request succeeded but these events were rejected, permanently; the rest are accepted.
     Partial {
+        /// The events rejected, and why.
         errors: Vec<EventError>,
+        /// Warnings the server attached.
         warnings: Vec<String>,
     },
     /// Sending too fast: nothing accepted; wait `retry_after` (or back off without one).
-    RateLimited { retry_after: Option<Millis> },
+    RateLimited {
+        /// The wait the server asked for, from now.
+        retry_after: Option<Millis>,
+    },
     /// The monthly quota is spent: nothing accepted; hold until `retry_after` (the reset).
-    Quota { retry_after: Option<Millis> },
+    Quota {
+        /// The wait until the reset, from now.
+        retry_after: Option<Millis>,
+    },
     /// The body was too large: nothing accepted; the server's limit when it said.
-    TooLarge { limit_bytes: Option<usize> },
+    TooLarge {
+        /// The server's byte limit, when it said.
+        limit_bytes: Option<usize>,
+    },
     /// Amplitude 429 naming identities or events: nothing accepted. `daily_*` are over the Batch
     /// API's 24 h quota (hold long); the others are over the per-second rate (pause briefly).
     Throttled {
+        /// Users over the per-second rate.
         users: Vec<String>,
+        /// Devices over the per-second rate.
         devices: Vec<String>,
+        /// Indexes of throttled events in the request.
         events: Vec<usize>,
+        /// Users over the daily quota.
         daily_users: Vec<String>,
+        /// Devices over the daily quota.
         daily_devices: Vec<String>,
+        /// The wait the server asked for, from now.
         retry_after: Option<Millis>,
     },
     /// Amplitude 400 naming bad events by index: nothing accepted; those events are permanently
     /// bad, the others may be resent.
-    InvalidEvents { indexes: Vec<usize>, error: String },
+    InvalidEvents {
+        /// Indexes of the bad events in the request.
+        indexes: Vec<usize>,
+        /// The server's error text.
+        error: String,
+    },
     /// Refused for good (4xx): nothing accepted, do not retry.
-    Permanent { status: u16, error: String },
+    Permanent {
+        /// The HTTP status.
+        status: u16,
+        /// The server's error text.
+        error: String,
+    },
     /// 5xx or anything unexpected: retry with backoff.
-    Transient { status: u16 },
+    Transient {
+        /// The HTTP status.
+        status: u16,
+    },
 }
 
 /// The next word of a constant list of words each ended by a space, taking it off the list. One

@@ -29,7 +29,9 @@ pub const HARD_DEPTH: usize = 128;
 /// Why a text is not the JSON object we need, with the byte offset where the scan stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ScanError {
+    /// Byte offset where the scan stopped.
     pub at: usize,
+    /// What was wrong there.
     pub what: &'static str,
 }
 

@@ -8,6 +8,7 @@ use crate::prelude::*;
 /// a response this way needs no tree and no recursion; a malformed object simply ends early.
 pub struct Members<'a>(Walk<'a>);
 
+/// The members of the object `b` (nothing if it is not one).
 pub fn members(b: &[u8]) -> Members<'_> {
     Members(Walk::new(b, b'{'))
 }
@@ -56,6 +57,7 @@ pub(crate) fn uint_field(obj: &[u8], key: &str) -> Option<u64> {
 /// The elements of a JSON array, as raw text; nothing if `b` is not an array.
 pub struct Items<'a>(Walk<'a>);
 
+/// The elements of the array `b`.
 pub fn items(b: &[u8]) -> Items<'_> {
     Items(Walk::new(b, b'['))
 }

@@ -77,6 +77,7 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
+    /// A pipeline for `config`, once the configuration is checked.
     pub fn new(config: Config) -> Result<Self, ConfigError> {
         let config = config.checked()?;
         let protocol = config.protocol;
@@ -112,6 +113,7 @@ impl Pipeline {
         self.config.protocol.headers(&self.config.write_key)
     }
 
+    /// The configuration in force (after clamping to the protocol's limits).
     pub fn config(&self) -> &Config {
         &self.config
     }
@@ -352,6 +354,7 @@ impl Pipeline {
         out
     }
 
+    /// The answer to request `id`: delivers, fails, retries or pauses its events (an unknown or already answered `id` is ignored).
     pub fn handle_response(&mut self, now: Millis, id: TransmitId, response: Response) {
         let now = self.observe(now);
         if let Some(flight) = self.outbox.land(id) {
@@ -360,6 +363,7 @@ impl Pipeline {
         self.tidy();
     }
 
+    /// Request `id` got no HTTP response: its events are retried after a backoff.
     pub fn handle_failure(&mut self, now: Millis, id: TransmitId, error: NetError) {
         let now = self.observe(now);
         let _ = error; // Every kind is retried alike: the server de-duplicates what did land.

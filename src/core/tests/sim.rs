@@ -265,7 +265,7 @@ impl Server {
             Fault::Status(s) => {
                 return Self::json(s, format!(r#"{{"code":{s},"error":"server error"}}"#))
             }
-            Fault::Timeout => return Reply::Failure(NetError::Timeout),
+            Fault::Timeout => return Reply::Failure(NetError::Network),
             Fault::RateLimit { secs, as_date } => return self.rate_limit(now, t.id, secs, as_date),
             Fault::Quota { secs } if protocol == Protocol::V1Batch => {
                 self.quota_until = now + secs * 1000;
@@ -327,7 +327,7 @@ impl Server {
             }
         }
         if fault == Fault::Dropped {
-            return Reply::Failure(NetError::ResponseLost);
+            return Reply::Failure(NetError::Network);
         }
         let body = if protocol == Protocol::V1Batch {
             format!(
