@@ -1,5 +1,5 @@
-//! Amplitude HTTP V2 (`POST /2/httpapi`) and Batch (`POST /batch`), PROTOCOLS.md B and C. Both
-//! take the same body and event shape; they differ in limits, ordering and 429 details.
+//! Amplitude HTTP V2 (`POST /2/httpapi`) and Batch (`POST /batch`), `docs/PROTOCOLS.md` B and C.
+//! Both take the same body and event shape; they differ in limits, ordering and 429 details.
 //!
 //! Body: `{"api_key":"…","events":[…],"options":{"min_id_length":N}}`.
 //!

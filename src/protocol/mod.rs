@@ -1,4 +1,4 @@
-//! The wire contracts: `/v1-batch`, Amplitude HTTP V2 and Amplitude Batch (`PROTOCOLS.md`).
+//! The wire contracts: `/v1-batch`, Amplitude HTTP V2 and Amplitude Batch (`docs/PROTOCOLS.md`).
 //!
 //! This module owns every number the servers impose ([`Limits`], one place per limit) and the two
 //! translations the core needs: an event into its protocol JSON (done once, at enqueue), and a

@@ -1,4 +1,4 @@
-//! `POST /v1-batch` (PROTOCOLS.md A).
+//! `POST /v1-batch` (`docs/PROTOCOLS.md` A).
 //!
 //! Event JSON, fields in this order, absent ones omitted:
 //! `{"type","messageId","anonymousId","userId","timestamp","event"|"name","groupId","previousId",
