@@ -2,7 +2,7 @@
 //! ends) and its Batch API's daily quotas (a hold that, once its time has come, one event at a
 //! time probes until one is accepted). Other identities keep flowing meanwhile.
 
-use super::queue::KeyMap;
+use super::keys::KeyMap;
 use super::Millis;
 
 /// A per-identity pause.

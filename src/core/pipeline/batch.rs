@@ -11,8 +11,8 @@
 //! A request leaves when it is due: it is full (events or bytes), holds `flush_at` events, holds
 //! a retry, holds an explicitly flushed event, or its oldest event has waited `flush_interval_ms`.
 
+use super::super::keys::KeyMap;
 use super::super::outbox::Flight;
-use super::super::queue::KeyMap;
 use super::super::report::{EventId, FailReason, Transmit, TransmitId};
 use super::super::Millis;
 use super::Pipeline;

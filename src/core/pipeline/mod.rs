@@ -11,12 +11,13 @@ use super::config::{Config, ConfigError, Overflow};
 use super::counts::Counts;
 use super::event::{EventInput, Rejected, StoredEvent};
 use super::gates::Gates;
+use super::keys::KeyMap;
 use super::keys::{key, TAG_DEVICE, TAG_MSG, TAG_USER};
 use super::limits::RequestLimits;
 use super::mailbox::Mailbox;
 use super::outbox::Outbox;
 use super::pauses::Pauses;
-use super::queue::{Entry, KeyMap, Queue, DEAD, QUEUED};
+use super::queue::{Entry, Queue, DEAD, QUEUED};
 use super::report::{
     AppEvent, Enqueued, EventId, FailReason, NetError, Response, Stats, Transmit, TransmitId,
 };
