@@ -21,6 +21,21 @@
 //! (Amplitude's per-user/device throttles and daily quotas) that leave other identities flowing.
 //!
 //! The driver (browser, Worker, test) is thin: see [`Pipeline`] for the order of calls.
+//!
+//! # Layout
+//! The engine stands on `protocol` (what a request and a response mean) and `base`, and
+//! nothing here knows the wire format beyond [`Protocol`]'s methods.
+//! - `pipeline/`: the [`Pipeline`] itself (admission, bounds, housekeeping, the public calls),
+//!   `batch.rs` (which events the next request carries) and `outcome.rs` (what a response does).
+//! - The pipeline's owned parts, each with its own tests: `counts.rs` (held, queued, totals),
+//!   `limits.rs` (request limits learnt from 413s), `outbox.rs` (requests in flight and their
+//!   ids), `gates.rs` (rate limit, backoff, quota hold), `pauses.rs` (per-identity pauses),
+//!   `mailbox.rs` (what to tell the application).
+//! - `queue.rs` (the events held, in id order), `keys.rs` (engine keys and their map), `rng.rs`
+//!   (the seeded PRNG and UUIDs), `backoff.rs` (the jittered backoff step).
+//! - `event.rs` (the event model and its messages), `validate.rs` (input to protocol-ready
+//!   fields), `config.rs`, `report.rs` (the boundary's other values: transmits, responses, what
+//!   the application is told).
 
 #![warn(missing_docs)]
 

@@ -146,8 +146,7 @@ display_message!(
     FailReason,
     super::event::Rejected,
     super::event::Warning,
-    super::config::ConfigError,
-    crate::base::json::ScanError
+    super::config::ConfigError
 );
 
 /// What the application should hear about, in the order it happened.

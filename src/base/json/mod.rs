@@ -43,6 +43,13 @@ impl ScanError {
     }
 }
 
+/// Writes `message()`, so formatting one never goes through `core::fmt`'s machinery.
+impl core::fmt::Display for ScanError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(&self.message())
+    }
+}
+
 /// What the soft caps are judged on.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct ObjectStats {
