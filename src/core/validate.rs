@@ -166,17 +166,17 @@ pub(crate) fn validate<'a>(
         min_id_length,
         warnings,
     );
-    if !protocol.requires_anonymous_id() {
-        if user_id.is_none() && anonymous_id.is_none() {
+    if protocol.requires_anonymous_id() {
+        if anonymous_id.is_none() {
             return Err(invalid(
-                Field::UserId,
-                Rule::Missing("needs a userId or anonymousId that Amplitude keeps (at least min_id_length characters, not a placeholder)"),
+                Field::AnonymousId,
+                Rule::Missing("needs an anonymousId (/v1-batch requires one on every event)"),
             ));
         }
-    } else if anonymous_id.is_none() {
+    } else if user_id.is_none() && anonymous_id.is_none() {
         return Err(invalid(
-            Field::AnonymousId,
-            Rule::Missing("needs an anonymousId (/v1-batch requires one on every event)"),
+            Field::UserId,
+            Rule::Missing("needs a userId or anonymousId that Amplitude keeps (at least min_id_length characters, not a placeholder)"),
         ));
     }
     let context = if protocol.carries_context() {
