@@ -449,4 +449,20 @@ mod tests {
         let long = "m".repeat(129);
         assert!(validate(Protocol::V1Batch, 5, &track("x"), &long, 0, &mut w).is_err());
     }
+
+    #[test]
+    fn amplitude_drops_context_with_a_warning() {
+        let input = EventInput {
+            context: Some("{\"ip\":\"192.0.2.1\"}".into()),
+            anonymous_id: Some("device-1".into()),
+            ..track("x")
+        };
+        let mut w = Vec::new();
+        let f = validate(Protocol::AmplitudeHttpV2, 5, &input, "m", 0, &mut w).unwrap();
+        assert_eq!((f.context, w), (None, vec![Warning::ContextNotSent]));
+        let mut w = Vec::new();
+        let f = validate(Protocol::V1Batch, 5, &input, "m", 0, &mut w).unwrap();
+        assert_eq!(f.context, input.context.as_deref(), "/v1-batch carries it");
+        assert!(w.is_empty());
+    }
 }
