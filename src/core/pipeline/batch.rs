@@ -11,11 +11,11 @@
 //! A request leaves when it is due: it is full (events or bytes), holds `flush_at` events, holds
 //! a retry, holds an explicitly flushed event, or its oldest event has waited `flush_interval_ms`.
 
-use super::super::keys::KeyMap;
-use super::super::outbox::Flight;
-use super::super::report::{EventId, FailReason, Transmit, TransmitId};
-use super::super::Millis;
 use super::Pipeline;
+use crate::core::keys::KeyMap;
+use crate::core::outbox::Flight;
+use crate::core::report::{EventId, FailReason, Transmit, TransmitId};
+use crate::core::Millis;
 use crate::prelude::*;
 
 /// The next request's events, chosen by [`Pipeline::plan`].

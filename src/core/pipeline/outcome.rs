@@ -16,15 +16,15 @@
 //! "Requeued" keeps the event's place (by id), bytes and messageId; an event past its give-up
 //! horizon fails with `RetryHorizon` instead.
 
-use super::super::event::Warning;
-use super::super::keys::{key, TAG_DEVICE, TAG_USER};
-use super::super::outbox::Flight;
-use super::super::queue::QUEUED;
-use super::super::report::{AppEvent, EventId, FailReason, Response};
-use super::super::validate::read_stored;
-use super::super::Millis;
 use super::Pipeline;
 use crate::base::time::parse_retry_after;
+use crate::core::event::Warning;
+use crate::core::keys::{key, TAG_DEVICE, TAG_USER};
+use crate::core::outbox::Flight;
+use crate::core::queue::QUEUED;
+use crate::core::report::{AppEvent, EventId, FailReason, Response};
+use crate::core::validate::read_stored;
+use crate::core::Millis;
 use crate::prelude::*;
 use crate::protocol::Outcome;
 
