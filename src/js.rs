@@ -86,7 +86,7 @@ fn json_list<S: AsRef<str>>(items: &[S]) -> String {
         if out.len() > 1 {
             out.push(b',');
         }
-        crate::protocol::json::write_str(&mut out, s.as_ref());
+        crate::base::json::write_str(&mut out, s.as_ref());
     }
     out.push(b']');
     String::from_utf8(out).unwrap_or_default()

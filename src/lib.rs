@@ -1,12 +1,16 @@
 //! batchwire: reliable, small analytics event delivery.
 //!
-//! The crate has three layers:
-//! - [`core`]: a deterministic, sans-IO delivery engine (no clock, no RNG, no IO). Time and a seed
-//!   are inputs; requests to send and things to tell the application are outputs.
-//! - [`protocol`]: the wire contracts (`/v1-batch`, Amplitude HTTP V2, Amplitude Batch): how a batch
-//!   is encoded and how a response is classified.
-//! - `web` / `edge` / `js`: thin drivers that give the core a clock, timers, `fetch`, IndexedDB and
-//!   the JavaScript API (`web::driver` decides and compiles everywhere; `js` is wasm32 only).
+//! The crate has four layers, each importing only those below it:
+//! - [`base`]: the ground floor, importing nothing of the crate: JSON scanning, reading and
+//!   writing, decimal numbers, messages without `core::fmt`, ISO 8601 and `Retry-After`.
+//! - [`protocol`]: the wire contracts (`/v1-batch`, Amplitude HTTP V2, Amplitude Batch; see
+//!   `docs/PROTOCOLS.md`), a leaf over `base`: how an event is encoded, how a response is
+//!   classified, the limits, and each protocol's own admission rules.
+//! - [`core`]: the deterministic, sans-IO delivery engine over `protocol` (no clock, no RNG, no
+//!   IO). Time and a seed are inputs; requests to send and things to tell the application are
+//!   outputs.
+//! - [`web`] and `js`: the thin driver that gives the engine a clock, timers, `fetch`, IndexedDB
+//!   and the JavaScript API (`web::driver` decides and compiles everywhere; `js` is wasm32 only).
 
 #![cfg_attr(all(target_arch = "wasm32", not(feature = "std")), no_std)]
 
@@ -20,6 +24,7 @@ mod prelude {
     pub use alloc::vec::Vec;
 }
 
+pub mod base;
 pub mod core;
 pub mod protocol;
 

@@ -4,7 +4,7 @@
 #![no_main]
 
 use batchwire::core::{Config, EventInput, EventKind, Pipeline, Protocol, Response};
-use batchwire::protocol::json;
+use batchwire::base::json;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

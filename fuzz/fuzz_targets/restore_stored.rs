@@ -3,7 +3,7 @@
 #![no_main]
 
 use batchwire::core::{Config, Pipeline, Protocol, StoredEvent};
-use batchwire::protocol::json;
+use batchwire::base::json;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -3,8 +3,8 @@
 
 use crate::prelude::*;
 
-use super::report::say;
 use super::Millis;
+use crate::base::text::say;
 use crate::protocol::Protocol;
 
 /// What to do when the bounded queue is full.
@@ -18,8 +18,10 @@ pub enum Overflow {
     RejectNew,
 }
 
+/// How a pipeline delivers: its protocol and key, its flush rules, bounds, backoff and horizon.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
+    /// The wire contract spoken.
     pub protocol: Protocol,
     /// The /v1-batch write key (sent as `Authorization: Bearer`) or the Amplitude `api_key`.
     pub write_key: String,
@@ -33,10 +35,13 @@ pub struct Config {
     pub max_in_flight: usize,
     /// Bounds on what is held (queued and in flight).
     pub max_queue_events: usize,
+    /// Bytes held at most (encoded events, queued and in flight).
     pub max_queue_bytes: usize,
+    /// What a full queue does with a new event.
     pub overflow: Overflow,
     /// Backoff after transient failures: full jitter below `min(max, base·2^(n-1))`.
     pub backoff_base_ms: Millis,
+    /// The longest backoff step.
     pub backoff_max_ms: Millis,
     /// An event not delivered this long after it was first queued fails with `RetryHorizon`.
     pub give_up_after_ms: Millis,
@@ -51,6 +56,7 @@ pub struct Config {
 }
 
 impl Config {
+    /// The defaults for `protocol` with this key.
     pub fn new(protocol: Protocol, write_key: impl Into<String>) -> Self {
         let limits = protocol.limits();
         Config {
@@ -122,23 +128,28 @@ impl Config {
 /// Requests smaller than this could not carry a typical event; a smaller setting is a mistake.
 const MIN_BATCH_BYTES: usize = 1024;
 
+/// A setting `Pipeline::new` refuses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConfigError {
+    /// The write key is empty.
     EmptyWriteKey,
+    /// The write key has characters a header cannot carry.
     WriteKeyCharacters,
     /// The named setting must be positive.
     Zero(&'static str),
+    /// `backoff_base_ms` is above `backoff_max_ms`.
     BackoffOrder,
 }
 
 impl ConfigError {
+    /// The stable code the application can branch on.
     pub fn code(&self) -> &'static str {
         "E_CONFIG"
     }
 }
 
 impl ConfigError {
-    /// The message, built without `core::fmt` (see `report::say`).
+    /// The message, built without `core::fmt` (see [`say`](crate::base::text::say)).
     pub fn message(&self) -> String {
         let template = match self {
             ConfigError::EmptyWriteKey => "the write key is empty (field: write_key)",

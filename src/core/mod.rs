@@ -2,7 +2,7 @@
 //! draws randomness of its own, and never touches the network or storage. Time (`now`, epoch
 //! milliseconds) and a seed are inputs; requests to send, wake-up times and things to tell the
 //! application are outputs. Given the same inputs it produces the same outputs, which is what lets
-//! a simulated server and a virtual clock test it exhaustively (see `sim.rs`).
+//! a simulated server and a virtual clock test it exhaustively (see `tests/sim.rs`).
 //!
 //! # Model
 //! An event is validated and encoded into its protocol's JSON exactly once, at
@@ -21,35 +21,53 @@
 //! (Amplitude's per-user/device throttles and daily quotas) that leave other identities flowing.
 //!
 //! The driver (browser, Worker, test) is thin: see [`Pipeline`] for the order of calls.
+//!
+//! # Layout
+//! The engine stands on `protocol` (what a request and a response mean) and `base`, and
+//! nothing here knows the wire format beyond [`Protocol`]'s methods.
+//! - `pipeline/`: the [`Pipeline`] itself (admission, bounds, housekeeping, the public calls),
+//!   `batch.rs` (which events the next request carries) and `outcome.rs` (what a response does).
+//! - The pipeline's owned parts, each with its own tests: `counts.rs` (held, queued, totals),
+//!   `limits.rs` (request limits learnt from 413s), `outbox.rs` (requests in flight and their
+//!   ids), `gates.rs` (rate limit, backoff, quota hold), `pauses.rs` (per-identity pauses),
+//!   `mailbox.rs` (what to tell the application).
+//! - `queue.rs` (the events held, in id order), `keys.rs` (engine keys and their map), `rng.rs`
+//!   (the seeded PRNG and UUIDs), `backoff.rs` (the jittered backoff step).
+//! - `event.rs` (the event model and its messages), `validate.rs` (input to protocol-ready
+//!   fields), `config.rs`, `report.rs` (the boundary's other values: transmits, responses, what
+//!   the application is told).
 
-pub(crate) mod backoff;
-mod batch;
+#![warn(missing_docs)]
+
+mod backoff;
 mod config;
+mod counts;
 mod event;
-mod outcome;
+mod gates;
+mod keys;
+mod limits;
+mod mailbox;
+mod outbox;
+mod pauses;
 mod pipeline;
 mod queue;
-pub(crate) mod report;
-pub(crate) mod time;
+mod report;
+mod rng;
+mod validate;
 
-// The simulation is a proptest harness; proptest is a native-only dev-dependency.
-#[cfg(all(test, not(target_arch = "wasm32")))]
-mod sim;
 #[cfg(test)]
 mod tests;
 
-/// Milliseconds since the Unix epoch, as supplied by the driver.
-pub type Millis = u64;
-
-pub use backoff::parse_retry_after;
+pub use crate::base::time::parse_retry_after;
+pub use crate::base::Millis;
 pub use config::{Config, ConfigError, Overflow};
-pub use event::{EventInput, EventKind, Field, Rejected, Rule, StoredEvent, Warning};
+pub use event::{EventInput, Field, Rejected, Rule, StoredEvent, Warning};
 pub use pipeline::Pipeline;
 pub use report::{
     AppEvent, Enqueued, EventId, FailReason, NetError, Response, Stats, Transmit, TransmitId,
 };
 
-pub use crate::protocol::Protocol;
+pub use crate::protocol::{EventKind, Protocol};
 
 /// `Option::as_deref`, inlined: the library's stayed a call returning through memory (wasm size).
 #[inline(always)]

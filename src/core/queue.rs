@@ -46,7 +46,7 @@ impl Entry {
     /// Whether its messageId is `m` (one out-of-line comparison for the three places that ask).
     #[cfg_attr(target_arch = "wasm32", inline(never))]
     pub fn has_message_id(&self, m: &[u8]) -> bool {
-        crate::protocol::json::same(self.message_id(), m)
+        crate::base::json::same(self.message_id(), m)
     }
     pub fn message_id_string(&self) -> String {
         String::from_utf8(self.message_id().to_vec()).unwrap_or_default()
@@ -133,152 +133,6 @@ impl Queue {
     }
 }
 
-/// A map from engine keys (well-mixed 64-bit hashes, never 0; see `backoff::key`) to `u64`
-/// values: messageId de-dup, identity pauses, identities blocked while planning.
-///
-/// Open addressing with linear probing, at most three quarters full (the keys are well mixed, so
-/// runs stay short; hashbrown's footprint is about the same), deleting by backward shift (no
-/// tombstones). The keys are already hashes, so their low bits index the table directly. Written
-/// here rather than using `std::collections::HashMap` because hashbrown's SIMD-group tables cost
-/// several KB of wasm, and std's `RandomState` would read OS randomness, which the core must not.
-#[derive(Debug, Default)]
-pub(crate) struct KeyMap {
-    /// `(key, value)`, key 0 marking a free slot; empty or a power of two long.
-    slots: Vec<(u64, u64)>,
-    len: usize,
-}
-
-impl KeyMap {
-    fn mask(&self) -> usize {
-        self.slots.len().wrapping_sub(1)
-    }
-
-    /// The slot holding `k`, or else the free slot where it would go (the table is never full);
-    /// past the end only while the table has no slots. (A plain index: an `Option` came back
-    /// through memory.)
-    fn probe(&self, k: u64) -> usize {
-        let mask = self.mask();
-        let mut i = k as usize & mask;
-        while let Some(&(key, _)) = self.slots.get(i) {
-            if key == k || key == 0 {
-                return i;
-            }
-            i = (i + 1) & mask;
-        }
-        usize::MAX
-    }
-
-    /// The slot holding `k`, or `usize::MAX`. The lookups below are inlined over it: an
-    /// `Option` returned out of line came back through memory at every caller (wasm size).
-    #[cfg_attr(target_arch = "wasm32", inline(never))]
-    fn slot_of(&self, k: u64) -> usize {
-        let i = self.probe(k);
-        match self.slots.get(i) {
-            Some(&(key, _)) if k != 0 && key == k => i,
-            _ => usize::MAX,
-        }
-    }
-
-    #[inline(always)]
-    fn find(&self, k: u64) -> Option<usize> {
-        let i = self.slot_of(k);
-        (i != usize::MAX).then_some(i)
-    }
-
-    #[inline(always)]
-    pub fn get(&self, k: u64) -> Option<u64> {
-        self.slots.get(self.slot_of(k)).map(|s| s.1)
-    }
-
-    #[inline(always)]
-    pub fn contains_key(&self, k: u64) -> bool {
-        self.slot_of(k) != usize::MAX
-    }
-
-    /// Sets `k` to `v`, replacing any value it had.
-    #[cfg_attr(target_arch = "wasm32", inline(never))]
-    pub fn insert(&mut self, k: u64, v: u64) {
-        debug_assert!(k != 0, "0 marks a free slot");
-        if (self.len + 1) * 4 > self.slots.len() * 3 {
-            let grown = vec![(0, 0); (self.slots.len() * 2).max(8)];
-            let old = core::mem::replace(&mut self.slots, grown);
-            self.len = 0;
-            for &(k, v) in &old {
-                if k != 0 {
-                    self.insert(k, v);
-                }
-            }
-        }
-        let i = self.probe(k);
-        if let Some(slot) = self.slots.get_mut(i) {
-            if slot.0 == 0 {
-                self.len += 1;
-            }
-            *slot = (k, v);
-        }
-    }
-
-    pub fn remove(&mut self, k: u64) {
-        let Some(mut hole) = self.find(k) else { return };
-        let mask = self.mask();
-        let mut j = hole;
-        // Pull back each later entry of the run whose home is not between the hole and itself,
-        // so that every entry stays reachable from its home without tombstones.
-        loop {
-            j = (j + 1) & mask;
-            let Some(&(key, v)) = self.slots.get(j) else {
-                return;
-            };
-            if key == 0 {
-                break;
-            }
-            let home = key as usize & mask;
-            if j.wrapping_sub(home) & mask >= j.wrapping_sub(hole) & mask {
-                if let Some(slot) = self.slots.get_mut(hole) {
-                    *slot = (key, v);
-                }
-                hole = j;
-            }
-        }
-        if let Some(slot) = self.slots.get_mut(hole) {
-            *slot = (0, 0);
-        }
-        self.len -= 1;
-    }
-
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// Entries it can hold before growing.
-    pub fn capacity(&self) -> usize {
-        self.slots.len() / 4 * 3
-    }
-
-    pub fn values(&self) -> impl Iterator<Item = u64> + '_ {
-        self.slots.iter().filter(|s| s.0 != 0).map(|s| s.1)
-    }
-
-    /// Keeps the entries whose value passes `keep` (by rebuilding: the maps that need this are a
-    /// handful of identity pauses).
-    pub fn retain(&mut self, keep: impl Fn(u64) -> bool) {
-        if self.slots.iter().all(|&(k, v)| k == 0 || keep(v)) {
-            return;
-        }
-        let old = core::mem::take(&mut self.slots);
-        self.len = 0;
-        for &(k, v) in &old {
-            if k != 0 && keep(v) {
-                self.insert(k, v);
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -296,39 +150,6 @@ mod tests {
             attempts: 0,
             flight: QUEUED,
         }
-    }
-
-    #[test]
-    fn key_map_agrees_with_a_hash_map() {
-        // Keys crowd a few home slots, so probing wraps around and removal shifts runs back.
-        let mut map = KeyMap::default();
-        let mut model = std::collections::HashMap::new();
-        let mut rng = super::super::backoff::Rng::new(3);
-        for step in 0..20_000u64 {
-            let home = [1, 2, 0xffff_fffe, 0xffff_ffff][(rng.next_u64() % 4) as usize];
-            let k = (rng.next_u64() % 24) << 32 | home;
-            match rng.next_u64() % 3 {
-                0 => {
-                    map.remove(k);
-                    model.remove(&k);
-                }
-                _ => {
-                    map.insert(k, step);
-                    model.insert(k, step);
-                }
-            }
-            assert_eq!(map.len(), model.len());
-            assert_eq!(map.get(k), model.get(&k).copied());
-            if step % 1000 == 0 {
-                map.retain(|v| v % 2 == 0);
-                model.retain(|_, v| *v % 2 == 0);
-            }
-        }
-        for (&k, &v) in &model {
-            assert_eq!(map.get(k), Some(v));
-        }
-        assert_eq!(map.values().count(), model.len());
-        assert_eq!(map.get(0), None);
     }
 
     #[test]

@@ -6,6 +6,7 @@ use core::fmt;
 
 use super::event::Warning;
 use super::Millis;
+use crate::base::text::say;
 
 /// An event admitted to a pipeline. Ids increase in admission order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -19,7 +20,9 @@ pub struct TransmitId(pub u64);
 /// The result of a successful `enqueue`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Enqueued {
+    /// Its id in this pipeline.
     pub id: EventId,
+    /// Its messageId, given or generated.
     pub message_id: String,
     /// Soft caps passed over; the event is queued anyway.
     pub warnings: Vec<Warning>,
@@ -30,8 +33,11 @@ pub struct Enqueued {
 /// driver sets them up once).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transmit {
+    /// The id to answer it with.
     pub id: TransmitId,
+    /// The path to post to, after the API host.
     pub path: &'static str,
+    /// The exact request body.
     pub body: Vec<u8>,
     /// The events it carries, in body order.
     pub events: Vec<EventId>,
@@ -40,33 +46,46 @@ pub struct Transmit {
 /// An HTTP response as the driver received it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Response {
+    /// The HTTP status.
     pub status: u16,
     /// The raw `Retry-After` header, if readable (cross-origin needs it exposed by the server).
     pub retry_after: Option<String>,
+    /// The response body.
     pub body: Vec<u8>,
 }
 
 /// A request that got no HTTP response. The events may or may not have reached the server; they
-/// are retried with the same messageIds, which the server de-duplicates.
+/// are retried with the same messageIds, which the server de-duplicates. Every failure is
+/// retried alike, so one kind is all a driver needs to say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NetError {
-    /// Could not connect, or the connection broke (offline, DNS, CORS, reset).
+    /// No response: could not connect, the connection broke (offline, DNS, CORS, reset), the
+    /// driver gave up waiting, or the response was lost (page hidden, aborted).
     Network,
-    /// The driver gave up waiting.
-    Timeout,
-    /// The request may have been processed but its response was lost (page hidden, aborted).
-    ResponseLost,
 }
 
 /// Why an event will never be delivered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FailReason {
     /// The server rejected this event, with its error text (e.g. `event name too long`).
-    Rejected { error: String },
+    Rejected {
+        /// The server's error text.
+        error: String,
+    },
     /// The server refused the whole request for good (4xx other than 408/413/429).
-    PermanentHttp { status: u16, error: String },
+    PermanentHttp {
+        /// The HTTP status.
+        status: u16,
+        /// The server's error text.
+        error: String,
+    },
     /// It cannot fit the request size the server accepts.
-    TooLarge { bytes: usize, limit: usize },
+    TooLarge {
+        /// Bytes of the smallest request that would carry it.
+        bytes: usize,
+        /// The byte limit the server accepts.
+        limit: usize,
+    },
     /// The bounded queue dropped it to make room.
     Evicted,
     /// Not delivered within `give_up_after_ms` of being queued.
@@ -74,6 +93,7 @@ pub enum FailReason {
 }
 
 impl FailReason {
+    /// The stable code the application can branch on.
     pub fn code(&self) -> &'static str {
         match self {
             FailReason::Rejected { .. } => "E_REJECTED",
@@ -86,7 +106,7 @@ impl FailReason {
 }
 
 impl FailReason {
-    /// The message, built without `core::fmt` (see `report::say`).
+    /// The message, built without `core::fmt` (see [`say`](crate::base::text::say)).
     pub fn message(&self) -> String {
         let (template, a, b, text) = match self {
             FailReason::Rejected { error } => {
@@ -126,89 +146,61 @@ display_message!(
     FailReason,
     super::event::Rejected,
     super::event::Warning,
-    super::config::ConfigError,
-    crate::protocol::json::ScanError
+    super::config::ConfigError
 );
-
-/// `template` with each `{i}` (one digit) replaced: `{0}` to `{3}` by the texts `s0` to `s3`,
-/// `{4}` and `{5}` by the numbers `n4` and `n5` in decimal. Messages are assembled by pushing
-/// bytes, so `core::fmt` (its formatter, padding and integer machinery) stays out of the wasm,
-/// and a message's fixed text is one string of data instead of code per fragment. The arguments
-/// are scalars rather than a slice of text-or-number pieces, which every call site built in
-/// memory (wasm size). Each message type's `Display` writes its `message()`.
-pub(crate) fn say(
-    template: &str,
-    s0: &str,
-    s1: &str,
-    s2: &str,
-    s3: &str,
-    n4: u64,
-    n5: u64,
-) -> String {
-    let texts = [s0, s1, s2, s3];
-    // Assembled as bytes (slicing a str checks char boundaries; bytes need no checks) and
-    // checked as UTF-8 once at the end: every piece is UTF-8 and `{i}` is ASCII, so it is.
-    let mut out = Vec::new();
-    let b = template.as_bytes();
-    let (mut start, mut i) = (0, 0);
-    while let Some(&c) = b.get(i) {
-        if c != b'{' {
-            i += 1;
-            continue;
-        }
-        out.extend_from_slice(b.get(start..i).unwrap_or_default());
-        let d = b
-            .get(i + 1)
-            .map_or(0, |d| usize::from(d.wrapping_sub(b'0')));
-        match d {
-            0..=3 => out.extend_from_slice(texts.get(d).copied().unwrap_or_default().as_bytes()),
-            4 => super::time::push_u64(&mut out, n4),
-            5 => super::time::push_u64(&mut out, n5),
-            _ => {}
-        }
-        i += 3;
-        start = i;
-    }
-    out.extend_from_slice(b.get(start..).unwrap_or_default());
-    String::from_utf8(out).unwrap_or_default()
-}
 
 /// What the application should hear about, in the order it happened.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AppEvent {
     /// Accepted by the server (duplicates included: the server already had them).
     Delivered {
+        /// The events, in request order.
         ids: Vec<EventId>,
+        /// Their messageIds, in the same order.
         message_ids: Vec<String>,
     },
+    /// Failed for good; told once.
     Failed {
+        /// The event.
         id: EventId,
+        /// Its messageId.
         message_id: String,
+        /// Why.
         reason: FailReason,
     },
     /// No request leaves before `until`.
     RateLimited {
+        /// The end of the rate limit.
         until: Millis,
     },
     /// A quota holds all events: `until` is the reset when the server said, else the next probe.
     QuotaHeld {
+        /// The reset, or the next probe.
         until: Millis,
     },
     /// Events of this identity wait until `until`; `daily_quota` marks the Amplitude Batch 24 h
     /// quota (then `until` is the next probe), otherwise it is the per-second throttle.
     IdentityPaused {
+        /// The paused user, when a user is.
         user_id: Option<String>,
+        /// The paused device, when a device is.
         device_id: Option<String>,
+        /// The end of the pause (of a daily quota: its next probe).
         until: Millis,
+        /// A daily quota rather than a throttle.
         daily_quota: bool,
     },
     /// A transient failure (HTTP `status`, or `None` for a network error): attempt `attempt` of
     /// the backoff, no request before `until`.
     Retrying {
+        /// No request before this.
         until: Millis,
+        /// Transient failures in a row.
         attempt: u32,
+        /// The HTTP status, or `None` for a network error.
         status: Option<u16>,
     },
+    /// Something the application should know that did not stop delivery.
     Warning(Warning),
 }
 
@@ -217,16 +209,22 @@ pub enum AppEvent {
 pub struct Stats {
     /// Events waiting (not in flight), and their encoded bytes.
     pub queued: usize,
+    /// Bytes of the queued events.
     pub queued_bytes: usize,
     /// Events in requests awaiting an answer.
     pub in_flight: usize,
+    /// Events delivered since the start.
     pub delivered: u64,
+    /// Events failed for good since the start.
     pub failed: u64,
     /// Events put back in the queue after a request that did not deliver them.
     pub retried: u64,
     /// Of `failed`, those evicted from a full queue.
     pub evicted: u64,
+    /// No request before this, by the server's word.
     pub rate_limited_until: Option<Millis>,
+    /// The quota hold's reset, or its next probe.
     pub quota_held_until: Option<Millis>,
+    /// Identities paused now.
     pub paused_identities: usize,
 }

@@ -6,6 +6,9 @@ use super::*;
 mod amplitude;
 /// The text of every message the application can be given.
 mod messages;
+// The simulation is a proptest harness; proptest is a native-only dev-dependency.
+#[cfg(not(target_arch = "wasm32"))]
+mod sim;
 
 pub(crate) fn track(name: &str) -> EventInput {
     EventInput {
@@ -116,7 +119,7 @@ fn requests_never_exceed_the_byte_limit_and_sizes_are_exact() {
     let t = p.poll_transmit(0).expect("over 1 MiB queued: due");
     assert!(t.body.len() <= 1_048_576);
     assert_eq!(t.events.len(), 10);
-    use crate::protocol::json;
+    use crate::base::json;
     assert!(json::scan_object(&t.body).is_ok(), "valid JSON body");
     assert_eq!(
         json::items(json::field(&t.body, "batch").unwrap()).count(),
@@ -147,7 +150,7 @@ fn unload_packs_within_the_budget_and_keeps_the_rest() {
         "budget spent"
     );
     for t in ts {
-        p.handle_failure(2, t.id, NetError::ResponseLost);
+        p.handle_failure(2, t.id, NetError::Network);
     }
     assert_eq!(
         p.stats().queued,
@@ -454,7 +457,7 @@ fn backoff_grows_and_resets() {
     let mut now = 0;
     for attempt in 1..=6u32 {
         let t = p.poll_transmit(now).expect("due after backoff");
-        p.handle_failure(now, t.id, NetError::Timeout);
+        p.handle_failure(now, t.id, NetError::Network);
         let Some(AppEvent::Retrying {
             until,
             attempt: a,
@@ -469,7 +472,7 @@ fn backoff_grows_and_resets() {
     }
     let t = p.poll_transmit(now).unwrap();
     p.handle_response(now, t.id, ok());
-    assert_eq!(p.backoff_attempt, 0);
+    assert_eq!(p.backoff_attempt(), 0);
 }
 
 #[test]
@@ -522,7 +525,7 @@ fn forget_drops_a_queued_event_silently_and_leaves_flights_alone() {
 #[cfg(not(target_arch = "wasm32"))] // proptest is a native-only dev-dependency
 mod arbitrary_events {
     use super::*;
-    use crate::protocol::json;
+    use crate::base::json;
     use proptest::prelude::*;
 
     fn cases() -> ProptestConfig {

@@ -1,5 +1,5 @@
-//! Amplitude HTTP V2 (`POST /2/httpapi`) and Batch (`POST /batch`), PROTOCOLS.md B and C. Both
-//! take the same body and event shape; they differ in limits, ordering and 429 details.
+//! Amplitude HTTP V2 (`POST /2/httpapi`) and Batch (`POST /batch`), `docs/PROTOCOLS.md` B and C.
+//! Both take the same body and event shape; they differ in limits, ordering and 429 details.
 //!
 //! Body: `{"api_key":"…","events":[…],"options":{"min_id_length":N}}`.
 //!
@@ -15,8 +15,8 @@
 //! | group `groupId` | `event_type: "$identify"`, `groups: {"group": groupId}`, `group_properties: traits` |
 //! | properties | `event_properties` |
 //! | traits (non-group) | `user_properties: {"$set": traits}` |
-//! | context | not sent: Amplitude has no such object (the core warns at enqueue) |
-//! | alias | refused at enqueue: aliasing is Amplitude's separate User Mapping API |
+//! | context | not sent: Amplitude has no such object ([`Protocol::carries_context`]; the engine warns) |
+//! | alias | [`Protocol::supports`]: aliasing is Amplitude's separate User Mapping API |
 //!
 //! Response classification: 2xx accepted; 400 naming events in `events_with_invalid_fields` /
 //! `events_with_missing_fields` → those events are bad, the request was not accepted; other 400
@@ -24,12 +24,13 @@
 //! `exceeded_daily_quota_*` → per-identity throttling, without them a plain rate limit; 408 and
 //! 5xx transient (500/502/504 may have been ingested: the retry's insert_id makes that safe).
 
-use super::json;
 use super::{
-    by_status, document, error_text, next_word, EventFields, ObjectWriter, Outcome, Protocol,
+    by_status, document, error_text, next_word, EventFields, EventKind, ObjectWriter, Outcome,
+    Protocol,
 };
-use crate::core::time::push_u64;
-use crate::core::{EventKind, Millis};
+use crate::base::json;
+use crate::base::num::push_u64;
+use crate::base::Millis;
 use crate::prelude::*;
 
 /// The placeholder ids Amplitude removes, compared without case; each ended by a space (so the
@@ -37,8 +38,9 @@ use crate::prelude::*;
 const INVALID_IDS: &[u8] =
     b"anonymous nil none null n/a na undefined unknown  00000000-0000-0000-0000-000000000000 {} 0 -1 ";
 
-/// Whether Amplitude keeps this user_id / device_id (it silently removes the others).
-pub fn valid_id(id: &str, min_id_length: usize) -> bool {
+/// Whether Amplitude keeps this user_id / device_id: it silently removes ids shorter than
+/// `min_id_length` characters and the placeholders above.
+pub fn keeps_id(id: &str, min_id_length: usize) -> bool {
     if json::char_count(id) < min_id_length {
         return false;
     }
@@ -262,11 +264,11 @@ mod tests {
 
     #[test]
     fn drops_ids_amplitude_would_remove() {
-        assert!(valid_id("user-1", 5));
-        assert!(!valid_id("abcd", 5));
-        assert!(!valid_id("UNDEFINED", 5));
-        assert!(!valid_id("00000000-0000-0000-0000-000000000000", 5));
-        assert!(!valid_id("0", 1) && valid_id("x", 1));
+        assert!(keeps_id("user-1", 5));
+        assert!(!keeps_id("abcd", 5));
+        assert!(!keeps_id("UNDEFINED", 5));
+        assert!(!keeps_id("00000000-0000-0000-0000-000000000000", 5));
+        assert!(!keeps_id("0", 1) && keeps_id("x", 1));
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The wire contracts: `/v1-batch`, Amplitude HTTP V2 and Amplitude Batch (`PROTOCOLS.md`).
+//! The wire contracts: `/v1-batch`, Amplitude HTTP V2 and Amplitude Batch (`docs/PROTOCOLS.md`).
 //!
 //! This module owns every number the servers impose ([`Limits`], one place per limit) and the two
 //! translations the core needs: an event into its protocol JSON (done once, at enqueue), and a
@@ -8,12 +8,17 @@
 //! A request body is always `prefix + event (',' event)* + suffix` (see [`Protocol::envelope`]),
 //! so the core knows the exact size of any request by adding lengths, without serialising.
 
+#![warn(missing_docs)]
+
+use crate::base::json;
+use crate::base::Millis;
 use crate::prelude::*;
+
 pub mod amplitude;
-pub mod json;
+mod object;
 pub mod v1_batch;
 
-use crate::core::{EventKind, Millis};
+use object::{next_word, ObjectWriter};
 
 /// Which ingestion API a pipeline speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -24,6 +29,48 @@ pub enum Protocol {
     AmplitudeHttpV2,
     /// Amplitude `POST /batch`: bulk, unordered, daily per-identity quotas.
     AmplitudeBatch,
+}
+
+/// The kind of an event, which decides its shape on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum EventKind {
+    /// `track`: an action, named.
+    #[default]
+    Track,
+    /// `identify`: who the user is, with traits.
+    Identify,
+    /// `page`: a page view.
+    Page,
+    /// `screen`: a screen view.
+    Screen,
+    /// `group`: the user joins a group.
+    Group,
+    /// `alias`: a new id for a user.
+    Alias,
+}
+
+impl EventKind {
+    /// Every kind, in the order of the numbering the JavaScript binding uses.
+    pub const ALL: [EventKind; 6] = [
+        EventKind::Track,
+        EventKind::Identify,
+        EventKind::Page,
+        EventKind::Screen,
+        EventKind::Group,
+        EventKind::Alias,
+    ];
+
+    /// The kind's name, as /v1-batch's `type` carries it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Track => "track",
+            EventKind::Identify => "identify",
+            EventKind::Page => "page",
+            EventKind::Screen => "screen",
+            EventKind::Group => "group",
+            EventKind::Alias => "alias",
+        }
+    }
 }
 
 /// What a protocol allows. Soft caps only warn; the others are hard.
@@ -40,7 +87,9 @@ pub struct Limits {
     /// Soft caps on properties / traits / context (warn): top-level keys, bytes of one value,
     /// nesting depth.
     pub soft_max_keys: usize,
+    /// Soft cap: bytes of one top-level value.
     pub soft_max_value_bytes: usize,
+    /// Soft cap: nesting depth.
     pub soft_max_depth: usize,
     /// How long a throttled identity waits (Amplitude's documented 30 s; unused by /v1-batch).
     pub identity_pause_ms: Millis,
@@ -62,6 +111,7 @@ impl Protocol {
         Protocol::AmplitudeBatch,
     ];
 
+    /// What the protocol's server allows.
     pub const fn limits(self) -> Limits {
         match self {
             Protocol::V1Batch => Limits {
@@ -98,6 +148,7 @@ impl Protocol {
         }
     }
 
+    /// The path requests go to.
     pub const fn path(self) -> &'static str {
         match self {
             Protocol::V1Batch => "/v1-batch",
@@ -106,6 +157,7 @@ impl Protocol {
         }
     }
 
+    /// The protocol's name in messages.
     pub const fn name(self) -> &'static str {
         match self {
             Protocol::V1Batch => "/v1-batch",
@@ -114,6 +166,7 @@ impl Protocol {
         }
     }
 
+    /// Whether this is one of the Amplitude APIs.
     pub const fn is_amplitude(self) -> bool {
         !matches!(self, Protocol::V1Batch)
     }
@@ -163,6 +216,32 @@ impl Protocol {
         }
     }
 
+    /// Whether the protocol has events of this kind: Amplitude has no `alias` (aliasing is its
+    /// separate User Mapping API).
+    pub const fn supports(self, kind: EventKind) -> bool {
+        !(self.is_amplitude() && matches!(kind, EventKind::Alias))
+    }
+
+    /// Whether the server keeps this user or device id: Amplitude silently removes ids shorter
+    /// than `min_id_length` characters and placeholders (see [`amplitude::keeps_id`]).
+    pub fn keeps_id(self, id: &str, min_id_length: usize) -> bool {
+        match self {
+            Protocol::V1Batch => true,
+            _ => amplitude::keeps_id(id, min_id_length),
+        }
+    }
+
+    /// Whether an event carries a `context` object: Amplitude has no such object.
+    pub const fn carries_context(self) -> bool {
+        !self.is_amplitude()
+    }
+
+    /// Whether every event must carry an anonymousId (/v1-batch), rather than a user id or a
+    /// device id (Amplitude, after dropping the ids it would remove).
+    pub const fn requires_anonymous_id(self) -> bool {
+        !self.is_amplitude()
+    }
+
     /// Classifies a response. `retry_after` is the header already turned into a wait from now.
     pub fn decode(self, status: u16, retry_after: Option<Millis>, body: &[u8]) -> Outcome {
         match self {
@@ -176,16 +255,27 @@ impl Protocol {
 /// have passed [`json::scan_object`] and are spliced verbatim.
 #[derive(Debug, Clone, Copy)]
 pub struct EventFields<'a> {
+    /// The kind.
     pub kind: EventKind,
+    /// The track event name, or the page / screen name.
     pub name: Option<&'a str>,
+    /// The messageId (JSON-plain).
     pub message_id: &'a str,
+    /// The anonymous / device id.
     pub anonymous_id: Option<&'a str>,
+    /// The user id.
     pub user_id: Option<&'a str>,
+    /// The group id.
     pub group_id: Option<&'a str>,
+    /// The previous id (alias).
     pub previous_id: Option<&'a str>,
+    /// When it happened.
     pub timestamp: Millis,
+    /// Properties: JSON object text.
     pub properties: Option<&'a str>,
+    /// Traits: JSON object text.
     pub traits: Option<&'a str>,
+    /// Context: JSON object text.
     pub context: Option<&'a str>,
 }
 
@@ -194,7 +284,9 @@ pub struct EventFields<'a> {
 pub struct EventError {
     /// Index into the request's events, when the server gave one.
     pub index: Option<usize>,
+    /// The messageId it named, when it named one.
     pub message_id: Option<String>,
+    /// The server's error text.
     pub error: String,
 }
 
@@ -202,166 +294,68 @@ pub struct EventError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// Every event accepted (duplicates included: the server already had them).
-    Accepted { warnings: Vec<String> },
+    Accepted {
+        /// Warnings the server attached.
+        warnings: Vec<String>,
+    },
     /// The request succeeded but these events were rejected, permanently; the rest are accepted.
     Partial {
+        /// The events rejected, and why.
         errors: Vec<EventError>,
+        /// Warnings the server attached.
         warnings: Vec<String>,
     },
     /// Sending too fast: nothing accepted; wait `retry_after` (or back off without one).
-    RateLimited { retry_after: Option<Millis> },
+    RateLimited {
+        /// The wait the server asked for, from now.
+        retry_after: Option<Millis>,
+    },
     /// The monthly quota is spent: nothing accepted; hold until `retry_after` (the reset).
-    Quota { retry_after: Option<Millis> },
+    Quota {
+        /// The wait until the reset, from now.
+        retry_after: Option<Millis>,
+    },
     /// The body was too large: nothing accepted; the server's limit when it said.
-    TooLarge { limit_bytes: Option<usize> },
+    TooLarge {
+        /// The server's byte limit, when it said.
+        limit_bytes: Option<usize>,
+    },
     /// Amplitude 429 naming identities or events: nothing accepted. `daily_*` are over the Batch
     /// API's 24 h quota (hold long); the others are over the per-second rate (pause briefly).
     Throttled {
+        /// Users over the per-second rate.
         users: Vec<String>,
+        /// Devices over the per-second rate.
         devices: Vec<String>,
+        /// Indexes of throttled events in the request.
         events: Vec<usize>,
+        /// Users over the daily quota.
         daily_users: Vec<String>,
+        /// Devices over the daily quota.
         daily_devices: Vec<String>,
+        /// The wait the server asked for, from now.
         retry_after: Option<Millis>,
     },
     /// Amplitude 400 naming bad events by index: nothing accepted; those events are permanently
     /// bad, the others may be resent.
-    InvalidEvents { indexes: Vec<usize>, error: String },
+    InvalidEvents {
+        /// Indexes of the bad events in the request.
+        indexes: Vec<usize>,
+        /// The server's error text.
+        error: String,
+    },
     /// Refused for good (4xx): nothing accepted, do not retry.
-    Permanent { status: u16, error: String },
+    Permanent {
+        /// The HTTP status.
+        status: u16,
+        /// The server's error text.
+        error: String,
+    },
     /// 5xx or anything unexpected: retry with backoff.
-    Transient { status: u16 },
-}
-
-/// The next word of a constant list of words each ended by a space, taking it off the list. One
-/// string and this walk cost less wasm than a table of slices, which is a pointer and a length
-/// per entry.
-#[cfg_attr(target_arch = "wasm32", inline(never))]
-pub(crate) fn next_word<'a>(list: &mut &'a [u8]) -> &'a [u8] {
-    let end = list.iter().position(|&c| c == b' ');
-    let (word, rest) = list.split_at(end.unwrap_or(list.len()));
-    *list = rest.get(1..).unwrap_or_default();
-    word
-}
-
-/// Writes an encoded event's object member by member, the keys coming in order from one
-/// constant string (each ended by a space), so that an encoder is one call per member with its
-/// value in arguments. (A table of member values built on the stack and written by a loop cost
-/// a store per value field at each call site in the wasm.) Every member's key is consumed,
-/// present or not; absent members are left out.
-pub(crate) struct ObjectWriter<'w> {
-    out: &'w mut Vec<u8>,
-    keys: &'static [u8],
-    sep: u8,
-    /// Members passed so far, and the offset of the second one's text (see [`Self::finish`]).
-    n: u8,
-    at: usize,
-}
-
-impl<'w> ObjectWriter<'w> {
-    pub fn new(out: &'w mut Vec<u8>, keys: &'static [u8]) -> Self {
-        ObjectWriter {
-            out,
-            keys,
-            sep: b'{',
-            n: 0,
-            at: 0,
-        }
-    }
-
-    /// Consumes the next key and, when the member is `present`, writes it; returns `present`.
-    #[cfg_attr(target_arch = "wasm32", inline(never))]
-    fn key(&mut self, present: bool) -> bool {
-        let key = next_word(&mut self.keys);
-        self.n += 1;
-        if present {
-            let out = &mut *self.out;
-            out.push(self.sep);
-            self.sep = b',';
-            out.push(b'"');
-            out.extend_from_slice(key);
-            out.extend_from_slice(b"\":");
-            if self.n == 2 {
-                self.at = out.len() + 1;
-            }
-        }
-        present
-    }
-
-    /// A string member, escaped, with a plain `prefix` inside the quotes (`"Viewed <name>"`).
-    #[cfg_attr(target_arch = "wasm32", inline(never))]
-    pub fn text(&mut self, prefix: &str, v: Option<&str>) {
-        if self.key(v.is_some()) {
-            json::write_str_with(self.out, prefix, v.unwrap_or_default());
-        }
-    }
-
-    /// A string member inside `wrap` + … + `}` (`{"group":…}`).
-    pub fn text_in(&mut self, wrap: &[u8], v: Option<&str>) {
-        if self.key(v.is_some()) {
-            self.out.extend_from_slice(wrap);
-            json::write_str(self.out, v.unwrap_or_default());
-            self.out.push(b'}');
-        }
-    }
-
-    /// Caller JSON that passed the scanner, spliced without its surrounding blanks; inside
-    /// `wrap` + … + `}` when `wrap` is not empty (`{"$set":…}`).
-    #[cfg_attr(target_arch = "wasm32", inline(never))]
-    pub fn raw(&mut self, wrap: &[u8], v: Option<&str>) {
-        if self.key(v.is_some()) {
-            self.out.extend_from_slice(wrap);
-            self.out
-                .extend_from_slice(trim_ws(v.unwrap_or_default().as_bytes()));
-            if !wrap.is_empty() {
-                self.out.push(b'}');
-            }
-        }
-    }
-
-    /// JSON text as is.
-    pub fn lit(&mut self, v: &[u8]) {
-        self.key(true);
-        self.out.extend_from_slice(v);
-    }
-
-    /// Epoch milliseconds as a quoted ISO 8601 string.
-    pub fn iso(&mut self, ms: Millis) {
-        self.key(true);
-        self.out.push(b'"');
-        crate::core::time::push_iso8601(self.out, ms);
-        self.out.push(b'"');
-    }
-
-    pub fn num(&mut self, n: u64) {
-        self.key(true);
-        crate::core::time::push_u64(self.out, n);
-    }
-
-    /// Closes the object; returns the offset in `out` of the text of the second member, the
-    /// messageId in every shape (JSON-plain, so its text is its bytes).
-    pub fn finish(self) -> usize {
-        self.out.push(b'}');
-        self.at
-    }
-}
-
-/// Trims JSON whitespace (raw objects are spliced without their surrounding blanks).
-pub(crate) fn trim_ws(mut b: &[u8]) -> &[u8] {
-    let blank = |c: &u8| matches!(c, b' ' | b'\n' | b'\r' | b'\t');
-    while let [first, rest @ ..] = b {
-        if !blank(first) {
-            break;
-        }
-        b = rest;
-    }
-    while let [rest @ .., last] = b {
-        if !blank(last) {
-            break;
-        }
-        b = rest;
-    }
-    b
+    Transient {
+        /// The HTTP status.
+        status: u16,
+    },
 }
 
 /// A response body to read fields from: the body if it is a well-formed object, else `{}`.
@@ -391,7 +385,7 @@ pub(crate) fn error_text(doc: &[u8], status: u16) -> String {
     if let Some(e) = json::string_field(doc, "error") {
         return e;
     }
-    crate::core::report::say("HTTP {4}", "", "", "", "", u64::from(status), 0)
+    crate::base::text::say("HTTP {4}", "", "", "", "", u64::from(status), 0)
 }
 
 /// Arbitrary bytes into every decoder and scanner (the stable-toolchain complement of `fuzz/`):
@@ -459,8 +453,8 @@ mod robustness {
             }
             let _ = json::items(&body).count();
             let text = String::from_utf8_lossy(&body);
-            let _ = crate::core::parse_retry_after(&text, 1_700_000_000_000);
-            let _ = crate::core::time::parse_http_date(&text);
+            let _ = crate::base::time::parse_retry_after(&text, 1_700_000_000_000);
+            let _ = crate::base::time::parse_http_date(&text);
         }
 
         #[test]

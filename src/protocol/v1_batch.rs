@@ -1,4 +1,4 @@
-//! `POST /v1-batch` (PROTOCOLS.md A).
+//! `POST /v1-batch` (`docs/PROTOCOLS.md` A).
 //!
 //! Event JSON, fields in this order, absent ones omitted:
 //! `{"type","messageId","anonymousId","userId","timestamp","event"|"name","groupId","previousId",
@@ -14,9 +14,9 @@
 //!   otherwise a `Retry-After` over one hour is a quota, anything else a rate limit.
 //! - 408 and 5xx: transient. Other 4xx: permanent, with the server's error text.
 
-use super::json;
-use super::{by_status, document, EventError, EventFields, ObjectWriter, Outcome};
-use crate::core::{EventKind, Millis};
+use super::{by_status, document, EventError, EventFields, EventKind, ObjectWriter, Outcome};
+use crate::base::json;
+use crate::base::Millis;
 use crate::prelude::*;
 
 /// The members in their order; a track event's name goes in `event`, any other's in `name`.

@@ -298,7 +298,7 @@ impl<I: Io> Driver<I> {
         // same(): Vec::contains went through generic slice code comparing by reference.
         let mut early = false;
         for m in &self.settled_early {
-            early |= crate::protocol::json::same(m.as_bytes(), key.as_bytes());
+            early |= crate::base::json::same(m.as_bytes(), key.as_bytes());
         }
         let record = value.split_at_checked(RECORD_HEADER);
         let (Some((head, body)), false) = (record, from_store && early) else {
@@ -571,7 +571,7 @@ impl<I: Io> Driver<I> {
                 // The core's message builder: u64's Display would link the integer formatting
                 // machinery into the wasm, and building it here repeated what say() does.
                 let template = "{0} {1} {2}; its events wait until {4}";
-                let message = crate::core::report::say(template, who, id, why, "", until, 0);
+                let message = crate::base::text::say(template, who, id, why, "", until, 0);
                 Note::Warning("W_IDENTITY_PAUSED", message, None)
             }
             // Counted in stats().retried; the application hears when delivery ends.

@@ -144,7 +144,7 @@ fn every_warning_and_failure_has_its_message() {
     for (reason, text) in failures {
         assert_eq!(reason.message(), text);
     }
-    let scan = crate::protocol::json::scan_object(b"{\"a\":}").unwrap_err();
+    let scan = crate::base::json::scan_object(b"{\"a\":}").unwrap_err();
     assert_eq!(scan.message(), "unexpected character at byte 5");
     assert_eq!(
         ConfigError::Zero("max_in_flight").message(),

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use proptest::prelude::*;
 
 use super::*;
-use crate::protocol::json;
+use crate::base::json;
 
 /// What the server does with one request, beyond its own limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,7 +88,7 @@ fn http_date(ms: Millis) -> String {
     // Only used to produce test input; the engine parses it.
     const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
     let mut iso = Vec::new();
-    time::push_iso8601(&mut iso, ms);
+    crate::base::time::push_iso8601(&mut iso, ms);
     let iso = String::from_utf8(iso).unwrap();
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
@@ -265,7 +265,7 @@ impl Server {
             Fault::Status(s) => {
                 return Self::json(s, format!(r#"{{"code":{s},"error":"server error"}}"#))
             }
-            Fault::Timeout => return Reply::Failure(NetError::Timeout),
+            Fault::Timeout => return Reply::Failure(NetError::Network),
             Fault::RateLimit { secs, as_date } => return self.rate_limit(now, t.id, secs, as_date),
             Fault::Quota { secs } if protocol == Protocol::V1Batch => {
                 self.quota_until = now + secs * 1000;
@@ -327,7 +327,7 @@ impl Server {
             }
         }
         if fault == Fault::Dropped {
-            return Reply::Failure(NetError::ResponseLost);
+            return Reply::Failure(NetError::Network);
         }
         let body = if protocol == Protocol::V1Batch {
             format!(
@@ -430,7 +430,7 @@ pub fn run(config: Config, gens: &[Gen], faults: Vec<Fault>) -> Outcome {
     let mut carried: HashSet<EventId> = HashSet::new();
     let mut next_gen = 0;
     let mut next_gen_at = now;
-    let mut latency_rng = backoff::Rng::new(99);
+    let mut latency_rng = super::super::rng::Rng::new(99);
     for _ in 0..200_000 {
         while next_gen < gens.len() && next_gen_at <= now {
             match p.enqueue(now, input(protocol, &gens[next_gen], next_gen)) {

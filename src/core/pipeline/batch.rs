@@ -11,13 +11,15 @@
 //! A request leaves when it is due: it is full (events or bytes), holds `flush_at` events, holds
 //! a retry, holds an explicitly flushed event, or its oldest event has waited `flush_interval_ms`.
 
-use super::pipeline::{Flight, Pipeline};
-use super::queue::KeyMap;
-use super::report::{EventId, FailReason, Transmit, TransmitId};
-use super::Millis;
+use super::Pipeline;
+use crate::core::keys::KeyMap;
+use crate::core::outbox::Flight;
+use crate::core::report::{EventId, FailReason, Transmit, TransmitId};
+use crate::core::Millis;
 use crate::prelude::*;
 
-pub(crate) struct Plan {
+/// The next request's events, chosen by [`Pipeline::plan`].
+struct Plan {
     /// Queue positions, in body order.
     pub picks: Vec<usize>,
     pub body_len: usize,
@@ -32,16 +34,17 @@ pub(crate) struct Plan {
 }
 
 impl Pipeline {
-    pub(crate) fn next_transmit(&mut self, now: Millis) -> Option<Transmit> {
-        if self.queued == 0 || self.in_flight.len() >= self.config.max_in_flight {
+    /// The next request, if one is due (see the module doc).
+    pub(super) fn next_transmit(&mut self, now: Millis) -> Option<Transmit> {
+        if self.counts.queued().0 == 0 || self.outbox.len() >= self.config.max_in_flight {
             return None;
         }
-        if now < self.rate_limited_until || now < self.backoff_until {
+        if now < self.gates.closed_until() {
             return None;
         }
-        let probe = match self.quota {
+        let probe = match self.gates.quota() {
             Some(q) if q.until.map_or(true, |u| now < u) => {
-                if now < q.next_probe || !self.in_flight.is_empty() {
+                if now < q.next_probe || !self.outbox.is_empty() {
                     return None;
                 }
                 true
@@ -51,8 +54,8 @@ impl Pipeline {
         if !probe && self.pauses.is_empty() && !self.surely_due(now) {
             return None;
         }
-        let max_events = if probe { 1 } else { self.event_limit };
-        let plan = self.plan(now, max_events, self.byte_limit);
+        let max_events = if probe { 1 } else { self.limits.events() };
+        let plan = self.plan(now, max_events, self.limits.bytes());
         let first = self.queue.get(*plan.picks.first()?)?.id;
         let deadline = plan.deadline;
         let due = probe
@@ -71,14 +74,16 @@ impl Pipeline {
             return None;
         }
         self.planned_deadline = None;
-        if let Some(q) = self.quota.as_mut().filter(|_| probe) {
-            q.next_probe = now.saturating_add(self.config.quota_probe_ms);
+        if probe {
+            self.gates
+                .probe_sent(now.saturating_add(self.config.quota_probe_ms));
         }
         Some(self.launch(plan, probe))
     }
 
-    pub(crate) fn unload_transmit(&mut self, now: Millis, budget: usize) -> Option<Transmit> {
-        let plan = self.plan(now, self.event_limit, self.byte_limit.min(budget));
+    /// The next request of an unload, within `budget` bytes, due or not.
+    pub(super) fn unload_transmit(&mut self, now: Millis, budget: usize) -> Option<Transmit> {
+        let plan = self.plan(now, self.limits.events(), self.limits.bytes().min(budget));
         if plan.picks.is_empty() {
             return None;
         }
@@ -89,16 +94,17 @@ impl Pipeline {
     /// so every queued event is eligible).
     fn surely_due(&mut self, now: Millis) -> bool {
         let envelope = self.prefix.len() + self.suffix.len();
-        self.retries_queued > 0
+        let (queued, queued_bytes) = self.counts.queued();
+        self.counts.retries_queued()
             || self.flush_mark > 0
-            || self.queued >= self.config.flush_at
-            || self.queued >= self.event_limit
-            || envelope + self.queued_bytes + self.queued - 1 > self.byte_limit
+            || queued >= self.config.flush_at
+            || queued >= self.limits.events()
+            || envelope + queued_bytes + queued - 1 > self.limits.bytes()
             || self.flush_deadline().is_some_and(|d| d <= now)
     }
 
     /// When the oldest waiting event's interval ends.
-    pub(crate) fn flush_deadline(&self) -> Option<Millis> {
+    pub(super) fn flush_deadline(&self) -> Option<Millis> {
         if !self.pauses.is_empty() {
             return self.planned_deadline;
         }
@@ -112,7 +118,7 @@ impl Pipeline {
 
     /// Chooses the next request's events (see the module doc). Events that cannot fit even alone
     /// under the current byte limit (lowered by a 413) fail here with `TooLarge`.
-    pub(crate) fn plan(&mut self, now: Millis, max_events: usize, max_bytes: usize) -> Plan {
+    fn plan(&mut self, now: Millis, max_events: usize, max_bytes: usize) -> Plan {
         let envelope = self.prefix.len() + self.suffix.len();
         let ordered = self.config.protocol.ordered_per_device();
         let paused = !self.pauses.is_empty();
@@ -163,9 +169,10 @@ impl Pipeline {
                 }
             }
             let len = e.bytes.len();
-            if envelope + len > self.byte_limit {
+            let limit = self.limits.bytes();
+            if envelope + len > limit {
                 // Failing leaves a tombstone, so positions (and this walk) stay valid.
-                let (bytes, limit) = (envelope + len, self.byte_limit);
+                let bytes = envelope + len;
                 self.fail(idx - 1, FailReason::TooLarge { bytes, limit });
                 continue;
             }
@@ -193,7 +200,7 @@ impl Pipeline {
 
     /// Builds the request for a plan and marks its events in flight.
     fn launch(&mut self, plan: Plan, quota_probe: bool) -> Transmit {
-        let tid = self.alloc_tid();
+        let tid = self.outbox.next_id();
         let mut body = Vec::with_capacity(plan.body_len);
         body.extend_from_slice(&self.prefix);
         let mut ids = Vec::with_capacity(plan.picks.len());
@@ -209,15 +216,11 @@ impl Pipeline {
             e.flight = tid;
             ids.push(e.id);
             events.push(EventId(e.id));
-            self.queued -= 1;
-            self.queued_bytes -= e.bytes.len();
-            if e.attempts > 0 {
-                self.retries_queued -= 1;
-            }
+            self.counts.launch(e.bytes.len(), e.attempts > 0);
         }
         body.extend_from_slice(&self.suffix);
         debug_assert_eq!(body.len(), plan.body_len);
-        self.in_flight.push(Flight {
+        self.outbox.send(Flight {
             id: tid,
             events: ids,
             body_len: body.len(),

@@ -1,94 +1,33 @@
 //! The state machine: admission, bounds, housekeeping and the public calls. Planning lives in
-//! `batch.rs`, response handling in `outcome.rs`.
+//! `batch.rs`, response handling in `outcome.rs`; the state they share is in owned parts, each
+//! with its own module and tests: the request limits in force (`limits.rs`), the requests in
+//! flight (`outbox.rs`), the global gates (`gates.rs`), the per-identity pauses (`pauses.rs`), the
+//! counts (`counts.rs`) and what to tell the application (`mailbox.rs`).
 
-use super::backoff::{key, mix, Rng};
+mod batch;
+mod outcome;
+
 use super::config::{Config, ConfigError, Overflow};
-use super::event::{inspect_stored, validate, EventInput, Rejected, StoredEvent};
-use super::queue::{Entry, KeyMap, Queue, DEAD, QUEUED};
+use super::counts::Counts;
+use super::event::{EventInput, Rejected, StoredEvent};
+use super::gates::Gates;
+use super::keys::KeyMap;
+use super::keys::{key, TAG_DEVICE, TAG_MSG, TAG_USER};
+use super::limits::RequestLimits;
+use super::mailbox::Mailbox;
+use super::outbox::Outbox;
+use super::pauses::Pauses;
+use super::queue::{Entry, Queue, DEAD, QUEUED};
 use super::report::{
     AppEvent, Enqueued, EventId, FailReason, NetError, Response, Stats, Transmit, TransmitId,
 };
+use super::rng::{mix, Rng};
+use super::validate::{inspect_stored, validate};
 use super::Millis;
 use crate::prelude::*;
-use crate::protocol::Protocol;
 
-/// Tags that keep the key spaces of messageIds, users and devices apart.
-pub(crate) const TAG_MSG: u8 = b'm';
-pub(crate) const TAG_USER: u8 = b'u';
-pub(crate) const TAG_DEVICE: u8 = b'd';
-
-/// A request awaiting its answer.
-#[derive(Debug)]
-pub(crate) struct Flight {
-    pub id: u64,
-    pub events: Vec<u64>,
-    pub body_len: usize,
-    /// A one-event test of a global quota hold.
-    pub quota_probe: bool,
-    /// Identity holds this request tests (one event each).
-    pub identity_probes: Vec<u64>,
-}
-
-/// A per-identity pause.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Pause {
-    pub until: Millis,
-    /// A daily-quota hold: after `until`, one event at a time probes it until one is accepted.
-    /// A throttle (false) simply ends at `until`.
-    pub hold: bool,
-}
-
-impl Pause {
-    // Stored as one u64 (`until << 1 | hold`) so every map in the engine is the one `KeyMap` of
-    // u64 to u64: a map type per value type would cost its own copy of the table code in the wasm.
-    fn pack(self) -> u64 {
-        self.until.min(u64::MAX >> 1) << 1 | u64::from(self.hold)
-    }
-    fn unpack(v: u64) -> Self {
-        Pause {
-            until: v >> 1,
-            hold: v & 1 == 1,
-        }
-    }
-}
-
-/// Per-identity pauses by identity key.
-#[derive(Debug, Default)]
-pub(crate) struct Pauses(KeyMap);
-
-impl Pauses {
-    // Inlined: out of line, the pause came back through memory at each caller (wasm size).
-    #[inline(always)]
-    pub fn get(&self, k: u64) -> Option<Pause> {
-        self.0.get(k).map(Pause::unpack)
-    }
-    pub fn set(&mut self, k: u64, p: Pause) {
-        self.0.insert(k, p.pack());
-    }
-    pub fn remove(&mut self, k: u64) {
-        self.0.remove(k);
-    }
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-    pub fn values(&self) -> impl Iterator<Item = Pause> + '_ {
-        self.0.values().map(Pause::unpack)
-    }
-    pub fn retain(&mut self, keep: impl Fn(Pause) -> bool) {
-        self.0.retain(|v| keep(Pause::unpack(v)));
-    }
-}
-
-/// The global quota hold.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct QuotaHold {
-    /// The reset the server announced; `None` when it did not say.
-    pub until: Option<Millis>,
-    pub next_probe: Millis,
-}
+/// The encoding buffer `enqueue` keeps between calls, at most (bigger ones are dropped).
+const SCRATCH_KEEP: usize = 64 * 1024;
 
 /// The delivery engine for one queue (one protocol, one key).
 ///
@@ -105,59 +44,33 @@ pub(crate) struct QuotaHold {
 /// When the page is being hidden, [`take_for_unload`](Self::take_for_unload) replaces step 2.
 /// Every call takes `now`; time never goes backwards inside the engine (an earlier `now` is
 /// treated as the latest one seen).
-/// The encoding buffer `enqueue` keeps between calls, at most (bigger ones are dropped).
-const SCRATCH_KEEP: usize = 64 * 1024;
-
 #[derive(Debug)]
 pub struct Pipeline {
-    pub(crate) config: Config,
-    pub(crate) prefix: Box<[u8]>,
-    pub(crate) suffix: Box<[u8]>,
-    pub(crate) rng: Rng,
-    pub(crate) hash_seed: u64,
-    pub(crate) queue: Queue,
-    pub(crate) next_id: u64,
+    config: Config,
+    prefix: Box<[u8]>,
+    suffix: Box<[u8]>,
+    rng: Rng,
+    hash_seed: u64,
+    queue: Queue,
+    next_id: u64,
     /// Every id below this is in flight or gone: where planning starts looking.
-    pub(crate) hint: u64,
-    pub(crate) by_msg: KeyMap,
-    /// Live events (queued + in flight) and their bytes: what the bounds apply to.
-    pub(crate) held: usize,
-    pub(crate) held_bytes: usize,
-    /// Queued (not in flight) events, their bytes, and how many of them are retries.
-    pub(crate) queued: usize,
-    pub(crate) queued_bytes: usize,
-    pub(crate) retries_queued: usize,
-    pub(crate) in_flight: Vec<Flight>,
-    pub(crate) next_tid: u64,
-    /// Limits learnt from 413s; never above the configured ones.
-    pub(crate) byte_limit: usize,
-    pub(crate) event_limit: usize,
+    hint: u64,
+    by_msg: KeyMap,
+    counts: Counts,
+    outbox: Outbox,
+    limits: RequestLimits,
+    gates: Gates,
+    pauses: Pauses,
+    mailbox: Mailbox,
     /// Events with ids below this leave without waiting (an explicit flush).
-    pub(crate) flush_mark: u64,
-    /// No request before these: a server's rate limit, our own backoff.
-    pub(crate) rate_limited_until: Millis,
-    pub(crate) backoff_until: Millis,
-    pub(crate) backoff_attempt: u32,
-    pub(crate) quota: Option<QuotaHold>,
-    pub(crate) pauses: Pauses,
+    flush_mark: u64,
     /// When planning was last skipped because nothing was due yet, when it will be.
-    pub(crate) planned_deadline: Option<Millis>,
+    planned_deadline: Option<Millis>,
     /// The earliest flush deadline among restored events, which may precede the queue front's.
-    pub(crate) early_deadline: Millis,
+    early_deadline: Millis,
     /// Earliest give-up horizon among held events (a sweep finds the next one).
-    pub(crate) next_sweep: Millis,
-    /// What to tell the application, oldest first; the first `events_read` were handed out
-    /// (taken, leaving `None`). A Vec with a read cursor rather than a VecDeque: drivers drain it
-    /// after every call, and the deque's ring-buffer code costs wasm size.
-    pub(crate) events: Vec<Option<AppEvent>>,
-    pub(crate) events_read: usize,
-    /// The running counts `stats()` reports (the rest of `Stats` is computed there): four
-    /// counters rather than a whole `Stats` kept, half of it unused, in every pipeline.
-    pub(crate) delivered: u64,
-    pub(crate) failed: u64,
-    pub(crate) retried: u64,
-    pub(crate) evicted: u64,
-    pub(crate) last_now: Millis,
+    next_sweep: Millis,
+    last_now: Millis,
     /// Where `enqueue` encodes, reused: the event is then copied once into an allocation of its
     /// exact size (growing and shrinking a fresh Vec copied it up to twice, and most of a
     /// `track()` in wasm was that copying).
@@ -165,6 +78,7 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
+    /// A pipeline for `config`, once the configuration is checked.
     pub fn new(config: Config) -> Result<Self, ConfigError> {
         let config = config.checked()?;
         let protocol = config.protocol;
@@ -179,38 +93,20 @@ impl Pipeline {
             next_id: 1,
             hint: 1,
             by_msg: KeyMap::default(),
-            held: 0,
-            held_bytes: 0,
-            queued: 0,
-            queued_bytes: 0,
-            retries_queued: 0,
-            in_flight: Vec::new(),
-            next_tid: 1,
-            byte_limit: config.max_batch_bytes,
-            event_limit: limits.max_events,
-            flush_mark: 0,
-            rate_limited_until: 0,
-            backoff_until: 0,
-            backoff_attempt: 0,
-            quota: None,
+            counts: Counts::default(),
+            outbox: Outbox::default(),
+            limits: RequestLimits::new(config.max_batch_bytes, limits.max_events),
+            gates: Gates::default(),
             pauses: Pauses::default(),
+            mailbox: Mailbox::default(),
+            flush_mark: 0,
             planned_deadline: None,
             early_deadline: Millis::MAX,
             next_sweep: Millis::MAX,
-            events: Vec::new(),
-            events_read: 0,
-            delivered: 0,
-            failed: 0,
-            retried: 0,
-            evicted: 0,
             last_now: 0,
             scratch: Vec::new(),
             config,
         })
-    }
-
-    pub fn protocol(&self) -> Protocol {
-        self.config.protocol
     }
 
     /// The headers of every request (`Content-Type`, and for /v1-batch the write key).
@@ -218,11 +114,12 @@ impl Pipeline {
         self.config.protocol.headers(&self.config.write_key)
     }
 
+    /// The configuration in force (after clamping to the protocol's limits).
     pub fn config(&self) -> &Config {
         &self.config
     }
 
-    pub(crate) fn observe(&mut self, now: Millis) -> Millis {
+    fn observe(&mut self, now: Millis) -> Millis {
         self.last_now = self.last_now.max(now);
         self.last_now
     }
@@ -346,11 +243,9 @@ impl Pipeline {
         created_at: Millis,
     ) -> Result<EventId, Rejected> {
         let need = self.prefix.len() + bytes.len() + self.suffix.len();
-        if need > self.byte_limit {
-            return Err(Rejected::TooLarge {
-                bytes: need,
-                limit: self.byte_limit,
-            });
+        let limit = self.limits.bytes();
+        if need > limit {
+            return Err(Rejected::TooLarge { bytes: need, limit });
         }
         let message_id = bytes.get(msg_off..msg_off + msg_len).unwrap_or(&[]);
         let mkey = key(self.hash_seed, TAG_MSG, message_id);
@@ -384,10 +279,7 @@ impl Pipeline {
         if !self.by_msg.contains_key(mkey) {
             self.by_msg.insert(mkey, id);
         }
-        self.held += 1;
-        self.held_bytes += len;
-        self.queued += 1;
-        self.queued_bytes += len;
+        self.counts.admit(len);
         self.next_sweep = self
             .next_sweep
             .min(created_at.saturating_add(self.config.give_up_after_ms));
@@ -398,26 +290,30 @@ impl Pipeline {
     /// eviction can succeed; otherwise refuses without evicting anything.
     fn make_room(&mut self, len: usize) -> Result<(), Rejected> {
         let (max_n, max_b) = (self.config.max_queue_events, self.config.max_queue_bytes);
-        if self.held < max_n && self.held_bytes + len <= max_b {
+        let (held, held_bytes) = self.counts.held();
+        if held < max_n && held_bytes + len <= max_b {
             return Ok(());
         }
-        let pinned_n = self.held - self.queued;
-        let pinned_b = self.held_bytes - self.queued_bytes;
+        let (pinned_n, pinned_b) = self.counts.in_flight();
         if self.config.overflow == Overflow::RejectNew
             || pinned_n >= max_n
             || pinned_b + len > max_b
         {
             return Err(Rejected::QueueFull {
-                events: self.held,
-                bytes: self.held_bytes,
+                events: held,
+                bytes: held_bytes,
             });
         }
         let mut idx = self.queue.lower_bound(self.hint);
-        while self.held >= max_n || self.held_bytes + len > max_b {
+        loop {
+            let (held, held_bytes) = self.counts.held();
+            if held < max_n && held_bytes + len <= max_b {
+                break;
+            }
             let Some(e) = self.queue.get(idx) else { break };
             if e.is_queued() {
                 self.fail(idx, FailReason::Evicted);
-                self.evicted += 1;
+                self.counts.add_evicted();
             }
             idx += 1;
         }
@@ -449,7 +345,7 @@ impl Pipeline {
         self.housekeeping(now);
         let mut out = Vec::new();
         let mut budget = budget_bytes;
-        if now >= self.rate_limited_until && self.quota.is_none() {
+        if now >= self.gates.rate_limited_until() && self.gates.quota().is_none() {
             while let Some(t) = self.unload_transmit(now, budget) {
                 budget -= t.body.len();
                 out.push(t);
@@ -459,18 +355,20 @@ impl Pipeline {
         out
     }
 
+    /// The answer to request `id`: delivers, fails, retries or pauses its events (an unknown or already answered `id` is ignored).
     pub fn handle_response(&mut self, now: Millis, id: TransmitId, response: Response) {
         let now = self.observe(now);
-        if let Some(flight) = self.take_flight(id) {
+        if let Some(flight) = self.outbox.land(id) {
             self.apply_response(now, flight, response);
         }
         self.tidy();
     }
 
+    /// Request `id` got no HTTP response: its events are retried after a backoff.
     pub fn handle_failure(&mut self, now: Millis, id: TransmitId, error: NetError) {
         let now = self.observe(now);
         let _ = error; // Every kind is retried alike: the server de-duplicates what did land.
-        if let Some(flight) = self.take_flight(id) {
+        if let Some(flight) = self.outbox.land(id) {
             self.retry_later(now, flight, None, None);
         }
         self.tidy();
@@ -493,17 +391,17 @@ impl Pipeline {
                 next = Some(next.map_or(t, |n| n.min(t)));
             }
         };
-        if self.held > 0 {
+        if self.counts.held().0 > 0 {
             consider(self.next_sweep);
         }
-        if self.queued > 0 {
+        if self.counts.queued().0 > 0 {
             // Nothing leaves before the gate, so earlier wake-ups would be wasted.
-            let gate = self.rate_limited_until.max(self.backoff_until);
-            if let Some(q) = self.quota {
+            let gate = self.gates.closed_until();
+            if let Some(q) = self.gates.quota() {
                 consider(gate.max(q.next_probe.min(q.until.unwrap_or(Millis::MAX))));
             } else {
                 consider(gate);
-                for p in self.pauses.values() {
+                for p in self.pauses.iter() {
                     consider(gate.max(p.until));
                 }
                 if let Some(d) = self.flush_deadline() {
@@ -514,43 +412,41 @@ impl Pipeline {
         next
     }
 
+    /// The next thing to tell the application, oldest first.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<AppEvent> {
-        let e = self.events.get_mut(self.events_read).and_then(Option::take);
-        if e.is_some() {
-            self.events_read += 1;
-        } else {
-            // All handed out: start again at the front of the same allocation.
-            self.events.clear();
-            self.events_read = 0;
-        }
-        e
+        self.mailbox.poll()
     }
 
+    /// Counters for a status display.
     pub fn stats(&self) -> Stats {
         let now = self.last_now;
+        let (queued, queued_bytes) = self.counts.queued();
+        let (delivered, failed, retried, evicted) = self.counts.totals();
+        let rate_limited_until = self.gates.rate_limited_until();
         Stats {
-            queued: self.queued,
-            queued_bytes: self.queued_bytes,
-            in_flight: self.held - self.queued,
-            rate_limited_until: (self.rate_limited_until > now).then_some(self.rate_limited_until),
-            quota_held_until: self.quota.map(|q| q.until.unwrap_or(q.next_probe)),
+            queued,
+            queued_bytes,
+            in_flight: self.counts.in_flight().0,
+            rate_limited_until: (rate_limited_until > now).then_some(rate_limited_until),
+            quota_held_until: self.gates.quota().map(|q| q.until.unwrap_or(q.next_probe)),
             paused_identities: self.pauses.len(),
-            delivered: self.delivered,
-            failed: self.failed,
-            retried: self.retried,
-            evicted: self.evicted,
+            delivered,
+            failed,
+            retried,
+            evicted,
         }
     }
 
-    fn take_flight(&mut self, id: TransmitId) -> Option<Flight> {
-        let pos = self.in_flight.iter().position(|f| f.id == id.0)?;
-        Some(self.in_flight.swap_remove(pos))
+    /// Transient failures in a row, for tests of the backoff.
+    #[cfg(test)]
+    pub(crate) fn backoff_attempt(&self) -> u32 {
+        self.gates.backoff_attempt()
     }
 
     /// Expires what time has ended: events past the give-up horizon, finished throttles, a quota
     /// whose reset has come.
-    pub(crate) fn housekeeping(&mut self, now: Millis) {
+    fn housekeeping(&mut self, now: Millis) {
         if now >= self.next_sweep {
             let horizon = self.config.give_up_after_ms;
             let mut next = Millis::MAX;
@@ -570,31 +466,26 @@ impl Pipeline {
         }
         // Expired throttles end; an expired hold waits for a probe, unless nothing is left to
         // probe with.
-        let idle = self.held == 0;
-        self.pauses.retain(|p| p.until > now || (p.hold && !idle));
-        if let Some(QuotaHold { until: Some(u), .. }) = self.quota {
-            if u <= now {
-                self.quota = None;
-            }
-        }
+        self.pauses.expire(now, self.counts.held().0 == 0);
+        self.gates.expire_quota(now);
     }
 
-    pub(crate) fn tidy(&mut self) {
+    fn tidy(&mut self) {
         self.queue.tidy();
-        if self.queued == 0 {
+        if self.counts.queued().0 == 0 {
             self.early_deadline = Millis::MAX;
         }
         // Give back the memory of a burst once it is over, but keep a small table warm rather
         // than regrowing it for every batch.
-        if self.held == 0 && self.by_msg.capacity() > 4096 {
+        if self.counts.held().0 == 0 && self.by_msg.capacity() > 4096 {
             self.by_msg = KeyMap::default();
         }
     }
 
     /// Removes a live event for good, reporting why.
-    pub(crate) fn fail(&mut self, idx: usize, reason: FailReason) {
+    fn fail(&mut self, idx: usize, reason: FailReason) {
         if let Some(message_id) = self.remove(idx) {
-            self.failed += 1;
+            self.counts.add_failed();
             let id = EventId(self.queue.get(idx).map_or(0, |e| e.id));
             self.push_event(AppEvent::Failed {
                 id,
@@ -606,7 +497,7 @@ impl Pipeline {
 
     /// Takes a live event out of every count and index; returns its messageId.
     #[cfg_attr(target_arch = "wasm32", inline(never))]
-    pub(crate) fn remove(&mut self, idx: usize) -> Option<String> {
+    fn remove(&mut self, idx: usize) -> Option<String> {
         let e = self.queue.get(idx).filter(|e| e.flight != DEAD)?;
         let (len, queued, retry) = (e.bytes.len(), e.is_queued(), e.attempts > 0);
         let message_id = e.message_id_string();
@@ -614,27 +505,12 @@ impl Pipeline {
         if self.by_msg.get(mkey).is_some_and(|id| id == e.id) {
             self.by_msg.remove(mkey);
         }
-        self.held -= 1;
-        self.held_bytes -= len;
-        if queued {
-            self.queued -= 1;
-            self.queued_bytes -= len;
-            if retry {
-                self.retries_queued -= 1;
-            }
-        }
+        self.counts.remove(len, queued, retry);
         self.queue.kill(idx);
         Some(message_id)
     }
 
-    #[cfg_attr(target_arch = "wasm32", inline(never))]
-    pub(crate) fn push_event(&mut self, e: AppEvent) {
-        self.events.push(Some(e));
-    }
-
-    pub(crate) fn alloc_tid(&mut self) -> u64 {
-        let t = self.next_tid;
-        self.next_tid += 1;
-        t
+    fn push_event(&mut self, e: AppEvent) {
+        self.mailbox.push(e);
     }
 }

@@ -1,7 +1,9 @@
-//! Calendar arithmetic on epoch milliseconds: ISO 8601 for event timestamps, HTTP-date for
-//! `Retry-After`. Both use Howard Hinnant's days/civil algorithms, which are exact over the whole
-//! proleptic Gregorian range we accept (years 1970..=9999) and need no tables.
+//! Time on the wire, in epoch milliseconds: ISO 8601 for event timestamps, and `Retry-After` in
+//! both of its forms (delay-seconds, HTTP-date). The calendar arithmetic is Howard Hinnant's
+//! days/civil algorithms, exact over the whole proleptic Gregorian range we accept (years
+//! 1970..=9999), with no tables.
 
+use super::num::{push_digit, push_digits};
 use super::Millis;
 use crate::prelude::*;
 
@@ -36,37 +38,12 @@ fn days_from_civil(y: u64, m: u64, d: u64) -> Option<u64> {
     (era * 146_097 + doe).checked_sub(719_468)
 }
 
-fn push_digits(out: &mut Vec<u8>, n: u64, width: usize) {
-    let mut buf = [b'0'; 20];
-    out.extend_from_slice(digits(&mut buf, n, width));
-}
-
 /// `n` zero-padded to `width`, then `sep` (a field of an ISO 8601 timestamp). Seven calls rather
 /// than a loop over a table of fields, which was built on the stack at each call (wasm size).
 #[inline(never)]
 fn push_field(out: &mut Vec<u8>, n: u64, width: usize, sep: u8) {
     push_digits(out, n, width);
     out.push(sep);
-}
-
-/// The decimal digits of `n`, zero-padded to `width`, in `buf`.
-fn digits(buf: &mut [u8; 20], mut n: u64, width: usize) -> &[u8] {
-    // `get` rather than indexing: no bounds-check panic (and its formatting) in the wasm.
-    let mut i = buf.len();
-    while let Some(slot) = i.checked_sub(1).and_then(|j| buf.get_mut(j)) {
-        if n == 0 && 20 - i >= width {
-            break;
-        }
-        *slot = b'0' + (n % 10) as u8;
-        n /= 10;
-        i -= 1;
-    }
-    buf.get(i..).unwrap_or_default()
-}
-
-/// Appends the decimal form of `n`.
-pub fn push_u64(out: &mut Vec<u8>, n: u64) {
-    push_digits(out, n, 1);
 }
 
 /// Appends `ms` as `YYYY-MM-DDTHH:MM:SS.mmmZ`; callers keep `ms <= MAX_TIMESTAMP`.
@@ -144,6 +121,30 @@ pub fn parse_http_date(s: &str) -> Option<Millis> {
     Some(days * DAY_MS + (h * 3600 + mi * 60 + sec) * 1000)
 }
 
+/// The wait a `Retry-After` header asks for, from `now`: delta-seconds or an HTTP-date. A date in
+/// the past means "now" (0); anything unreadable is `None` and the caller falls back to backoff.
+pub fn parse_retry_after(raw: &str, now: Millis) -> Option<Millis> {
+    let digits = super::json::trim_ws(raw.as_bytes());
+    if !digits.is_empty() && digits.iter().all(u8::is_ascii_digit) {
+        // Saturate rather than fail on absurd values; the give-up horizon bounds the wait anyway.
+        let secs = digits.iter().fold(0u64, |n, &c| {
+            push_digit(n, u64::from(c - b'0')).unwrap_or(u64::MAX)
+        });
+        return Some(if secs > u64::MAX / 1000 {
+            u64::MAX
+        } else {
+            secs * 1000
+        });
+    }
+    // The npm package's wasm is built without `http-date`: its web layer hands the core a date as
+    // the seconds left until it, read by the platform's own `Date.parse` (src/web/api.js `post`).
+    if cfg!(feature = "http-date") {
+        return parse_http_date(raw).map(|at| at.saturating_sub(now));
+    }
+    let _ = now;
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,11 +195,16 @@ mod tests {
     }
 
     #[test]
-    fn pushes_numbers() {
-        let mut v = Vec::new();
-        push_u64(&mut v, 0);
-        v.push(b' ');
-        push_u64(&mut v, u64::MAX);
-        assert_eq!(v, b"0 18446744073709551615");
+    fn retry_after_in_both_forms() {
+        assert_eq!(parse_retry_after(" 120 ", 5), Some(120_000));
+        assert_eq!(
+            parse_retry_after("99999999999999999999999", 0),
+            Some(u64::MAX)
+        );
+        let date = "Sun, 06 Nov 1994 08:49:37 GMT";
+        assert_eq!(parse_retry_after(date, 784_111_767_000), Some(10_000));
+        assert_eq!(parse_retry_after(date, 784_111_787_000), Some(0));
+        assert_eq!(parse_retry_after("soon", 0), None);
+        assert_eq!(parse_retry_after("-5", 0), None);
     }
 }

@@ -16,16 +16,22 @@
 //! "Requeued" keeps the event's place (by id), bytes and messageId; an event past its give-up
 //! horizon fails with `RetryHorizon` instead.
 
-use super::backoff::{backoff_delay, key, parse_retry_after};
-use super::event::{read_stored, Warning};
-use super::pipeline::{Flight, Pause, Pipeline, QuotaHold, TAG_DEVICE, TAG_USER};
-use super::report::{AppEvent, EventId, FailReason, Response};
-use super::Millis;
+use super::Pipeline;
+use crate::base::time::parse_retry_after;
+use crate::core::event::Warning;
+use crate::core::keys::{key, TAG_DEVICE, TAG_USER};
+use crate::core::outbox::Flight;
+use crate::core::queue::QUEUED;
+use crate::core::report::{AppEvent, EventId, FailReason, Response};
+use crate::core::validate::read_stored;
+use crate::core::Millis;
 use crate::prelude::*;
 use crate::protocol::Outcome;
 
 impl Pipeline {
-    pub(crate) fn apply_response(&mut self, now: Millis, flight: Flight, response: Response) {
+    /// What a response to `flight` means (the protocol says), and what the engine does about it
+    /// (the module doc's table).
+    pub(super) fn apply_response(&mut self, now: Millis, flight: Flight, response: Response) {
         let retry_after = response
             .retry_after
             .as_deref()
@@ -67,7 +73,7 @@ impl Pipeline {
             Outcome::Quota { retry_after } => {
                 let until = retry_after.map(|d| now.saturating_add(d));
                 let next_probe = now.saturating_add(self.config.quota_probe_ms);
-                self.quota = Some(QuotaHold { until, next_probe });
+                self.gates.hold_quota(until, next_probe);
                 self.requeue_all(now, &flight);
                 self.push_event(AppEvent::QuotaHeld {
                     until: until.unwrap_or(next_probe),
@@ -85,15 +91,8 @@ impl Pipeline {
                     );
                     return;
                 }
-                // A limit that would not have refused this body is not believable; halving always
-                // makes progress.
-                let learnt = limit_bytes
-                    .filter(|&l| l < flight.body_len)
-                    .unwrap_or(flight.body_len / 2);
-                self.byte_limit = self.byte_limit.min(learnt);
-                if limit_bytes.is_none() {
-                    self.event_limit = self.event_limit.min((flight.events.len() / 2).max(1));
-                }
+                self.limits
+                    .learn_too_large(flight.body_len, flight.events.len(), limit_bytes);
                 self.requeue_all(now, &flight);
             }
             Outcome::Throttled {
@@ -148,22 +147,12 @@ impl Pipeline {
         failed: Vec<(usize, String)>,
         mut warnings: Vec<String>,
     ) {
-        // The server is answering again: a backoff left by an earlier failure no longer holds.
-        self.backoff_attempt = 0;
-        self.backoff_until = 0;
+        self.gates.reset_backoff();
         if flight.quota_probe {
-            self.quota = None;
+            self.gates.lift_quota();
         }
-        // A probe lifts its hold only if nothing paused the identity again meanwhile (another
-        // request's 429 may have answered first).
-        for k in &flight.identity_probes {
-            if self
-                .pauses
-                .get(*k)
-                .is_some_and(|p| p.hold && p.until <= now)
-            {
-                self.pauses.remove(*k);
-            }
+        for &k in &flight.identity_probes {
+            self.pauses.probe_passed(k, now);
         }
         self.settle(now, &flight, failed, true);
         for message in &mut warnings {
@@ -201,7 +190,7 @@ impl Pipeline {
                 }
             }
         }
-        self.delivered += ids.len() as u64;
+        self.counts.add_delivered(ids.len());
         if !ids.is_empty() {
             self.push_event(AppEvent::Delivered { ids, message_ids });
         }
@@ -213,15 +202,13 @@ impl Pipeline {
             Some(d) => now.saturating_add(d),
             None => self.next_backoff(now),
         };
-        self.rate_limited_until = self.rate_limited_until.max(until);
-        self.push_event(AppEvent::RateLimited {
-            until: self.rate_limited_until,
-        });
+        let until = self.gates.limit_rate(until);
+        self.push_event(AppEvent::RateLimited { until });
     }
 
     /// Transient failure (HTTP `status`, or a network error): requeue and back off, at least as
     /// long as a `Retry-After` the server sent with it (503 often does).
-    pub(crate) fn retry_later(
+    pub(super) fn retry_later(
         &mut self,
         now: Millis,
         flight: Flight,
@@ -232,23 +219,19 @@ impl Pipeline {
         let until = self
             .next_backoff(now)
             .max(now.saturating_add(retry_after.unwrap_or(0)));
-        self.backoff_until = self.backoff_until.max(until);
+        let until = self.gates.back_off(until);
         self.push_event(AppEvent::Retrying {
-            until: self.backoff_until,
-            attempt: self.backoff_attempt,
+            until,
+            attempt: self.gates.backoff_attempt(),
             status,
         });
     }
 
+    /// The end of the next backoff step.
     fn next_backoff(&mut self, now: Millis) -> Millis {
-        self.backoff_attempt = self.backoff_attempt.saturating_add(1);
         let c = &self.config;
-        now.saturating_add(backoff_delay(
-            &mut self.rng,
-            self.backoff_attempt,
-            c.backoff_base_ms,
-            c.backoff_max_ms,
-        ))
+        self.gates
+            .next_backoff(now, &mut self.rng, c.backoff_base_ms, c.backoff_max_ms)
     }
 
     /// Amplitude 429 naming identities (`named`: users, devices, daily users, daily devices) and
@@ -285,7 +268,7 @@ impl Pipeline {
                 continue;
             };
             let (user, device) = (e.user, e.device);
-            if self.is_paused(user, now) || self.is_paused(device, now) {
+            if self.pauses.is_paused(user, now) || self.pauses.is_paused(device, now) {
                 continue;
             }
             // The ids as the event carries them, only for the report.
@@ -296,31 +279,15 @@ impl Pipeline {
         }
         let affected = flight.events.iter().any(|&id| {
             let e = self.queue.live(id);
-            e.is_some_and(|e| self.is_paused(e.user, now) || self.is_paused(e.device, now))
+            e.is_some_and(|e| {
+                self.pauses.is_paused(e.user, now) || self.pauses.is_paused(e.device, now)
+            })
         });
         if affected {
             self.requeue_all(now, &flight);
         } else {
             self.rate_limited(now, flight, retry_after);
         }
-    }
-
-    fn is_paused(&self, k: u64, now: Millis) -> bool {
-        k != 0 && self.pauses.get(k).is_some_and(|p| p.until > now)
-    }
-
-    /// Pauses identity `k`; true when this is news (a new or longer pause).
-    fn pause(&mut self, k: u64, until: Millis, hold: bool) -> bool {
-        let merged = match self.pauses.get(k) {
-            Some(p) if p.until >= until && p.hold >= hold => return false,
-            Some(p) => Pause {
-                until: p.until.max(until),
-                hold: p.hold | hold,
-            },
-            None => Pause { until, hold },
-        };
-        self.pauses.set(k, merged);
-        true
     }
 
     /// Pauses identity `k` (0: none) and, when that is news, tells the application, naming it
@@ -335,7 +302,7 @@ impl Pipeline {
         user: bool,
         name: Option<&str>,
     ) {
-        if k == 0 || !self.pause(k, until, hold) {
+        if k == 0 || !self.pauses.pause(k, until, hold) {
             return;
         }
         let name = name.map(String::from);
@@ -378,13 +345,10 @@ impl Pipeline {
             self.fail(idx, FailReason::RetryHorizon);
             return;
         }
-        e.flight = super::queue::QUEUED;
+        e.flight = QUEUED;
         e.attempts = e.attempts.saturating_add(1);
         let (id, len) = (e.id, e.bytes.len());
-        self.queued += 1;
-        self.queued_bytes += len;
-        self.retries_queued += 1;
-        self.retried += 1;
+        self.counts.requeue(len);
         self.hint = self.hint.min(id);
     }
 }
