@@ -1,4 +1,4 @@
-//! The durable queue (`openStore`, `loadStore`, `Store` in src/web/api.js) in real Chromium:
+//! The durable queue (`openStore`, `loadStore`, `Store` in src/web/js/store.js) in real Chromium:
 //! records survive a reopen and load oldest first, a tick's writes are ONE transaction and ONE
 //! record, settling events rewrites or deletes their record, records of the one-event format an
 //! earlier release wrote still load, and failures surface once, as an Error with its DOM name.
@@ -11,7 +11,7 @@ use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-#[wasm_bindgen(module = "/src/web/api.js")]
+#[wasm_bindgen(module = "/src/web/js/store.js")]
 extern "C" {
     #[wasm_bindgen(thread_local_v2, js_name = openStore)]
     static OPEN: JsValue;

@@ -39,6 +39,7 @@ use crate::core::{
     AppEvent, EventId, EventInput, Millis, NetError, Pipeline, Rejected, Response, StoredEvent,
 };
 use crate::prelude::*;
+use crate::web::abi::Stat;
 
 /// Bytes of request bodies that all keepalive requests in flight may carry together.
 pub const KEEPALIVE_BUDGET: usize = 64 * 1024;
@@ -68,7 +69,6 @@ pub enum Note {
 pub trait Io {
     /// A pending `flush()` / `shutdown()` promise's resolver.
     type Waiter: Copy;
-    fn now(&self) -> Millis;
     /// `POST {apiHost}{path}`; answer with [`Driver::response`] or [`Driver::failure`].
     fn send(&mut self, id: u64, path: &str, body: &[u8], keepalive: bool);
     /// (Re)arms the one timer, or cancels it (`None`); it calls [`Driver::timer`].
@@ -164,17 +164,13 @@ impl<I: Io> Driver<I> {
         }
     }
 
-    pub fn max_batch_bytes(&self) -> usize {
-        self.pipeline.config().max_batch_bytes
-    }
-
     pub fn is_leader(&self) -> bool {
         self.leader
     }
 
     /// `track()` and friends: validate, encode and queue; the rest happens in this tick's drive.
-    pub fn enqueue(&mut self, input: EventInput) -> Result<String, Rejected> {
-        let e = self.pipeline.enqueue(self.io.now(), input)?;
+    pub fn enqueue(&mut self, now: Millis, input: EventInput) -> Result<String, Rejected> {
+        let e = self.pipeline.enqueue(now, input)?;
         self.last_id = self.last_id.max(e.id.0);
         self.unstored.push(e.id);
         for w in &e.warnings {
@@ -193,8 +189,8 @@ impl<I: Io> Driver<I> {
     }
 
     /// Makes everything queued due now; `waiter` is resolved once all of it is settled.
-    pub fn flush(&mut self, waiter: I::Waiter) {
-        self.pipeline.flush(self.io.now());
+    pub fn flush(&mut self, now: Millis, waiter: I::Waiter) {
+        self.pipeline.flush(now);
         if !self.leader {
             self.io.ask_flush();
         }
@@ -210,61 +206,61 @@ impl<I: Io> Driver<I> {
                 waiter,
             });
         }
-        self.drive();
+        self.drive(now);
     }
 
     /// The leader's answer to a follower's flush.
-    pub fn flush_now(&mut self) {
+    pub fn flush_now(&mut self, now: Millis) {
         if self.leader {
-            self.pipeline.flush(self.io.now());
-            self.drive();
+            self.pipeline.flush(now);
+            self.drive(now);
         }
     }
 
     /// Stops intake, sends what is queued, and resolves once no request is in flight; then
     /// releases everything. What was not delivered stays stored.
-    pub fn shutdown(&mut self, waiter: I::Waiter) {
+    pub fn shutdown(&mut self, now: Millis, waiter: I::Waiter) {
         self.closing = true;
         self.closers.push(waiter);
-        self.pipeline.flush(self.io.now());
-        self.drive();
+        self.pipeline.flush(now);
+        self.drive(now);
     }
 
-    /// [queued, inFlight, delivered, failed, retried, rateLimitedUntil, quotaHeldUntil, stored]
-    pub fn stats(&self) -> [f64; 8] {
+    /// `stats()`, indexed by [`Stat`].
+    pub fn stats(&self) -> [f64; Stat::ALL.len()] {
         let s = self.pipeline.stats();
-        [
-            s.queued as f64,
-            s.in_flight as f64,
-            (s.delivered + self.elsewhere.0) as f64,
-            (s.failed + self.elsewhere.1) as f64,
-            s.retried as f64,
-            s.rate_limited_until.unwrap_or(0) as f64,
-            s.quota_held_until.unwrap_or(0) as f64,
-            if self.durable { 1.0 } else { 0.0 },
-        ]
+        let mut out = [0.0; Stat::ALL.len()];
+        out[Stat::Queued as usize] = s.queued as f64;
+        out[Stat::InFlight as usize] = s.in_flight as f64;
+        out[Stat::Delivered as usize] = (s.delivered + self.elsewhere.0) as f64;
+        out[Stat::Failed as usize] = (s.failed + self.elsewhere.1) as f64;
+        out[Stat::Retried as usize] = s.retried as f64;
+        out[Stat::RateLimitedUntil as usize] = s.rate_limited_until.unwrap_or(0) as f64;
+        out[Stat::QuotaHeldUntil as usize] = s.quota_held_until.unwrap_or(0) as f64;
+        out[Stat::Stored as usize] = if self.durable { 1.0 } else { 0.0 };
+        out
     }
 
     /// This context holds the lock, or needs none: it sends from now on, and restores the
     /// stored queue until [`Driver::loaded`].
-    pub fn lead(&mut self) {
+    pub fn lead(&mut self, now: Millis) {
         self.leader = true;
         self.loaded = false;
         self.settled_early.clear();
-        self.drive();
+        self.drive(now);
     }
 
     /// The leader has restored the stored queue. Restored events follow the flush rules like any
     /// other, except that a `flush()` asked before the load (by this tab, or by a follower whose
     /// request reached nobody during a takeover) covers them too: its waiters now wait for
     /// everything held.
-    pub fn loaded(&mut self) {
+    pub fn loaded(&mut self, now: Millis) {
         self.loaded = true;
         // clear(), not a new Vec: only the list's own buffer (12 bytes an id) stays allocated,
         // and dropping the old Vec whole cost more code.
         self.settled_early.clear();
         if !self.flushes.is_empty() {
-            self.pipeline.flush(self.io.now());
+            self.pipeline.flush(now);
             let s = self.pipeline.stats();
             let mark = self.last_id + 1;
             for f in &mut self.flushes {
@@ -272,7 +268,7 @@ impl<I: Io> Driver<I> {
                 f.remaining = s.queued + s.in_flight;
             }
         }
-        self.drive();
+        self.drive(now);
     }
 
     /// Another tab now leads. A follower still waiting in `flush()` asks it again: the request it
@@ -291,7 +287,7 @@ impl<I: Io> Driver<I> {
 
     /// Re-admits one stored record: from the store when leading (`from_store`), or posted by a
     /// follower. A record the pipeline refuses is reported failed (and deleted from the store).
-    pub fn restore(&mut self, key: String, value: &[u8], from_store: bool) {
+    pub fn restore(&mut self, now: Millis, key: String, value: &[u8], from_store: bool) {
         if !self.leader {
             return;
         }
@@ -319,7 +315,7 @@ impl<I: Io> Driver<I> {
             enqueued_at: at,
             body: body.to_vec(),
         };
-        match self.pipeline.restore(self.io.now(), stored) {
+        match self.pipeline.restore(now, stored) {
             Ok(id) => self.last_id = self.last_id.max(id.0),
             Err(e) => {
                 if from_store {
@@ -352,27 +348,32 @@ impl<I: Io> Driver<I> {
         }
     }
 
-    pub fn response(&mut self, id: u64, status: u16, retry_after: Option<String>, body: Vec<u8>) {
+    pub fn response(
+        &mut self,
+        now: Millis,
+        id: u64,
+        status: u16,
+        retry_after: Option<String>,
+        body: Vec<u8>,
+    ) {
         if self.finish(id) {
             let response = Response {
                 status,
                 retry_after,
                 body,
             };
-            let now = self.io.now();
             self.pipeline
                 .handle_response(now, crate::core::TransmitId(id), response);
-            self.drive();
+            self.drive(now);
         }
     }
 
     /// No HTTP response: offline, DNS, CORS, a reset, a keepalive over the browser's quota.
-    pub fn failure(&mut self, id: u64) {
+    pub fn failure(&mut self, now: Millis, id: u64) {
         if self.finish(id) {
-            let now = self.io.now();
             self.pipeline
                 .handle_failure(now, crate::core::TransmitId(id), NetError::Network);
-            self.drive();
+            self.drive(now);
         }
     }
 
@@ -390,31 +391,31 @@ impl<I: Io> Driver<I> {
         false
     }
 
-    pub fn timer(&mut self) {
+    pub fn timer(&mut self, now: Millis) {
         self.timer_at = Millis::MAX;
-        self.pipeline.handle_timeout(self.io.now());
-        self.drive();
+        self.pipeline.handle_timeout(now);
+        self.drive(now);
     }
 
     /// The page is being hidden or left: the leader sends what it can with keepalive.
-    pub fn hidden(&mut self) {
+    pub fn hidden(&mut self, now: Millis) {
         if !self.leader {
             return;
         }
         self.persist();
         let budget = KEEPALIVE_BUDGET.saturating_sub(self.keepalive_bytes);
         // Borrowing loop: a consuming one over the Vec cost more.
-        for t in &mut self.pipeline.take_for_unload(self.io.now(), budget) {
+        for t in &mut self.pipeline.take_for_unload(now, budget) {
             self.start(t, true);
         }
-        self.drive();
+        self.drive(now);
     }
 
     /// The page is left (pagehide): after the unload send, stop leading, so that the Web Lock can
     /// be let go (Chrome keeps no page holding one in the back/forward cache) and another tab can
     /// take over. A page restored from that cache leads again only once it holds the lock again.
-    pub fn leave(&mut self) {
-        self.hidden();
+    pub fn leave(&mut self, now: Millis) {
+        self.hidden(now);
         if self.leader {
             let mut ids = Vec::new();
             for r in &self.requests {
@@ -425,7 +426,7 @@ impl<I: Io> Driver<I> {
                 }
             }
             if !ids.is_empty() {
-                let until = self.io.now() + LEFT_IN_FLIGHT_HOLD_MS;
+                let until = now + LEFT_IN_FLIGHT_HOLD_MS;
                 self.io.hold(&ids, until);
             }
         }
@@ -434,9 +435,8 @@ impl<I: Io> Driver<I> {
     }
 
     /// See the module docs for the order.
-    pub fn drive(&mut self) {
+    pub fn drive(&mut self, now: Millis) {
         self.scheduled = false;
-        let now = self.io.now();
         self.persist();
         let mut sent = false;
         if self.leader {

@@ -30,9 +30,6 @@ struct Rec {
 
 impl Io for Rec {
     type Waiter = u32;
-    fn now(&self) -> Millis {
-        self.now
-    }
     fn send(&mut self, id: u64, _path: &str, body: &[u8], keepalive: bool) {
         self.calls.push(Call::Send(id, keepalive, body.len()));
         self.bodies.push((id, body.to_vec()));
@@ -100,8 +97,8 @@ fn driver(durable: bool, seed: u64) -> Driver<Rec> {
 
 fn leader(durable: bool) -> Driver<Rec> {
     let mut d = driver(durable, 1);
-    d.lead();
-    d.loaded();
+    d.lead(d.io.now);
+    d.loaded(d.io.now);
     d.io.take();
     d
 }
@@ -114,7 +111,7 @@ fn track(d: &mut Driver<Rec>, name: &str) -> String {
         properties: Some(r#"{"a":1}"#.into()),
         ..EventInput::default()
     };
-    d.enqueue(input).unwrap()
+    d.enqueue(d.io.now, input).unwrap()
 }
 
 const OK: &[u8] = br#"{"success":true,"accepted":1,"failed":0,"errors":[],"warnings":[]}"#;
@@ -127,7 +124,7 @@ fn a_tick_of_tracks_is_one_drive_and_every_event_is_stored_then_deleted() {
         .collect();
     assert_eq!(d.io.schedules, 1, "one drive per tick, however many calls");
     assert!(d.io.calls.is_empty(), "enqueue itself does no IO");
-    d.drive();
+    d.drive(d.io.now);
     let calls = d.io.take();
     let puts: Vec<_> = ids.iter().map(|m| Call::Put(m.clone(), false)).collect();
     assert_eq!(calls[..3], puts[..]);
@@ -137,11 +134,11 @@ fn a_tick_of_tracks_is_one_drive_and_every_event_is_stored_then_deleted() {
         "the flush interval, one timer"
     );
 
-    d.flush(7);
+    d.flush(d.io.now, 7);
     let sends = d.io.sends();
     assert_eq!(sends.len(), 1);
     d.io.take();
-    d.response(sends[0], 200, None, OK.to_vec());
+    d.response(d.io.now, sends[0], 200, None, OK.to_vec());
     let calls = d.io.take();
     for m in &ids {
         assert!(
@@ -162,17 +159,17 @@ fn a_tick_of_tracks_is_one_drive_and_every_event_is_stored_then_deleted() {
 fn a_flush_waits_only_for_events_queued_before_it() {
     let mut d = leader(false);
     track(&mut d, "Before");
-    d.flush(1);
+    d.flush(d.io.now, 1);
     track(&mut d, "After");
     let sends = d.io.sends();
     assert_eq!(sends.len(), 1);
     d.io.take();
-    d.response(sends[0], 200, None, OK.to_vec());
+    d.response(d.io.now, sends[0], 200, None, OK.to_vec());
     assert!(
         d.io.take().contains(&Call::Resolve(1)),
         "the later event must not hold the flush"
     );
-    d.flush(2);
+    d.flush(d.io.now, 2);
     assert!(
         !d.io.calls.contains(&Call::Resolve(2)),
         "one event still waits"
@@ -183,15 +180,15 @@ fn a_flush_waits_only_for_events_queued_before_it() {
 fn a_network_failure_retries_with_the_same_bytes() {
     let mut d = leader(true);
     track(&mut d, "Flaky");
-    d.flush(1);
+    d.flush(d.io.now, 1);
     let first = d.io.bodies[0].clone();
-    d.failure(first.0);
+    d.failure(d.io.now, first.0);
     assert!(
         !d.io.take().iter().any(|c| matches!(c, Call::Delete(_))),
         "kept for the retry"
     );
     d.io.now += 400_000; // past any backoff
-    d.timer();
+    d.timer(d.io.now);
     let (_, again) = d.io.bodies.last().unwrap().clone();
     assert_eq!(again, first.1, "same body, same messageId");
 }
@@ -200,7 +197,7 @@ fn a_network_failure_retries_with_the_same_bytes() {
 fn memory_only_clients_store_nothing() {
     let mut d = leader(false);
     track(&mut d, "Ephemeral");
-    d.drive();
+    d.drive(d.io.now);
     assert!(!d.io.calls.iter().any(|c| matches!(c, Call::Put(..))));
     assert_eq!(d.stats()[7], 0.0);
 }
@@ -217,11 +214,11 @@ fn unload_sends_within_the_keepalive_budget_left() {
             properties: Some(["{\"b\":\"", &blob, "\"}"].concat()),
             ..EventInput::default()
         };
-        d.enqueue(input).unwrap();
+        d.enqueue(d.io.now, input).unwrap();
     }
-    d.drive();
+    d.drive(d.io.now);
     d.io.take();
-    d.hidden();
+    d.hidden(d.io.now);
     let first: Vec<(bool, usize)> =
         d.io.calls
             .iter()
@@ -238,7 +235,7 @@ fn unload_sends_within_the_keepalive_budget_left() {
     assert!(used <= KEEPALIVE_BUDGET, "{used} bytes over the budget");
     d.io.take();
     // Hidden again while those are in flight: only what is left of the budget.
-    d.hidden();
+    d.hidden(d.io.now);
     let more: usize =
         d.io.calls
             .iter()
@@ -261,26 +258,26 @@ fn unload_sends_within_the_keepalive_budget_left() {
 fn a_follower_hands_its_events_over_and_settles_them_from_the_leader() {
     let mut f = driver(true, 2);
     let mut l = driver(true, 3);
-    l.lead();
-    l.loaded();
+    l.lead(l.io.now);
+    l.loaded(l.io.now);
     let m = track(&mut f, "From a follower");
-    f.drive();
+    f.drive(f.io.now);
     assert!(
         f.io.calls.contains(&Call::Put(m.clone(), true)),
         "shared once committed"
     );
     assert!(f.io.sends().is_empty(), "a follower never sends");
-    f.flush(9);
+    f.flush(f.io.now, 9);
     assert!(f.io.calls.contains(&Call::AskFlush));
 
     // The leader receives the committed record and sends it at once (the follower waits).
     let (key, value) = f.io.stored[0].clone();
-    l.restore(key, &value, false);
-    l.flush_now();
+    l.restore(l.io.now, key, &value, false);
+    l.flush_now(l.io.now);
     let sends = l.io.sends();
     assert_eq!(sends.len(), 1);
     l.io.take();
-    l.response(sends[0], 200, None, OK.to_vec());
+    l.response(l.io.now, sends[0], 200, None, OK.to_vec());
     let settled = l.io.calls.iter().find_map(|c| match c {
         Call::Settled(d, f) => Some((d.clone(), f.clone())),
         _ => None,
@@ -293,7 +290,7 @@ fn a_follower_hands_its_events_over_and_settles_them_from_the_leader() {
     for m in delivered.clone() {
         f.settled(m, String::new(), String::new());
     }
-    f.drive();
+    f.drive(f.io.now);
     let calls = f.io.take();
     assert!(calls.contains(&Call::Emit(Note::Delivered(vec![m.clone()]))));
     assert!(
@@ -303,7 +300,7 @@ fn a_follower_hands_its_events_over_and_settles_them_from_the_leader() {
     assert_eq!(f.stats()[..3], [0.0, 0.0, 1.0]);
     // Told twice (a late message): nothing happens twice.
     f.settled(delivered[0].clone(), String::new(), String::new());
-    f.drive();
+    f.drive(f.io.now);
     assert!(!f
         .io
         .take()
@@ -325,12 +322,12 @@ fn a_follower_hands_its_events_over_and_settles_them_from_the_leader() {
 fn a_follower_that_becomes_leader_sends_its_own_and_the_stored_events_once() {
     let mut f = driver(true, 4);
     let own = track(&mut f, "Own");
-    f.drive();
+    f.drive(f.io.now);
     // Another tab's record, left in the store by a leader that closed.
     let mut other = driver(true, 5);
     let theirs = track(&mut other, "Theirs");
-    other.drive();
-    f.lead();
+    other.drive(other.io.now);
+    f.lead(f.io.now);
     for (k, v) in other
         .io
         .stored
@@ -338,10 +335,10 @@ fn a_follower_that_becomes_leader_sends_its_own_and_the_stored_events_once() {
         .into_iter()
         .chain(f.io.stored.clone())
     {
-        f.restore(k, &v, true); // its own record is in the store too: de-duplicated
+        f.restore(f.io.now, k, &v, true); // its own record is in the store too: de-duplicated
     }
-    f.loaded();
-    f.flush(1);
+    f.loaded(f.io.now);
+    f.flush(f.io.now, 1);
     assert_eq!(f.io.sends().len(), 1);
     let body = String::from_utf8(f.io.bodies[0].1.clone()).unwrap();
     assert_eq!(body.matches(&own).count(), 1, "{body}");
@@ -352,19 +349,19 @@ fn a_follower_that_becomes_leader_sends_its_own_and_the_stored_events_once() {
 fn a_flush_asked_before_the_load_covers_the_stored_queue() {
     let mut old = driver(true, 8);
     track(&mut old, "Left behind");
-    old.drive();
+    old.drive(old.io.now);
     let mut d = driver(true, 9);
     track(&mut d, "Own, tracked as a follower");
-    d.drive();
-    d.flush(1); // as a follower: reaches a leader that is going away, or nobody
-    d.lead(); // leading, its own flushed event leaves at once
+    d.drive(d.io.now);
+    d.flush(d.io.now, 1); // as a follower: reaches a leader that is going away, or nobody
+    d.lead(d.io.now); // leading, its own flushed event leaves at once
     let own = d.io.sends();
     assert_eq!(own.len(), 1);
     for (k, v) in old.io.stored.clone() {
-        d.restore(k, &v, true);
+        d.restore(d.io.now, k, &v, true);
     }
-    d.loaded();
-    d.response(own[0], 200, None, OK.to_vec());
+    d.loaded(d.io.now);
+    d.response(d.io.now, own[0], 200, None, OK.to_vec());
     assert!(
         !d.io.calls.contains(&Call::Resolve(1)),
         "the flush also waits for the stored event"
@@ -377,7 +374,7 @@ fn a_flush_asked_before_the_load_covers_the_stored_queue() {
     );
     let body = String::from_utf8(d.io.bodies[1].1.clone()).unwrap();
     assert!(body.contains("Left behind"), "{body}");
-    d.response(sends[1], 200, None, OK.to_vec());
+    d.response(d.io.now, sends[1], 200, None, OK.to_vec());
     assert!(d.io.calls.contains(&Call::Resolve(1)));
 }
 
@@ -385,14 +382,14 @@ fn a_flush_asked_before_the_load_covers_the_stored_queue() {
 fn without_a_flush_nothing_leaves_before_the_flush_rules_say_so() {
     let mut old = driver(true, 10);
     track(&mut old, "Left behind");
-    old.drive();
+    old.drive(old.io.now);
     let mut d = driver(true, 11);
     track(&mut d, "A click right after start");
-    d.lead();
+    d.lead(d.io.now);
     for (k, v) in old.io.stored.clone() {
-        d.restore(k, &v, true);
+        d.restore(d.io.now, k, &v, true);
     }
-    d.loaded();
+    d.loaded(d.io.now);
     assert!(
         d.io.sends().is_empty(),
         "sent before flushAt or the interval"
@@ -407,7 +404,7 @@ fn without_a_flush_nothing_leaves_before_the_flush_rules_say_so() {
 fn a_waiting_follower_asks_a_new_leader_again() {
     let mut f = driver(true, 12);
     track(&mut f, "Waiting");
-    f.flush(1);
+    f.flush(f.io.now, 1);
     f.io.take();
     f.leader_changed();
     assert_eq!(f.io.take(), vec![Call::AskFlush]);
@@ -420,23 +417,23 @@ fn a_waiting_follower_asks_a_new_leader_again() {
 fn a_leader_sends_before_the_store_is_loaded_and_never_restores_what_it_settled_meanwhile() {
     let mut d = driver(true, 6);
     let m = track(&mut d, "Early");
-    d.drive();
+    d.drive(d.io.now);
     let snapshot = d.io.stored.clone(); // what a slow load of the store will return
-    d.lead();
-    d.flush(1);
+    d.lead(d.io.now);
+    d.flush(d.io.now, 1);
     let sends = d.io.sends();
     assert_eq!(
         sends.len(),
         1,
         "a page closed right after starting must not wait for the load"
     );
-    d.response(sends[0], 200, None, OK.to_vec());
+    d.response(d.io.now, sends[0], 200, None, OK.to_vec());
     assert!(d.io.calls.contains(&Call::Resolve(1)));
     d.io.take();
     for (k, v) in snapshot {
-        d.restore(k, &v, true);
+        d.restore(d.io.now, k, &v, true);
     }
-    d.loaded();
+    d.loaded(d.io.now);
     assert!(
         d.io.sends().is_empty(),
         "{m} came back from the old snapshot and was sent again"
@@ -448,11 +445,11 @@ fn a_leader_sends_before_the_store_is_loaded_and_never_restores_what_it_settled_
 #[test]
 fn a_record_the_pipeline_refuses_is_reported_and_deleted() {
     let mut d = driver(true, 7);
-    d.lead();
+    d.lead(d.io.now);
     let mut bad = vec![0u8; RECORD_HEADER];
     bad.extend_from_slice(b"{\"not\":\"an event\"}");
-    d.restore("m-bad".into(), &bad, true);
-    d.restore("m-short".into(), b"xy", true);
+    d.restore(d.io.now, "m-bad".into(), &bad, true);
+    d.restore(d.io.now, "m-short".into(), b"xy", true);
     let calls = d.io.take();
     assert!(calls.contains(&Call::Delete("m-bad".into())));
     assert!(calls.contains(&Call::Delete("m-short".into())));
@@ -465,7 +462,7 @@ fn a_store_failure_warns_once_and_memory_carries_on() {
     assert!(d.store_failed(), "the first failure is reported");
     assert!(!d.store_failed(), "and only the first");
     track(&mut d, "After");
-    d.drive();
+    d.drive(d.io.now);
     assert!(!d.io.calls.iter().any(|c| matches!(c, Call::Put(..))));
     assert_eq!(d.stats()[7], 0.0);
 }
@@ -474,11 +471,11 @@ fn a_store_failure_warns_once_and_memory_carries_on() {
 fn shutdown_resolves_after_the_last_response_and_releases() {
     let mut d = leader(true);
     track(&mut d, "Last");
-    d.shutdown(5);
+    d.shutdown(d.io.now, 5);
     let sends = d.io.sends();
     assert_eq!(sends.len(), 1, "what is queued leaves at once");
     assert!(!d.io.calls.contains(&Call::Release));
-    d.response(sends[0], 200, None, OK.to_vec());
+    d.response(d.io.now, sends[0], 200, None, OK.to_vec());
     let calls = d.io.take();
     let release = calls
         .iter()
@@ -497,12 +494,12 @@ fn shutdown_resolves_after_the_last_response_and_releases() {
 fn a_stale_response_is_ignored() {
     let mut d = leader(false);
     track(&mut d, "Once");
-    d.flush(1);
+    d.flush(d.io.now, 1);
     let id = d.io.sends()[0];
-    d.response(id, 200, None, OK.to_vec());
+    d.response(d.io.now, id, 200, None, OK.to_vec());
     d.io.take();
-    d.response(id, 200, None, OK.to_vec());
-    d.failure(id);
+    d.response(d.io.now, id, 200, None, OK.to_vec());
+    d.failure(d.io.now, id);
     assert!(d.io.take().is_empty());
 }
 
@@ -510,9 +507,9 @@ fn a_stale_response_is_ignored() {
 fn leaving_sends_then_steps_down_until_led_again() {
     let mut d = leader(true);
     track(&mut d, "Before leaving");
-    d.drive();
+    d.drive(d.io.now);
     d.io.take();
-    d.leave();
+    d.leave(d.io.now);
     let unload = d.io.sends();
     assert_eq!(unload.len(), 1);
     assert!(d
@@ -521,13 +518,13 @@ fn leaving_sends_then_steps_down_until_led_again() {
         .contains(&Call::Send(unload[0], true, d.io.bodies[0].1.len())));
     assert!(!d.is_leader(), "the lock can be let go");
     // Restored from the back/forward cache: the unload request's answer arrives.
-    d.response(unload[0], 200, None, OK.to_vec());
+    d.response(d.io.now, unload[0], 200, None, OK.to_vec());
     d.io.take();
     track(&mut d, "After coming back");
-    d.flush(1);
+    d.flush(d.io.now, 1);
     assert!(d.io.sends().is_empty(), "not the leader: nothing leaves");
-    d.lead();
-    d.loaded();
+    d.lead(d.io.now);
+    d.loaded(d.io.now);
     assert_eq!(d.io.sends().len(), 1, "leading again, it sends what waited");
 }
 
@@ -535,13 +532,13 @@ fn leaving_sends_then_steps_down_until_led_again() {
 fn leaving_holds_back_every_event_still_in_flight_for_the_next_leader() {
     let mut d = leader(true);
     let first = track(&mut d, "In flight");
-    d.flush(1); // its request leaves now and gets no answer before the page is left
+    d.flush(d.io.now, 1); // its request leaves now and gets no answer before the page is left
     assert_eq!(d.io.sends().len(), 1);
     let queued = track(&mut d, "Queued");
-    d.drive();
+    d.drive(d.io.now);
     d.io.take();
     d.io.now = 5_000;
-    d.leave();
+    d.leave(d.io.now);
     let calls = d.io.take();
     let holds: Vec<_> = calls
         .iter()
@@ -558,13 +555,13 @@ fn leaving_holds_back_every_event_still_in_flight_for_the_next_leader() {
 
     // Nothing in flight when leaving: nothing to hold.
     let mut d = leader(true);
-    d.leave();
+    d.leave(d.io.now);
     assert!(!d.io.calls.iter().any(|c| matches!(c, Call::Hold(..))));
     // A follower sends nothing, so it holds nothing.
     let mut f = driver(true, 3);
     track(&mut f, "Follower's");
-    f.drive();
-    f.leave();
+    f.drive(f.io.now);
+    f.leave(f.io.now);
     assert!(!f.io.calls.iter().any(|c| matches!(c, Call::Hold(..))));
 }
 
@@ -579,8 +576,8 @@ fn an_amplitude_throttle_warns_which_identity_waits_and_until_when() {
         ..Rec::default()
     };
     let mut d = Driver::new(Pipeline::new(config).unwrap(), io, false);
-    d.lead();
-    d.loaded();
+    d.lead(d.io.now);
+    d.loaded(d.io.now);
     let input = EventInput {
         kind: EventKind::Track,
         event: Some("Clicked".into()),
@@ -588,12 +585,12 @@ fn an_amplitude_throttle_warns_which_identity_waits_and_until_when() {
         anonymous_id: Some("device-12345".into()),
         ..EventInput::default()
     };
-    d.enqueue(input).unwrap();
-    d.flush(1);
+    d.enqueue(d.io.now, input).unwrap();
+    d.flush(d.io.now, 1);
     let (id, _) = d.io.bodies[0].clone();
     d.io.take();
     let body = br#"{"code":429,"error":"Too many requests for some devices and users","eps_threshold":30,"throttled_devices":{},"throttled_users":{"user-12345":31},"throttled_events":[0]}"#;
-    d.response(id, 429, None, body.to_vec());
+    d.response(d.io.now, id, 429, None, body.to_vec());
     let message =
         d.io.take()
             .into_iter()
