@@ -48,10 +48,23 @@ extern "C" {
     fn js_arm(h: u32, ms: f64);
     #[link_name = "schedule"]
     fn js_schedule(h: u32);
+    /// Event (key, value) into record `r` (see `Io::put`).
     #[link_name = "put"]
-    fn js_put(h: u32, key: *const u8, key_n: usize, value: *const u8, value_n: usize, share: u32);
-    #[link_name = "del"]
-    fn js_del(h: u32, key: *const u8, key_n: usize);
+    fn js_put(
+        h: u32,
+        r: *const u8,
+        r_n: usize,
+        key: *const u8,
+        key_n: usize,
+        value: *const u8,
+        value_n: usize,
+        share: u32,
+    );
+    /// Takes event `key` out of record `r`.
+    #[link_name = "rm"]
+    fn js_rm(h: u32, r: *const u8, r_n: usize, key: *const u8, key_n: usize);
+    #[link_name = "reload"]
+    fn js_reload(h: u32);
     /// JSON [delivered messageIds] and [messageId, code, reason, ...] (`Client.settled`).
     #[link_name = "done"]
     fn js_settled(h: u32, a: *const u8, a_n: usize, b: *const u8, b_n: usize);
@@ -234,10 +247,12 @@ impl Io for JsIo {
     fn schedule(&mut self) {
         unsafe { js_schedule(self.h) }
     }
-    fn put(&mut self, key: &str, value: &[u8], share: bool) {
+    fn put(&mut self, record: &str, key: &str, value: &[u8], share: bool) {
         unsafe {
             js_put(
                 self.h,
+                record.as_ptr(),
+                record.len(),
                 key.as_ptr(),
                 key.len(),
                 value.as_ptr(),
@@ -246,8 +261,12 @@ impl Io for JsIo {
             )
         }
     }
-    fn delete(&mut self, key: &str) {
-        unsafe { js_del(self.h, key.as_ptr(), key.len()) }
+    fn reload(&mut self) {
+        unsafe { js_reload(self.h) }
+    }
+    fn remove(&mut self, record: &str, key: &str) {
+        let (r, k) = (record.as_bytes(), key.as_bytes());
+        unsafe { js_rm(self.h, r.as_ptr(), r.len(), k.as_ptr(), k.len()) }
     }
     fn settled(&mut self, delivered: &[String], failed: &[String]) {
         let (a, b) = (json_list(delivered), json_list(failed));
@@ -445,13 +464,17 @@ pub unsafe extern "C" fn on(d: *mut WebDriver, input: u32, arg: f64, now: f64) -
     })
 }
 
-/// A stored event (`key` its messageId, `value` its record) to queue again.
+/// A stored event (`key` its messageId, `value` its stored form) of record `r` to queue again;
+/// `held_until` as `Driver::restore` takes it.
 ///
 /// # Safety
 /// `d` came from `create`; the blocks as `take` and `take_str` require.
 #[no_mangle]
 pub unsafe extern "C" fn restore(
     d: *mut WebDriver,
+    r: *mut u8,
+    r_n: usize,
+    r_cap: usize,
     k: *mut u8,
     k_n: usize,
     k_cap: usize,
@@ -459,11 +482,14 @@ pub unsafe extern "C" fn restore(
     v_n: usize,
     v_cap: usize,
     from_store: u32,
+    held_until: f64,
     now: f64,
 ) {
+    let record = take_str(r, r_n, r_cap);
     let (key, value) = (take_str(k, k_n, k_cap), take(v, v_n, v_cap));
     with(d, |d| {
-        d.restore(now as Millis, key, &value, from_store != 0)
+        let (now, held) = (now as Millis, held_until as Millis);
+        d.restore(now, record, key, &value, from_store != 0, held)
     });
 }
 

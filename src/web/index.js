@@ -56,8 +56,9 @@ const imports = {
     send: (h, id, p, n, b, bn, keepalive) => clients[h].send(id, str(p, n), bytes(b, bn), keepalive),
     arm: (h, ms) => clients[h].arm(ms),
     schedule: (h) => clients[h].schedule(),
-    put: (h, k, kn, v, vn, share) => clients[h].put(str(k, kn), bytes(v, vn), share),
-    del: (h, k, kn) => clients[h].del(str(k, kn)),
+    put: (h, r, rn, k, kn, v, vn, share) => clients[h].put(str(r, rn), str(k, kn), bytes(v, vn), share),
+    rm: (h, r, rn, k, kn) => clients[h].rm(str(r, rn), str(k, kn)),
+    reload: (h) => clients[h].reload(),
     done: (h, a, an, b, bn) => clients[h].settled(str(a, an), str(b, bn)),
     askFlush: (h) => clients[h].askFlush(),
     emit: (h, kind, p, n, until) => clients[h].emit(kind, str(p, n), until),
@@ -107,8 +108,9 @@ export async function createClient(o) {
       !d ? shutDown() : wasm.enqueue(d, kind, pass(fields), written, capacity, time, Date.now()) ? undefined : said,
     on: (input, arg) =>
       d ? wasm.on(d, input, arg, Date.now()) : input === SHUTDOWN ? client.resolve(arg) : last[input - STAT] ?? 0,
-    restore: (key, value, fromStore) =>
-      d && wasm.restore(d, pass(key), written, capacity, pass(value), written, capacity, fromStore, Date.now()),
+    restore: (record, key, value, fromStore, heldUntil) =>
+      d && wasm.restore(d, pass(record), written, capacity, pass(key), written, capacity, pass(value), written,
+        capacity, fromStore, heldUntil, Date.now()),
     settled: (id, code, reason) =>
       d && wasm.settled(d, pass(id), written, capacity, pass(code), written, capacity, pass(reason), written, capacity),
     response: (id, status, retryAfter, body) =>

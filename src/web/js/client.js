@@ -8,7 +8,7 @@ import {
 import { BatchwireError, fail, id, invalid, json, shutDown, text, time, wrap } from "./check.js";
 import { held, uuid } from "./ids.js";
 import { post, Timer } from "./net.js";
-import { loadStore, openStore, Store } from "./store.js";
+import { IdbStore, MemoryStore, openStore } from "./store.js";
 import { lead, onHide } from "./tabs.js";
 
 const strings = (a) => (Array.isArray(a) ? a.filter((x) => typeof x === "string") : []);
@@ -48,9 +48,11 @@ export class Client {
     this.#timer = new Timer(() => d.on(TIMER));
     const name = "batchwire:" + this.#o.writeKey;
     const db = this.#o.durable && (await openStore(name, 3000));
+    const share = (puts) => this.#share(puts);
     if (db instanceof Error) this.#broke(db);
-    else if (db) {
-      this.#store = new Store(db, (puts, key) => this.#share(puts, key), (e) => this.#broke(e));
+    // Memory only when IndexedDB is not wanted or did not open: then nobody can share the queue.
+    this.#store = db && !(db instanceof Error) ? new IdbStore(db, share, (e) => this.#broke(e)) : new MemoryStore(share);
+    if (this.#store.ok) {
       try {
         this.#channel = new BroadcastChannel(name);
         this.#channel.onmessage = (e) => this.#message(e.data);
@@ -64,7 +66,7 @@ export class Client {
       d.on(LEAVE); // the unload send, and this tick's records to the store
       // Commit now, and hand what is not known to be committed to the leader: the page may be
       // gone before either transaction or message would otherwise complete.
-      for (const b of this.#store?.leave() ?? []) this.#share(b.puts, b.key);
+      this.#share(this.#store.leave());
       this.#unlock?.();
       this.#unlock = undefined;
     };
@@ -93,31 +95,16 @@ export class Client {
   async #lead(turn) {
     const d = this.#d;
     d.on(LEAD);
-    const r = this.#store && (await loadStore(this.#store.db));
+    const r = await this.#store.load();
     if (turn !== this.#turn) return; // the page was left meanwhile: this lead is over
-    const h = held(this.#o.writeKey), later = [];
-    let until = 0;
     if (r instanceof Error) this.#broke(r);
-    else if (r) {
-      for (let i = 0; i < r[0].length; i++) {
-        const [k, v] = [r[0][i], r[1][i] instanceof Uint8Array ? r[1][i] : new Uint8Array()];
-        if (typeof k !== "string") this.#store.del(k); // not ours
-        else {
-          this.#store.adopt(k, r[2][i]);
-          // Still in a request of the page that was left: restored once that request may be over.
-          if (h[k]) later.push(k, v), (until = Math.max(until, h[k]));
-          else d.restore(k, v, true);
-        }
-      }
+    else {
+      // With the time before which each may not be sent, for those a left page had in flight:
+      // the driver holds them back until then.
+      const h = held(this.#o.writeKey);
+      for (let i = 0; i < r.length; i += 3) d.restore(r[i], r[i + 1], r[i + 2], true, h[r[i + 1]] || 0);
     }
     d.on(LOADED);
-    if (later.length) {
-      setTimeout(() => {
-        if (turn !== this.#turn) return; // left meanwhile: they stay stored for the next leader
-        for (let i = 0; i < later.length; i += 2) d.restore(later[i], later[i + 1], true);
-        d.on(FLUSH_NOW); // they were being sent when their page was left: due at once
-      }, until - Date.now());
-    }
     this.#post(["lead"]); // followers still waiting in flush() ask this tab again
   }
 
@@ -132,36 +119,30 @@ export class Client {
     } catch {}
   }
 
-  // Committed events a follower hands to the leader, with the key of the record that holds them:
-  // ["put", flush now?, record key, messageId, value, ...].
-  #share(puts, key) {
-    const m = ["put", this.#flushAfter, key];
-    this.#flushAfter = false;
-    for (let i = 0; i < puts.length; i += 3) if (puts[i + 2]) m.push(puts[i], puts[i + 1]);
-    if (m.length > 3) this.#post(m);
+  // Committed records a follower hands to the leader ([record, {l: [messageId, value, ...]}]),
+  // one message each: ["put", flush now?, record, messageId, value, ...].
+  #share(puts) {
+    for (const [k, r] of puts) this.#post(["put", this.#flushAfter, k, ...r.l]);
+    if (puts.length) this.#flushAfter = false;
   }
 
   #message(m) {
     const d = this.#d;
     if (!Array.isArray(m)) return;
     if (m[0] === "put") {
-      // One record for the events of one message: a follower's tick. Known by every tab, so that
-      // whichever leads, now or later, updates it as they settle.
-      const rec = m[2] && { k: m[2], n: 0 };
-      for (let i = 3; i + 1 < m.length; i += 2) {
-        if (typeof m[i] === "string" && m[i + 1] instanceof Uint8Array) {
-          this.#store?.adopt(m[i], rec);
-          d.restore(m[i], m[i + 1], false);
-        }
+      // A follower's record: the leader's driver now keeps account of it too, and rewrites or
+      // deletes it as its events settle.
+      for (let i = 3; i + 1 < m.length && typeof m[2] === "string"; i += 2) {
+        typeof m[i] === "string" && m[i + 1] instanceof Uint8Array && d.restore(m[2], m[i], m[i + 1], false, 0);
       }
       d.on(m[1] ? FLUSH_NOW : DRIVE);
     } else if (m[0] === "flush") d.on(FLUSH_NOW);
     else if (m[0] === "lead") d.on(LEADER_CHANGED);
     else if (m[0] === "done") {
       // The leader updated their records: this tab only forgets them.
-      for (const id of strings(m[1])) d.settled(id, "", ""), this.#store?.forget(id);
+      for (const id of strings(m[1])) d.settled(id, "", "");
       const f = strings(m[2]);
-      for (let i = 0; i + 2 < f.length; i += 3) d.settled(f[i], f[i + 1], f[i + 2]), this.#store?.forget(f[i]);
+      for (let i = 0; i + 2 < f.length; i += 3) d.settled(f[i], f[i + 1], f[i + 2]);
       d.on(DRIVE);
     }
   }
@@ -184,12 +165,15 @@ export class Client {
   schedule() {
     queueMicrotask(() => this.#d.on(DRIVE));
   }
-  put(key, value, share) {
-    if (this.#store) this.#store.put(key, value, share);
-    else if (share) this.#share([key, value.slice(), share]);
+  put(record, key, value, share) {
+    this.#store.put(record, key, value, share);
   }
-  del(key) {
-    this.#store?.del(key);
+  rm(record, key) {
+    this.#store.remove(record, key);
+  }
+  reload() {
+    // After the export that asks returns: the load starts by calling into the driver.
+    queueMicrotask(() => (this.#loading = this.#lead(this.#turn)));
   }
   settled(delivered, failed) {
     this.#post(["done", JSON.parse(delivered), JSON.parse(failed)]);

@@ -1,5 +1,16 @@
-// The stores: where the driver's records are kept.
-
+// The stores: where the driver's records are kept, and nothing else. The driver
+// (src/web/records.rs) decides which record holds which event, and when an event leaves its
+// record or a record is deleted; a store carries that out. Both stores have one interface:
+// - put(record, messageId, value, share): event (messageId, value) into `record`, written in
+//   this tick. `share`: once committed, the record is reported to `committed` (a follower hands
+//   it to the leader).
+// - remove(record, messageId): the record is rewritten without that event (read and written
+//   back in the tick's transaction), or deleted if nothing is left (as a record of the one-event
+//   format always is). The store is what knows everything a record holds, so it alone deletes.
+// - load(): every event stored, as [record, messageId, value, ...] oldest first, or the Error;
+//   leave(): commit now, and return the shared records written but not yet reported as
+//   committed (a page being left hands them over itself); close().
+// A tick's writes are ONE transaction: the first of a tick queues a microtask that commits them.
 const STORE = "events";
 
 const settle = (r) =>
@@ -35,133 +46,127 @@ export function openStore(name, ms) {
 }
 
 // A record holds the events of one tick: [messageId, value, messageId, value, ...], each value as
-// the driver made it (driver.rs: enqueue time, sequence, the event). One record per tick costs one
-// request and one structured clone, where one record per event cost that per event. A record an
-// earlier release wrote is one event's value (a Uint8Array) keyed by its messageId: both are read,
-// so an upgrade between two pages loses nothing.
-const each = (r, f) => {
-  if (Array.isArray(r)) for (let i = 0; i < r.length; i += 2) f(r[i], r[i + 1]);
-};
+// the driver made it (records.rs: enqueue time, sequence, the event). One record per tick costs
+// one request and one structured clone, where one record per event cost that per event. A record
+// an earlier release wrote is one event's value (a Uint8Array) keyed by its messageId: both are
+// read, so an upgrade between two pages loses nothing. A value that is not a Uint8Array is passed
+// on empty (the driver drops it from its record); a key that is not a string is no record of
+// ours, and `gone` is called with it.
+//
+// Sorted oldest first: each value starts with a big-endian enqueue time and sequence number, so
+// comparing those 12 bytes compares ages. Sorting here keeps a sort implementation out of the
+// wasm.
+function flatten(keys, values, gone) {
+  const e = [];
+  keys.forEach((key, i) => {
+    const x = values[i];
+    if (typeof key !== "string") gone(key);
+    else if (!Array.isArray(x)) e.push([key, key, x]);
+    else for (let j = 0; j < x.length; j += 2) typeof x[j] === "string" && e.push([key, x[j], x[j + 1]]);
+  });
+  for (const x of e) x[2] instanceof Uint8Array || (x[2] = new Uint8Array());
+  const age = (x, i) => (x.length > i ? x[i] : -1);
+  return e.sort((a, b) => {
+    for (let i = 0; i < 12; i++) {
+      const d = age(a[2], i) - age(b[2], i);
+      if (d) return d;
+    }
+    return 0;
+  }).flat();
+}
 
-// Events as [messageIds, values, records], oldest first: each value starts with a big-endian
-// enqueue time and sequence number (driver.rs), so comparing those 12 bytes compares ages.
-// Sorting here keeps a sort implementation out of the wasm. `records` holds, per event, what
-// `Store.adopt` takes: its record, or 0 for the one-event format (keyed by the messageId); what
-// is no record of ours is passed on as it is, for the caller to delete. Resolves to the Error if
-// reading fails.
-export function loadStore(db) {
-  try {
-    const s = db.transaction(STORE).objectStore(STORE);
-    return Promise.all([settle(s.getAllKeys()), settle(s.getAll())]).then(([keys, values]) => {
-      const k = [], v = [], r = [];
-      keys.forEach((key, i) => {
-        const x = values[i], rec = { k: key, n: 0 };
-        Array.isArray(x) ? each(x, (m, e) => k.push(m) + v.push(e) + r.push(rec)) : k.push(key) + v.push(x) + r.push(0);
-      });
-      const age = (x, i) => (x instanceof Uint8Array && x.length > i ? x[i] : -1);
-      const order = k.map((_, i) => i).sort((a, b) => {
-        for (let i = 0; i < 12; i++) {
-          const d = age(v[a], i) - age(v[b], i);
-          if (d) return d;
-        }
-        return 0;
-      });
-      return [k, v, r].map((l) => order.map((i) => l[i]));
-    }, (e) => e);
-  } catch (e) {
-    return Promise.resolve(e);
+// The tick batching both stores share: put/remove/del only note what to do; `commit` hands a
+// tick's notes to the store's `apply(writes, removals, done)` (writes: a Map of record ->
+// {l: [messageId, value, ...], share}, or 0 to delete, for a key that is no record of ours;
+// removals: a Map of record -> [messageId, ...]), which calls `done` once they are durable.
+class Ticks {
+  #w = new Map();
+  #rm = new Map();
+  #open = new Set(); // batches written whose transaction has not completed
+  #committed;
+  constructor(committed) {
+    this.#committed = committed;
+  }
+  put(record, key, value, share) {
+    this.#soon();
+    // `value` is a view of wasm memory, which moves when it grows: copied now.
+    this.#w.get(record)?.l.push(key, value.slice()) ?? this.#w.set(record, { l: [key, value.slice()], share });
+  }
+  remove(record, key) {
+    this.#soon();
+    this.#rm.get(record)?.push(key) ?? this.#rm.set(record, [key]);
+  }
+  del(record) {
+    this.#soon();
+    this.#w.set(record, 0);
+    this.#rm.delete(record);
+  }
+  leave() {
+    this.commit();
+    const left = [];
+    for (const b of this.#open) if (!b.told && (b.told = true)) left.push(...b.puts);
+    return left;
+  }
+  // Called before each note: the first of a tick queues the commit.
+  #soon() {
+    this.#w.size || this.#rm.size || queueMicrotask(() => this.commit());
+  }
+  commit() {
+    const w = this.#w, rm = this.#rm;
+    if (!w.size && !rm.size) return;
+    this.#w = new Map();
+    this.#rm = new Map();
+    // The shared records of this batch, as [record, {l}], reported once.
+    const b = { puts: [...w].filter((x) => x[1]?.share), told: false };
+    this.#open.add(b);
+    this.apply(w, rm, () => {
+      this.#open.delete(b);
+      if (b.puts.length && !b.told && (b.told = true)) this.#committed(b.puts);
+    });
   }
 }
 
-// Batches a tick's writes into ONE transaction and ONE record: put/del only append, the first of
-// a tick queues a microtask that commits them all. `committed(puts, key)` gets the puts written, as
-// [messageId, value, share, ...], and their record's key, once each; `failed(error)` the first
-// failure, after which no record is written (the events stay in memory) but deletes are still
-// tried, so delivered events do not linger. `leave()` commits at once, for a page being torn
-// down, and returns the batches not yet reported (a follower hands them over before the page is
-// gone; the store no longer reports them).
-//
-// `del(messageId)` settles an event: its record is deleted once none of its events is left, and
-// rewritten without it otherwise (read and written back in that tick's transaction), so a later
-// page resends nothing acknowledged. Should that transaction fail, a later page resends events
-// already delivered, with their messageIds, which the server de-duplicates.
-export class Store {
+// Record `x` without the events in `gone`: the list left, or 0 when nothing is.
+const strip = (x, gone) => {
+  const l = [];
+  if (Array.isArray(x)) for (let i = 0; i < x.length; i += 2) gone.includes(x[i]) || l.push(x[i], x[i + 1]);
+  return l.length && l;
+};
+
+// Memory only (the storage option "memory", or no IndexedDB): what lives as long as the page.
+export class MemoryStore extends Ticks {
+  #m = new Map();
+  apply(w, rm, done) {
+    for (const [k, r] of w) r ? this.#m.set(k, r.l) : this.#m.delete(k);
+    for (const [k, gone] of rm) {
+      const l = strip(this.#m.get(k), gone);
+      l ? this.#m.set(k, l) : this.#m.delete(k);
+    }
+    done();
+  }
+  load() {
+    return Promise.resolve(flatten([...this.#m.keys()], [...this.#m.values()]));
+  }
+  close() {}
+}
+
+// IndexedDB. `failed(error)` gets the first failure, after which no record is written (the
+// events stay in memory, and shared records are still reported) but deletes and removals are
+// still tried, so delivered events do not linger. Should a transaction fail, a later page
+// resends events already delivered, with their messageIds, which the server de-duplicates.
+export class IdbStore extends Ticks {
   #db;
-  #puts = [];
-  #ops = []; // [key, 0 (delete) or the record to rewrite, ...], in the order asked
-  #due = false;
   #broken = false;
-  #open = new Set(); // batches written whose transaction has not completed
-  #of = new Map(); // messageId -> {k: record key, n: its events unsettled}
-  #rec; // this tick's record
-  #committed;
   #failed;
   constructor(db, committed, failed) {
+    super(committed);
     this.#db = db;
-    this.#committed = committed;
     this.#failed = failed;
   }
   get ok() {
     return !this.#broken;
   }
-  get db() {
-    return this.#db;
-  }
-  put(key, value, share) {
-    // `value` may be a view of wasm memory, which moves when it grows: copy it now.
-    const v = value.slice();
-    if (this.#broken) share && this.#committed([key, v, share]); // memory only, but a follower hands it over
-    // A record key of its own: a caller-given messageId may come back once settled.
-    else this.#puts.push(key, v, share), this.adopt(key, (this.#rec ??= { k: "b" + Date.now() + Math.random(), n: 0 }));
-    this.#soon();
-  }
-  // Event `key` is held by record `r` (one loaded, or handed over with a follower's events); an
-  // event known already stays with the record it is known in.
-  adopt(key, r) {
-    r && !this.#of.has(key) && this.#of.set(key, r) && r.n++;
-  }
-  // Another tab settled the event: its record is that tab's to update. Returns the record.
-  forget(key) {
-    const r = this.#of.get(key);
-    this.#of.delete(key);
-    if (r) r.n--;
-    return r;
-  }
-  del(key) {
-    const r = this.forget(key);
-    // A one-event record, an emptied record, or one to rewrite (this tick's is written without
-    // the event anyway).
-    this.#ops.push(r ? r.k : key, r?.n && r !== this.#rec && r);
-    this.#soon();
-  }
-  leave() {
-    this.#commit();
-    const left = [];
-    for (const b of this.#open) if (!b.told && (b.told = true)) left.push(b);
-    return left;
-  }
-  close() {
-    this.#db.close(); // IndexedDB finishes the transactions already started first
-  }
-  #soon() {
-    if (this.#due || (!this.#puts.length && !this.#ops.length)) return;
-    this.#due = true;
-    queueMicrotask(() => this.#commit());
-  }
-  #commit() {
-    this.#due = false;
-    const rec = this.#rec;
-    this.#rec = undefined;
-    if (!this.#puts.length && !this.#ops.length) return;
-    const b = { puts: this.#puts, key: rec?.k, told: false };
-    const ops = this.#ops;
-    this.#puts = [];
-    this.#ops = [];
-    this.#open.add(b);
-    const tell = () => {
-      this.#open.delete(b);
-      if (b.puts.length && !b.told && (b.told = true)) this.#committed(b.puts, b.key);
-    };
+  apply(w, rm, done) {
     let once = 0; // a failed transaction reports both error and abort
     const fail = (e) => {
       if (once++) return;
@@ -169,33 +174,41 @@ export class Store {
         this.#broken = true;
         this.#failed(e);
       }
-      tell(); // not durable, but a follower still hands them over
-    };
-    let reads = 0, s;
-    // Writes record r with those of its events (given as a record) still unsettled; not at all
-    // if none is (emptied meanwhile: its delete is queued after this; or not written yet).
-    const write = (r, x) => {
-      const l = [];
-      each(x, (m, v) => this.#of.get(m) === r && l.push(m, v));
-      if (r.n && l.length) s.put(l, r.k);
+      done(); // not durable, but a follower still hands them over
     };
     try {
       const tx = this.#db.transaction(STORE, "readwrite");
-      s = tx.objectStore(STORE);
-      // In the order asked; a record to rewrite is read once per transaction.
-      for (let i = 0; i < ops.length; i += 2) {
-        const [k, r] = [ops[i], ops[i + 1]];
-        if (!r) s.delete(k);
-        else if (r.w !== b) (r.w = b), reads++, (s.get(k).onsuccess = (e) => write(r, e.target.result));
+      const s = tx.objectStore(STORE);
+      for (const [k, r] of w) r ? this.#broken || s.put(r.l, k) : s.delete(k);
+      // A record to rewrite is read once, after this tick's writes.
+      for (const [k, gone] of rm) {
+        s.get(k).onsuccess = (e) => {
+          const l = strip(e.target.result, gone);
+          l ? s.put(l, k) : s.delete(k);
+        };
       }
-      if (rec) write(rec, b.puts.filter((_, i) => i % 3 < 2));
-      tx.oncomplete = tell;
+      tx.oncomplete = done;
       tx.onerror = tx.onabort = () => fail(tx.error ?? new DOMException("transaction aborted", "AbortError"));
-      // Everything is queued (unless a rewrite waits for its read): commit now rather than when
-      // the task ends, which narrows the window in which closing the page loses the transaction.
-      if (!reads) tx.commit?.();
+      // Unless a rewrite waits for its read, commit now rather than when the task ends, which
+      // narrows the window in which closing the page loses the transaction.
+      if (!rm.size) tx.commit?.();
     } catch (e) {
       fail(e);
     }
+  }
+  // Resolves to the Error if reading fails. Keys that are no record of ours are deleted.
+  load() {
+    try {
+      const s = this.#db.transaction(STORE).objectStore(STORE);
+      return Promise.all([settle(s.getAllKeys()), settle(s.getAll())]).then(
+        ([keys, values]) => flatten(keys, values, (k) => this.del(k)),
+        (e) => e,
+      );
+    } catch (e) {
+      return Promise.resolve(e);
+    }
+  }
+  close() {
+    this.#db.close(); // IndexedDB finishes the transactions already started first
   }
 }
