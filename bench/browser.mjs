@@ -48,7 +48,7 @@ const kb = (n) => `${(n / 1024).toFixed(1)} KiB`;
 function packageSize() {
   const pj = JSON.parse(readFileSync(join(PKG, "package.json"), "utf8"));
   const wasm = join(PKG, "web/batchwire_bg.wasm");
-  // The entry module: src/web/index.js with src/web/api.js bundled in (scripts/bundle.mjs).
+  // The entry module: src/web/index.js with src/web/js/*.js bundled in (scripts/bundle.mjs).
   const js = join(PKG, pj.exports["."].browser);
   const sizes = { wasm: gz(readFileSync(wasm)), js: gz(readFileSync(js)) };
   return { ...sizes, total: sizes.wasm + sizes.js, rawWasm: statSync(wasm).size, rawJs: statSync(js).size };
@@ -315,7 +315,7 @@ function writeResults({ pkgSize, bwVite, peer, rows }) {
     "|---|---:|",
   ];
   if (pkgSize) {
-    lines.push(`| batchwire pkg: wasm + js (entry and api.js in one module) | ${pkgSize.wasm} + ${pkgSize.js} = **${pkgSize.total}** (raw wasm ${pkgSize.rawWasm}, raw js ${pkgSize.rawJs}) |`);
+    lines.push(`| batchwire pkg: wasm + js (the entry and src/web/js in one module) | ${pkgSize.wasm} + ${pkgSize.js} = **${pkgSize.total}** (raw wasm ${pkgSize.rawWasm}, raw js ${pkgSize.rawJs}) |`);
     lines.push(`| minimal Vite app importing batchwire (all emitted js + wasm) | ${bwVite} |`);
   }
   if (peer) {

@@ -1,5 +1,5 @@
 // Bundles the browser entry into ONE minified ES module: src/web/index.js (the wasm boundary)
-// with src/web/api.js inlined. A page then makes one request for the JS instead of two, and one
+// with the modules of src/web/js (client, store, tabs, net, ids, checks, abi) inlined. A page then makes one request for the JS instead of two, and one
 // gzip stream compresses all of it (module boundaries cost bytes: each file's own header, and
 // names that could not be mangled across files). The wasm stays a separate file, found through
 // `new URL("./web/batchwire_bg.wasm", import.meta.url)`, which bundlers such as Vite rewrite to
@@ -22,4 +22,4 @@ if (result.output.length !== 1) {
   process.exit(1);
 }
 writeFileSync(output, result.output[0].code);
-console.log(`  bundled ${entry} with api.js into ${output}: ${before} -> ${result.output[0].code.length} bytes`);
+console.log(`  bundled ${entry} and its imports into ${output}: ${before} -> ${result.output[0].code.length} bytes`);

@@ -1,7 +1,7 @@
 //! The JavaScript boundary, without a bindings generator: the module's exports (`create`,
 //! `enqueue`, `on`, ...) that src/web/index.js calls, and the imports through which the driver asks
-//! the JavaScript `Client` (src/web/api.js) for IO. Argument checks, JSON encoding and all IO are
-//! in api.js; this file turns checked values into driver calls, driver requests into calls on the
+//! the JavaScript `Client` (src/web/js/client.js) for IO. Argument checks and JSON encoding are in
+//! src/web/js/check.js, all IO in src/web/js; this file turns checked values into driver calls, driver requests into calls on the
 //! `Client`, and core errors into texts with stable codes.
 //!
 //! Every value crossing is a number or UTF-8 bytes in this module's memory:
@@ -16,16 +16,15 @@
 use crate::prelude::*;
 use core::cell::Cell;
 
-use crate::core::{Config, EventInput, EventKind, Millis, Pipeline, Protocol};
+use crate::core::{Config, EventInput, EventKind, Millis, Pipeline};
+use crate::web::abi::{self, Input, NoteKind};
 use crate::web::driver::{Driver, Io, Note};
 
 // The imports, implemented by src/web/index.js. `h` is the client; (p, n) a string or bytes.
 #[link(wasm_import_module = "batchwire")]
 extern "C" {
-    #[link_name = "now"]
-    fn js_now() -> f64;
-    /// Number `i` of the options being created: NUMBERS' values in api.js, then protocol,
-    /// durable, seed high and low 32 bits (-1: not given).
+    /// Number `i` of the options being created, as `abi::number` and `abi::OPTIONS` number them
+    /// (-1: not given).
     #[link_name = "number"]
     fn js_number(i: u32) -> f64;
     /// Hands index.js the text an export leaves: a refusal, a configuration error, the version.
@@ -49,16 +48,29 @@ extern "C" {
     fn js_arm(h: u32, ms: f64);
     #[link_name = "schedule"]
     fn js_schedule(h: u32);
+    /// Event (key, value) into record `r` (see `Io::put`).
     #[link_name = "put"]
-    fn js_put(h: u32, key: *const u8, key_n: usize, value: *const u8, value_n: usize, share: u32);
-    #[link_name = "del"]
-    fn js_del(h: u32, key: *const u8, key_n: usize);
+    fn js_put(
+        h: u32,
+        r: *const u8,
+        r_n: usize,
+        key: *const u8,
+        key_n: usize,
+        value: *const u8,
+        value_n: usize,
+        share: u32,
+    );
+    /// Takes event `key` out of record `r`.
+    #[link_name = "rm"]
+    fn js_rm(h: u32, r: *const u8, r_n: usize, key: *const u8, key_n: usize);
+    #[link_name = "reload"]
+    fn js_reload(h: u32);
     /// JSON [delivered messageIds] and [messageId, code, reason, ...] (`Client.settled`).
     #[link_name = "done"]
     fn js_settled(h: u32, a: *const u8, a_n: usize, b: *const u8, b_n: usize);
     #[link_name = "askFlush"]
     fn js_ask_flush(h: u32);
-    /// `kind` indexes api.js's EVENTS; `text` (a JSON array of strings) and `until` as
+    /// `kind` is an `abi::NoteKind`; `text` (a JSON array of strings) and `until` as
     /// `Client.emit` documents.
     #[link_name = "emit"]
     fn js_emit(h: u32, kind: u32, p: *const u8, n: usize, until: f64);
@@ -146,16 +158,16 @@ pub unsafe extern "C" fn create(h: u32, key: *mut u8, n: usize, capacity: usize)
     let number = |i| js_number(i);
     let write_key = take_str(key, n, capacity);
     // A float-to-integer `as` saturates: -1 (not given) becomes 0, the default these want.
-    let protocol = match number(10) as u8 {
-        1 => Protocol::AmplitudeHttpV2,
-        2 => Protocol::AmplitudeBatch,
-        _ => Protocol::V1Batch,
+    let protocol = match number(abi::number::PROTOCOL) as usize {
+        1 => abi::PROTOCOLS[1].0,
+        2 => abi::PROTOCOLS[2].0,
+        _ => abi::PROTOCOLS[0].0,
     };
     let mut c = Config::new(protocol, write_key.as_str());
-    // Same order as NUMBERS in api.js; -1 keeps the core's default. One call site and a match:
+    // In `abi::OPTIONS` order; -1 keeps the core's default. One call site and a match:
     // arrays of (index, &mut field) pairs were built in memory.
     let mut base_given = false;
-    for i in 0..10 {
+    for i in 0..abi::OPTIONS.len() as u32 {
         let v = number(i);
         let (n, ms) = (v as usize, v as Millis);
         match i {
@@ -179,11 +191,11 @@ pub unsafe extern "C" fn create(h: u32, key: *mut u8, n: usize, capacity: usize)
     if !base_given && c.backoff_max_ms < c.backoff_base_ms {
         c.backoff_base_ms = c.backoff_max_ms;
     }
-    c.seed = (number(12) as u64) << 32 | number(13) as u64;
+    c.seed = (number(abi::number::SEED_HIGH) as u64) << 32 | number(abi::number::SEED_LOW) as u64;
     let pipeline = match Pipeline::new(c) {
         Ok(p) => p,
         Err(e) => {
-            // api.js turns the Rust field names in it into the JavaScript option names.
+            // check.js (`configError`) turns the Rust field names in it into the JavaScript option names.
             text(&e.message());
             return core::ptr::null_mut();
         }
@@ -203,7 +215,7 @@ pub unsafe extern "C" fn create(h: u32, key: *mut u8, n: usize, capacity: usize)
     Box::into_raw(Box::new(Driver::new(
         pipeline,
         JsIo { h },
-        number(11) == 1.0,
+        number(abi::number::DURABLE) == 1.0,
     )))
 }
 
@@ -215,9 +227,6 @@ pub struct JsIo {
 // SAFETY (every call below): the imports read the (pointer, length) pairs during the call only.
 impl Io for JsIo {
     type Waiter = u32;
-    fn now(&self) -> Millis {
-        unsafe { js_now() as Millis }
-    }
     fn send(&mut self, id: u64, path: &str, body: &[u8], keepalive: bool) {
         let (p, b) = (path.as_bytes(), body);
         unsafe {
@@ -238,10 +247,12 @@ impl Io for JsIo {
     fn schedule(&mut self) {
         unsafe { js_schedule(self.h) }
     }
-    fn put(&mut self, key: &str, value: &[u8], share: bool) {
+    fn put(&mut self, record: &str, key: &str, value: &[u8], share: bool) {
         unsafe {
             js_put(
                 self.h,
+                record.as_ptr(),
+                record.len(),
                 key.as_ptr(),
                 key.len(),
                 value.as_ptr(),
@@ -250,8 +261,12 @@ impl Io for JsIo {
             )
         }
     }
-    fn delete(&mut self, key: &str) {
-        unsafe { js_del(self.h, key.as_ptr(), key.len()) }
+    fn reload(&mut self) {
+        unsafe { js_reload(self.h) }
+    }
+    fn remove(&mut self, record: &str, key: &str) {
+        let (r, k) = (record.as_bytes(), key.as_bytes());
+        unsafe { js_rm(self.h, r.as_ptr(), r.len(), k.as_ptr(), k.len()) }
     }
     fn settled(&mut self, delivered: &[String], failed: &[String]) {
         let (a, b) = (json_list(delivered), json_list(failed));
@@ -262,13 +277,21 @@ impl Io for JsIo {
     }
     fn emit(&mut self, note: Note) {
         let (kind, text, until) = match &note {
-            Note::Delivered(ids) => (0, json_list(ids), 0),
-            Note::Failed(id, code, reason) => (1, json_list(&[id.as_str(), code, reason]), 0),
-            Note::RateLimited(until) => (2, json_list::<&str>(&[]), *until),
-            Note::QuotaHeld(until) => (3, json_list::<&str>(&[]), *until),
-            Note::Warning(code, message, None) => (4, json_list(&[*code, message]), 0),
-            Note::Warning(code, message, Some(id)) => (4, json_list(&[*code, message, id]), 0),
+            Note::Delivered(ids) => (NoteKind::Delivered, json_list(ids), 0),
+            Note::Failed(id, code, reason) => {
+                let text = json_list(&[id.as_str(), code, reason]);
+                (NoteKind::Failed, text, 0)
+            }
+            Note::RateLimited(until) => (NoteKind::RateLimited, json_list::<&str>(&[]), *until),
+            Note::QuotaHeld(until) => (NoteKind::QuotaHeld, json_list::<&str>(&[]), *until),
+            Note::Warning(code, message, None) => {
+                (NoteKind::Warning, json_list(&[*code, message]), 0)
+            }
+            Note::Warning(code, message, Some(id)) => {
+                (NoteKind::Warning, json_list(&[*code, message, id]), 0)
+            }
         };
+        let kind = kind as u32;
         unsafe { js_emit(self.h, kind, text.as_ptr(), text.len(), until as f64) }
     }
     fn resolve(&mut self, waiter: u32) {
@@ -328,7 +351,7 @@ fn given(text: &str) -> Option<String> {
 
 /// Queues one event. The block holds name, payload, context, userId, anonymousId, groupId,
 /// previousId and messageId, joined by U+0000 ("" = absent): one string to copy into the wasm
-/// instead of eight. api.js refuses a U+0000 inside a name or an id; the payload (properties of
+/// instead of eight. check.js refuses a U+0000 inside a name or an id; the payload (properties of
 /// track, page and screen, traits of identify and group) and context are JSON text, which never
 /// holds a raw one. `timestamp` < 0: none given. Returns 1, or 0 with "CODE\0message" left as the
 /// text when the event is refused.
@@ -343,6 +366,7 @@ pub unsafe extern "C" fn enqueue(
     n: usize,
     capacity: usize,
     timestamp: f64,
+    now: f64,
 ) -> u32 {
     let fields = take_str(p, n, capacity);
     with(d, |d| {
@@ -385,7 +409,7 @@ pub unsafe extern "C" fn enqueue(
             traits,
             context,
         };
-        let Err(e) = d.enqueue(input) else {
+        let Err(e) = d.enqueue(now as Millis, input) else {
             return 1;
         };
         let mut t = String::from(e.code());
@@ -396,36 +420,43 @@ pub unsafe extern "C" fn enqueue(
     })
 }
 
-/// Every driver input that carries at most one number, numbered as in api.js (DRIVE, TIMER,
-/// ...): one export instead of thirteen.
-/// - 0..=7: drive, timer, hidden, leave, lead, loaded, leader changed, flush now;
-/// - 8: the store failed: 1 the first time (the caller warns once), else 0;
-/// - 9, 10: `flush()` / `shutdown()` resolving waiter `arg`; a flush answers 0 once the
-///   client is shut down, else 1;
-/// - 11: request `arg` got no HTTP response;
-/// - 16 + i: `stats()[i]` (see `Driver::stats`).
+/// Every driver input that carries at most one number (`abi::Input` numbers them, and says
+/// what each answers): one export instead of thirteen.
 ///
 /// # Safety
 /// `d` came from `create`.
 #[no_mangle]
-pub unsafe extern "C" fn on(d: *mut WebDriver, input: u32, arg: f64) -> f64 {
+pub unsafe extern "C" fn on(d: *mut WebDriver, input: u32, arg: f64, now: f64) -> f64 {
+    const DRIVE: u32 = Input::Drive as u32;
+    const TIMER: u32 = Input::Timer as u32;
+    const HIDDEN: u32 = Input::Hidden as u32;
+    const LEAVE: u32 = Input::Leave as u32;
+    const LEAD: u32 = Input::Lead as u32;
+    const LOADED: u32 = Input::Loaded as u32;
+    const LEADER_CHANGED: u32 = Input::LeaderChanged as u32;
+    const FLUSH_NOW: u32 = Input::FlushNow as u32;
+    const STORE_FAILED: u32 = Input::StoreFailed as u32;
+    const FLUSH: u32 = Input::Flush as u32;
+    const SHUTDOWN: u32 = Input::Shutdown as u32;
+    const FAILURE: u32 = Input::Failure as u32;
+    let now = now as Millis;
     with(d, |d| {
         match input {
-            0 => d.drive(),
-            1 => d.timer(),
-            2 => d.hidden(),
-            3 => d.leave(),
-            4 => d.lead(),
-            5 => d.loaded(),
-            6 => d.leader_changed(),
-            7 => d.flush_now(),
-            8 => return f64::from(u8::from(d.store_failed())),
-            9 if d.is_closing() => return 0.0,
-            9 => d.flush(arg as u32),
-            10 => d.shutdown(arg as u32),
-            11 => d.failure(arg as u64),
+            DRIVE => d.drive(now),
+            TIMER => d.timer(now),
+            HIDDEN => d.hidden(now),
+            LEAVE => d.leave(now),
+            LEAD => d.lead(now),
+            LOADED => d.loaded(now),
+            LEADER_CHANGED => d.leader_changed(),
+            FLUSH_NOW => d.flush_now(now),
+            STORE_FAILED => return f64::from(u8::from(d.store_failed())),
+            FLUSH if d.is_closing() => return 0.0,
+            FLUSH => d.flush(now, arg as u32),
+            SHUTDOWN => d.shutdown(now, arg as u32),
+            FAILURE => d.failure(now, arg as u64),
             _ => {
-                let i = (input as usize).wrapping_sub(16);
+                let i = (input as usize).wrapping_sub(Input::Stat as usize);
                 return d.stats().get(i).copied().unwrap_or_default();
             }
         }
@@ -433,13 +464,17 @@ pub unsafe extern "C" fn on(d: *mut WebDriver, input: u32, arg: f64) -> f64 {
     })
 }
 
-/// A stored event (`key` its messageId, `value` its record) to queue again.
+/// A stored event (`key` its messageId, `value` its stored form) of record `r` to queue again;
+/// `held_until` as `Driver::restore` takes it.
 ///
 /// # Safety
 /// `d` came from `create`; the blocks as `take` and `take_str` require.
 #[no_mangle]
 pub unsafe extern "C" fn restore(
     d: *mut WebDriver,
+    r: *mut u8,
+    r_n: usize,
+    r_cap: usize,
     k: *mut u8,
     k_n: usize,
     k_cap: usize,
@@ -447,9 +482,15 @@ pub unsafe extern "C" fn restore(
     v_n: usize,
     v_cap: usize,
     from_store: u32,
+    held_until: f64,
+    now: f64,
 ) {
+    let record = take_str(r, r_n, r_cap);
     let (key, value) = (take_str(k, k_n, k_cap), take(v, v_n, v_cap));
-    with(d, |d| d.restore(key, &value, from_store != 0));
+    with(d, |d| {
+        let (now, held) = (now as Millis, held_until as Millis);
+        d.restore(now, record, key, &value, from_store != 0, held)
+    });
 }
 
 /// The leader settled `message_id`: delivered (`code` ""), or failed with `code` and `reason`.
@@ -493,11 +534,12 @@ pub unsafe extern "C" fn response(
     b: *mut u8,
     b_n: usize,
     b_cap: usize,
+    now: f64,
 ) {
     let retry_after = take_str(a, a_n, a_cap);
     let body = take(b, b_n, b_cap);
     let retry_after = (!retry_after.is_empty()).then_some(retry_after);
     with(d, |d| {
-        d.response(id as u64, status as u16, retry_after, body)
+        d.response(now as Millis, id as u64, status as u16, retry_after, body)
     });
 }

@@ -1,4 +1,4 @@
-//! The driver's HTTP (`post` in src/web/api.js) in real Chromium: status, Retry-After and body
+//! The driver's HTTP (`post` in src/web/js/net.js) in real Chromium: status, Retry-After and body
 //! come back as data; a request that got no response comes back as the Error, keeping its name.
 #![cfg(target_arch = "wasm32")]
 
@@ -9,7 +9,7 @@ use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-#[wasm_bindgen(module = "/src/web/api.js")]
+#[wasm_bindgen(module = "/src/web/js/net.js")]
 extern "C" {
     #[wasm_bindgen(thread_local_v2, js_name = post)]
     static POST: JsValue;

@@ -1,7 +1,8 @@
-//! The durable queue (`openStore`, `loadStore`, `Store` in src/web/api.js) in real Chromium:
+//! The stores (`openStore`, `IdbStore`, `MemoryStore` in src/web/js/store.js) in real Chromium:
 //! records survive a reopen and load oldest first, a tick's writes are ONE transaction and ONE
-//! record, settling events rewrites or deletes their record, records of the one-event format an
-//! earlier release wrote still load, and failures surface once, as an Error with its DOM name.
+//! record per record key, taking events out rewrites their record and deletes it once empty,
+//! records of the one-event format an earlier release wrote still load and are removed, the
+//! memory store answers the same, and failures surface once, as an Error with its DOM name.
 #![cfg(target_arch = "wasm32")]
 
 use js_sys::futures::JsFuture;
@@ -11,21 +12,21 @@ use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-#[wasm_bindgen(module = "/src/web/api.js")]
+#[wasm_bindgen(module = "/src/web/js/store.js")]
 extern "C" {
     #[wasm_bindgen(thread_local_v2, js_name = openStore)]
     static OPEN: JsValue;
-    #[wasm_bindgen(thread_local_v2, js_name = loadStore)]
-    static LOAD: JsValue;
-    #[wasm_bindgen(thread_local_v2, js_name = Store)]
-    static STORE: JsValue;
+    #[wasm_bindgen(thread_local_v2, js_name = IdbStore)]
+    static IDB: JsValue;
+    #[wasm_bindgen(thread_local_v2, js_name = MemoryStore)]
+    static MEMORY: JsValue;
 }
 
 #[wasm_bindgen(inline_js = r#"
 const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
 const drop = (name) => new Promise((ok) => { const r = indexedDB.deleteDatabase(name); r.onsuccess = r.onerror = ok; });
-// A record as the driver writes it: 8 bytes time, 4 bytes sequence, then the event.
-const record = (at, seq, text) => {
+// A value as the driver writes it: 8 bytes time, 4 bytes sequence, then the event.
+const value = (at, seq, text) => {
   const v = new Uint8Array(12 + text.length);
   new DataView(v.buffer).setBigUint64(0, BigInt(at));
   new DataView(v.buffer).setUint32(8, seq);
@@ -33,35 +34,16 @@ const record = (at, seq, text) => {
   return v;
 };
 const text = (v) => new TextDecoder().decode(v.subarray(12));
-// Opens a Store and records what it reports.
+// What load() gives, readable: [record, messageId, text] per event.
+const events = (l) => { const out = []; for (let i = 0; i < l.length; i += 3) out.push([l[i], l[i + 1], text(l[i + 2])]); return out; };
+// Opens an IdbStore and records what it reports: per commit, the shared records' keys.
 async function open(io, name) {
   await drop(name);
   const db = await io.openStore(name, 5000);
   const log = { commits: [], failures: [] };
-  const store = new io.Store(db, (puts) => log.commits.push(puts.length / 3), (e) => log.failures.push(e.name));
+  const store = new io.IdbStore(db, (puts) => log.commits.push(puts.map((p) => p[0])), (e) => log.failures.push(e.name));
   return { db, store, log };
 }
-
-export async function survivesReopen(io) {
-  const { store, log } = await open(io, "bw-test-reopen");
-  // Written newest first: loading must give them back oldest first.
-  store.put("m-c", record(3000, 0, "c"), false);
-  store.put("m-a", record(1000, 0, "a"), false);
-  store.put("m-b2", record(2000, 1, "b2"), false);
-  store.put("m-b1", record(2000, 0, "b1"), false);
-  await sleep(50);
-  store.close();
-  const again = await io.openStore("bw-test-reopen", 5000);
-  const [keys, values, recs] = await io.loadStore(again);
-  const s = new io.Store(again, () => {}, () => {});
-  keys.forEach((k, i) => s.adopt(k, recs[i])); // as the leader does when it restores them
-  s.del("m-b2");
-  await sleep(50);
-  const [after] = await io.loadStore(again);
-  again.close();
-  return JSON.stringify({ commits: log.commits, keys, texts: values.map(text), after });
-}
-
 // The raw records: [key, what it holds (the messageIds of [messageId, value, ...], or "one" for
 // the one-event format)].
 const raw = (db) => new Promise((ok) => {
@@ -70,87 +52,127 @@ const raw = (db) => new Promise((ok) => {
   v.onsuccess = () => ok(k.result.map((key, i) => [key, Array.isArray(v.result[i]) ? v.result[i].filter((_, j) => j % 2 === 0) : "one"]));
 });
 
-export async function settlingRewritesThenDeletes(io) {
-  const { db, store } = await open(io, "bw-test-settle");
-  for (const m of ["m-1", "m-2", "m-3", "m-4"]) store.put(m, record(1, 0, m), false);
+export async function survivesReopen(io) {
+  const { store, log } = await open(io, "bw-test-reopen");
+  // Two records, written newest first: loading gives the events back oldest first.
+  store.put("r-2", "m-c", value(3000, 3, "c"), true);
+  store.put("r-2", "m-b2", value(2000, 2, "b2"), true);
+  store.put("r-1", "m-a", value(1000, 0, "a"), false);
+  store.put("r-1", "m-b1", value(2000, 1, "b1"), false);
+  await sleep(50);
+  store.close();
+  const again = await io.openStore("bw-test-reopen", 5000);
+  const s = new io.IdbStore(again, () => {}, () => {});
+  const loaded = events(await s.load());
+  s.remove("r-1", "m-b1");
+  await sleep(50);
+  const after = events(await s.load()).map((e) => e[1]);
+  again.close();
+  return JSON.stringify({ commits: log.commits, loaded, after });
+}
+
+export async function removingRewritesThenDeletes(io) {
+  const { db, store } = await open(io, "bw-test-remove");
+  for (const m of ["m-1", "m-2", "m-3", "m-4"]) store.put("r", m, value(1, 0, m), false);
   await sleep(50);
   const one = await raw(db);
-  store.del("m-2");
-  store.del("m-4");
+  store.remove("r", "m-2");
+  store.remove("r", "m-4");
   await sleep(50);
   const two = await raw(db);
-  const [keys, values] = await io.loadStore(db);
-  store.del("m-1");
-  store.del("m-3");
+  store.remove("r", "m-1");
+  store.remove("r", "m-3");
   await sleep(50);
   const three = await raw(db);
+  // Taking out what a record does not hold, or of a record that is gone, changes nothing.
+  store.put("s", "m-5", value(1, 0, "m-5"), false);
+  store.remove("s", "m-9");
+  store.remove("gone", "m-1");
+  await sleep(50);
+  const four = await raw(db);
   db.close();
-  return JSON.stringify({ one: one.map((r) => r[1]), two: two.map((r) => r[1]), sameKey: one[0][0] === two[0][0],
-    keys, texts: values.map(text), three });
+  return JSON.stringify({ one, two, three, four });
 }
 
 export async function oneEventRecordsOfAnEarlierReleaseLoad(io) {
   const { db, store } = await open(io, "bw-test-upgrade");
-  // An earlier release: one record per event, keyed by messageId, the driver's value as it is.
+  // An earlier release: one record per event, keyed by messageId, the driver's value as it is;
+  // and a key that is no record of ours.
   await new Promise((ok) => {
     const tx = db.transaction("events", "readwrite");
-    tx.objectStore("events").put(record(2000, 0, "old-b"), "m-old-b");
-    tx.objectStore("events").put(record(1000, 0, "old-a"), "m-old-a");
+    tx.objectStore("events").put(value(2000, 0, "old-b"), "m-old-b");
+    tx.objectStore("events").put(value(1000, 0, "old-a"), "m-old-a");
+    tx.objectStore("events").put("something else", 42);
     tx.oncomplete = ok;
   });
-  store.put("m-new", record(1500, 0, "new"), false);
+  store.put("r-new", "m-new", value(1500, 0, "new"), false);
   await sleep(50);
-  const [keys, values, recs] = await io.loadStore(db);
-  keys.forEach((k, i) => store.adopt(k, recs[i]));
-  store.del("m-old-a");
-  store.del("m-new");
+  const loaded = events(await store.load());
+  store.remove("m-old-a", "m-old-a");
+  store.remove("r-new", "m-new");
   await sleep(50);
   const after = await raw(db);
   db.close();
-  return JSON.stringify({ keys, texts: values.map(text), oneEvent: recs.map((r) => r === 0), after });
+  return JSON.stringify({ loaded, after });
 }
 
 export async function oneTransactionPerTick(io) {
   const { db, store, log } = await open(io, "bw-test-tick");
+  store.put("r-0", "m-0", value(0, 0, "e0"), false);
+  await sleep(50);
   let transactions = 0;
   const real = db.transaction.bind(db);
   db.transaction = (...a) => (transactions++, real(...a));
-  // 500 puts and a delete in one synchronous run, like track() in a loop.
-  for (let i = 0; i < 500; i++) store.put("m-" + i, record(i, 0, "e" + i), i % 2 === 0);
-  store.del("m-7");
+  // 500 puts into two records and a removal in one synchronous run, like track() in a loop
+  // with a delivery beside it.
+  for (let i = 1; i <= 500; i++) store.put(i % 2 ? "r-odd" : "r-even", "m-" + i, value(i, i, "e" + i), i % 2 === 1);
+  store.remove("r-0", "m-0");
   await sleep(100);
   db.transaction = real;
-  const [keys] = await io.loadStore(db);
-  const records = (await raw(db)).length;
+  const stored = (await store.load()).length / 3;
+  const records = await raw(db);
   db.close();
-  return JSON.stringify({ transactions, commits: log.commits, stored: keys.length, has7: keys.includes("m-7"), records });
+  return JSON.stringify({ transactions, commits: log.commits, stored, records: records.map((r) => [r[0], r[1].length]) });
 }
 
 export async function valuesAreCopied(io) {
   // The driver passes views of wasm memory, which are reused: the store must copy at put().
   const { db, store } = await open(io, "bw-test-copy");
-  const view = record(1, 0, "first");
-  store.put("m-1", view, false);
+  const view = value(1, 0, "first");
+  store.put("r", "m-1", view, false);
   view.fill(0);
   await sleep(50);
-  const [, values] = await io.loadStore(db);
+  const loaded = events(await store.load());
   db.close();
-  return text(values[0]);
+  return loaded[0][2];
 }
 
 export async function failureIsReportedOnce(io) {
   const { store, log } = await open(io, "bw-test-fail");
-  const shared = [];
   // Another connection upgrading the database closes ours (onversionchange), as after a storage
   // eviction: every later transaction throws InvalidStateError.
   await new Promise((ok) => { const r = indexedDB.open("bw-test-fail", 2); r.onsuccess = () => { r.result.close(); ok(); }; });
-  store.put("a", record(1, 0, "a"), false);
+  store.put("r-1", "a", value(1, 0, "a"), true);
   await sleep(50);
-  const store2 = store; // same store: later writes
-  store2.put("b", record(2, 0, "b"), true);
-  store2.del("a");
+  store.put("r-2", "b", value(2, 0, "b"), true);
+  store.remove("r-1", "a");
   await sleep(50);
   return JSON.stringify({ failures: log.failures, ok: store.ok, commits: log.commits });
+}
+
+export async function theMemoryStoreAnswersTheSame(io) {
+  const shared = [];
+  const store = new io.MemoryStore((puts) => shared.push(puts.map((p) => p[0])));
+  store.put("r-2", "m-c", value(3000, 0, "c"), true);
+  store.put("r-1", "m-a", value(1000, 0, "a"), false);
+  store.put("r-1", "m-b", value(2000, 0, "b"), false);
+  await sleep(10);
+  const loaded = events(await store.load());
+  store.remove("r-1", "m-a");
+  store.remove("r-2", "m-c");
+  await sleep(10);
+  const after = events(await store.load());
+  return JSON.stringify({ shared, loaded, after, left: store.leave() });
 }
 
 export async function openFailures(io) {
@@ -173,8 +195,8 @@ export async function openFailures(io) {
 extern "C" {
     #[wasm_bindgen(js_name = survivesReopen)]
     fn survives_reopen(io: &JsValue) -> Promise;
-    #[wasm_bindgen(js_name = settlingRewritesThenDeletes)]
-    fn settling_rewrites_then_deletes(io: &JsValue) -> Promise;
+    #[wasm_bindgen(js_name = removingRewritesThenDeletes)]
+    fn removing_rewrites_then_deletes(io: &JsValue) -> Promise;
     #[wasm_bindgen(js_name = oneEventRecordsOfAnEarlierReleaseLoad)]
     fn one_event_records_of_an_earlier_release_load(io: &JsValue) -> Promise;
     #[wasm_bindgen(js_name = oneTransactionPerTick)]
@@ -183,6 +205,8 @@ extern "C" {
     fn values_are_copied(io: &JsValue) -> Promise;
     #[wasm_bindgen(js_name = failureIsReportedOnce)]
     fn failure_is_reported_once(io: &JsValue) -> Promise;
+    #[wasm_bindgen(js_name = theMemoryStoreAnswersTheSame)]
+    fn the_memory_store_answers_the_same(io: &JsValue) -> Promise;
     #[wasm_bindgen(js_name = openFailures)]
     fn open_failures(io: &JsValue) -> Promise;
 }
@@ -191,8 +215,8 @@ async fn run(scenario: fn(&JsValue) -> Promise) -> String {
     let io = js_sys::Object::new();
     for (name, value) in [
         ("openStore", OPEN.with(JsValue::clone)),
-        ("loadStore", LOAD.with(JsValue::clone)),
-        ("Store", STORE.with(JsValue::clone)),
+        ("IdbStore", IDB.with(JsValue::clone)),
+        ("MemoryStore", MEMORY.with(JsValue::clone)),
     ] {
         js_sys::Reflect::set(&io, &name.into(), &value).unwrap();
     }
@@ -201,10 +225,10 @@ async fn run(scenario: fn(&JsValue) -> Promise) -> String {
 }
 
 #[wasm_bindgen_test]
-async fn records_survive_a_reopen_load_oldest_first_and_deletes_clear_them() {
+async fn records_survive_a_reopen_and_load_oldest_first() {
     assert_eq!(
         run(survives_reopen).await,
-        r#"{"commits":[4],"keys":["m-a","m-b1","m-b2","m-c"],"texts":["a","b1","b2","c"],"after":["m-a","m-b1","m-c"]}"#
+        r#"{"commits":[["r-2"]],"loaded":[["r-1","m-a","a"],["r-1","m-b1","b1"],["r-2","m-b2","b2"],["r-2","m-c","c"]],"after":["m-a","m-b2","m-c"]}"#
     );
 }
 
@@ -212,23 +236,23 @@ async fn records_survive_a_reopen_load_oldest_first_and_deletes_clear_them() {
 async fn one_tick_of_writes_is_one_transaction() {
     assert_eq!(
         run(one_transaction_per_tick).await,
-        r#"{"transactions":1,"commits":[500],"stored":499,"has7":false,"records":1}"#
+        r#"{"transactions":1,"commits":[["r-odd"]],"stored":500,"records":[["r-even",250],["r-odd",250]]}"#
     );
 }
 
 #[wasm_bindgen_test]
-async fn settling_some_events_rewrites_their_record_and_the_last_deletes_it() {
+async fn taking_events_out_rewrites_their_record_and_the_last_deletes_it() {
     assert_eq!(
-        run(settling_rewrites_then_deletes).await,
-        r#"{"one":[["m-1","m-2","m-3","m-4"]],"two":[["m-1","m-3"]],"sameKey":true,"keys":["m-1","m-3"],"texts":["m-1","m-3"],"three":[]}"#
+        run(removing_rewrites_then_deletes).await,
+        r#"{"one":[["r",["m-1","m-2","m-3","m-4"]]],"two":[["r",["m-1","m-3"]]],"three":[],"four":[["s",["m-5"]]]}"#
     );
 }
 
 #[wasm_bindgen_test]
-async fn records_of_the_one_event_format_load_with_the_new_and_are_deleted_by_messageid() {
+async fn records_of_the_one_event_format_load_with_the_new_and_are_removed() {
     assert_eq!(
         run(one_event_records_of_an_earlier_release_load).await,
-        r#"{"keys":["m-old-a","m-new","m-old-b"],"texts":["old-a","new","old-b"],"oneEvent":[true,false,true],"after":[["m-old-b","one"]]}"#
+        r#"{"loaded":[["m-old-a","m-old-a","old-a"],["r-new","m-new","new"],["m-old-b","m-old-b","old-b"]],"after":[["m-old-b","one"]]}"#
     );
 }
 
@@ -243,7 +267,15 @@ async fn a_failed_write_is_reported_once_and_shared_records_still_go_to_the_lead
     // the store is no longer ok, so the driver falls back to memory.
     assert_eq!(
         run(failure_is_reported_once).await,
-        r#"{"failures":["InvalidStateError"],"ok":false,"commits":[1,1]}"#
+        r#"{"failures":["InvalidStateError"],"ok":false,"commits":[["r-1"],["r-2"]]}"#
+    );
+}
+
+#[wasm_bindgen_test]
+async fn the_memory_store_has_the_same_interface() {
+    assert_eq!(
+        run(the_memory_store_answers_the_same).await,
+        r#"{"shared":[["r-2"]],"loaded":[["r-1","m-a","a"],["r-1","m-b","b"],["r-2","m-c","c"]],"after":[["r-1","m-b","b"]],"left":[]}"#
     );
 }
 

@@ -1,4 +1,4 @@
-//! The driver's one timer (`Timer` in src/web/api.js) in real Chromium: fires once, re-arms in
+//! The driver's one timer (`Timer` in src/web/js/net.js) in real Chromium: fires once, re-arms in
 //! place, cancels, survives being re-armed from its own callback, and never turns a month-long
 //! wait into an immediate call.
 #![cfg(target_arch = "wasm32")]
@@ -10,7 +10,7 @@ use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-#[wasm_bindgen(module = "/src/web/api.js")]
+#[wasm_bindgen(module = "/src/web/js/net.js")]
 extern "C" {
     #[wasm_bindgen(thread_local_v2, js_name = Timer)]
     static TIMER: JsValue;

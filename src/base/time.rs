@@ -137,7 +137,7 @@ pub fn parse_retry_after(raw: &str, now: Millis) -> Option<Millis> {
         });
     }
     // The npm package's wasm is built without `http-date`: its web layer hands the core a date as
-    // the seconds left until it, read by the platform's own `Date.parse` (src/web/api.js `post`).
+    // the seconds left until it, read by the platform's own `Date.parse` (src/web/js/net.js `post`).
     if cfg!(feature = "http-date") {
         return parse_http_date(raw).map(|at| at.saturating_sub(now));
     }

@@ -1,7 +1,7 @@
 //! The driver: where the sans-IO core meets the browser. One per client.
 //!
 //! It is itself synchronous and does no IO: it decides, and an [`Io`] carries out (in the wasm
-//! build, the JavaScript half in `src/web/api.js`, which owns `fetch`, the one timer, IndexedDB,
+//! build, the JavaScript half in `src/web/js`, which owns `fetch`, the one timer, IndexedDB,
 //! the Web Lock and the BroadcastChannel, and reports back through the driver's methods). Keeping
 //! futures, closures and shared ownership out of Rust keeps the wasm small, and lets the native
 //! tests below run every decision against a recording `Io`.
@@ -13,12 +13,14 @@
 //! 1,000 `track()` calls costs one drive and one IndexedDB transaction.
 //!
 //! Storage: every admitted event is put in the store as its stored form (messageId, enqueue time,
-//! the exact bytes to send) and deleted when the core reports it delivered or failed. The store
-//! (`Store` in api.js) packs a tick's puts into one IndexedDB record and rewrites or deletes that
-//! record as its events are deleted; the driver only ever names events. The leader
-//! restores what earlier pages left (the JS client resolves `createClient` after that when it leads
-//! from the start); it does not wait for that to send its own events, because a page can be
-//! closed milliseconds after it starts.
+//! the exact bytes to send), the events of one drive in one record the driver names, and taken
+//! out of that record when the core reports it delivered or failed. [`Records`] keeps the
+//! account of which record holds which event, for this context's records and every record it
+//! restored (`stored.rs` has the driver's side); the store (src/web/js/store.js) writes, rewrites
+//! and loads what it is told, and deletes a record once it holds nothing. The leader restores
+//! what earlier pages left (the JS client resolves `createClient` after that when it leads from
+//! the start); it does not wait for that to send its own events, because a page can be closed
+//! milliseconds after it starts.
 //!
 //! Tabs: with a durable store, only the tab holding the Web Lock sends (the leader). Every other
 //! tab (a follower) keeps its own events in its pipeline without sending; once they are committed
@@ -33,23 +35,18 @@
 //! `keepalive`. They stay stored until a response acks them; if the page dies first, the next
 //! page resends them with the same messageIds and the server de-duplicates. On leaving, the
 //! leader also steps down and the lock is let go, which keeps the page eligible for the
-//! back/forward cache; restored from it, the page asks for the lock again.
+//! back/forward cache; restored from it, the page asks for the lock again. Whoever leads next
+//! holds back the events those requests carried (see [`LEFT_IN_FLIGHT_HOLD_MS`]): they stay in
+//! their records, and once the one timer says their time has come the store is loaded again
+//! and they are sent at once.
 
-use crate::core::{
-    AppEvent, EventId, EventInput, Millis, NetError, Pipeline, Rejected, Response, StoredEvent,
-};
+use crate::core::{AppEvent, EventId, EventInput, Millis, NetError, Pipeline, Rejected, Response};
 use crate::prelude::*;
+use crate::web::abi::Stat;
+pub use crate::web::records::{Records, LEFT_IN_FLIGHT_HOLD_MS, RECORD_HEADER, RELEASING};
 
 /// Bytes of request bodies that all keepalive requests in flight may carry together.
 pub const KEEPALIVE_BUDGET: usize = 64 * 1024;
-/// How long the next leader (a reloaded page, another tab) holds back the events that were in
-/// flight when a page was left. Their requests may still be on their way or being processed (a
-/// keepalive send outlives its page; a server may still be working on an aborted one), and
-/// sending them again meanwhile would put one event in two requests at once.
-pub const LEFT_IN_FLIGHT_HOLD_MS: Millis = 10_000;
-/// A stored record: 8 bytes enqueue time, 4 bytes sequence (both big-endian), then the event.
-/// The store sorts on these 12 bytes to load events oldest first.
-pub const RECORD_HEADER: usize = 12;
 
 /// Something to tell the application.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,17 +65,20 @@ pub enum Note {
 pub trait Io {
     /// A pending `flush()` / `shutdown()` promise's resolver.
     type Waiter: Copy;
-    fn now(&self) -> Millis;
     /// `POST {apiHost}{path}`; answer with [`Driver::response`] or [`Driver::failure`].
     fn send(&mut self, id: u64, path: &str, body: &[u8], keepalive: bool);
     /// (Re)arms the one timer, or cancels it (`None`); it calls [`Driver::timer`].
     fn arm(&mut self, delay_ms: Option<Millis>);
     /// Calls [`Driver::drive`] once the current task is done (a microtask).
     fn schedule(&mut self);
-    /// Writes a record in this tick's IndexedDB transaction. `share`: once committed, post it to
-    /// the leader (this tab is a follower).
-    fn put(&mut self, key: &str, value: &[u8], share: bool);
-    fn delete(&mut self, key: &str);
+    /// Writes event `message_id` (its stored `value`) into record `record`, new in this tick's
+    /// transaction. `share`: once committed, post the record to the leader (a follower made it).
+    fn put(&mut self, record: &str, message_id: &str, value: &[u8], share: bool);
+    /// Takes event `message_id` out of record `record` (deleted once it holds nothing).
+    fn remove(&mut self, record: &str, message_id: &str);
+    /// Loads the store again, as after [`Driver::lead`]: `lead`, `restore` each record's
+    /// events, `loaded` (once the current task is done).
+    fn reload(&mut self);
     /// Leader -> followers: these events are settled.
     fn settled(&mut self, delivered: &[String], failed: &[String]);
     /// Follower -> leader: make everything due now (after this tab's shared records).
@@ -118,7 +118,7 @@ pub struct Driver<I: Io> {
     timer_at: Millis,
     /// Admitted since the last drive; their stored forms go to the store there.
     unstored: Vec<EventId>,
-    seq: u32,
+    records: Records,
     last_id: u64,
     keepalive_bytes: usize,
     /// Requests in flight, with the body bytes of the keepalive ones and the events they carry.
@@ -151,7 +151,7 @@ impl<I: Io> Driver<I> {
             scheduled: false,
             timer_at: Millis::MAX,
             unstored: Vec::new(),
-            seq: 0,
+            records: Records::default(),
             last_id: 0,
             keepalive_bytes: 0,
             requests: Vec::new(),
@@ -164,19 +164,18 @@ impl<I: Io> Driver<I> {
         }
     }
 
-    pub fn max_batch_bytes(&self) -> usize {
-        self.pipeline.config().max_batch_bytes
-    }
-
     pub fn is_leader(&self) -> bool {
         self.leader
     }
 
     /// `track()` and friends: validate, encode and queue; the rest happens in this tick's drive.
-    pub fn enqueue(&mut self, input: EventInput) -> Result<String, Rejected> {
-        let e = self.pipeline.enqueue(self.io.now(), input)?;
-        self.last_id = self.last_id.max(e.id.0);
-        self.unstored.push(e.id);
+    pub fn enqueue(&mut self, now: Millis, input: EventInput) -> Result<String, Rejected> {
+        let e = self.pipeline.enqueue(now, input)?;
+        // A messageId queued already is the same event (the core de-duplicates): stored once.
+        if e.id.0 > self.last_id {
+            self.last_id = e.id.0;
+            self.unstored.push(e.id);
+        }
         for w in &e.warnings {
             let note = Note::Warning(w.code(), w.message(), Some(e.message_id.clone()));
             self.io.emit(note);
@@ -193,8 +192,8 @@ impl<I: Io> Driver<I> {
     }
 
     /// Makes everything queued due now; `waiter` is resolved once all of it is settled.
-    pub fn flush(&mut self, waiter: I::Waiter) {
-        self.pipeline.flush(self.io.now());
+    pub fn flush(&mut self, now: Millis, waiter: I::Waiter) {
+        self.pipeline.flush(now);
         if !self.leader {
             self.io.ask_flush();
         }
@@ -210,61 +209,66 @@ impl<I: Io> Driver<I> {
                 waiter,
             });
         }
-        self.drive();
+        self.drive(now);
     }
 
     /// The leader's answer to a follower's flush.
-    pub fn flush_now(&mut self) {
+    pub fn flush_now(&mut self, now: Millis) {
         if self.leader {
-            self.pipeline.flush(self.io.now());
-            self.drive();
+            self.pipeline.flush(now);
+            self.drive(now);
         }
     }
 
     /// Stops intake, sends what is queued, and resolves once no request is in flight; then
     /// releases everything. What was not delivered stays stored.
-    pub fn shutdown(&mut self, waiter: I::Waiter) {
+    pub fn shutdown(&mut self, now: Millis, waiter: I::Waiter) {
         self.closing = true;
         self.closers.push(waiter);
-        self.pipeline.flush(self.io.now());
-        self.drive();
+        self.pipeline.flush(now);
+        self.drive(now);
     }
 
-    /// [queued, inFlight, delivered, failed, retried, rateLimitedUntil, quotaHeldUntil, stored]
-    pub fn stats(&self) -> [f64; 8] {
+    /// `stats()`, indexed by [`Stat`].
+    pub fn stats(&self) -> [f64; Stat::ALL.len()] {
         let s = self.pipeline.stats();
-        [
-            s.queued as f64,
-            s.in_flight as f64,
-            (s.delivered + self.elsewhere.0) as f64,
-            (s.failed + self.elsewhere.1) as f64,
-            s.retried as f64,
-            s.rate_limited_until.unwrap_or(0) as f64,
-            s.quota_held_until.unwrap_or(0) as f64,
-            if self.durable { 1.0 } else { 0.0 },
-        ]
+        let mut out = [0.0; Stat::ALL.len()];
+        out[Stat::Queued as usize] = s.queued as f64;
+        out[Stat::InFlight as usize] = s.in_flight as f64;
+        out[Stat::Delivered as usize] = (s.delivered + self.elsewhere.0) as f64;
+        out[Stat::Failed as usize] = (s.failed + self.elsewhere.1) as f64;
+        out[Stat::Retried as usize] = s.retried as f64;
+        out[Stat::RateLimitedUntil as usize] = s.rate_limited_until.unwrap_or(0) as f64;
+        out[Stat::QuotaHeldUntil as usize] = s.quota_held_until.unwrap_or(0) as f64;
+        out[Stat::Stored as usize] = if self.durable { 1.0 } else { 0.0 };
+        out
     }
 
     /// This context holds the lock, or needs none: it sends from now on, and restores the
     /// stored queue until [`Driver::loaded`].
-    pub fn lead(&mut self) {
+    pub fn lead(&mut self, now: Millis) {
         self.leader = true;
         self.loaded = false;
         self.settled_early.clear();
-        self.drive();
+        self.drive(now);
     }
 
     /// The leader has restored the stored queue. Restored events follow the flush rules like any
     /// other, except that a `flush()` asked before the load (by this tab, or by a follower whose
     /// request reached nobody during a takeover) covers them too: its waiters now wait for
     /// everything held.
-    pub fn loaded(&mut self) {
+    pub fn loaded(&mut self, now: Millis) {
         self.loaded = true;
         // clear(), not a new Vec: only the list's own buffer (12 bytes an id) stays allocated,
         // and dropping the old Vec whole cost more code.
         self.settled_early.clear();
+        if self.records.held_until == RELEASING {
+            // Held events, released: they were being sent when their page was left.
+            self.records.held_until = 0;
+            self.pipeline.flush(now);
+        }
         if !self.flushes.is_empty() {
-            self.pipeline.flush(self.io.now());
+            self.pipeline.flush(now);
             let s = self.pipeline.stats();
             let mark = self.last_id + 1;
             for f in &mut self.flushes {
@@ -272,7 +276,7 @@ impl<I: Io> Driver<I> {
                 f.remaining = s.queued + s.in_flight;
             }
         }
-        self.drive();
+        self.drive(now);
     }
 
     /// Another tab now leads. A follower still waiting in `flush()` asks it again: the request it
@@ -284,51 +288,9 @@ impl<I: Io> Driver<I> {
     }
 
     /// The store failed: keep going in memory. True the first time: the environment warns once
-    /// (api.js builds that message, which costs the wasm more bytes than the glue).
+    /// (client.js builds that message, which costs the wasm more bytes than the glue).
     pub fn store_failed(&mut self) -> bool {
         core::mem::replace(&mut self.durable, false)
-    }
-
-    /// Re-admits one stored record: from the store when leading (`from_store`), or posted by a
-    /// follower. A record the pipeline refuses is reported failed (and deleted from the store).
-    pub fn restore(&mut self, key: String, value: &[u8], from_store: bool) {
-        if !self.leader {
-            return;
-        }
-        // same(): Vec::contains went through generic slice code comparing by reference.
-        let mut early = false;
-        for m in &self.settled_early {
-            early |= crate::base::json::same(m.as_bytes(), key.as_bytes());
-        }
-        let record = value.split_at_checked(RECORD_HEADER);
-        let (Some((head, body)), false) = (record, from_store && early) else {
-            // Not a record of ours: nothing to send. Or delivered or failed while the store was
-            // loading: deleted again, as the store only now knows which record of the snapshot
-            // holds it (api.js), and updates that record.
-            if from_store {
-                self.io.delete(&key);
-            }
-            return;
-        };
-        let at = head
-            .iter()
-            .take(8)
-            .fold(0, |n, b| n << 8 | Millis::from(*b));
-        let stored = StoredEvent {
-            message_id: key.clone(),
-            enqueued_at: at,
-            body: body.to_vec(),
-        };
-        match self.pipeline.restore(self.io.now(), stored) {
-            Ok(id) => self.last_id = self.last_id.max(id.0),
-            Err(e) => {
-                if from_store {
-                    self.io.delete(&key);
-                }
-                self.io
-                    .emit(Note::Failed(key, e.code().into(), e.message()));
-            }
-        }
     }
 
     /// A follower hears that the leader settled `message_id`: delivered (`code` empty), or failed
@@ -342,7 +304,7 @@ impl<I: Io> Driver<I> {
         let Some(id) = self.pipeline.forget(&message_id) else {
             return;
         };
-        self.settle(id);
+        self.settle(id, &message_id, false);
         if code.is_empty() {
             self.elsewhere.0 += 1;
             self.heard.push(message_id);
@@ -352,27 +314,32 @@ impl<I: Io> Driver<I> {
         }
     }
 
-    pub fn response(&mut self, id: u64, status: u16, retry_after: Option<String>, body: Vec<u8>) {
+    pub fn response(
+        &mut self,
+        now: Millis,
+        id: u64,
+        status: u16,
+        retry_after: Option<String>,
+        body: Vec<u8>,
+    ) {
         if self.finish(id) {
             let response = Response {
                 status,
                 retry_after,
                 body,
             };
-            let now = self.io.now();
             self.pipeline
                 .handle_response(now, crate::core::TransmitId(id), response);
-            self.drive();
+            self.drive(now);
         }
     }
 
     /// No HTTP response: offline, DNS, CORS, a reset, a keepalive over the browser's quota.
-    pub fn failure(&mut self, id: u64) {
+    pub fn failure(&mut self, now: Millis, id: u64) {
         if self.finish(id) {
-            let now = self.io.now();
             self.pipeline
                 .handle_failure(now, crate::core::TransmitId(id), NetError::Network);
-            self.drive();
+            self.drive(now);
         }
     }
 
@@ -390,31 +357,34 @@ impl<I: Io> Driver<I> {
         false
     }
 
-    pub fn timer(&mut self) {
+    pub fn timer(&mut self, now: Millis) {
         self.timer_at = Millis::MAX;
-        self.pipeline.handle_timeout(self.io.now());
-        self.drive();
+        if self.leader && self.loaded {
+            self.release_held(now);
+        }
+        self.pipeline.handle_timeout(now);
+        self.drive(now);
     }
 
     /// The page is being hidden or left: the leader sends what it can with keepalive.
-    pub fn hidden(&mut self) {
+    pub fn hidden(&mut self, now: Millis) {
         if !self.leader {
             return;
         }
         self.persist();
         let budget = KEEPALIVE_BUDGET.saturating_sub(self.keepalive_bytes);
         // Borrowing loop: a consuming one over the Vec cost more.
-        for t in &mut self.pipeline.take_for_unload(self.io.now(), budget) {
+        for t in &mut self.pipeline.take_for_unload(now, budget) {
             self.start(t, true);
         }
-        self.drive();
+        self.drive(now);
     }
 
     /// The page is left (pagehide): after the unload send, stop leading, so that the Web Lock can
     /// be let go (Chrome keeps no page holding one in the back/forward cache) and another tab can
     /// take over. A page restored from that cache leads again only once it holds the lock again.
-    pub fn leave(&mut self) {
-        self.hidden();
+    pub fn leave(&mut self, now: Millis) {
+        self.hidden(now);
         if self.leader {
             let mut ids = Vec::new();
             for r in &self.requests {
@@ -425,18 +395,19 @@ impl<I: Io> Driver<I> {
                 }
             }
             if !ids.is_empty() {
-                let until = self.io.now() + LEFT_IN_FLIGHT_HOLD_MS;
+                let until = now + LEFT_IN_FLIGHT_HOLD_MS;
                 self.io.hold(&ids, until);
             }
         }
         self.leader = false;
         self.loaded = false;
+        // A load under way is dropped: the next one sees the holds afresh.
+        self.records.held_until = 0;
     }
 
     /// See the module docs for the order.
-    pub fn drive(&mut self) {
+    pub fn drive(&mut self, now: Millis) {
         self.scheduled = false;
-        let now = self.io.now();
         self.persist();
         let mut sent = false;
         if self.leader {
@@ -461,6 +432,10 @@ impl<I: Io> Driver<I> {
         let mut at = Millis::MAX;
         if !self.closing {
             at = self.pipeline.poll_timeout().unwrap_or(at);
+            // Held events: woken when they may be loaded again.
+            if self.leader && self.loaded && self.records.held_until > RELEASING {
+                at = at.min(self.records.held_until);
+            }
         }
         if at != self.timer_at {
             self.timer_at = at;
@@ -489,39 +464,15 @@ impl<I: Io> Driver<I> {
         self.requests.push((t.id.0, held, events));
     }
 
-    /// Hands the stored form of this tick's events to the store (one transaction per tick).
-    fn persist(&mut self) {
-        if self.leader && !self.durable {
-            self.unstored.clear(); // memory only, and nobody to hand them to
-            return;
-        }
-        // By index, keeping the list's memory: a consuming loop over a taken Vec cost more.
-        let mut i = 0;
-        while let Some(&id) = self.unstored.get(i) {
-            i += 1;
-            // Gone already (delivered or evicted within the tick): nothing to keep.
-            let Some(s) = self.pipeline.stored_form(id) else {
-                continue;
-            };
-            let mut value = Vec::with_capacity(RECORD_HEADER + s.body.len());
-            value.extend_from_slice(&s.enqueued_at.to_be_bytes());
-            value.extend_from_slice(&self.seq.to_be_bytes());
-            value.extend_from_slice(&s.body);
-            self.seq = self.seq.wrapping_add(1);
-            self.io.put(&s.message_id, &value, !self.leader);
-        }
-        self.unstored.clear();
-    }
-
     fn on_app_event(&mut self, ev: AppEvent) {
         let note = match ev {
             AppEvent::Delivered { ids, message_ids } => {
-                for &id in &ids {
-                    self.settle(id);
-                }
                 // One plain loop: extend(iter().cloned()) pulled in generic extend code per use.
-                for m in &message_ids {
-                    self.io.delete(m);
+                // `ids` and `message_ids` are parallel.
+                let mut i = 0;
+                while let (Some(&id), Some(m)) = (ids.get(i), message_ids.get(i)) {
+                    i += 1;
+                    self.settle(id, m, true);
                     if self.leader {
                         if !self.loaded {
                             self.settled_early.push(m.clone());
@@ -536,8 +487,7 @@ impl<I: Io> Driver<I> {
                 message_id,
                 reason,
             } => {
-                self.settle(id);
-                self.io.delete(&message_id);
+                self.settle(id, &message_id, true);
                 if self.leader && !self.loaded {
                     self.settled_early.push(message_id.clone());
                 }
@@ -581,7 +531,15 @@ impl<I: Io> Driver<I> {
         self.io.emit(note);
     }
 
-    fn settle(&mut self, id: EventId) {
+    /// Event `id` (`message_id`) is done: delivered or failed `here`, or by the leader. The
+    /// `flush()` calls waiting for it count it. Done here, it is taken out of its record; done
+    /// by the leader, which updates its record, it is only forgotten.
+    fn settle(&mut self, id: EventId, message_id: &str, here: bool) {
+        if let Some(e) = self.records.take(id) {
+            if here {
+                self.io.remove(&e.key, message_id);
+            }
+        }
         let mut i = 0;
         while i < self.flushes.len() {
             let f = &mut self.flushes[i];
@@ -598,5 +556,6 @@ impl<I: Io> Driver<I> {
     }
 }
 
+mod stored;
 #[cfg(test)]
 mod tests;

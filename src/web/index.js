@@ -9,7 +9,11 @@
 // - A client is an index into `clients`, the driver a pointer index.js keeps with its client.
 //   Once a shut-down client has let go (`release`), its driver is freed and both are forgotten:
 //   the Client then answers from what it last knew.
-import { BatchwireError, Client, configError, parseOptions, SHUTDOWN, shutDown, STAT } from "./api.js";
+// The rest of the client is in js/ (client.js carries out what the driver decides, with a thin
+// wrapper per Web API beside it); scripts/bundle.mjs makes one module of them all.
+import { SHUTDOWN, STAT, STATS } from "./js/abi.js";
+import { BatchwireError, configError, parseOptions, shutDown } from "./js/check.js";
+import { Client } from "./js/client.js";
 
 export { BatchwireError };
 
@@ -42,18 +46,19 @@ function pass(s) {
   return p;
 }
 
-// What the driver asks of client `h` (see src/js.rs for each).
+// What the driver asks of client `h` (see src/js.rs for each). The time is not among them: every
+// export that needs it is given `Date.now()`.
 const imports = {
   "batchwire": {
-    now: Date.now,
     number: (i) => options.number(i),
     text: (p, n) => (said = str(p, n)),
     setup: (p, n, max) => (setup = [str(p, n), max]),
     send: (h, id, p, n, b, bn, keepalive) => clients[h].send(id, str(p, n), bytes(b, bn), keepalive),
     arm: (h, ms) => clients[h].arm(ms),
     schedule: (h) => clients[h].schedule(),
-    put: (h, k, kn, v, vn, share) => clients[h].put(str(k, kn), bytes(v, vn), share),
-    del: (h, k, kn) => clients[h].del(str(k, kn)),
+    put: (h, r, rn, k, kn, v, vn, share) => clients[h].put(str(r, rn), str(k, kn), bytes(v, vn), share),
+    rm: (h, r, rn, k, kn) => clients[h].rm(str(r, rn), str(k, kn)),
+    reload: (h) => clients[h].reload(),
     done: (h, a, an, b, bn) => clients[h].settled(str(a, an), str(b, bn)),
     askFlush: (h) => clients[h].askFlush(),
     emit: (h, kind, p, n, until) => clients[h].emit(kind, str(p, n), until),
@@ -100,17 +105,19 @@ export async function createClient(o) {
   // shut-down driver would answer (refusals, the last stats, a shutdown() resolved at once).
   const driver = (drivers[h] = {
     enqueue: (kind, fields, time) =>
-      !d ? shutDown() : wasm.enqueue(d, kind, pass(fields), written, capacity, time) ? undefined : said,
-    on: (input, arg) => (d ? wasm.on(d, input, arg) : input === SHUTDOWN ? client.resolve(arg) : last[input - STAT] ?? 0),
-    restore: (key, value, fromStore) =>
-      d && wasm.restore(d, pass(key), written, capacity, pass(value), written, capacity, fromStore),
+      !d ? shutDown() : wasm.enqueue(d, kind, pass(fields), written, capacity, time, Date.now()) ? undefined : said,
+    on: (input, arg) =>
+      d ? wasm.on(d, input, arg, Date.now()) : input === SHUTDOWN ? client.resolve(arg) : last[input - STAT] ?? 0,
+    restore: (record, key, value, fromStore, heldUntil) =>
+      d && wasm.restore(d, pass(record), written, capacity, pass(key), written, capacity, pass(value), written,
+        capacity, fromStore, heldUntil, Date.now()),
     settled: (id, code, reason) =>
       d && wasm.settled(d, pass(id), written, capacity, pass(code), written, capacity, pass(reason), written, capacity),
     response: (id, status, retryAfter, body) =>
-      d && wasm.response(d, id, status, pass(retryAfter), written, capacity, pass(body), written, capacity),
+      d && wasm.response(d, id, status, pass(retryAfter), written, capacity, pass(body), written, capacity, Date.now()),
     free: () => {
       if (!d) return;
-      last = [0, 1, 2, 3, 4, 5, 6, 7].map((i) => wasm.on(d, STAT + i));
+      last = STATS.map((_, i) => wasm.on(d, STAT + i));
       wasm.destroy(d);
       d = 0;
       clients[h] = drivers[h] = undefined;

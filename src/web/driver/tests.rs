@@ -7,8 +7,11 @@ use crate::core::{Config, EventKind, Protocol};
 enum Call {
     Send(u64, bool, usize),
     Arm(Option<Millis>),
-    Put(String, bool),
-    Delete(String),
+    /// record, messageId, share
+    Put(String, String, bool),
+    /// record, messageId
+    Remove(String, String),
+    Reload,
     Settled(Vec<String>, Vec<String>),
     AskFlush,
     Emit(Note),
@@ -23,16 +26,13 @@ struct Rec {
     calls: Vec<Call>,
     /// Bodies of requests, by transmit id.
     bodies: Vec<(u64, Vec<u8>)>,
-    /// Records put, as the store would hold them.
-    stored: Vec<(String, Vec<u8>)>,
+    /// The store as the driver's puts and deletes leave it: record -> [(messageId, value)].
+    store: std::collections::BTreeMap<String, Vec<(String, Vec<u8>)>>,
     schedules: usize,
 }
 
 impl Io for Rec {
     type Waiter = u32;
-    fn now(&self) -> Millis {
-        self.now
-    }
     fn send(&mut self, id: u64, _path: &str, body: &[u8], keepalive: bool) {
         self.calls.push(Call::Send(id, keepalive, body.len()));
         self.bodies.push((id, body.to_vec()));
@@ -43,13 +43,23 @@ impl Io for Rec {
     fn schedule(&mut self) {
         self.schedules += 1;
     }
-    fn put(&mut self, key: &str, value: &[u8], share: bool) {
-        self.calls.push(Call::Put(key.into(), share));
-        self.stored.push((key.into(), value.to_vec()));
+    fn put(&mut self, record: &str, key: &str, value: &[u8], share: bool) {
+        self.calls.push(Call::Put(record.into(), key.into(), share));
+        let entries = self.store.entry(record.into()).or_default();
+        entries.push((key.into(), value.to_vec()));
     }
-    fn delete(&mut self, key: &str) {
-        self.calls.push(Call::Delete(key.into()));
-        self.stored.retain(|(k, _)| k != key);
+    /// As the store does: the record rewritten without the event, or deleted once empty.
+    fn remove(&mut self, record: &str, key: &str) {
+        self.calls.push(Call::Remove(record.into(), key.into()));
+        if let Some(entries) = self.store.get_mut(record) {
+            entries.retain(|(m, _)| m != key);
+            if entries.is_empty() {
+                self.store.remove(record);
+            }
+        }
+    }
+    fn reload(&mut self) {
+        self.calls.push(Call::Reload);
     }
     fn settled(&mut self, delivered: &[String], failed: &[String]) {
         self.calls
@@ -76,6 +86,24 @@ impl Rec {
     fn take(&mut self) -> Vec<Call> {
         std::mem::take(&mut self.calls)
     }
+    /// Every stored event as the store loads it: (record, messageId, value).
+    fn stored(&self) -> Vec<(String, String, Vec<u8>)> {
+        let mut out = Vec::new();
+        for (r, entries) in &self.store {
+            for (m, v) in entries {
+                out.push((r.clone(), m.clone(), v.clone()));
+            }
+        }
+        out
+    }
+    /// The messageIds each record holds.
+    fn records(&self) -> Vec<(String, Vec<String>)> {
+        let ids = |e: &Vec<(String, Vec<u8>)>| e.iter().map(|(m, _)| m.clone()).collect();
+        self.store
+            .iter()
+            .map(|(r, e)| (r.clone(), ids(e)))
+            .collect()
+    }
     fn sends(&self) -> Vec<u64> {
         let ids = self.calls.iter().filter_map(|c| match c {
             Call::Send(id, ..) => Some(*id),
@@ -100,8 +128,8 @@ fn driver(durable: bool, seed: u64) -> Driver<Rec> {
 
 fn leader(durable: bool) -> Driver<Rec> {
     let mut d = driver(durable, 1);
-    d.lead();
-    d.loaded();
+    d.lead(d.io.now);
+    d.loaded(d.io.now);
     d.io.take();
     d
 }
@@ -114,7 +142,7 @@ fn track(d: &mut Driver<Rec>, name: &str) -> String {
         properties: Some(r#"{"a":1}"#.into()),
         ..EventInput::default()
     };
-    d.enqueue(input).unwrap()
+    d.enqueue(d.io.now, input).unwrap()
 }
 
 const OK: &[u8] = br#"{"success":true,"accepted":1,"failed":0,"errors":[],"warnings":[]}"#;
@@ -127,34 +155,37 @@ fn a_tick_of_tracks_is_one_drive_and_every_event_is_stored_then_deleted() {
         .collect();
     assert_eq!(d.io.schedules, 1, "one drive per tick, however many calls");
     assert!(d.io.calls.is_empty(), "enqueue itself does no IO");
-    d.drive();
+    d.drive(d.io.now);
     let calls = d.io.take();
-    let puts: Vec<_> = ids.iter().map(|m| Call::Put(m.clone(), false)).collect();
-    assert_eq!(calls[..3], puts[..]);
+    let Call::Put(record, ..) = &calls[0] else {
+        panic!("{calls:?}")
+    };
+    let puts: Vec<_> = (0..3)
+        .map(|i| Call::Put(record.clone(), ids[i].clone(), false))
+        .collect();
+    assert_eq!(calls[..3], puts[..], "one record for the tick");
     assert_eq!(
         calls[3],
         Call::Arm(Some(10_000)),
         "the flush interval, one timer"
     );
 
-    d.flush(7);
+    d.flush(d.io.now, 7);
     let sends = d.io.sends();
     assert_eq!(sends.len(), 1);
     d.io.take();
-    d.response(sends[0], 200, None, OK.to_vec());
+    d.response(d.io.now, sends[0], 200, None, OK.to_vec());
     let calls = d.io.take();
     for m in &ids {
-        assert!(
-            calls.contains(&Call::Delete(m.clone())),
-            "{m} not deleted: {calls:?}"
-        );
+        let remove = Call::Remove(record.clone(), m.clone());
+        assert!(calls.contains(&remove), "{m} not removed: {calls:?}");
     }
     assert!(calls.contains(&Call::Emit(Note::Delivered(ids.clone()))));
     assert!(
         calls.contains(&Call::Resolve(7)),
         "flush resolved after the ack"
     );
-    assert!(d.io.stored.is_empty());
+    assert!(d.io.store.is_empty());
     assert_eq!(d.stats()[..4], [0.0, 0.0, 3.0, 0.0]);
 }
 
@@ -162,17 +193,17 @@ fn a_tick_of_tracks_is_one_drive_and_every_event_is_stored_then_deleted() {
 fn a_flush_waits_only_for_events_queued_before_it() {
     let mut d = leader(false);
     track(&mut d, "Before");
-    d.flush(1);
+    d.flush(d.io.now, 1);
     track(&mut d, "After");
     let sends = d.io.sends();
     assert_eq!(sends.len(), 1);
     d.io.take();
-    d.response(sends[0], 200, None, OK.to_vec());
+    d.response(d.io.now, sends[0], 200, None, OK.to_vec());
     assert!(
         d.io.take().contains(&Call::Resolve(1)),
         "the later event must not hold the flush"
     );
-    d.flush(2);
+    d.flush(d.io.now, 2);
     assert!(
         !d.io.calls.contains(&Call::Resolve(2)),
         "one event still waits"
@@ -183,15 +214,15 @@ fn a_flush_waits_only_for_events_queued_before_it() {
 fn a_network_failure_retries_with_the_same_bytes() {
     let mut d = leader(true);
     track(&mut d, "Flaky");
-    d.flush(1);
+    d.flush(d.io.now, 1);
     let first = d.io.bodies[0].clone();
-    d.failure(first.0);
+    d.failure(d.io.now, first.0);
     assert!(
-        !d.io.take().iter().any(|c| matches!(c, Call::Delete(_))),
+        !d.io.take().iter().any(|c| matches!(c, Call::Remove(..))),
         "kept for the retry"
     );
     d.io.now += 400_000; // past any backoff
-    d.timer();
+    d.timer(d.io.now);
     let (_, again) = d.io.bodies.last().unwrap().clone();
     assert_eq!(again, first.1, "same body, same messageId");
 }
@@ -200,7 +231,7 @@ fn a_network_failure_retries_with_the_same_bytes() {
 fn memory_only_clients_store_nothing() {
     let mut d = leader(false);
     track(&mut d, "Ephemeral");
-    d.drive();
+    d.drive(d.io.now);
     assert!(!d.io.calls.iter().any(|c| matches!(c, Call::Put(..))));
     assert_eq!(d.stats()[7], 0.0);
 }
@@ -217,11 +248,11 @@ fn unload_sends_within_the_keepalive_budget_left() {
             properties: Some(["{\"b\":\"", &blob, "\"}"].concat()),
             ..EventInput::default()
         };
-        d.enqueue(input).unwrap();
+        d.enqueue(d.io.now, input).unwrap();
     }
-    d.drive();
+    d.drive(d.io.now);
     d.io.take();
-    d.hidden();
+    d.hidden(d.io.now);
     let first: Vec<(bool, usize)> =
         d.io.calls
             .iter()
@@ -238,7 +269,7 @@ fn unload_sends_within_the_keepalive_budget_left() {
     assert!(used <= KEEPALIVE_BUDGET, "{used} bytes over the budget");
     d.io.take();
     // Hidden again while those are in flight: only what is left of the budget.
-    d.hidden();
+    d.hidden(d.io.now);
     let more: usize =
         d.io.calls
             .iter()
@@ -261,26 +292,28 @@ fn unload_sends_within_the_keepalive_budget_left() {
 fn a_follower_hands_its_events_over_and_settles_them_from_the_leader() {
     let mut f = driver(true, 2);
     let mut l = driver(true, 3);
-    l.lead();
-    l.loaded();
+    l.lead(l.io.now);
+    l.loaded(l.io.now);
     let m = track(&mut f, "From a follower");
-    f.drive();
+    f.drive(f.io.now);
     assert!(
-        f.io.calls.contains(&Call::Put(m.clone(), true)),
+        f.io.calls
+            .iter()
+            .any(|c| matches!(c, Call::Put(_, k, true) if *k == m)),
         "shared once committed"
     );
     assert!(f.io.sends().is_empty(), "a follower never sends");
-    f.flush(9);
+    f.flush(f.io.now, 9);
     assert!(f.io.calls.contains(&Call::AskFlush));
 
     // The leader receives the committed record and sends it at once (the follower waits).
-    let (key, value) = f.io.stored[0].clone();
-    l.restore(key, &value, false);
-    l.flush_now();
+    let (record, key, value) = f.io.stored()[0].clone();
+    l.restore(l.io.now, record.clone(), key, &value, false, 0);
+    l.flush_now(l.io.now);
     let sends = l.io.sends();
     assert_eq!(sends.len(), 1);
     l.io.take();
-    l.response(sends[0], 200, None, OK.to_vec());
+    l.response(l.io.now, sends[0], 200, None, OK.to_vec());
     let settled = l.io.calls.iter().find_map(|c| match c {
         Call::Settled(d, f) => Some((d.clone(), f.clone())),
         _ => None,
@@ -293,7 +326,7 @@ fn a_follower_hands_its_events_over_and_settles_them_from_the_leader() {
     for m in delivered.clone() {
         f.settled(m, String::new(), String::new());
     }
-    f.drive();
+    f.drive(f.io.now);
     let calls = f.io.take();
     assert!(calls.contains(&Call::Emit(Note::Delivered(vec![m.clone()]))));
     assert!(
@@ -303,7 +336,7 @@ fn a_follower_hands_its_events_over_and_settles_them_from_the_leader() {
     assert_eq!(f.stats()[..3], [0.0, 0.0, 1.0]);
     // Told twice (a late message): nothing happens twice.
     f.settled(delivered[0].clone(), String::new(), String::new());
-    f.drive();
+    f.drive(f.io.now);
     assert!(!f
         .io
         .take()
@@ -325,23 +358,17 @@ fn a_follower_hands_its_events_over_and_settles_them_from_the_leader() {
 fn a_follower_that_becomes_leader_sends_its_own_and_the_stored_events_once() {
     let mut f = driver(true, 4);
     let own = track(&mut f, "Own");
-    f.drive();
+    f.drive(f.io.now);
     // Another tab's record, left in the store by a leader that closed.
     let mut other = driver(true, 5);
     let theirs = track(&mut other, "Theirs");
-    other.drive();
-    f.lead();
-    for (k, v) in other
-        .io
-        .stored
-        .clone()
-        .into_iter()
-        .chain(f.io.stored.clone())
-    {
-        f.restore(k, &v, true); // its own record is in the store too: de-duplicated
+    other.drive(other.io.now);
+    f.lead(f.io.now);
+    for (r, k, v) in other.io.stored().into_iter().chain(f.io.stored()) {
+        f.restore(f.io.now, r.clone(), k, &v, true, 0); // its own record is in the store too: de-duplicated
     }
-    f.loaded();
-    f.flush(1);
+    f.loaded(f.io.now);
+    f.flush(f.io.now, 1);
     assert_eq!(f.io.sends().len(), 1);
     let body = String::from_utf8(f.io.bodies[0].1.clone()).unwrap();
     assert_eq!(body.matches(&own).count(), 1, "{body}");
@@ -352,19 +379,19 @@ fn a_follower_that_becomes_leader_sends_its_own_and_the_stored_events_once() {
 fn a_flush_asked_before_the_load_covers_the_stored_queue() {
     let mut old = driver(true, 8);
     track(&mut old, "Left behind");
-    old.drive();
+    old.drive(old.io.now);
     let mut d = driver(true, 9);
     track(&mut d, "Own, tracked as a follower");
-    d.drive();
-    d.flush(1); // as a follower: reaches a leader that is going away, or nobody
-    d.lead(); // leading, its own flushed event leaves at once
+    d.drive(d.io.now);
+    d.flush(d.io.now, 1); // as a follower: reaches a leader that is going away, or nobody
+    d.lead(d.io.now); // leading, its own flushed event leaves at once
     let own = d.io.sends();
     assert_eq!(own.len(), 1);
-    for (k, v) in old.io.stored.clone() {
-        d.restore(k, &v, true);
+    for (r, k, v) in old.io.stored() {
+        d.restore(d.io.now, r.clone(), k, &v, true, 0);
     }
-    d.loaded();
-    d.response(own[0], 200, None, OK.to_vec());
+    d.loaded(d.io.now);
+    d.response(d.io.now, own[0], 200, None, OK.to_vec());
     assert!(
         !d.io.calls.contains(&Call::Resolve(1)),
         "the flush also waits for the stored event"
@@ -377,7 +404,7 @@ fn a_flush_asked_before_the_load_covers_the_stored_queue() {
     );
     let body = String::from_utf8(d.io.bodies[1].1.clone()).unwrap();
     assert!(body.contains("Left behind"), "{body}");
-    d.response(sends[1], 200, None, OK.to_vec());
+    d.response(d.io.now, sends[1], 200, None, OK.to_vec());
     assert!(d.io.calls.contains(&Call::Resolve(1)));
 }
 
@@ -385,14 +412,14 @@ fn a_flush_asked_before_the_load_covers_the_stored_queue() {
 fn without_a_flush_nothing_leaves_before_the_flush_rules_say_so() {
     let mut old = driver(true, 10);
     track(&mut old, "Left behind");
-    old.drive();
+    old.drive(old.io.now);
     let mut d = driver(true, 11);
     track(&mut d, "A click right after start");
-    d.lead();
-    for (k, v) in old.io.stored.clone() {
-        d.restore(k, &v, true);
+    d.lead(d.io.now);
+    for (r, k, v) in old.io.stored() {
+        d.restore(d.io.now, r.clone(), k, &v, true, 0);
     }
-    d.loaded();
+    d.loaded(d.io.now);
     assert!(
         d.io.sends().is_empty(),
         "sent before flushAt or the interval"
@@ -407,7 +434,7 @@ fn without_a_flush_nothing_leaves_before_the_flush_rules_say_so() {
 fn a_waiting_follower_asks_a_new_leader_again() {
     let mut f = driver(true, 12);
     track(&mut f, "Waiting");
-    f.flush(1);
+    f.flush(f.io.now, 1);
     f.io.take();
     f.leader_changed();
     assert_eq!(f.io.take(), vec![Call::AskFlush]);
@@ -420,42 +447,45 @@ fn a_waiting_follower_asks_a_new_leader_again() {
 fn a_leader_sends_before_the_store_is_loaded_and_never_restores_what_it_settled_meanwhile() {
     let mut d = driver(true, 6);
     let m = track(&mut d, "Early");
-    d.drive();
-    let snapshot = d.io.stored.clone(); // what a slow load of the store will return
-    d.lead();
-    d.flush(1);
+    d.drive(d.io.now);
+    let snapshot = d.io.stored(); // what a slow load of the store will return
+    d.lead(d.io.now);
+    d.flush(d.io.now, 1);
     let sends = d.io.sends();
     assert_eq!(
         sends.len(),
         1,
         "a page closed right after starting must not wait for the load"
     );
-    d.response(sends[0], 200, None, OK.to_vec());
+    d.response(d.io.now, sends[0], 200, None, OK.to_vec());
     assert!(d.io.calls.contains(&Call::Resolve(1)));
     d.io.take();
-    for (k, v) in snapshot {
-        d.restore(k, &v, true);
+    let record = snapshot[0].0.clone();
+    for (r, k, v) in snapshot {
+        d.restore(d.io.now, r.clone(), k, &v, true, 0);
     }
-    d.loaded();
+    d.loaded(d.io.now);
     assert!(
         d.io.sends().is_empty(),
         "{m} came back from the old snapshot and was sent again"
     );
-    // Deleted again: only now does the store know which record of the snapshot holds it.
-    assert!(d.io.calls.contains(&Call::Delete(m.clone())));
+    // Removed again: the snapshot may have been read before the first removal committed.
+    assert!(d.io.calls.contains(&Call::Remove(record, m.clone())));
 }
 
 #[test]
-fn a_record_the_pipeline_refuses_is_reported_and_deleted() {
+fn a_record_the_pipeline_refuses_is_reported_and_removed() {
     let mut d = driver(true, 7);
-    d.lead();
+    d.lead(d.io.now);
     let mut bad = vec![0u8; RECORD_HEADER];
     bad.extend_from_slice(b"{\"not\":\"an event\"}");
-    d.restore("m-bad".into(), &bad, true);
-    d.restore("m-short".into(), b"xy", true);
+    // Records of the one-event format: keyed by their messageId.
+    d.restore(d.io.now, "m-bad".into(), "m-bad".into(), &bad, true, 0);
+    d.restore(d.io.now, "m-short".into(), "m-short".into(), b"xy", true, 0);
+    d.drive(d.io.now);
     let calls = d.io.take();
-    assert!(calls.contains(&Call::Delete("m-bad".into())));
-    assert!(calls.contains(&Call::Delete("m-short".into())));
+    assert!(calls.contains(&Call::Remove("m-bad".into(), "m-bad".into())));
+    assert!(calls.contains(&Call::Remove("m-short".into(), "m-short".into())));
     assert!(calls.iter().any(|c| matches!(c, Call::Emit(Note::Failed(m, code, _)) if m == "m-bad" && code == "E_INVALID_EVENT")));
 }
 
@@ -465,7 +495,7 @@ fn a_store_failure_warns_once_and_memory_carries_on() {
     assert!(d.store_failed(), "the first failure is reported");
     assert!(!d.store_failed(), "and only the first");
     track(&mut d, "After");
-    d.drive();
+    d.drive(d.io.now);
     assert!(!d.io.calls.iter().any(|c| matches!(c, Call::Put(..))));
     assert_eq!(d.stats()[7], 0.0);
 }
@@ -474,11 +504,11 @@ fn a_store_failure_warns_once_and_memory_carries_on() {
 fn shutdown_resolves_after_the_last_response_and_releases() {
     let mut d = leader(true);
     track(&mut d, "Last");
-    d.shutdown(5);
+    d.shutdown(d.io.now, 5);
     let sends = d.io.sends();
     assert_eq!(sends.len(), 1, "what is queued leaves at once");
     assert!(!d.io.calls.contains(&Call::Release));
-    d.response(sends[0], 200, None, OK.to_vec());
+    d.response(d.io.now, sends[0], 200, None, OK.to_vec());
     let calls = d.io.take();
     let release = calls
         .iter()
@@ -497,12 +527,12 @@ fn shutdown_resolves_after_the_last_response_and_releases() {
 fn a_stale_response_is_ignored() {
     let mut d = leader(false);
     track(&mut d, "Once");
-    d.flush(1);
+    d.flush(d.io.now, 1);
     let id = d.io.sends()[0];
-    d.response(id, 200, None, OK.to_vec());
+    d.response(d.io.now, id, 200, None, OK.to_vec());
     d.io.take();
-    d.response(id, 200, None, OK.to_vec());
-    d.failure(id);
+    d.response(d.io.now, id, 200, None, OK.to_vec());
+    d.failure(d.io.now, id);
     assert!(d.io.take().is_empty());
 }
 
@@ -510,9 +540,9 @@ fn a_stale_response_is_ignored() {
 fn leaving_sends_then_steps_down_until_led_again() {
     let mut d = leader(true);
     track(&mut d, "Before leaving");
-    d.drive();
+    d.drive(d.io.now);
     d.io.take();
-    d.leave();
+    d.leave(d.io.now);
     let unload = d.io.sends();
     assert_eq!(unload.len(), 1);
     assert!(d
@@ -521,13 +551,13 @@ fn leaving_sends_then_steps_down_until_led_again() {
         .contains(&Call::Send(unload[0], true, d.io.bodies[0].1.len())));
     assert!(!d.is_leader(), "the lock can be let go");
     // Restored from the back/forward cache: the unload request's answer arrives.
-    d.response(unload[0], 200, None, OK.to_vec());
+    d.response(d.io.now, unload[0], 200, None, OK.to_vec());
     d.io.take();
     track(&mut d, "After coming back");
-    d.flush(1);
+    d.flush(d.io.now, 1);
     assert!(d.io.sends().is_empty(), "not the leader: nothing leaves");
-    d.lead();
-    d.loaded();
+    d.lead(d.io.now);
+    d.loaded(d.io.now);
     assert_eq!(d.io.sends().len(), 1, "leading again, it sends what waited");
 }
 
@@ -535,13 +565,13 @@ fn leaving_sends_then_steps_down_until_led_again() {
 fn leaving_holds_back_every_event_still_in_flight_for_the_next_leader() {
     let mut d = leader(true);
     let first = track(&mut d, "In flight");
-    d.flush(1); // its request leaves now and gets no answer before the page is left
+    d.flush(d.io.now, 1); // its request leaves now and gets no answer before the page is left
     assert_eq!(d.io.sends().len(), 1);
     let queued = track(&mut d, "Queued");
-    d.drive();
+    d.drive(d.io.now);
     d.io.take();
     d.io.now = 5_000;
-    d.leave();
+    d.leave(d.io.now);
     let calls = d.io.take();
     let holds: Vec<_> = calls
         .iter()
@@ -558,13 +588,13 @@ fn leaving_holds_back_every_event_still_in_flight_for_the_next_leader() {
 
     // Nothing in flight when leaving: nothing to hold.
     let mut d = leader(true);
-    d.leave();
+    d.leave(d.io.now);
     assert!(!d.io.calls.iter().any(|c| matches!(c, Call::Hold(..))));
     // A follower sends nothing, so it holds nothing.
     let mut f = driver(true, 3);
     track(&mut f, "Follower's");
-    f.drive();
-    f.leave();
+    f.drive(f.io.now);
+    f.leave(f.io.now);
     assert!(!f.io.calls.iter().any(|c| matches!(c, Call::Hold(..))));
 }
 
@@ -579,8 +609,8 @@ fn an_amplitude_throttle_warns_which_identity_waits_and_until_when() {
         ..Rec::default()
     };
     let mut d = Driver::new(Pipeline::new(config).unwrap(), io, false);
-    d.lead();
-    d.loaded();
+    d.lead(d.io.now);
+    d.loaded(d.io.now);
     let input = EventInput {
         kind: EventKind::Track,
         event: Some("Clicked".into()),
@@ -588,12 +618,12 @@ fn an_amplitude_throttle_warns_which_identity_waits_and_until_when() {
         anonymous_id: Some("device-12345".into()),
         ..EventInput::default()
     };
-    d.enqueue(input).unwrap();
-    d.flush(1);
+    d.enqueue(d.io.now, input).unwrap();
+    d.flush(d.io.now, 1);
     let (id, _) = d.io.bodies[0].clone();
     d.io.take();
     let body = br#"{"code":429,"error":"Too many requests for some devices and users","eps_threshold":30,"throttled_devices":{},"throttled_users":{"user-12345":31},"throttled_events":[0]}"#;
-    d.response(id, 429, None, body.to_vec());
+    d.response(d.io.now, id, 429, None, body.to_vec());
     let message =
         d.io.take()
             .into_iter()
@@ -609,5 +639,310 @@ fn an_amplitude_throttle_warns_which_identity_waits_and_until_when() {
     assert!(
         until > 1_000,
         "the pause ends after now (1000), got {until}"
+    );
+}
+
+// ---- The store's records: which record each put lands in, events taken out of their records
+// as they settle, records adopted from the store and from followers, and the hold. `Rec::store`
+// is the store as the puts and removals leave it (a record emptied is deleted, as the store
+// does).
+
+/// A durable leader whose batches leave at `flush_at` events and carry `per_request` at most
+/// (by a byte limit that `track_big`'s events fill).
+fn leader_at(flush_at: usize, per_request: usize, seed: u64) -> Driver<Rec> {
+    let mut probe = leader(false);
+    track_big(&mut probe, "E0");
+    probe.flush(probe.io.now, 0);
+    let one = probe.io.bodies[0].1.len();
+    let config = Config {
+        seed,
+        flush_at,
+        // Each further event adds its bytes and a comma; names differ by a few bytes.
+        max_batch_bytes: one + (per_request - 1) * (one - 5) + 10,
+        max_in_flight: 4,
+        ..Config::new(Protocol::V1Batch, "uk_live_t")
+    };
+    let io = Rec {
+        now: 1_000,
+        ..Rec::default()
+    };
+    let mut d = Driver::new(Pipeline::new(config).unwrap(), io, true);
+    d.lead(d.io.now);
+    d.loaded(d.io.now);
+    d.io.take();
+    d
+}
+
+/// An event of about 1 KiB (a request carries 1,024 bytes at least).
+fn track_big(d: &mut Driver<Rec>, name: &str) -> String {
+    let input = EventInput {
+        kind: EventKind::Track,
+        event: Some(name.into()),
+        anonymous_id: Some("anon-1".into()),
+        properties: Some(["{\"pad\":\"", &"x".repeat(1_100), "\"}"].concat()),
+        ..EventInput::default()
+    };
+    d.enqueue(d.io.now, input).unwrap()
+}
+
+fn ok(accepted: usize) -> Vec<u8> {
+    let text = r#"{"success":true,"accepted":N,"failed":0,"errors":[],"warnings":[]}"#;
+    text.replace('N', &accepted.to_string()).into_bytes()
+}
+
+/// A value as a driver stores it, for an event this pipeline accepts.
+fn stored_value(seed: u64, name: &str) -> (String, Vec<u8>) {
+    let mut other = driver(true, seed);
+    let m = track(&mut other, name);
+    other.drive(other.io.now);
+    let (_, key, value) = other.io.stored().remove(0);
+    assert_eq!(key, m);
+    (key, value)
+}
+
+/// The last timer the driver armed.
+fn armed(d: &Driver<Rec>) -> Option<&Call> {
+    d.io.calls.iter().rev().find(|c| matches!(c, Call::Arm(_)))
+}
+
+#[test]
+fn each_drive_is_one_record_and_settled_events_are_taken_out_of_it() {
+    let mut d = leader_at(2, 2, 20);
+    let ids: Vec<String> = (0..3)
+        .map(|i| track_big(&mut d, &format!("E{i}")))
+        .collect();
+    d.drive(d.io.now);
+    let records = d.io.records();
+    assert_eq!(records.len(), 1, "one record for the drive: {records:?}");
+    let (record, held) = records[0].clone();
+    assert_eq!(held, ids);
+    // The first two leave together (flushAt 2); the third waits.
+    let sends = d.io.sends();
+    assert_eq!(sends.len(), 1);
+    d.io.take();
+    d.response(d.io.now, sends[0], 200, None, ok(2));
+    let removed: Vec<_> = ids[..2]
+        .iter()
+        .map(|m| Call::Remove(record.clone(), m.clone()))
+        .collect();
+    let calls = d.io.take();
+    assert_eq!(
+        calls
+            .iter()
+            .filter(|c| matches!(c, Call::Remove(..)))
+            .collect::<Vec<_>>(),
+        removed.iter().collect::<Vec<_>>(),
+        "each delivered event taken out of the record that holds it"
+    );
+    assert_eq!(d.io.records(), [(record.clone(), vec![ids[2].clone()])]);
+    // The next drive's events make a record of their own.
+    let later = track_big(&mut d, "E9");
+    d.drive(d.io.now);
+    let records = d.io.records();
+    assert_eq!(records.len(), 2, "{records:?}");
+    let (other, _) = records.iter().find(|(r, _)| *r != record).unwrap();
+    let theirs = &records.iter().find(|(r, _)| r == other).unwrap().1;
+    assert_eq!(*theirs, vec![later.clone()]);
+    // With it, two are queued: they leave together, and each leaves its own record.
+    let sends = d.io.sends();
+    assert_eq!(sends.len(), 1);
+    d.io.take();
+    d.response(d.io.now, sends[0], 200, None, ok(2));
+    let calls = d.io.take();
+    assert!(calls.contains(&Call::Remove(record, ids[2].clone())));
+    assert!(calls.contains(&Call::Remove(other.clone(), later)));
+    assert!(d.io.store.is_empty(), "{:?}", d.io.records());
+}
+
+#[test]
+fn a_messageid_queued_twice_is_stored_once() {
+    let mut d = leader(true);
+    let input = || EventInput {
+        kind: EventKind::Track,
+        event: Some("Twice".into()),
+        message_id: Some("m-twice".into()),
+        anonymous_id: Some("anon-1".into()),
+        ..EventInput::default()
+    };
+    d.enqueue(d.io.now, input()).unwrap();
+    d.enqueue(d.io.now, input()).unwrap();
+    d.drive(d.io.now);
+    assert_eq!(d.io.stored().len(), 1, "{:?}", d.io.calls);
+    d.flush(d.io.now, 1);
+    d.response(d.io.now, d.io.sends()[0], 200, None, OK.to_vec());
+    assert!(d.io.store.is_empty(), "nothing left behind");
+}
+
+#[test]
+fn a_follower_shares_its_record_and_the_leader_takes_its_events_out() {
+    let mut f = driver(true, 22);
+    let mine = [track_big(&mut f, "F0"), track_big(&mut f, "F1")];
+    f.drive(f.io.now);
+    let records = f.io.records();
+    assert_eq!(records.len(), 1);
+    let record = records[0].0.clone();
+    let puts: Vec<_> = mine
+        .iter()
+        .map(|m| Call::Put(record.clone(), m.clone(), true))
+        .collect();
+    assert_eq!(f.io.take()[..2], puts[..], "one record, to be shared");
+    // The leader, one event a request, shares the follower's store (one IndexedDB).
+    let mut l = leader_at(1, 1, 23);
+    l.io.store = f.io.store.clone();
+    for (r, k, v) in f.io.stored() {
+        l.restore(l.io.now, r, k, &v, false, 0);
+    }
+    l.drive(l.io.now);
+    let sends = l.io.sends();
+    assert_eq!(sends.len(), 2);
+    l.io.take();
+    l.response(l.io.now, sends[0], 200, None, ok(1));
+    let first = l.io.bodies[0].1.clone();
+    let (done, left) = if String::from_utf8_lossy(&first).contains(&mine[0]) {
+        (&mine[0], &mine[1])
+    } else {
+        (&mine[1], &mine[0])
+    };
+    assert_eq!(
+        l.io.take()
+            .into_iter()
+            .filter(|c| matches!(c, Call::Put(..) | Call::Remove(..)))
+            .collect::<Vec<_>>(),
+        [Call::Remove(record.clone(), done.clone())],
+        "the leader takes the follower's event out of the follower's record"
+    );
+    assert_eq!(l.io.records(), [(record.clone(), vec![left.clone()])]);
+    l.response(l.io.now, sends[1], 200, None, ok(1));
+    assert!(l.io.store.is_empty());
+    // The follower hears, and only forgets: the record is the leader's to update.
+    for m in &mine {
+        f.settled(m.clone(), String::new(), String::new());
+    }
+    f.drive(f.io.now);
+    assert!(
+        !f.io
+            .calls
+            .iter()
+            .any(|c| matches!(c, Call::Put(..) | Call::Remove(..))),
+        "{:?}",
+        f.io.calls
+    );
+}
+
+#[test]
+fn records_loaded_from_the_store_keep_their_key_and_lose_what_is_not_ours() {
+    let (a, value) = stored_value(24, "Left behind");
+    let (b, legacy) = stored_value(25, "Left by an earlier release");
+    let mut d = driver(true, 26);
+    d.lead(d.io.now);
+    // A record of the current format with one event of ours and one that is not, and a record
+    // of the one-event format (keyed by its messageId).
+    d.io.store.insert(
+        "b-old".into(),
+        vec![(a.clone(), value), ("m-junk".into(), b"xy".to_vec())],
+    );
+    d.io.store.insert(b.clone(), vec![(b.clone(), legacy)]);
+    for (r, k, v) in d.io.stored() {
+        d.restore(d.io.now, r, k, &v, true, 0);
+    }
+    d.loaded(d.io.now);
+    assert!(d
+        .io
+        .calls
+        .contains(&Call::Remove("b-old".into(), "m-junk".into())));
+    let mut want = vec![
+        ("b-old".to_string(), vec![a.clone()]),
+        (b.clone(), vec![b.clone()]),
+    ];
+    want.sort();
+    assert_eq!(d.io.records(), want);
+    d.flush(d.io.now, 1);
+    let sends = d.io.sends();
+    assert_eq!(sends.len(), 1);
+    d.response(d.io.now, sends[0], 200, None, ok(2));
+    assert!(d.io.calls.contains(&Call::Remove("b-old".into(), a)));
+    assert!(d.io.calls.contains(&Call::Remove(b.clone(), b)));
+    assert!(d.io.store.is_empty());
+}
+
+/// A store left by a page whose request carried `a` when it was left (held until `until`), and
+/// that had `b` queued; a leader restoring it.
+fn left_in_flight(until: Millis) -> (Driver<Rec>, String, String) {
+    let (a, va) = stored_value(27, "In flight when the page was left");
+    let (b, vb) = stored_value(28, "Queued when the page was left");
+    let mut d = driver(true, 29);
+    d.io.store
+        .insert("b-left".into(), vec![(a.clone(), va), (b.clone(), vb)]);
+    d.lead(d.io.now);
+    for (r, k, v) in d.io.stored() {
+        let held = if k == a { until } else { 0 };
+        d.restore(d.io.now, r, k, &v, true, held);
+    }
+    d.loaded(d.io.now);
+    (d, a, b)
+}
+
+#[test]
+fn events_left_in_flight_are_held_until_the_timer_then_loaded_again_and_sent_at_once() {
+    let until = 1_000 + 4_000;
+    let (mut d, a, b) = left_in_flight(until);
+    assert_eq!(
+        armed(&d),
+        Some(&Call::Arm(Some(4_000))),
+        "the timer wakes the driver when the hold ends"
+    );
+    // A flush now sends only what is not held.
+    d.flush(d.io.now, 1);
+    let sends = d.io.sends();
+    assert_eq!(sends.len(), 1);
+    let body = String::from_utf8(d.io.bodies[0].1.clone()).unwrap();
+    assert!(body.contains(&b) && !body.contains(&a), "{body}");
+    d.io.take();
+    d.response(d.io.now, sends[0], 200, None, ok(1));
+    // The held event keeps its place in its record.
+    assert_eq!(d.io.records(), [("b-left".to_string(), vec![a.clone()])]);
+    // A timer that fires early releases nothing.
+    d.io.now += 1_000;
+    d.timer(d.io.now);
+    assert!(!d.io.take().contains(&Call::Reload));
+    // Its time: the store is loaded again (the JavaScript calls lead, restore, loaded), and
+    // what it held leaves at once, not after the flush interval.
+    d.io.now = until;
+    d.timer(d.io.now);
+    assert_eq!(d.io.take(), [Call::Reload]);
+    d.lead(d.io.now);
+    for (r, k, v) in d.io.stored() {
+        d.restore(d.io.now, r, k, &v, true, 0);
+    }
+    d.loaded(d.io.now);
+    let sends = d.io.sends();
+    assert_eq!(sends.len(), 1, "{:?}", d.io.calls);
+    let body = String::from_utf8(d.io.bodies[1].1.clone()).unwrap();
+    assert!(body.contains(&a), "{body}");
+    d.response(d.io.now, sends[0], 200, None, ok(1));
+    assert!(d.io.store.is_empty());
+}
+
+#[test]
+fn a_page_left_during_the_hold_does_not_load_again_and_the_next_load_holds_afresh() {
+    let until = 1_000 + 4_000;
+    let (mut d, a, _) = left_in_flight(until);
+    // Left (bfcache) before the hold ends: not leading, nothing is loaded or sent.
+    d.leave(d.io.now);
+    d.io.take();
+    d.io.now = until;
+    d.timer(d.io.now);
+    assert!(!d.io.calls.contains(&Call::Reload));
+    // Back, it leads again: the next load holds what is still held, and the timer ends it.
+    d.lead(d.io.now);
+    for (r, k, v) in d.io.stored() {
+        let held = if k == a { until + 2_000 } else { 0 };
+        d.restore(d.io.now, r, k, &v, true, held);
+    }
+    d.loaded(d.io.now);
+    assert_eq!(armed(&d), Some(&Call::Arm(Some(2_000))));
+    assert!(
+        d.io.store.contains_key("b-left"),
+        "the held event stays stored"
     );
 }

@@ -1,0 +1,223 @@
+//! The numbering of the wasm boundary, declared once: what each number means when src/js.rs and
+//! the JavaScript (`src/web/js/abi.js`) pass one to the other. The JavaScript module is kept by
+//! hand, because it is bundled and minified with the rest of the client; the test below renders
+//! it from these tables and fails on any difference, so a number changed on one side only never
+//! reaches a build.
+
+use crate::core::{EventKind, Protocol};
+
+/// The driver inputs that carry at most one number (the `on` export): one export instead of a
+/// dozen, each a few bytes of wasm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Input {
+    Drive = 0,
+    Timer = 1,
+    Hidden = 2,
+    Leave = 3,
+    Lead = 4,
+    Loaded = 5,
+    LeaderChanged = 6,
+    FlushNow = 7,
+    /// The store failed: answers 1 the first time (the caller warns once), else 0.
+    StoreFailed = 8,
+    /// `flush()` resolving waiter `arg`; answers 0 once the client is shut down, else 1.
+    Flush = 9,
+    /// `shutdown()` resolving waiter `arg`.
+    Shutdown = 10,
+    /// Request `arg` got no HTTP response.
+    Failure = 11,
+    /// `Stat + i` answers `stats()[i]`, in [`Stat`] order.
+    Stat = 16,
+}
+
+impl Input {
+    /// Every input with its JavaScript name.
+    pub const ALL: [(Input, &'static str); 13] = [
+        (Input::Drive, "DRIVE"),
+        (Input::Timer, "TIMER"),
+        (Input::Hidden, "HIDDEN"),
+        (Input::Leave, "LEAVE"),
+        (Input::Lead, "LEAD"),
+        (Input::Loaded, "LOADED"),
+        (Input::LeaderChanged, "LEADER_CHANGED"),
+        (Input::FlushNow, "FLUSH_NOW"),
+        (Input::StoreFailed, "STORE_FAILED"),
+        (Input::Flush, "FLUSH"),
+        (Input::Shutdown, "SHUTDOWN"),
+        (Input::Failure, "FAILURE"),
+        (Input::Stat, "STAT"),
+    ];
+}
+
+/// The numbers `create` reads with the `number` import, by index: the numeric options in
+/// [`OPTIONS`] order (-1: not given, keep the core's default), then these four.
+pub mod number {
+    /// Index into [`super::PROTOCOLS`].
+    pub const PROTOCOL: u32 = 10;
+    /// 1: IndexedDB, 0: memory.
+    pub const DURABLE: u32 = 11;
+    /// The RNG seed's high and low 32 bits.
+    pub const SEED_HIGH: u32 = 12;
+    pub const SEED_LOW: u32 = 13;
+}
+
+/// The numeric options of `createClient`, in the order `create` reads them.
+pub const OPTIONS: [&str; 10] = [
+    "flushAt",
+    "flushIntervalMs",
+    "maxBatchBytes",
+    "maxInFlight",
+    "maxQueueEvents",
+    "maxQueueBytes",
+    "backoffBaseMs",
+    "backoffMaxMs",
+    "giveUpAfterMs",
+    "quotaProbeMs",
+];
+
+/// `stats()`'s fields, in the order of `Driver::stats`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(usize)]
+pub enum Stat {
+    Queued,
+    InFlight,
+    Delivered,
+    Failed,
+    Retried,
+    RateLimitedUntil,
+    QuotaHeldUntil,
+    Stored,
+}
+
+impl Stat {
+    /// Every field with its JavaScript name, in order.
+    pub const ALL: [(Stat, &'static str); 8] = [
+        (Stat::Queued, "queued"),
+        (Stat::InFlight, "inFlight"),
+        (Stat::Delivered, "delivered"),
+        (Stat::Failed, "failed"),
+        (Stat::Retried, "retried"),
+        (Stat::RateLimitedUntil, "rateLimitedUntil"),
+        (Stat::QuotaHeldUntil, "quotaHeldUntil"),
+        (Stat::Stored, "stored"),
+    ];
+}
+
+/// What the `emit` import's `kind` means: a note for the application's listeners, named as
+/// `client.on(type)` takes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
+pub enum NoteKind {
+    Delivered,
+    Failed,
+    RateLimited,
+    QuotaHeld,
+    Warning,
+}
+
+impl NoteKind {
+    /// Every kind with its JavaScript name, in order.
+    pub const ALL: [(NoteKind, &'static str); 5] = [
+        (NoteKind::Delivered, "delivered"),
+        (NoteKind::Failed, "failed"),
+        (NoteKind::RateLimited, "rateLimited"),
+        (NoteKind::QuotaHeld, "quotaHeld"),
+        (NoteKind::Warning, "warning"),
+    ];
+}
+
+/// The `protocol` option, by index.
+pub const PROTOCOLS: [(Protocol, &str); 3] = [
+    (Protocol::V1Batch, "v1-batch"),
+    (Protocol::AmplitudeHttpV2, "amplitude-http-v2"),
+    (Protocol::AmplitudeBatch, "amplitude-batch"),
+];
+
+/// The `kind` of the `enqueue` export indexes `EventKind::ALL`; the JavaScript names its
+/// methods after these.
+pub const KINDS: [EventKind; 6] = EventKind::ALL;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn list(items: impl IntoIterator<Item = impl AsRef<str>>) -> String {
+        let quoted: Vec<String> = items
+            .into_iter()
+            .map(|s| ["\"", s.as_ref(), "\""].concat())
+            .collect();
+        ["[", &quoted.join(", "), "]"].concat()
+    }
+
+    /// The lines of src/web/js/abi.js that carry numbers and names, as these tables make them.
+    fn expected() -> Vec<String> {
+        let mut out = Vec::new();
+        for (input, name) in Input::ALL {
+            out.push(format!("export const {name} = {};", input as u32));
+        }
+        out.push(format!("export const OPTIONS = {};", list(OPTIONS)));
+        for (name, n) in [
+            ("PROTOCOL", number::PROTOCOL),
+            ("DURABLE", number::DURABLE),
+            ("SEED_HIGH", number::SEED_HIGH),
+            ("SEED_LOW", number::SEED_LOW),
+        ] {
+            out.push(format!("export const {name} = {n};"));
+        }
+        out.push(format!(
+            "export const STATS = {};",
+            list(Stat::ALL.map(|s| s.1))
+        ));
+        out.push(format!(
+            "export const EVENTS = {};",
+            list(NoteKind::ALL.map(|n| n.1))
+        ));
+        out.push(format!(
+            "export const PROTOCOLS = {};",
+            list(PROTOCOLS.map(|p| p.1))
+        ));
+        for (i, kind) in KINDS.iter().enumerate() {
+            out.push(format!(
+                "export const {} = {i};",
+                kind.as_str().to_uppercase()
+            ));
+        }
+        out
+    }
+
+    #[test]
+    fn the_javascript_table_says_what_the_rust_one_says() {
+        let js = include_str!("js/abi.js");
+        let found: Vec<String> = js
+            .lines()
+            .filter(|l| l.starts_with("export "))
+            .map(String::from)
+            .collect();
+        let want = expected();
+        assert!(
+            found == want,
+            "src/web/js/abi.js does not match src/web/abi.rs; its export lines should be:\n{}",
+            want.join("\n")
+        );
+    }
+
+    #[test]
+    fn the_tables_are_complete_and_in_order() {
+        // Numbered from 0 without gaps, except the stats, which sit above the rest.
+        for (i, (input, _)) in Input::ALL[..12].iter().enumerate() {
+            assert_eq!(*input as u32, i as u32);
+        }
+        assert!(Input::Stat as u32 > Input::Failure as u32);
+        assert_eq!(number::PROTOCOL as usize, OPTIONS.len());
+        for (i, (stat, _)) in Stat::ALL.iter().enumerate() {
+            assert_eq!(*stat as usize, i);
+        }
+        for (i, (note, _)) in NoteKind::ALL.iter().enumerate() {
+            assert_eq!(*note as usize, i);
+        }
+        for (i, (p, _)) in PROTOCOLS.iter().enumerate() {
+            assert_eq!(PROTOCOLS.iter().position(|q| q.0 == *p), Some(i));
+        }
+    }
+}

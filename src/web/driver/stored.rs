@@ -1,0 +1,105 @@
+//! The driver's side of the store: this drive's events written as one record, settled events
+//! taken out of their records, stored events queued again, and the ones held back released when
+//! their time comes. [`Records`](super::Records) keeps the account.
+
+use super::{Driver, Io, Note, RECORD_HEADER, RELEASING};
+use crate::core::{Millis, StoredEvent};
+use crate::prelude::*;
+use crate::web::records::Entry;
+
+impl<I: Io> Driver<I> {
+    /// Re-admits stored event `key` of record `record`: from the store when leading
+    /// (`from_store`), or posted by a follower. `held_until`: the time before which it must not
+    /// be sent (a page was left with it in flight), or 0. A value that is not ours, or that the
+    /// pipeline refuses (reported failed), is taken out of its record.
+    pub fn restore(
+        &mut self,
+        now: Millis,
+        record: String,
+        key: String,
+        value: &[u8],
+        from_store: bool,
+        held_until: Millis,
+    ) {
+        if !self.leader {
+            return;
+        }
+        // Held back: loaded again once the timer says the request may be over (its record in
+        // the store keeps it meanwhile).
+        if held_until > now {
+            self.records.held_until = self.records.held_until.max(held_until);
+            return;
+        }
+        // same(): Vec::contains went through generic slice code comparing by reference.
+        let mut early = false;
+        for m in &self.settled_early {
+            early |= crate::base::json::same(m.as_bytes(), key.as_bytes());
+        }
+        // Delivered or failed while the store was loading (the snapshot still had it), or not
+        // a value of ours: nothing to send.
+        let split = value.split_at_checked(RECORD_HEADER);
+        let (Some((head, body)), false) = (split, from_store && early) else {
+            self.io.remove(&record, &key);
+            return;
+        };
+        let at = head
+            .iter()
+            .take(8)
+            .fold(0, |n, b| n << 8 | Millis::from(*b));
+        let stored = StoredEvent {
+            message_id: key.clone(),
+            enqueued_at: at,
+            body: body.to_vec(),
+        };
+        match self.pipeline.restore(now, stored) {
+            // Known already (its own, or restored before): it stays in the record it is in.
+            Ok(id) if id.0 <= self.last_id => {}
+            Ok(id) => {
+                self.last_id = id.0;
+                self.records.entries.push(Entry { key: record, id });
+            }
+            Err(e) => {
+                self.io.remove(&record, &key);
+                self.io
+                    .emit(Note::Failed(key, e.code().into(), e.message()));
+            }
+        }
+    }
+
+    /// The held events' time has come: the store is loaded again, as when this context took
+    /// the lead, and they are due at once once loaded (they were being sent when their page was
+    /// left).
+    pub(super) fn release_held(&mut self, now: Millis) {
+        let until = self.records.held_until;
+        if until > RELEASING && now >= until {
+            self.records.held_until = RELEASING;
+            self.io.reload();
+        }
+    }
+
+    /// Writes this drive's events as one record (one transaction per tick).
+    pub(super) fn persist(&mut self) {
+        // Memory only, and nobody to hand them to: nothing to store.
+        if (self.durable || !self.leader) && !self.unstored.is_empty() {
+            let record = self.records.key(self.pipeline.config().seed);
+            // By index, keeping the list's memory: a consuming loop over a taken Vec cost more.
+            let mut i = 0;
+            while let Some(&id) = self.unstored.get(i) {
+                i += 1;
+                // Gone already (delivered or evicted within the tick): nothing to keep.
+                let Some(s) = self.pipeline.stored_form(id) else {
+                    continue;
+                };
+                let mut value = Vec::with_capacity(RECORD_HEADER + s.body.len());
+                value.extend_from_slice(&s.enqueued_at.to_be_bytes());
+                value.extend_from_slice(&self.records.seq.to_be_bytes());
+                value.extend_from_slice(&s.body);
+                self.records.seq = self.records.seq.wrapping_add(1);
+                self.io.put(&record, &s.message_id, &value, !self.leader);
+                let key = record.clone();
+                self.records.entries.push(Entry { key, id });
+            }
+        }
+        self.unstored.clear();
+    }
+}

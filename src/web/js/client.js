@@ -1,0 +1,322 @@
+// The public Client: listeners, the promises the driver resolves by number, and the IO the
+// driver asks for, carried out with the wrappers beside it. src/web/driver.rs decides; this
+// carries out.
+import {
+  ALIAS, DRIVE, EVENTS, FAILURE, FLUSH, FLUSH_NOW, GROUP, HIDDEN, IDENTIFY, LEAD, LEADER_CHANGED, LEAVE, LOADED,
+  PAGE, SCREEN, SHUTDOWN, STAT, STATS, STORE_FAILED, TIMER, TRACK,
+} from "./abi.js";
+import { BatchwireError, fail, id, invalid, json, shutDown, text, time, wrap } from "./check.js";
+import { held, uuid } from "./ids.js";
+import { post, Timer } from "./net.js";
+import { IdbStore, MemoryStore, openStore } from "./store.js";
+import { lead, onHide } from "./tabs.js";
+
+const strings = (a) => (Array.isArray(a) ? a.filter((x) => typeof x === "string") : []);
+const describe = (e) => `${e?.name ?? "Error"}: ${e?.message ?? e}`;
+
+/** What createClient resolves to. Every method is safe to call with anything. */
+export class Client {
+  #d; // the Rust driver: its exports, bound to it by index.js
+  #o;
+  #max;
+  #user;
+  #on = {};
+  #early = []; // notes from before createClient resolved: nobody could listen yet
+  #headers = {};
+  #timer;
+  #store;
+  #channel;
+  #unlock;
+  #unhide;
+  #flushAfter = false;
+  #turn = 0; // counts leadership attempts: a load finishing after the page was left is dropped
+  #loading;
+  #waits = 0;
+  #waiting = new Map();
+
+  /** `o` comes from parseOptions; `headers` is JSON [name, value, ...] for every request. */
+  constructor(o, headers) {
+    this.#o = o;
+    headers = JSON.parse(headers);
+    for (let i = 0; i < headers.length; i += 2) this.#headers[headers[i]] = headers[i + 1];
+  }
+
+  /** Called once by createClient (src/js.rs) with the driver; resolves to this client. */
+  async start(d, max) {
+    this.#d = d;
+    this.#max = max;
+    this.#timer = new Timer(() => d.on(TIMER));
+    const name = "batchwire:" + this.#o.writeKey;
+    const db = this.#o.durable && (await openStore(name, 3000));
+    const share = (puts) => this.#share(puts);
+    if (db instanceof Error) this.#broke(db);
+    // Memory only when IndexedDB is not wanted or did not open: then nobody can share the queue.
+    this.#store = db && !(db instanceof Error) ? new IdbStore(db, share, (e) => this.#broke(e)) : new MemoryStore(share);
+    if (this.#store.ok) {
+      try {
+        this.#channel = new BroadcastChannel(name);
+        this.#channel.onmessage = (e) => this.#message(e.data);
+      } catch {}
+    }
+    await this.#join();
+    // Leaving, the page lets the lock go: Chrome keeps no page holding one in the back/forward
+    // cache. Back from that cache, it asks again.
+    const leave = () => {
+      this.#turn++;
+      d.on(LEAVE); // the unload send, and this tick's records to the store
+      // Commit now, and hand what is not known to be committed to the leader: the page may be
+      // gone before either transaction or message would otherwise complete.
+      this.#share(this.#store.leave());
+      this.#unlock?.();
+      this.#unlock = undefined;
+    };
+    this.#unhide = onHide(() => d.on(HIDDEN), leave, () => this.#join());
+    setTimeout(() => {
+      const early = this.#early;
+      this.#early = null;
+      for (const n of early) this.#dispatch(...n);
+    });
+    return this;
+  }
+
+  // Asks for the lock (granted: lead); without a channel or Web Locks nobody can share this
+  // queue, so it leads alone at once.
+  // Resolves once the role is known and, when leading, the stored queue is restored, so that a
+  // flush() right after createClient covers what earlier pages left.
+  #join() {
+    const name = "batchwire:" + this.#o.writeKey;
+    const turn = ++this.#turn;
+    const l = this.#channel && lead(name, () => (this.#loading = this.#lead(turn)));
+    this.#unlock = l?.stop;
+    if (!l) return (this.#loading = this.#lead(turn));
+    return l.free.then((free) => free && this.#loading);
+  }
+
+  async #lead(turn) {
+    const d = this.#d;
+    d.on(LEAD);
+    const r = await this.#store.load();
+    if (turn !== this.#turn) return; // the page was left meanwhile: this lead is over
+    if (r instanceof Error) this.#broke(r);
+    else {
+      // With the time before which each may not be sent, for those a left page had in flight:
+      // the driver holds them back until then.
+      const h = held(this.#o.writeKey);
+      for (let i = 0; i < r.length; i += 3) d.restore(r[i], r[i + 1], r[i + 2], true, h[r[i + 1]] || 0);
+    }
+    d.on(LOADED);
+    this.#post(["lead"]); // followers still waiting in flush() ask this tab again
+  }
+
+  // The store failed: the client keeps going in memory, and says so once.
+  #broke(e) {
+    if (this.#d.on(STORE_FAILED)) this.#note(EVENTS.indexOf("warning"), ["W_STORAGE", `IndexedDB failed (${describe(e)}); events are kept in memory only`]);
+  }
+
+  #post(m) {
+    try {
+      this.#channel?.postMessage(m);
+    } catch {}
+  }
+
+  // Committed records a follower hands to the leader ([record, {l: [messageId, value, ...]}]),
+  // one message each: ["put", flush now?, record, messageId, value, ...].
+  #share(puts) {
+    for (const [k, r] of puts) this.#post(["put", this.#flushAfter, k, ...r.l]);
+    if (puts.length) this.#flushAfter = false;
+  }
+
+  #message(m) {
+    const d = this.#d;
+    if (!Array.isArray(m)) return;
+    if (m[0] === "put") {
+      // A follower's record: the leader's driver now keeps account of it too, and rewrites or
+      // deletes it as its events settle.
+      for (let i = 3; i + 1 < m.length && typeof m[2] === "string"; i += 2) {
+        typeof m[i] === "string" && m[i + 1] instanceof Uint8Array && d.restore(m[2], m[i], m[i + 1], false, 0);
+      }
+      d.on(m[1] ? FLUSH_NOW : DRIVE);
+    } else if (m[0] === "flush") d.on(FLUSH_NOW);
+    else if (m[0] === "lead") d.on(LEADER_CHANGED);
+    else if (m[0] === "done") {
+      // The leader updated their records: this tab only forgets them.
+      for (const id of strings(m[1])) d.settled(id, "", "");
+      const f = strings(m[2]);
+      for (let i = 0; i + 2 < f.length; i += 3) d.settled(f[i], f[i + 1], f[i + 2]);
+      d.on(DRIVE);
+    }
+  }
+
+  // The IO the driver asks for (src/js.rs); each returns at once and never calls back into the
+  // driver before returning.
+  send(id, path, body, keepalive) {
+    body = body.slice(); // a view of wasm memory, valid only during this call
+    const go = () =>
+      post(this.#o.apiHost + path, this.#headers, body, keepalive).then((r) =>
+        Array.isArray(r) ? this.#d.response(id, r[0], r[1] ?? "", r[2]) : this.#d.on(FAILURE, id));
+    // fetch runs after the driver returns, so an instrumented fetch that tracks an event does not
+    // re-enter it; a page being left sends at once, before it can be torn down.
+    if (keepalive) go();
+    else queueMicrotask(go);
+  }
+  arm(ms) {
+    this.#timer.arm(ms < 0 ? undefined : ms);
+  }
+  schedule() {
+    queueMicrotask(() => this.#d.on(DRIVE));
+  }
+  put(record, key, value, share) {
+    this.#store.put(record, key, value, share);
+  }
+  rm(record, key) {
+    this.#store.remove(record, key);
+  }
+  reload() {
+    // After the export that asks returns: the load starts by calling into the driver.
+    queueMicrotask(() => (this.#loading = this.#lead(this.#turn)));
+  }
+  settled(delivered, failed) {
+    this.#post(["done", JSON.parse(delivered), JSON.parse(failed)]);
+  }
+  hold(ids, until) {
+    held(this.#o.writeKey, JSON.parse(ids), until);
+  }
+  askFlush() {
+    this.#flushAfter = true; // also on the next records this tab hands over
+    this.#post(["flush"]);
+  }
+  release() {
+    this.#unlock?.();
+    this.#unhide?.();
+    this.#channel?.close();
+    this.#timer.arm();
+    this.#store?.close();
+    this.#unlock = this.#unhide = this.#channel = this.#store = undefined;
+  }
+  /** A note for the listeners: `kind` indexes EVENTS; `text` is the JSON of [messageIds...]
+   * (delivered), [messageId, code, reason] (failed), [code, message, messageId?] (warning),
+   * `until` the time (rateLimited, quotaHeld). Listeners run in a microtask, never inside the
+   * driver. */
+  emit(kind, text, until) {
+    this.#note(kind, JSON.parse(text), until);
+  }
+  #note(kind, s, until) {
+    if (this.#early) this.#early.push([kind, s, until]);
+    else queueMicrotask(() => this.#dispatch(kind, s, until));
+  }
+
+  #dispatch(kind, s = [], until) {
+    const [a, b, c] = s, type = EVENTS[kind];
+    const p = type === "delivered" ? { messageIds: s }
+      : type === "failed" ? { messageId: a, code: b, reason: c }
+      : type === "warning" ? (c ? { code: a, message: b, messageId: c } : { code: a, message: b })
+      : { until };
+    if (this.#o.debug) console.debug("[batchwire]", type, p);
+    for (const f of this.#on[type] ?? []) {
+      try {
+        f(p);
+      } catch (e) {
+        // A broken listener must not stop the others; the page still sees its error.
+        setTimeout(() => {
+          throw e;
+        });
+      }
+    }
+  }
+
+  track(event, properties, options) {
+    return this.#add(TRACK, event, properties, options);
+  }
+  identify(userId, traits, options) {
+    const messageId = this.#add(IDENTIFY, undefined, traits, options, userId);
+    if (typeof userId === "string" && userId) this.#user = userId;
+    return messageId;
+  }
+  page(name, properties, options) {
+    return this.#add(PAGE, name, properties, options);
+  }
+  screen(name, properties, options) {
+    return this.#add(SCREEN, name, properties, options);
+  }
+  group(groupId, traits, options) {
+    return this.#add(GROUP, undefined, traits, options, undefined, groupId ?? null);
+  }
+  /** Links `previousId` (default: this client's anonymousId) to the new `userId`. */
+  alias(userId, previousId, options) {
+    if (userId == null) throw new BatchwireError("E_INVALID_EVENT", "alias needs the new userId (field: userId)");
+    return this.#add(ALIAS, undefined, undefined, options, userId, undefined, previousId ?? this.#o.anonymousId);
+  }
+
+  // kind: TRACK ... ALIAS (abi.js). userId, groupId and previousId given as arguments win over
+  // the options object.
+  #add(kind, name, payload, options, userId, groupId, previousId) {
+    try {
+      if (options != null && typeof options !== "object") invalid("options must be an object (field: options)");
+      const o = options ?? {};
+      if (kind === TRACK || name != null) text(name, kind === TRACK ? "event" : "name");
+      const max = this.#max;
+      // The id is made here, not in wasm: returning a string from wasm costs a TextDecoder call.
+      const messageId = id(o.messageId, "messageId") || uuid(); // "" counts as absent, as in the core
+      // One string for the wasm, in the order src/js.rs `enqueue` reads; "" is absent.
+      const e = this.#d.enqueue(kind, (name ?? "") + "\0" +
+        (json(payload, kind === IDENTIFY || kind === GROUP ? "traits" : "properties", max) ?? "") + "\0" +
+        (json(o.context, "context", max) ?? "") + "\0" + id(userId ?? o.userId ?? this.#user, "userId") + "\0" +
+        id(o.anonymousId ?? this.#o.anonymousId, "anonymousId") + "\0" +
+        id(groupId === undefined ? o.groupId : groupId, "groupId") + "\0" + id(previousId ?? o.previousId, "previousId") +
+        "\0" + messageId, time(o.timestamp));
+      if (e) fail(e.slice(0, e.indexOf("\0")), e.slice(e.indexOf("\0") + 1));
+      return messageId;
+    } catch (e) {
+      throw wrap(e);
+    }
+  }
+
+  /** Resolves once every event queued before the call is delivered or has failed. */
+  flush() {
+    return this.#wait((w) => this.#d.on(FLUSH, w) || shutDown());
+  }
+
+  stats() {
+    const s = {};
+    STATS.forEach((k, i) => (s[k] = this.#d.on(STAT + i)));
+    s.rateLimitedUntil ||= null;
+    s.quotaHeldUntil ||= null;
+    s.stored = s.stored === 1;
+    return s;
+  }
+
+  /** Adds a listener; returns a function that removes it. */
+  on(type, listener) {
+    if (!EVENTS.includes(type)) fail("E_INVALID_ARGUMENT", `unknown event type ${String(type)}; one of ${EVENTS.join(", ")} (field: type)`);
+    if (typeof listener !== "function") fail("E_INVALID_ARGUMENT", "listener must be a function (field: listener)");
+    (this.#on[type] ??= new Set()).add(listener);
+    return () => this.off(type, listener);
+  }
+  off(type, listener) {
+    this.#on[type]?.delete(listener);
+  }
+
+  /** Stops taking events, sends what is queued, waits for the requests in flight, lets go. */
+  shutdown() {
+    return this.#wait((w) => this.#d.on(SHUTDOWN, w));
+  }
+
+  // A promise the driver resolves by number (`resolve`): no JS function crosses into the wasm.
+  #wait(f) {
+    return new Promise((ok) => {
+      const w = this.#waits++;
+      this.#waiting.set(w, ok);
+      try {
+        f(w);
+      } catch (e) {
+        this.#waiting.delete(w);
+        throw e;
+      }
+    });
+  }
+  resolve(w) {
+    this.#waiting.get(w)?.();
+    this.#waiting.delete(w);
+  }
+}
+

@@ -1,0 +1,53 @@
+// Identifiers made in JavaScript: messageIds (made here, not in wasm: returning a string from
+// wasm costs a TextDecoder call), the anonymousId kept per browser, and the in-flight hold that
+// a page being left writes for the next one.
+
+// A random (version 4) UUID. crypto.randomUUID() costs more than all the rest of a track() in
+// Chromium, and is missing outside secure contexts: random bytes are drawn 4 KiB at a time
+// instead, and written through a table.
+const HEX = Array.from({ length: 256 }, (_, i) => (i + 256).toString(16).slice(1));
+let random, drawn = 4096;
+export const uuid = () => {
+  if (drawn > 4080) crypto.getRandomValues((random ??= new Uint8Array(4096))), (drawn = 0);
+  const h = (k, v = random[drawn + k]) => HEX[k === 6 ? (v & 15) | 64 : k === 8 ? (v & 63) | 128 : v];
+  const id = h(0) + h(1) + h(2) + h(3) + "-" + h(4) + h(5) + "-" + h(6) + h(7) + "-" + h(8) + h(9) + "-" +
+    h(10) + h(11) + h(12) + h(13) + h(14) + h(15);
+  drawn += 16;
+  return id;
+};
+
+// One anonymousId per browser and write key, kept in localStorage; where that throws (sandboxed
+// frames, disabled storage, workers) the id lives as long as the client.
+export function anonymousId(writeKey) {
+  const key = "batchwire:anonymousId:" + writeKey;
+  let id;
+  try {
+    id = localStorage.getItem(key);
+  } catch {}
+  if (!id) {
+    id = uuid();
+    try {
+      localStorage.setItem(key, id);
+    } catch {}
+  }
+  return id;
+}
+
+// The messageIds a page had in requests still in flight when it was left, each with the time
+// before which nobody sends it again ({messageId: until}): its request may still be on its way
+// (a keepalive send outlives its page) or at the server. localStorage, because the page being
+// left must write it synchronously and the next page, or another tab taking over, must read it
+// at once. Adds `ids` (until `until`) when given; returns what is still held. Where localStorage
+// throws, nothing is held (the server still de-duplicates the resend).
+export function held(writeKey, ids, until) {
+  const key = "batchwire:inflight:" + writeKey, now = Date.now(), h = {};
+  try {
+    const old = JSON.parse(localStorage.getItem(key));
+    for (const id in old) if (old[id] > now) h[id] = old[id];
+    if (ids) {
+      for (const id of ids) h[id] = until;
+      localStorage.setItem(key, JSON.stringify(h));
+    }
+  } catch {}
+  return h;
+}

@@ -1,0 +1,84 @@
+//! The store's records, as the driver keeps account of them: which record holds which event,
+//! and the events held back because the page that last sent them was left while their request
+//! was in flight.
+//!
+//! A record is the events of one drive of one context, `[messageId, value, ...]` under a key the
+//! driver makes; a record an earlier release wrote holds one event under its messageId. The
+//! store (src/web/js/store.js) carries out what the driver decides: it writes the records the
+//! driver makes ([`Io::put`]) and takes out of a record the event the driver names
+//! ([`Io::remove`]) when that event is delivered or failed here, or is not one to send. Its own
+//! part is mechanical: a tick's writes in one transaction, a record rewritten without the event
+//! (read and written back in that transaction), and deleted once it holds nothing. The store is
+//! what knows everything a record holds (events held back, or refused, are in no list here), so
+//! a record is only ever deleted there, never on a count kept here that could be wrong.
+//!
+//! Held events are not kept here either: the driver leaves them out of the pipeline, notes until
+//! when, and once its timer says their time has come, has the store loaded again
+//! ([`Io::reload`]), as when it took the lead; they are then queued, and the rest is
+//! de-duplicated.
+//!
+//! [`Io::reload`]: super::driver::Io::reload
+//!
+//! One list of entries, each carrying its record's key, keeps this small in the wasm: one type,
+//! one loop. A key costs a few dozen bytes per queued event.
+//!
+//! [`Io::put`]: super::driver::Io::put
+//! [`Io::remove`]: super::driver::Io::remove
+
+use crate::core::{EventId, Millis};
+use crate::prelude::*;
+
+/// A stored value: 8 bytes enqueue time, 4 bytes sequence (both big-endian), then the event.
+/// The store sorts on these 12 bytes to load events oldest first.
+pub const RECORD_HEADER: usize = 12;
+/// How long the next leader (a reloaded page, another tab) holds back the events that were in
+/// flight when a page was left. Their requests may still be on their way or being processed (a
+/// keepalive send outlives its page; a server may still be working on an aborted one), and
+/// sending them again meanwhile would put one event in two requests at once.
+pub const LEFT_IN_FLIGHT_HOLD_MS: Millis = 10_000;
+/// `Records::held_until` while the load that releases held events is under way: what it
+/// restores is due at once (one number for two states: a flag beside it cost more code).
+pub const RELEASING: Millis = 1;
+
+/// An event of the pipeline a record holds.
+pub struct Entry {
+    /// Its record's key.
+    pub key: String,
+    pub id: EventId,
+}
+
+/// Every event of the pipeline this context knows a record of: its own, the ones it loaded,
+/// the ones a follower handed over.
+#[derive(Default)]
+pub struct Records {
+    pub entries: Vec<Entry>,
+    /// Stored events were held back: when they may be sent (the latest time any of them was
+    /// given); 0: none is held; [`RELEASING`]: the store is being loaded again to queue them.
+    pub held_until: Millis,
+    /// Records made, for their keys.
+    made: u64,
+    /// The sequence number of the next value stored.
+    pub seq: u32,
+}
+
+impl Records {
+    /// The key of a new record. `salt`: random per client (its seed), so that two contexts
+    /// never make the same key.
+    pub fn key(&mut self, salt: u64) -> String {
+        self.made += 1;
+        // The core's message builder writes the numbers: core::fmt would link its machinery.
+        crate::base::text::say("b{4}-{5}", "", "", "", "", salt, self.made)
+    }
+
+    /// Takes out the entry of event `id`.
+    pub fn take(&mut self, id: EventId) -> Option<Entry> {
+        let mut i = 0;
+        while let Some(e) = self.entries.get(i) {
+            if e.id == id {
+                return Some(self.entries.swap_remove(i));
+            }
+            i += 1;
+        }
+        None
+    }
+}
