@@ -53,6 +53,15 @@ pub struct Config {
     pub seed: u64,
     /// Amplitude's `min_id_length` option, also applied locally to drop ids it would remove.
     pub min_id_length: usize,
+    /// The longest wait a server's rate limit imposes (`Retry-After` on a 429 or 5xx, an
+    /// identity throttle): a longer one is cut to this, with a `W_RETRY_AFTER_CAPPED` warning,
+    /// so a wrong or hostile header cannot stall delivery for years. Monthly-quota holds keep
+    /// their own rule (held until the reset, probed every `quota_probe_ms`). Default 300,000.
+    pub max_retry_after_ms: Millis,
+    /// For drivers (the engine does not time requests): a request without a complete response
+    /// this long after it left is aborted and reported with `handle_failure(Network)`; its events
+    /// are retried with the same messageIds. Default 30,000.
+    pub request_timeout_ms: Millis,
 }
 
 impl Config {
@@ -75,6 +84,8 @@ impl Config {
             quota_probe_ms: 3_600_000,
             seed: 0,
             min_id_length: 5,
+            max_retry_after_ms: 300_000,
+            request_timeout_ms: 30_000,
         }
     }
 
@@ -95,7 +106,7 @@ impl Config {
         }
         // The names are a constant table and the values one array of one type, so the check is
         // one search (per-setting code or a table built at run time costs wasm size).
-        const MUST_BE_POSITIVE: [&str; 7] = [
+        const MUST_BE_POSITIVE: [&str; 9] = [
             "max_in_flight",
             "max_queue_events",
             "max_queue_bytes",
@@ -103,6 +114,8 @@ impl Config {
             "backoff_base_ms",
             "quota_probe_ms",
             "give_up_after_ms",
+            "max_retry_after_ms",
+            "request_timeout_ms",
         ];
         let values = [
             self.max_in_flight as u64,
@@ -112,6 +125,8 @@ impl Config {
             self.backoff_base_ms,
             self.quota_probe_ms,
             self.give_up_after_ms,
+            self.max_retry_after_ms,
+            self.request_timeout_ms,
         ];
         if let Some(i) = values.iter().position(|&v| v == 0) {
             return Err(ConfigError::Zero(

@@ -293,6 +293,20 @@ pub enum Warning {
         /// The server's error text.
         error: String,
     },
+    /// The server asked to wait longer than `max_retry_after_ms`; the wait was cut to it.
+    RetryAfterCapped {
+        /// The wait asked for, in milliseconds.
+        asked_ms: Millis,
+        /// The wait kept (`max_retry_after_ms`).
+        limit_ms: Millis,
+    },
+    /// The server answered with a redirect, which is not followed (it would turn the POST into a
+    /// GET): the events are retried with backoff. Usually a wrong API host (`http:` for `https:`,
+    /// a moved domain).
+    Redirect {
+        /// Its `Location` header, empty when unreadable.
+        location: String,
+    },
 }
 
 impl Warning {
@@ -307,6 +321,8 @@ impl Warning {
             Warning::ContextNotSent => "W_CONTEXT_NOT_SENT",
             Warning::Server { .. } => "W_SERVER",
             Warning::UnmatchedServerError { .. } => "W_UNMATCHED",
+            Warning::RetryAfterCapped { .. } => "W_RETRY_AFTER_CAPPED",
+            Warning::Redirect { .. } => "W_REDIRECT",
         }
     }
 }
@@ -319,8 +335,8 @@ impl Warning {
             Warning::TooManyKeys { field, keys, limit } => (
                 "{0} has {4} keys; over {5} the server warns (field: {0})",
                 *field,
-                *keys,
-                *limit,
+                *keys as u64,
+                *limit as u64,
                 "",
             ),
             Warning::ValueTooLarge {
@@ -330,8 +346,8 @@ impl Warning {
             } => (
                 "{0} has a {4}-byte value; over {5} the server warns (field: {0})",
                 *field,
-                *bytes,
-                *limit,
+                *bytes as u64,
+                *limit as u64,
                 "",
             ),
             Warning::TooDeep {
@@ -341,8 +357,8 @@ impl Warning {
             } => (
                 "{0} is nested {4} levels deep; over {5} the server warns (field: {0})",
                 *field,
-                *depth,
-                *limit,
+                *depth as u64,
+                *limit as u64,
                 "",
             ),
             Warning::LongString {
@@ -352,8 +368,8 @@ impl Warning {
             } => (
                 "{0} has a {4}-character string; Amplitude truncates at {5} (field: {0})",
                 *field,
-                *chars,
-                *limit,
+                *chars as u64,
+                *limit as u64,
                 "",
             ),
             Warning::IdRemoved { field } => (
@@ -380,7 +396,21 @@ impl Warning {
                 0,
                 error.as_str(),
             ),
+            Warning::RetryAfterCapped { asked_ms, limit_ms } => (
+                "server wait of {4} ms cut to max_retry_after_ms ({5})",
+                Field::Event,
+                *asked_ms,
+                *limit_ms,
+                "",
+            ),
+            Warning::Redirect { location } => (
+                "redirect to {1} not followed (check apiHost)",
+                Field::Event,
+                0,
+                0,
+                location.as_str(),
+            ),
         };
-        say(template, field.name(), text, "", "", n as u64, limit as u64)
+        say(template, field.name(), text, "", "", n, limit)
     }
 }

@@ -18,7 +18,8 @@
 //! | context | not sent: Amplitude has no such object ([`Protocol::carries_context`]; the engine warns) |
 //! | alias | [`Protocol::supports`]: aliasing is Amplitude's separate User Mapping API |
 //!
-//! Response classification: 2xx accepted; 400 naming events in `events_with_invalid_fields` /
+//! Response classification: 2xx with `events_ingested` equal to the request's events accepted,
+//! any other 2xx unconfirmed; 400 naming events in `events_with_invalid_fields` /
 //! `events_with_missing_fields` → those events are bad, the request was not accepted; other 400
 //! and 4xx permanent; 413 too large (no limit given); 429 with `throttled_*` or
 //! `exceeded_daily_quota_*` → per-identity throttling, without them a plain rate limit; 408 and
@@ -26,7 +27,6 @@
 
 use super::{
     by_status, document, error_text, next_word, EventFields, EventKind, ObjectWriter, Outcome,
-    Protocol,
 };
 use crate::base::json;
 use crate::base::num::push_u64;
@@ -130,18 +130,22 @@ fn bad_fields(doc: &[u8], group: &str, label: &str, error: &mut String, idx: &mu
     }
 }
 
+/// Both APIs classify alike; the difference is in the fields present.
 pub(crate) fn decode(
-    protocol: Protocol,
     status: u16,
     retry_after: Option<Millis>,
     body: &[u8],
+    events: usize,
 ) -> Outcome {
-    let _ = protocol; // Both APIs classify alike; the difference is in the fields present.
     let doc = document(body);
     match status {
-        200..=299 => Outcome::Accepted {
-            warnings: Vec::new(),
-        },
+        // `events_ingested` counts every event of an accepted request, duplicates included.
+        200..=299 if json::uint_field(doc, "events_ingested") == Some(events as u64) => {
+            Outcome::Accepted {
+                warnings: Vec::new(),
+            }
+        }
+        200..=299 => Outcome::Unconfirmed { status },
         400 => {
             let mut idx = Vec::new();
             let mut error = error_text(doc, status);
@@ -273,15 +277,24 @@ mod tests {
 
     #[test]
     fn classifies_responses() {
-        let p = Protocol::AmplitudeHttpV2;
         let ok = br#"{"code":200,"events_ingested":50,"payload_size_bytes":50,"server_upload_time":1396381378123}"#;
         assert_eq!(
-            decode(p, 200, None, ok),
+            decode(200, None, ok, 50),
             Outcome::Accepted { warnings: vec![] }
         );
+        for (body, n) in [
+            (&ok[..], 49),
+            (b"<html></html>", 1),
+            (br#"{"code":200}"#, 1),
+        ] {
+            assert_eq!(
+                decode(200, None, body, n),
+                Outcome::Unconfirmed { status: 200 }
+            );
+        }
         let bad = br#"{"code":400,"error":"Request missing required field","events_with_invalid_fields":{"time":[3,4,7]},"events_with_missing_fields":{"event_type":[3,9]}}"#;
         assert_eq!(
-            decode(p, 400, None, bad),
+            decode(400, None, bad, 1),
             Outcome::InvalidEvents {
                 indexes: vec![3, 4, 7, 9],
                 error: "Request missing required field (invalid: time) (missing: event_type)"
@@ -290,7 +303,7 @@ mod tests {
         );
         let key = br#"{"code":400,"error":"Invalid API key"}"#;
         assert_eq!(
-            decode(p, 400, None, key),
+            decode(400, None, key, 1),
             Outcome::Permanent {
                 status: 400,
                 error: "Invalid API key".into()
@@ -302,7 +315,7 @@ mod tests {
             devices,
             events,
             ..
-        } = decode(p, 429, None, thr)
+        } = decode(429, None, thr, 1)
         else {
             panic!()
         };
@@ -311,28 +324,26 @@ mod tests {
             (vec!["u1".into()], vec!["d1".into()], vec![3, 4, 7])
         );
         let daily = br#"{"code":429,"exceeded_daily_quota_users":{"u9":500001}}"#;
-        let Outcome::Throttled { daily_users, .. } =
-            decode(Protocol::AmplitudeBatch, 429, None, daily)
-        else {
+        let Outcome::Throttled { daily_users, .. } = decode(429, None, daily, 1) else {
             panic!()
         };
         assert_eq!(daily_users, vec!["u9".to_string()]);
         assert_eq!(
-            decode(p, 429, Some(1000), b"{}"),
+            decode(429, Some(1000), b"{}", 1),
             Outcome::RateLimited {
                 retry_after: Some(1000)
             }
         );
         assert_eq!(
-            decode(p, 413, None, br#"{"code":413,"error":"Payload too large"}"#),
+            decode(413, None, br#"{"code":413,"error":"Payload too large"}"#, 1),
             Outcome::TooLarge { limit_bytes: None }
         );
         assert_eq!(
-            decode(p, 502, None, b""),
+            decode(502, None, b"", 1),
             Outcome::Transient { status: 502 }
         );
         assert_eq!(
-            decode(p, 503, None, b""),
+            decode(503, None, b"", 1),
             Outcome::Transient { status: 503 }
         );
     }

@@ -95,6 +95,16 @@ pub struct Limits {
     pub identity_pause_ms: Millis,
 }
 
+/// The shortest backoff step after a failure, however soon a server asks for a resend (or the
+/// jitter draws): no answer makes a client send more than `max_in_flight` requests per floor.
+pub const RETRY_FLOOR_MS: Millis = 500;
+
+/// 2xx answers that did not confirm an event (see [`Outcome::Unconfirmed`]) before it is reported
+/// failed (`E_UNCONFIRMED`). With the backoff between them (1 s doubling, full jitter) ten take
+/// minutes: long enough to ride out a captive portal or a misrouted deploy, short enough that a
+/// wrong API host surfaces within minutes rather than at the give-up horizon, days later.
+pub const MAX_UNCONFIRMED: u8 = 10;
+
 /// A caller-given messageId longer than this is refused: ids are stored inline in the event
 /// bytes with a one-byte length, and no sane id is longer.
 pub const MAX_MESSAGE_ID_BYTES: usize = 128;
@@ -242,11 +252,20 @@ impl Protocol {
         !self.is_amplitude()
     }
 
-    /// Classifies a response. `retry_after` is the header already turned into a wait from now.
-    pub fn decode(self, status: u16, retry_after: Option<Millis>, body: &[u8]) -> Outcome {
+    /// Classifies the response to a request of `events` events. `retry_after` is the header
+    /// already turned into a wait from now. A 2xx confirms delivery only in the protocol's
+    /// success shape with counts that add up to `events`; anything else is
+    /// [`Outcome::Unconfirmed`].
+    pub fn decode(
+        self,
+        status: u16,
+        retry_after: Option<Millis>,
+        body: &[u8],
+        events: usize,
+    ) -> Outcome {
         match self {
-            Protocol::V1Batch => v1_batch::decode(status, retry_after, body),
-            _ => amplitude::decode(self, status, retry_after, body),
+            Protocol::V1Batch => v1_batch::decode(status, retry_after, body, events),
+            _ => amplitude::decode(status, retry_after, body, events),
         }
     }
 }
@@ -351,7 +370,14 @@ pub enum Outcome {
         /// The server's error text.
         error: String,
     },
-    /// 5xx or anything unexpected: retry with backoff.
+    /// A 2xx that does not confirm delivery: not the protocol's success shape (a captive
+    /// portal's page, a proxy's answer), or counts that do not add up to the request's events.
+    /// Nothing is known to be accepted: resend with the same messageIds, with backoff.
+    Unconfirmed {
+        /// The HTTP status.
+        status: u16,
+    },
+    /// 3xx, 5xx or anything unexpected: retry with backoff.
     Transient {
         /// The HTTP status.
         status: u16,
@@ -446,7 +472,7 @@ mod robustness {
         #[test]
         fn decoders_take_any_bytes(body in jsonish(), status in 0u16..1000, ra in proptest::option::of(0u64..10_000_000)) {
             for p in Protocol::ALL {
-                let _ = p.decode(status, ra, &body);
+                let _ = p.decode(status, ra, &body, usize::from(status % 5));
             }
             for (k, v) in json::members(&body) {
                 let _ = (json::unescape(k), json::string(v), json::uint(v), json::items(v).count());

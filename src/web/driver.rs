@@ -357,6 +357,7 @@ impl<I: Io> Driver<I> {
             let response = Response {
                 status,
                 retry_after,
+                location: None,
                 body,
             };
             let now = self.io.now();

@@ -272,6 +272,7 @@ impl Pipeline {
             msg_off: msg_off as u32,
             msg_len: msg_len as u8,
             attempts: 0,
+            unconfirmed: 0,
             flight: QUEUED,
         });
         // On a (2^-64) key collision the older event keeps the slot; the newer is merely not

@@ -43,7 +43,7 @@ fn amplitude_throttle_pauses_only_the_named_identities() {
     );
     let t = p.poll_transmit(10).expect("the others flow at once");
     assert_eq!(t.events, vec![cold.id]);
-    p.handle_response(11, t.id, ok());
+    p.handle_response(11, t.id, ok(t.events.len()));
     assert!(p.poll_transmit(12).is_none());
     assert_eq!(p.poll_timeout(), Some(30_010));
     let t = p.poll_transmit(30_010).expect("the pause ends");
@@ -65,7 +65,7 @@ fn http_v2_keeps_device_order_behind_a_paused_user() {
         vec![other.id],
         "device-1's later event waits behind its paused one"
     );
-    p.handle_response(2, t.id, ok());
+    p.handle_response(2, t.id, ok(t.events.len()));
     let t = p.poll_transmit(30_001).unwrap();
     assert_eq!(t.events[0], first.id);
     assert_eq!(t.events.len(), 2);
@@ -100,7 +100,7 @@ fn amplitude_daily_quota_holds_and_probes_one_event() {
     );
     let probe = p.poll_transmit(3_600_000).unwrap();
     assert_eq!(probe.events.len(), 1);
-    p.handle_response(3_600_001, probe.id, ok());
+    p.handle_response(3_600_001, probe.id, ok(probe.events.len()));
     assert_eq!(
         p.poll_transmit(3_600_001).unwrap().events.len(),
         2,
@@ -154,6 +154,7 @@ fn throttling_an_identity_outside_the_request_is_a_rate_limit_for_it() {
         t.id,
         Response {
             retry_after: Some("5".into()),
+            location: None,
             ..status(429, body)
         },
     );

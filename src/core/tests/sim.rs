@@ -121,6 +121,7 @@ impl Server {
         Reply::Response(Response {
             status,
             retry_after: None,
+            location: None,
             body: body.into_bytes(),
         })
     }
@@ -255,6 +256,7 @@ impl Server {
             return Reply::Response(Response {
                 status: 429,
                 retry_after: Some(secs.to_string()),
+                location: None,
                 body: br#"{"success":false,"error":"Monthly event quota exceeded"}"#.to_vec(),
             });
         }
@@ -272,6 +274,7 @@ impl Server {
                 return Reply::Response(Response {
                     status: 429,
                     retry_after: Some(secs.to_string()),
+                    location: None,
                     body: br#"{"success":false,"error":"Monthly event quota exceeded"}"#.to_vec(),
                 });
             }
@@ -373,6 +376,7 @@ impl Server {
         Reply::Response(Response {
             status: 429,
             retry_after: Some(header),
+            location: None,
             body: body.to_vec(),
         })
     }
