@@ -62,6 +62,16 @@ pub struct Config {
     /// this long after it left is aborted and reported with `handle_failure(Network)`; its events
     /// are retried with the same messageIds. Default 30,000.
     pub request_timeout_ms: Millis,
+    /// /v1-batch: requests per rolling minute (default 100, the per-(org, IP) limit; raise it
+    /// for an org with a raised limit). A backlog drains at this rate instead of meeting 429s;
+    /// a rate-limit answer lowers it to what the window admitted. 0: not paced. Unused by
+    /// Amplitude.
+    pub requests_per_minute: u64,
+    /// Amplitude: events per second per user and per device, averaged over 30 s (default 30 on
+    /// HTTP V2, 1,000 on Batch, Amplitude's limits). No request carries more of an identity's
+    /// events than its budget has room for; an identity over it waits alone while the others
+    /// flow. 0: not paced. Unused by /v1-batch.
+    pub identity_events_per_second: u64,
 }
 
 impl Config {
@@ -86,6 +96,17 @@ impl Config {
             min_id_length: 5,
             max_retry_after_ms: 300_000,
             request_timeout_ms: 30_000,
+            // Without the `pacing` feature nothing is paced, and the defaults say so.
+            requests_per_minute: if cfg!(feature = "pacing") {
+                limits.requests_per_minute
+            } else {
+                0
+            },
+            identity_events_per_second: if cfg!(feature = "pacing") {
+                limits.identity_events_per_second
+            } else {
+                0
+            },
         }
     }
 

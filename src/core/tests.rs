@@ -8,6 +8,9 @@ mod amplitude;
 mod hostile;
 /// The text of every message the application can be given.
 mod messages;
+/// Pacing to the servers' budgets, proven in the simulation.
+#[cfg(all(not(target_arch = "wasm32"), feature = "pacing"))]
+mod pacing;
 // The simulation is a proptest harness; proptest is a native-only dev-dependency.
 #[cfg(not(target_arch = "wasm32"))]
 mod sim;

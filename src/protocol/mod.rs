@@ -93,7 +93,19 @@ pub struct Limits {
     pub soft_max_depth: usize,
     /// How long a throttled identity waits (Amplitude's documented 30 s; unused by /v1-batch).
     pub identity_pause_ms: Millis,
+    /// Requests per minute per (org, IP) (/v1-batch; 0: not limited by requests).
+    pub requests_per_minute: u64,
+    /// Events per second per user and per device, averaged over `IDENTITY_RATE_WINDOW_MS`
+    /// (Amplitude; 0: not limited per identity).
+    pub identity_events_per_second: u64,
 }
+
+/// The window over which Amplitude averages an identity's events per second.
+pub const IDENTITY_RATE_WINDOW_MS: Millis = 30_000;
+
+/// Added to every pacing window: a request reaches the server a little after it leaves, so the
+/// server's window may age a use out later than the client's.
+pub const PACE_SLACK_MS: Millis = 500;
 
 /// The shortest backoff step after a failure, however soon a server asks for a resend (or the
 /// jitter draws): no answer makes a client send more than `max_in_flight` requests per floor.
@@ -133,6 +145,8 @@ impl Protocol {
                 soft_max_value_bytes: SOFT_VALUE_BYTES,
                 soft_max_depth: SOFT_DEPTH,
                 identity_pause_ms: 0,
+                requests_per_minute: 100,
+                identity_events_per_second: 0,
             },
             // "< 1 MB and < 2,000 events": the largest sizes strictly below both.
             Protocol::AmplitudeHttpV2 => Limits {
@@ -144,6 +158,8 @@ impl Protocol {
                 soft_max_value_bytes: SOFT_VALUE_BYTES,
                 soft_max_depth: SOFT_DEPTH,
                 identity_pause_ms: 30_000,
+                requests_per_minute: 0,
+                identity_events_per_second: 30,
             },
             Protocol::AmplitudeBatch => Limits {
                 max_events: 2_000,
@@ -154,6 +170,8 @@ impl Protocol {
                 soft_max_value_bytes: SOFT_VALUE_BYTES,
                 soft_max_depth: SOFT_DEPTH,
                 identity_pause_ms: 30_000,
+                requests_per_minute: 0,
+                identity_events_per_second: 1_000,
             },
         }
     }

@@ -16,6 +16,7 @@ use super::keys::{key, TAG_DEVICE, TAG_MSG, TAG_USER};
 use super::limits::RequestLimits;
 use super::mailbox::Mailbox;
 use super::outbox::Outbox;
+use super::pacing::Pacing;
 use super::pauses::Pauses;
 use super::queue::{Entry, Queue, DEAD, QUEUED};
 use super::report::{
@@ -25,6 +26,7 @@ use super::rng::{mix, Rng};
 use super::validate::{inspect_stored, validate};
 use super::Millis;
 use crate::prelude::*;
+use crate::protocol::IDENTITY_RATE_WINDOW_MS;
 
 /// The encoding buffer `enqueue` keeps between calls, at most (bigger ones are dropped).
 const SCRATCH_KEEP: usize = 64 * 1024;
@@ -61,6 +63,10 @@ pub struct Pipeline {
     limits: RequestLimits,
     gates: Gates,
     pauses: Pauses,
+    pacing: Pacing,
+    /// When a budget that held events back in the last plan next has room.
+    #[cfg(feature = "pacing")]
+    pace_wake: Millis,
     mailbox: Mailbox,
     /// Events with ids below this leave without waiting (an explicit flush).
     flush_mark: u64,
@@ -98,6 +104,14 @@ impl Pipeline {
             limits: RequestLimits::new(config.max_batch_bytes, limits.max_events),
             gates: Gates::default(),
             pauses: Pauses::default(),
+            pacing: if protocol.is_amplitude() {
+                let per_window = config.identity_events_per_second * IDENTITY_RATE_WINDOW_MS;
+                Pacing::new(per_window / 1000, IDENTITY_RATE_WINDOW_MS, false)
+            } else {
+                Pacing::new(config.requests_per_minute, 60_000, true)
+            },
+            #[cfg(feature = "pacing")]
+            pace_wake: Millis::MAX,
             mailbox: Mailbox::default(),
             flush_mark: 0,
             planned_deadline: None,
@@ -402,6 +416,8 @@ impl Pipeline {
                 consider(gate.max(q.next_probe.min(q.until.unwrap_or(Millis::MAX))));
             } else {
                 consider(gate);
+                #[cfg(feature = "pacing")]
+                consider(gate.max(self.pace_wake));
                 for p in self.pauses.iter() {
                     consider(gate.max(p.until));
                 }

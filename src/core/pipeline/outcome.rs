@@ -218,6 +218,9 @@ impl Pipeline {
     fn rate_limited(&mut self, now: Millis, flight: Flight, retry_after: Option<Millis>) {
         self.requeue_all(now, &flight);
         let wait = self.capped(retry_after);
+        if wait > 0 {
+            self.pacing.learn_rate_limit(now + wait);
+        }
         let until = self.next_backoff(now).max(now.saturating_add(wait));
         let until = self.gates.limit_rate(until);
         self.push_event(AppEvent::RateLimited { until });

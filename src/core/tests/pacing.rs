@@ -1,0 +1,117 @@
+//! Pacing against the simulated servers' documented limits: a backlog drains at the budget with
+//! at most one 429, and an identity over its budget waits alone.
+
+use super::sim::{run, Gen};
+use super::*;
+
+const START: Millis = 1_700_000_000_000;
+
+fn backlog(n: usize, identity: u8) -> Vec<Gen> {
+    (0..n)
+        .map(|_| Gen {
+            kind: 0,
+            identity,
+            pad: 10,
+            gap: 0,
+        })
+        .collect()
+}
+
+fn roomy(config: Config) -> Config {
+    Config {
+        max_queue_events: 50_000,
+        max_queue_bytes: 64 << 20,
+        ..config
+    }
+}
+
+#[test]
+fn an_http_v2_backlog_of_one_device_drains_at_its_budget_without_livelock() {
+    let config = roomy(Config::new(Protocol::AmplitudeHttpV2, "amp-key"));
+    let o = run(config, &backlog(10_000, 7), vec![]);
+    assert!(
+        o.violations.is_empty(),
+        "{:#?}",
+        &o.violations[..o.violations.len().min(5)]
+    );
+    assert_eq!(o.delivered.len(), 10_000);
+    let drained = o.delivered_at.values().max().unwrap() - START;
+    let bound = 10_000 * 1000 / 30 * 105 / 100;
+    println!(
+        "HTTP V2 10,000 events, one device: {drained} ms (bound {bound}), {} 429s, {} requests",
+        o.limit_429s, o.requests
+    );
+    assert!(drained <= bound, "drained in {drained} ms; bound {bound}");
+    assert!(o.limit_429s <= 1, "{} 429s", o.limit_429s);
+}
+
+#[test]
+fn one_hot_user_is_paced_alone_while_fifty_others_keep_their_rate() {
+    // Each second: 45 events of the hot user (its budget is 30 a second), and one event each
+    // for five of the fifty others, in turn (each of them every ten seconds).
+    const SECS: u64 = 400;
+    let mut gens = Vec::new();
+    for s in 0..SECS {
+        for j in 0..50u64 {
+            let identity = if j < 45 {
+                100
+            } else {
+                101 + ((s * 5 + j - 45) % 50) as u8
+            };
+            gens.push(Gen {
+                kind: 0,
+                identity,
+                pad: 10,
+                gap: if j == 0 && s > 0 { 1000 } else { 0 },
+            });
+        }
+    }
+    let config = roomy(Config::new(Protocol::AmplitudeHttpV2, "amp-key"));
+    let o = run(config, &gens, vec![]);
+    assert!(
+        o.violations.is_empty(),
+        "{:#?}",
+        &o.violations[..o.violations.len().min(5)]
+    );
+    let end_of_traffic = START + (SECS - 1) * 1000;
+    let (mut others, mut others_on_time, mut hot_on_time) = (0, 0, 0);
+    for (i, (mid, _)) in o.accepted.iter().enumerate() {
+        let on_time = o
+            .delivered_at
+            .get(mid)
+            .is_some_and(|&t| t <= end_of_traffic);
+        if i % 50 < 45 {
+            hot_on_time += usize::from(on_time);
+        } else {
+            others += 1;
+            others_on_time += usize::from(on_time);
+        }
+    }
+    let ratio = others_on_time as f64 / others as f64;
+    let hot_rate = hot_on_time as f64 / (SECS - 1) as f64;
+    println!("others delivered during the traffic: {ratio:.3} of theirs; hot user {hot_rate:.1}/s; {} 429s", o.limit_429s);
+    assert!(ratio >= 0.95, "the others kept {ratio:.3} of their rate");
+    assert!(hot_rate <= 30.0, "the hot user went {hot_rate:.1}/s");
+    assert!(o.limit_429s <= 1, "{} 429s", o.limit_429s);
+}
+
+#[test]
+fn a_v1_batch_backlog_drains_at_the_per_minute_cap() {
+    let config = roomy(Config::new(Protocol::V1Batch, "uk_live_sim"));
+    let o = run(config, &backlog(30_000, 1), vec![]);
+    assert!(
+        o.violations.is_empty(),
+        "{:#?}",
+        &o.violations[..o.violations.len().min(5)]
+    );
+    assert_eq!((o.delivered.len(), o.requests), (30_000, 300));
+    // At the cap, the 201st request opens the third window, two minutes after the first.
+    let took = o.request_times[200] - o.request_times[0];
+    let ratio = 120_000.0 / took as f64;
+    println!(
+        "/v1-batch 30,000 events: {ratio:.3} of the cap, {} 429s",
+        o.limit_429s
+    );
+    assert!(ratio >= 0.95, "drained at {ratio:.3} of the cap");
+    assert!(o.limit_429s <= 1, "{} 429s", o.limit_429s);
+}
