@@ -69,7 +69,7 @@ pub use report::{
     AppEvent, Enqueued, EventId, FailReason, NetError, Response, Stats, Transmit, TransmitId,
 };
 
-pub use crate::protocol::{EventKind, Protocol};
+pub use crate::protocol::{EventKind, Protocol, ServerZone};
 
 /// `Option::as_deref`, inlined: the library's stayed a call returning through memory (wasm size).
 #[inline(always)]

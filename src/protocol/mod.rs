@@ -31,6 +31,17 @@ pub enum Protocol {
     AmplitudeBatch,
 }
 
+/// Where an Amplitude project's data lives (`docs/PROTOCOLS.md` B). It picks the API host a
+/// driver posts to when the application gives none ([`Protocol::default_host`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum ServerZone {
+    /// The US data center: `https://api2.amplitude.com`.
+    #[default]
+    Us,
+    /// The EU data center: `https://api.eu.amplitude.com`.
+    Eu,
+}
+
 /// The kind of an event, which decides its shape on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum EventKind {
@@ -182,6 +193,16 @@ impl Protocol {
             Protocol::V1Batch => "/v1-batch",
             Protocol::AmplitudeHttpV2 => "/2/httpapi",
             Protocol::AmplitudeBatch => "/batch",
+        }
+    }
+
+    /// The API host (scheme and host, no trailing slash) to post to when the application gives
+    /// none: Amplitude's, by zone. /v1-batch has no public default: its host must be given.
+    pub const fn default_host(self, zone: ServerZone) -> Option<&'static str> {
+        match (self.is_amplitude(), zone) {
+            (false, _) => None,
+            (true, ServerZone::Us) => Some("https://api2.amplitude.com"),
+            (true, ServerZone::Eu) => Some("https://api.eu.amplitude.com"),
         }
     }
 
@@ -400,6 +421,25 @@ pub enum Outcome {
         /// The HTTP status.
         status: u16,
     },
+}
+
+#[cfg(test)]
+mod zone_tests {
+    use super::*;
+
+    #[test]
+    fn the_zone_picks_amplitudes_host() {
+        let eu = ServerZone::Eu;
+        assert_eq!(
+            Protocol::AmplitudeHttpV2.default_host(eu),
+            Some("https://api.eu.amplitude.com")
+        );
+        assert_eq!(
+            Protocol::AmplitudeBatch.default_host(ServerZone::default()),
+            Some("https://api2.amplitude.com")
+        );
+        assert_eq!(Protocol::V1Batch.default_host(eu), None);
+    }
 }
 
 /// A response body to read fields from: the body if it is a well-formed object, else `{}`.
