@@ -18,6 +18,7 @@ pub(crate) use off::Pacing;
 
 #[cfg(not(feature = "pacing"))]
 mod off {
+    use crate::core::rng::Rng;
     use crate::core::Millis;
 
     #[derive(Debug, Default)]
@@ -50,12 +51,17 @@ mod off {
         pub fn add(_: &mut Usage, _: u64) {}
         #[inline(always)]
         pub fn identities_sent(&mut self, _: Millis, _: &[u64]) {}
+        #[inline(always)]
+        pub fn throttle_extra(&mut self, _: u64, _: &mut Rng, _: Millis, _: Millis) -> Millis {
+            0
+        }
     }
 }
 
 #[cfg(feature = "pacing")]
 mod imp {
     use crate::core::keys::KeyMap;
+    use crate::core::rng::Rng;
     use crate::core::Millis;
     use crate::prelude::*;
     use crate::protocol::PACE_SLACK_MS;
@@ -69,6 +75,8 @@ mod imp {
         /// Whether the budget counts requests rather than events per identity.
         requests: bool,
         log: Vec<(Millis, u64, u64)>,
+        /// Throttles in a row per identity (cleared when a request carrying it is accepted).
+        strikes: KeyMap,
     }
 
     /// What each key has used of its budget in the current window, and when its oldest use ages out.
@@ -87,6 +95,7 @@ mod imp {
                 window: window.saturating_add(PACE_SLACK_MS),
                 requests,
                 log: Vec::new(),
+                strikes: KeyMap::default(),
             }
         }
 
@@ -174,6 +183,29 @@ mod imp {
             }
         }
 
+        /// Identity `k` was throttled again: how much longer than the documented `base` pause it
+        /// waits. Repeated throttles back off exponentially with full jitter, the pause uniform
+        /// in `base..=min(cap, base·2^(n-1))` for the n-th in a row (the first is `base`).
+        pub fn throttle_extra(
+            &mut self,
+            k: u64,
+            rng: &mut Rng,
+            base: Millis,
+            cap: Millis,
+        ) -> Millis {
+            let n = self.strikes.get(k).unwrap_or(0);
+            self.strikes.insert(k, n + 1);
+            let ceiling = base.saturating_mul(1 << n.min(20)).min(cap.max(base));
+            rng.up_to(ceiling - base)
+        }
+
+        /// A request carrying identity `k` was accepted: its throttles are over.
+        pub fn throttle_passed(&mut self, k: u64) {
+            if !self.strikes.is_empty() {
+                self.strikes.remove(k);
+            }
+        }
+
         /// `keys` (one per event, 0 for none) were sent at `now`; consecutive uses of one key make
         /// one entry.
         pub fn identities_sent(&mut self, now: Millis, keys: &[u64]) {
@@ -222,6 +254,30 @@ mod imp {
             assert_eq!(
                 p.budget, 2,
                 "a window that admitted none of ours teaches nothing"
+            );
+        }
+
+        #[test]
+        fn repeated_throttles_back_off_with_full_jitter_up_to_the_cap() {
+            let (mut p, mut rng) = (Pacing::new(30, 1000, false), Rng::new(3));
+            assert_eq!(
+                p.throttle_extra(9, &mut rng, 30_000, 300_000),
+                0,
+                "first: 30 s"
+            );
+            let mut longest = 0;
+            for n in 1..12u32 {
+                let extra = p.throttle_extra(9, &mut rng, 30_000, 300_000);
+                let ceiling = (30_000u64 << n).min(300_000);
+                assert!(extra <= ceiling - 30_000, "throttle {n}: {extra}");
+                longest = longest.max(extra);
+            }
+            assert!(longest > 60_000, "it grows");
+            p.throttle_passed(9);
+            assert_eq!(
+                p.throttle_extra(9, &mut rng, 30_000, 300_000),
+                0,
+                "reset by a success"
             );
         }
 

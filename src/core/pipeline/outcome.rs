@@ -171,6 +171,14 @@ impl Pipeline {
         for &k in &flight.identity_probes {
             self.pauses.probe_passed(k, now);
         }
+        #[cfg(feature = "pacing")]
+        for &id in &flight.events {
+            if let Some(e) = self.queue.live(id) {
+                let (user, device) = (e.user, e.device);
+                self.pacing.throttle_passed(user);
+                self.pacing.throttle_passed(device);
+            }
+        }
         self.settle(now, &flight, failed, true);
         for message in &mut warnings {
             let message = core::mem::take(message);
@@ -355,7 +363,18 @@ impl Pipeline {
         user: bool,
         name: Option<&str>,
     ) {
-        if k == 0 || !self.pauses.pause(k, until, hold) {
+        if k == 0 {
+            return;
+        }
+        // A throttle again and again: longer pauses (nothing extra without pacing).
+        let until = if hold {
+            until
+        } else {
+            let base = self.config.protocol.limits().identity_pause_ms;
+            let cap = self.config.max_retry_after_ms;
+            until + self.pacing.throttle_extra(k, &mut self.rng, base, cap)
+        };
+        if !self.pauses.pause(k, until, hold) {
             return;
         }
         let name = name.map(String::from);

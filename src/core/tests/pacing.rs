@@ -115,3 +115,46 @@ fn a_v1_batch_backlog_drains_at_the_per_minute_cap() {
     assert!(ratio >= 0.95, "drained at {ratio:.3} of the cap");
     assert!(o.limit_429s <= 1, "{} 429s", o.limit_429s);
 }
+
+#[test]
+fn repeated_throttles_of_one_device_pause_it_longer_until_one_succeeds() {
+    let mut p = Pipeline::new(Config {
+        seed: 5,
+        flush_at: 1,
+        ..Config::new(Protocol::AmplitudeHttpV2, "amp-key")
+    })
+    .unwrap();
+    p.enqueue(0, track("a")).unwrap();
+    let throttle = r#"{"code":429,"throttled_devices":{"anon-12345":31}}"#;
+    let mut now = 0;
+    let mut pauses = Vec::new();
+    for _ in 0..8 {
+        let t = p.poll_transmit(now).expect("sent when the pause ends");
+        p.handle_response(now, t.id, status(429, throttle));
+        let until = drain(&mut p)
+            .into_iter()
+            .find_map(|e| match e {
+                AppEvent::IdentityPaused { until, .. } => Some(until),
+                _ => None,
+            })
+            .expect("paused");
+        pauses.push(until - now);
+        now = until;
+    }
+    assert_eq!(pauses[0], 30_000, "the documented pause first");
+    for (n, &d) in pauses.iter().enumerate() {
+        let ceiling = (30_000u64 << n).min(300_000);
+        assert!((30_000..=ceiling).contains(&d), "pause {n}: {d} ms");
+    }
+    assert!(pauses.iter().any(|&d| d > 60_000), "they grow: {pauses:?}");
+    let t = p.poll_transmit(now).unwrap();
+    p.handle_response(now, t.id, ok(1));
+    p.enqueue(now, track("b")).unwrap();
+    let t = p.poll_transmit(now).unwrap();
+    p.handle_response(now, t.id, status(429, throttle));
+    let again = drain(&mut p).into_iter().find_map(|e| match e {
+        AppEvent::IdentityPaused { until, .. } => Some(until - now),
+        _ => None,
+    });
+    assert_eq!(again, Some(30_000), "a success starts over");
+}
