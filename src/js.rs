@@ -384,6 +384,7 @@ pub unsafe extern "C" fn enqueue(
             properties,
             traits,
             context,
+            skip_user_properties_sync: false,
         };
         let Err(e) = d.enqueue(input) else {
             return 1;

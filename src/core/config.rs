@@ -72,6 +72,9 @@ pub struct Config {
     /// events than its budget has room for; an identity over it waits alone while the others
     /// flow. 0: not paced. Unused by /v1-batch.
     pub identity_events_per_second: u64,
+    /// Amplitude: every event carries `$skip_user_properties_sync: true` (see
+    /// `EventInput::skip_user_properties_sync`). Default false.
+    pub skip_user_properties_sync: bool,
 }
 
 impl Config {
@@ -107,6 +110,7 @@ impl Config {
             } else {
                 0
             },
+            skip_user_properties_sync: false,
         }
     }
 

@@ -38,6 +38,10 @@ pub struct EventInput {
     pub traits: Option<String>,
     /// The context object: JSON object text (/v1-batch only).
     pub context: Option<String>,
+    /// Amplitude: send `$skip_user_properties_sync: true`, so this event does not update the
+    /// user's properties (nor count toward their hourly limit). Also set for every event by
+    /// `Config::skip_user_properties_sync`.
+    pub skip_user_properties_sync: bool,
 }
 
 /// An event in the form to persist (IndexedDB, a Durable Object) and hand back to
@@ -300,6 +304,18 @@ pub enum Warning {
         /// The wait kept (`max_retry_after_ms`).
         limit_ms: Millis,
     },
+    /// Amplitude keeps at most 1,800 user-property updates per user per rolling hour and drops
+    /// the rest silently: said at 90 % of that and for every update past it (the event is sent).
+    /// (Cargo feature `user-properties`.)
+    #[cfg(feature = "user-properties")]
+    UserPropertyLimit {
+        /// The user.
+        user_id: String,
+        /// Updates in the last hour, this one included.
+        updates: u64,
+        /// The hourly limit.
+        limit: u64,
+    },
     /// The server answered with a redirect, which is not followed (it would turn the POST into a
     /// GET): the events are retried with backoff. Usually a wrong API host (`http:` for `https:`,
     /// a moved domain).
@@ -323,6 +339,8 @@ impl Warning {
             Warning::UnmatchedServerError { .. } => "W_UNMATCHED",
             Warning::RetryAfterCapped { .. } => "W_RETRY_AFTER_CAPPED",
             Warning::Redirect { .. } => "W_REDIRECT",
+            #[cfg(feature = "user-properties")]
+            Warning::UserPropertyLimit { .. } => "W_USER_PROPERTY_LIMIT",
         }
     }
 }
@@ -402,6 +420,18 @@ impl Warning {
                 *asked_ms,
                 *limit_ms,
                 "",
+            ),
+            #[cfg(feature = "user-properties")]
+            Warning::UserPropertyLimit {
+                user_id,
+                updates,
+                limit,
+            } => (
+                "user {1} made {4} property updates in an hour; Amplitude drops those past {5} (field: userId)",
+                Field::UserId,
+                *updates,
+                *limit,
+                user_id.as_str(),
             ),
             Warning::Redirect { location } => (
                 "redirect to {1} not followed (check apiHost)",

@@ -578,7 +578,7 @@ mod arbitrary_events {
             group_id in text(), previous_id in text(), timestamp in proptest::option::of(any::<u64>()),
             properties in object(), traits in object(), context in object(),
         ) {
-            let input = EventInput { kind, event, message_id, anonymous_id, user_id, group_id, previous_id, timestamp, properties, traits, context };
+            let input = EventInput { kind, event, message_id, anonymous_id, user_id, group_id, previous_id, timestamp, properties, traits, context, skip_user_properties_sync: false };
             let mut p = Pipeline::new(Config::new(protocol, "key-1")).unwrap();
             match p.enqueue(1_700_000_000_000, input) {
                 Err(e) => {

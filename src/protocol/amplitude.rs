@@ -64,6 +64,9 @@ pub(crate) fn envelope(api_key: &str, min_id_length: usize) -> (Vec<u8>, Vec<u8>
 }
 
 /// The members in their order.
+#[cfg(feature = "user-properties")]
+const KEYS: &[u8] = b"event_type insert_id user_id device_id time event_properties user_properties groups group_properties $skip_user_properties_sync ";
+#[cfg(not(feature = "user-properties"))]
 const KEYS: &[u8] = b"event_type insert_id user_id device_id time event_properties user_properties groups group_properties ";
 
 pub(crate) fn encode(ev: &EventFields<'_>, out: &mut Vec<u8>) -> usize {
@@ -90,6 +93,8 @@ pub(crate) fn encode(ev: &EventFields<'_>, out: &mut Vec<u8>) -> usize {
     w.raw(b"{\"$set\":", user_traits);
     w.text_in(b"{\"group\":", group);
     w.raw(b"", group_traits);
+    #[cfg(feature = "user-properties")]
+    w.raw(b"", ev.skip_user_properties_sync.then_some("true"));
     w.finish()
 }
 
@@ -215,7 +220,26 @@ mod tests {
             properties: None,
             traits: None,
             context: None,
+            #[cfg(feature = "user-properties")]
+            skip_user_properties_sync: false,
         }
+    }
+
+    #[test]
+    #[cfg(feature = "user-properties")]
+    fn skips_the_user_properties_sync_at_the_top_level() {
+        let e = EventFields {
+            traits: Some(r#"{"plan":"pro"}"#),
+            skip_user_properties_sync: true,
+            ..ev(EventKind::Identify)
+        };
+        assert!(
+            enc(e).ends_with(
+                r#""user_properties":{"$set":{"plan":"pro"}},"$skip_user_properties_sync":true}"#
+            ),
+            "{}",
+            enc(e)
+        );
     }
 
     fn enc(e: EventFields<'_>) -> String {

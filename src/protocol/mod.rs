@@ -109,6 +109,9 @@ pub struct Limits {
     /// Events per second per user and per device, averaged over `IDENTITY_RATE_WINDOW_MS`
     /// (Amplitude; 0: not limited per identity).
     pub identity_events_per_second: u64,
+    /// User-property updates a user may make per rolling hour before the server silently drops
+    /// the rest (Amplitude, across all its APIs; 0: no such limit).
+    pub user_property_updates_per_hour: u64,
 }
 
 /// The window over which Amplitude averages an identity's events per second.
@@ -158,6 +161,7 @@ impl Protocol {
                 identity_pause_ms: 0,
                 requests_per_minute: 100,
                 identity_events_per_second: 0,
+                user_property_updates_per_hour: 0,
             },
             // "< 1 MB and < 2,000 events": the largest sizes strictly below both.
             Protocol::AmplitudeHttpV2 => Limits {
@@ -171,6 +175,7 @@ impl Protocol {
                 identity_pause_ms: 30_000,
                 requests_per_minute: 0,
                 identity_events_per_second: 30,
+                user_property_updates_per_hour: 1_800,
             },
             Protocol::AmplitudeBatch => Limits {
                 max_events: 2_000,
@@ -183,6 +188,7 @@ impl Protocol {
                 identity_pause_ms: 30_000,
                 requests_per_minute: 0,
                 identity_events_per_second: 1_000,
+                user_property_updates_per_hour: 1_800,
             },
         }
     }
@@ -335,6 +341,10 @@ pub struct EventFields<'a> {
     pub traits: Option<&'a str>,
     /// Context: JSON object text.
     pub context: Option<&'a str>,
+    /// Amplitude: `$skip_user_properties_sync: true`, so the event does not update the user's
+    /// properties. (Cargo feature `user-properties`.)
+    #[cfg(feature = "user-properties")]
+    pub skip_user_properties_sync: bool,
 }
 
 /// An error the server attached to one event of a request.

@@ -131,6 +131,8 @@ mod tests {
             properties: Some(" {\"a\":1} "),
             traits: None,
             context: None,
+            #[cfg(feature = "user-properties")]
+            skip_user_properties_sync: false,
         }
     }
 

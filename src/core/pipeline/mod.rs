@@ -9,6 +9,8 @@ mod outcome;
 
 use super::config::{Config, ConfigError, Overflow};
 use super::counts::Counts;
+#[cfg(feature = "user-properties")]
+use super::event::Warning;
 use super::event::{EventInput, Rejected, StoredEvent};
 use super::gates::Gates;
 use super::keys::KeyMap;
@@ -26,6 +28,8 @@ use super::rng::{mix, Rng};
 use super::validate::{inspect_stored, validate};
 use super::Millis;
 use crate::prelude::*;
+#[cfg(feature = "user-properties")]
+use crate::protocol::EventKind;
 use crate::protocol::IDENTITY_RATE_WINDOW_MS;
 
 /// The encoding buffer `enqueue` keeps between calls, at most (bigger ones are dropped).
@@ -77,6 +81,11 @@ pub struct Pipeline {
     /// Earliest give-up horizon among held events (a sweep finds the next one).
     next_sweep: Millis,
     last_now: Millis,
+    /// User-property updates in the last hour, in order (Amplitude), and their count per user.
+    #[cfg(feature = "user-properties")]
+    property_updates: Vec<(Millis, u64)>,
+    #[cfg(feature = "user-properties")]
+    property_counts: KeyMap,
     /// Where `enqueue` encodes, reused: the event is then copied once into an allocation of its
     /// exact size (growing and shrinking a fresh Vec copied it up to twice, and most of a
     /// `track()` in wasm was that copying).
@@ -119,6 +128,10 @@ impl Pipeline {
             next_sweep: Millis::MAX,
             last_now: 0,
             scratch: Vec::new(),
+            #[cfg(feature = "user-properties")]
+            property_updates: Vec::new(),
+            #[cfg(feature = "user-properties")]
+            property_counts: KeyMap::default(),
             config,
         })
     }
@@ -153,7 +166,8 @@ impl Pipeline {
             }
         };
         let mut warnings = Vec::new();
-        let fields = validate(
+        #[cfg_attr(not(feature = "user-properties"), allow(unused_mut))]
+        let mut fields = validate(
             protocol,
             self.config.min_id_length,
             &input,
@@ -161,6 +175,14 @@ impl Pipeline {
             now,
             &mut warnings,
         )?;
+        #[cfg(feature = "user-properties")]
+        let updates_properties = {
+            fields.skip_user_properties_sync |= self.config.skip_user_properties_sync;
+            // Identify, and traits on anything but a group, update the user's properties.
+            !fields.skip_user_properties_sync
+                && (fields.kind == EventKind::Identify
+                    || (fields.traits.is_some() && fields.kind != EventKind::Group))
+        };
         let mut out = core::mem::take(&mut self.scratch);
         out.clear();
         let msg_off = protocol.encode_event(&fields, &mut out);
@@ -172,6 +194,10 @@ impl Pipeline {
             self.scratch = out;
         }
         let id = self.admit(now, bytes, msg_off, message_id.len(), user, device, now)?;
+        #[cfg(feature = "user-properties")]
+        if updates_properties {
+            self.count_property_update(now, user, fields.user_id, &mut warnings);
+        }
         self.tidy();
         Ok(Enqueued {
             id,
@@ -204,6 +230,43 @@ impl Pipeline {
         );
         self.tidy();
         result
+    }
+
+    #[cfg(feature = "user-properties")]
+    /// Counts a user-property update of user `user` (key; `user_id` its id) over the rolling
+    /// hour, warning at 90 % of the server's limit and for every update past it.
+    fn count_property_update(
+        &mut self,
+        now: Millis,
+        user: u64,
+        user_id: Option<&str>,
+        warnings: &mut Vec<Warning>,
+    ) {
+        let limit = self.config.protocol.limits().user_property_updates_per_hour;
+        if limit == 0 || user == 0 {
+            return;
+        }
+        let log = &mut self.property_updates;
+        let old = log.iter().take_while(|e| e.0 + 3_600_000 <= now).count();
+        for &(_, k) in log.get(..old).unwrap_or_default() {
+            let n = self.property_counts.get(k).unwrap_or(1);
+            if n <= 1 {
+                self.property_counts.remove(k);
+            } else {
+                self.property_counts.insert(k, n - 1);
+            }
+        }
+        log.drain(..old);
+        log.push((now, user));
+        let updates = self.property_counts.get(user).unwrap_or(0) + 1;
+        self.property_counts.insert(user, updates);
+        if updates == limit * 9 / 10 || updates > limit {
+            warnings.push(Warning::UserPropertyLimit {
+                user_id: user_id.unwrap_or("").into(),
+                updates,
+                limit,
+            });
+        }
     }
 
     /// The key of a user or device id (`tag`), 0 for none or an empty one.
