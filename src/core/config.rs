@@ -72,6 +72,11 @@ pub struct Config {
     /// events than its budget has room for; an identity over it waits alone while the others
     /// flow. 0: not paced. Unused by /v1-batch.
     pub identity_events_per_second: u64,
+    /// Amplitude Batch: events per user and per device per rolling 24 hours (default 500,000,
+    /// Amplitude's daily quota). An identity that has used it waits until its oldest use of
+    /// the day ages out, without probing the server. 0: not tracked. (Cargo feature `pacing`.)
+    #[cfg(feature = "pacing")]
+    pub identity_events_per_day: u64,
     /// Amplitude: every event carries `$skip_user_properties_sync: true` (see
     /// `EventInput::skip_user_properties_sync`). Default false.
     pub skip_user_properties_sync: bool,
@@ -111,6 +116,8 @@ impl Config {
                 0
             },
             skip_user_properties_sync: false,
+            #[cfg(feature = "pacing")]
+            identity_events_per_day: limits.identity_events_per_day,
         }
     }
 

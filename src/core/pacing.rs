@@ -28,7 +28,7 @@ mod off {
 
     impl Pacing {
         #[inline(always)]
-        pub fn new(_: u64, _: Millis, _: bool) -> Self {
+        pub fn new(_: u64, _: Millis, _: bool, _: Millis) -> Self {
             Pacing
         }
         #[inline(always)]
@@ -74,6 +74,9 @@ mod imp {
         window: Millis,
         /// Whether the budget counts requests rather than events per identity.
         requests: bool,
+        /// Uses are logged at their time rounded up to this (1 ms: exact; a day's log by minute,
+        /// to stay small; rounding up only makes a use age out later).
+        bucket: Millis,
         log: Vec<(Millis, u64, u64)>,
         /// Throttles in a row per identity (cleared when a request carrying it is accepted).
         strikes: KeyMap,
@@ -88,12 +91,13 @@ mod imp {
 
     impl Pacing {
         /// `budget` per `window` ms (0: none); of requests when `requests`, else of events per
-        /// identity.
-        pub fn new(budget: u64, window: Millis, requests: bool) -> Self {
+        /// identity, logged by `bucket` ms.
+        pub fn new(budget: u64, window: Millis, requests: bool, bucket: Millis) -> Self {
             Pacing {
                 budget,
                 window: window.saturating_add(PACE_SLACK_MS),
                 requests,
+                bucket: bucket.max(1),
                 log: Vec::new(),
                 strikes: KeyMap::default(),
             }
@@ -169,7 +173,7 @@ mod imp {
 
         /// When identity `k` (0: none) may send again if it is over budget at `now`; 0 if it is not.
         pub fn over(&self, u: &Usage, k: u64, now: Millis) -> Millis {
-            if k == 0 || u.used.get(k).unwrap_or(0) < self.budget {
+            if k == 0 || self.identity_budget() == 0 || u.used.get(k).unwrap_or(0) < self.budget {
                 return 0;
             }
             // Used in this plan without a log entry yet: its window starts now.
@@ -212,10 +216,18 @@ mod imp {
             if self.identity_budget() == 0 {
                 return;
             }
+            let t = now.div_ceil(self.bucket) * self.bucket;
             for &k in keys.iter().filter(|&&k| k != 0) {
-                match self.log.last_mut() {
-                    Some(last) if last.0 == now && last.1 == k => last.2 += 1,
-                    _ => self.log.push((now, k, 1)),
+                // This bucket's entries are at the end: one per key.
+                let entry = self
+                    .log
+                    .iter_mut()
+                    .rev()
+                    .take_while(|e| e.0 == t)
+                    .find(|e| e.1 == k);
+                match entry {
+                    Some(e) => e.2 += 1,
+                    None => self.log.push((t, k, 1)),
                 }
             }
         }
@@ -227,7 +239,7 @@ mod imp {
 
         #[test]
         fn requests_keep_the_budget_over_every_rolling_window() {
-            let mut p = Pacing::new(3, 1000, true);
+            let mut p = Pacing::new(3, 1000, true, 1);
             for t in [0, 10, 20] {
                 assert_eq!(p.request_wait(t), None);
                 p.request_sent(t);
@@ -258,8 +270,21 @@ mod imp {
         }
 
         #[test]
+        fn a_day_is_logged_by_minute_and_ages_out_no_earlier() {
+            let mut p = Pacing::new(4, 86_400_000, false, 60_000);
+            p.identities_sent(1_000, &[5, 6, 5]);
+            p.identities_sent(59_000, &[5]);
+            assert_eq!(p.log, vec![(60_000, 5, 3), (60_000, 6, 1)]);
+            let u = p.usage(70_000);
+            assert_eq!(p.over(&u, 5, 70_000), 0);
+            p.identities_sent(70_000, &[5]);
+            let u = p.usage(70_000);
+            assert_eq!(p.over(&u, 5, 70_000), 60_000 + 86_400_000 + PACE_SLACK_MS);
+        }
+
+        #[test]
         fn repeated_throttles_back_off_with_full_jitter_up_to_the_cap() {
-            let (mut p, mut rng) = (Pacing::new(30, 1000, false), Rng::new(3));
+            let (mut p, mut rng) = (Pacing::new(30, 1000, false, 1), Rng::new(3));
             assert_eq!(
                 p.throttle_extra(9, &mut rng, 30_000, 300_000),
                 0,
@@ -283,7 +308,7 @@ mod imp {
 
         #[test]
         fn an_identity_over_budget_waits_alone() {
-            let mut p = Pacing::new(2, 1000, false);
+            let mut p = Pacing::new(2, 1000, false, 1);
             p.identities_sent(0, &[7, 7, 8]);
             let mut u = p.usage(5);
             assert_eq!(p.over(&u, 7, 5), 1000 + PACE_SLACK_MS);

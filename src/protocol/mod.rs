@@ -112,6 +112,8 @@ pub struct Limits {
     /// User-property updates a user may make per rolling hour before the server silently drops
     /// the rest (Amplitude, across all its APIs; 0: no such limit).
     pub user_property_updates_per_hour: u64,
+    /// Events per user and per device per rolling 24 hours (Amplitude Batch; 0: no quota).
+    pub identity_events_per_day: u64,
 }
 
 /// The window over which Amplitude averages an identity's events per second.
@@ -162,6 +164,7 @@ impl Protocol {
                 requests_per_minute: 100,
                 identity_events_per_second: 0,
                 user_property_updates_per_hour: 0,
+                identity_events_per_day: 0,
             },
             // "< 1 MB and < 2,000 events": the largest sizes strictly below both.
             Protocol::AmplitudeHttpV2 => Limits {
@@ -176,6 +179,7 @@ impl Protocol {
                 requests_per_minute: 0,
                 identity_events_per_second: 30,
                 user_property_updates_per_hour: 1_800,
+                identity_events_per_day: 0,
             },
             Protocol::AmplitudeBatch => Limits {
                 max_events: 2_000,
@@ -189,6 +193,7 @@ impl Protocol {
                 requests_per_minute: 0,
                 identity_events_per_second: 1_000,
                 user_property_updates_per_hour: 1_800,
+                identity_events_per_day: 500_000,
             },
         }
     }

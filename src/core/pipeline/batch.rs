@@ -127,9 +127,10 @@ impl Pipeline {
     fn plan(&mut self, now: Millis, max_events: usize, max_bytes: usize) -> Plan {
         let envelope = self.prefix.len() + self.suffix.len();
         let ordered = self.config.protocol.ordered_per_device();
-        let paced = self.pacing.identity_budget() > 0;
+        let paced = self.pacing.identity_budget() > 0 || self.daily.identity_budget() > 0;
         let paused = paced || !self.pauses.is_empty();
         let mut usage = self.pacing.usage(now);
+        let mut usage_day = self.daily.usage(now);
         #[cfg(feature = "pacing")]
         {
             self.pace_wake = Millis::MAX;
@@ -163,7 +164,8 @@ impl Pipeline {
                     if k == 0 {
                         continue;
                     }
-                    let wait = self.pacing.over(&usage, k, now);
+                    let wait =
+                        (self.pacing.over(&usage, k, now)).max(self.daily.over(&usage_day, k, now));
                     if blocked.contains_key(k) {
                         skip = true;
                     } else if wait > 0 {
@@ -209,6 +211,8 @@ impl Pipeline {
             if paced {
                 Pacing::add(&mut usage, e.user);
                 Pacing::add(&mut usage, e.device);
+                Pacing::add(&mut usage_day, e.user);
+                Pacing::add(&mut usage_day, e.device);
             }
             plan.picks.push(idx - 1);
             plan.body_len += add;
@@ -227,11 +231,12 @@ impl Pipeline {
         let tid = self.outbox.next_id();
         let now = self.last_now;
         self.pacing.request_sent(now);
-        if self.pacing.identity_budget() > 0 {
+        if self.pacing.identity_budget() > 0 || self.daily.identity_budget() > 0 {
             let picked = plan.picks.iter().filter_map(|&i| self.queue.get(i));
             let mut keys: Vec<u64> = picked.clone().map(|e| e.user).collect();
             keys.extend(picked.map(|e| e.device));
             self.pacing.identities_sent(now, &keys);
+            self.daily.identities_sent(now, &keys);
         }
         let mut body = Vec::with_capacity(plan.body_len);
         body.extend_from_slice(&self.prefix);

@@ -32,6 +32,10 @@ use crate::prelude::*;
 use crate::protocol::EventKind;
 use crate::protocol::IDENTITY_RATE_WINDOW_MS;
 
+/// A day, the Batch API's quota window.
+#[cfg(feature = "pacing")]
+const DAY_MS: Millis = 86_400_000;
+
 /// The encoding buffer `enqueue` keeps between calls, at most (bigger ones are dropped).
 const SCRATCH_KEEP: usize = 64 * 1024;
 
@@ -68,6 +72,8 @@ pub struct Pipeline {
     gates: Gates,
     pauses: Pauses,
     pacing: Pacing,
+    /// The daily quota per identity (Amplitude Batch), paced like the rate.
+    daily: Pacing,
     /// When a budget that held events back in the last plan next has room.
     #[cfg(feature = "pacing")]
     pace_wake: Millis,
@@ -115,10 +121,14 @@ impl Pipeline {
             pauses: Pauses::default(),
             pacing: if protocol.is_amplitude() {
                 let per_window = config.identity_events_per_second * IDENTITY_RATE_WINDOW_MS;
-                Pacing::new(per_window / 1000, IDENTITY_RATE_WINDOW_MS, false)
+                Pacing::new(per_window / 1000, IDENTITY_RATE_WINDOW_MS, false, 1)
             } else {
-                Pacing::new(config.requests_per_minute, 60_000, true)
+                Pacing::new(config.requests_per_minute, 60_000, true, 1)
             },
+            #[cfg(feature = "pacing")]
+            daily: Pacing::new(config.identity_events_per_day, DAY_MS, false, 60_000),
+            #[cfg(not(feature = "pacing"))]
+            daily: Pacing::new(0, 0, false, 0),
             #[cfg(feature = "pacing")]
             pace_wake: Millis::MAX,
             mailbox: Mailbox::default(),

@@ -158,3 +158,51 @@ fn repeated_throttles_of_one_device_pause_it_longer_until_one_succeeds() {
     });
     assert_eq!(again, Some(30_000), "a success starts over");
 }
+
+#[test]
+fn an_identity_over_its_daily_quota_waits_for_its_day_without_probing() {
+    let config = roomy(Config {
+        identity_events_per_day: 3_000,
+        ..Config::new(Protocol::AmplitudeBatch, "amp-key")
+    });
+    let mut p = Pipeline::new(config).unwrap();
+    for i in 0..4_000 {
+        p.enqueue(0, track(&format!("e{i}"))).unwrap();
+    }
+    let other = p
+        .enqueue(
+            0,
+            EventInput {
+                anonymous_id: Some("device-other".into()),
+                ..track("other")
+            },
+        )
+        .unwrap();
+    p.flush(0);
+    let mut sent = 0;
+    let mut now = 0;
+    while let Some(t) = p.poll_transmit(now) {
+        sent += t.events.len();
+        p.handle_response(now, t.id, ok(t.events.len()));
+        now += 100;
+    }
+    assert_eq!(sent, 3_001, "the day's 3,000, and the other device's event");
+    assert_eq!(p.stats().delivered, 3_001);
+    let day = 86_400_000 + crate::protocol::PACE_SLACK_MS;
+    assert!(drain(&mut p)
+        .iter()
+        .all(|e| !matches!(e, AppEvent::Failed { .. })));
+    let _ = other;
+    let mut next = None;
+    for _ in 0..100 {
+        now = p.poll_timeout().expect("a wake-up is planned");
+        next = p.poll_transmit(now);
+        if next.is_some() {
+            break;
+        }
+    }
+    let t = next.expect("the next day");
+    // The first use was logged at the end of its minute; the day runs from there.
+    assert!((day..=60_000 + day).contains(&now), "sent again at {now}");
+    assert_eq!(t.events.len(), 1_000);
+}
