@@ -82,6 +82,7 @@ fn throughput(protocol: Protocol) -> (f64, f64) {
     let ok = Response {
         status: 200,
         retry_after: None,
+        location: None,
         body: br#"{"success":true,"accepted":100,"failed":0}"#.to_vec(),
     };
     let mut enqueue_rates = Vec::new();

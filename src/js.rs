@@ -408,6 +408,7 @@ pub unsafe extern "C" fn enqueue(
             properties,
             traits,
             context,
+            skip_user_properties_sync: false,
         };
         let Err(e) = d.enqueue(now as Millis, input) else {
             return 1;

@@ -121,8 +121,9 @@ pub fn parse_http_date(s: &str) -> Option<Millis> {
     Some(days * DAY_MS + (h * 3600 + mi * 60 + sec) * 1000)
 }
 
-/// The wait a `Retry-After` header asks for, from `now`: delta-seconds or an HTTP-date. A date in
-/// the past means "now" (0); anything unreadable is `None` and the caller falls back to backoff.
+/// The wait a `Retry-After` header asks for, from `now`: delta-seconds (digits only) or an
+/// HTTP-date in the future. Anything else (`-5`, `1.5`, a date already past) is `None`, and the
+/// caller falls back to its backoff: an unreadable header never means "resend at once".
 pub fn parse_retry_after(raw: &str, now: Millis) -> Option<Millis> {
     let digits = super::json::trim_ws(raw.as_bytes());
     if !digits.is_empty() && digits.iter().all(u8::is_ascii_digit) {
@@ -139,7 +140,9 @@ pub fn parse_retry_after(raw: &str, now: Millis) -> Option<Millis> {
     // The npm package's wasm is built without `http-date`: its web layer hands the core a date as
     // the seconds left until it, read by the platform's own `Date.parse` (src/web/js/net.js `post`).
     if cfg!(feature = "http-date") {
-        return parse_http_date(raw).map(|at| at.saturating_sub(now));
+        return parse_http_date(raw)
+            .filter(|&at| at > now)
+            .map(|at| at - now);
     }
     let _ = now;
     None
@@ -203,8 +206,11 @@ mod tests {
         );
         let date = "Sun, 06 Nov 1994 08:49:37 GMT";
         assert_eq!(parse_retry_after(date, 784_111_767_000), Some(10_000));
-        assert_eq!(parse_retry_after(date, 784_111_787_000), Some(0));
-        assert_eq!(parse_retry_after("soon", 0), None);
-        assert_eq!(parse_retry_after("-5", 0), None);
+        for (past, now) in [(date, 784_111_787_000), (date, 784_111_777_000)] {
+            assert_eq!(parse_retry_after(past, now), None, "a past date is ignored");
+        }
+        for bad in ["soon", "-5", "1.5", "", " ", "+3", "1e3"] {
+            assert_eq!(parse_retry_after(bad, 0), None, "{bad}");
+        }
     }
 }

@@ -53,6 +53,33 @@ pub struct Config {
     pub seed: u64,
     /// Amplitude's `min_id_length` option, also applied locally to drop ids it would remove.
     pub min_id_length: usize,
+    /// The longest wait a server's rate limit imposes (`Retry-After` on a 429 or 5xx, an
+    /// identity throttle): a longer one is cut to this, with a `W_RETRY_AFTER_CAPPED` warning,
+    /// so a wrong or hostile header cannot stall delivery for years. Monthly-quota holds keep
+    /// their own rule (held until the reset, probed every `quota_probe_ms`). Default 300,000.
+    pub max_retry_after_ms: Millis,
+    /// For drivers (the engine does not time requests): a request without a complete response
+    /// this long after it left is aborted and reported with `handle_failure(Network)`; its events
+    /// are retried with the same messageIds. Default 30,000.
+    pub request_timeout_ms: Millis,
+    /// /v1-batch: requests per rolling minute (default 100, the per-(org, IP) limit; raise it
+    /// for an org with a raised limit). A backlog drains at this rate instead of meeting 429s;
+    /// a rate-limit answer lowers it to what the window admitted. 0: not paced. Unused by
+    /// Amplitude.
+    pub requests_per_minute: u64,
+    /// Amplitude: events per second per user and per device, averaged over 30 s (default 30 on
+    /// HTTP V2, 1,000 on Batch, Amplitude's limits). No request carries more of an identity's
+    /// events than its budget has room for; an identity over it waits alone while the others
+    /// flow. 0: not paced. Unused by /v1-batch.
+    pub identity_events_per_second: u64,
+    /// Amplitude Batch: events per user and per device per rolling 24 hours (default 500,000,
+    /// Amplitude's daily quota). An identity that has used it waits until its oldest use of
+    /// the day ages out, without probing the server. 0: not tracked. (Cargo feature `pacing`.)
+    #[cfg(feature = "pacing")]
+    pub identity_events_per_day: u64,
+    /// Amplitude: every event carries `$skip_user_properties_sync: true` (see
+    /// `EventInput::skip_user_properties_sync`). Default false.
+    pub skip_user_properties_sync: bool,
 }
 
 impl Config {
@@ -75,6 +102,22 @@ impl Config {
             quota_probe_ms: 3_600_000,
             seed: 0,
             min_id_length: 5,
+            max_retry_after_ms: 300_000,
+            request_timeout_ms: 30_000,
+            // Without the `pacing` feature nothing is paced, and the defaults say so.
+            requests_per_minute: if cfg!(feature = "pacing") {
+                limits.requests_per_minute
+            } else {
+                0
+            },
+            identity_events_per_second: if cfg!(feature = "pacing") {
+                limits.identity_events_per_second
+            } else {
+                0
+            },
+            skip_user_properties_sync: false,
+            #[cfg(feature = "pacing")]
+            identity_events_per_day: limits.identity_events_per_day,
         }
     }
 
@@ -95,7 +138,7 @@ impl Config {
         }
         // The names are a constant table and the values one array of one type, so the check is
         // one search (per-setting code or a table built at run time costs wasm size).
-        const MUST_BE_POSITIVE: [&str; 7] = [
+        const MUST_BE_POSITIVE: [&str; 9] = [
             "max_in_flight",
             "max_queue_events",
             "max_queue_bytes",
@@ -103,6 +146,8 @@ impl Config {
             "backoff_base_ms",
             "quota_probe_ms",
             "give_up_after_ms",
+            "max_retry_after_ms",
+            "request_timeout_ms",
         ];
         let values = [
             self.max_in_flight as u64,
@@ -112,6 +157,8 @@ impl Config {
             self.backoff_base_ms,
             self.quota_probe_ms,
             self.give_up_after_ms,
+            self.max_retry_after_ms,
+            self.request_timeout_ms,
         ];
         if let Some(i) = values.iter().position(|&v| v == 0) {
             return Err(ConfigError::Zero(

@@ -38,6 +38,10 @@ pub struct EventInput {
     pub traits: Option<String>,
     /// The context object: JSON object text (/v1-batch only).
     pub context: Option<String>,
+    /// Amplitude: send `$skip_user_properties_sync: true`, so this event does not update the
+    /// user's properties (nor count toward their hourly limit). Also set for every event by
+    /// `Config::skip_user_properties_sync`.
+    pub skip_user_properties_sync: bool,
 }
 
 /// An event in the form to persist (IndexedDB, a Durable Object) and hand back to
@@ -293,6 +297,32 @@ pub enum Warning {
         /// The server's error text.
         error: String,
     },
+    /// The server asked to wait longer than `max_retry_after_ms`; the wait was cut to it.
+    RetryAfterCapped {
+        /// The wait asked for, in milliseconds.
+        asked_ms: Millis,
+        /// The wait kept (`max_retry_after_ms`).
+        limit_ms: Millis,
+    },
+    /// Amplitude keeps at most 1,800 user-property updates per user per rolling hour and drops
+    /// the rest silently: said at 90 % of that and for every update past it (the event is sent).
+    /// (Cargo feature `user-properties`.)
+    #[cfg(feature = "user-properties")]
+    UserPropertyLimit {
+        /// The user.
+        user_id: String,
+        /// Updates in the last hour, this one included.
+        updates: u64,
+        /// The hourly limit.
+        limit: u64,
+    },
+    /// The server answered with a redirect, which is not followed (it would turn the POST into a
+    /// GET): the events are retried with backoff. Usually a wrong API host (`http:` for `https:`,
+    /// a moved domain).
+    Redirect {
+        /// Its `Location` header, empty when unreadable.
+        location: String,
+    },
 }
 
 impl Warning {
@@ -307,6 +337,10 @@ impl Warning {
             Warning::ContextNotSent => "W_CONTEXT_NOT_SENT",
             Warning::Server { .. } => "W_SERVER",
             Warning::UnmatchedServerError { .. } => "W_UNMATCHED",
+            Warning::RetryAfterCapped { .. } => "W_RETRY_AFTER_CAPPED",
+            Warning::Redirect { .. } => "W_REDIRECT",
+            #[cfg(feature = "user-properties")]
+            Warning::UserPropertyLimit { .. } => "W_USER_PROPERTY_LIMIT",
         }
     }
 }
@@ -319,8 +353,8 @@ impl Warning {
             Warning::TooManyKeys { field, keys, limit } => (
                 "{0} has {4} keys; over {5} the server warns (field: {0})",
                 *field,
-                *keys,
-                *limit,
+                *keys as u64,
+                *limit as u64,
                 "",
             ),
             Warning::ValueTooLarge {
@@ -330,8 +364,8 @@ impl Warning {
             } => (
                 "{0} has a {4}-byte value; over {5} the server warns (field: {0})",
                 *field,
-                *bytes,
-                *limit,
+                *bytes as u64,
+                *limit as u64,
                 "",
             ),
             Warning::TooDeep {
@@ -341,8 +375,8 @@ impl Warning {
             } => (
                 "{0} is nested {4} levels deep; over {5} the server warns (field: {0})",
                 *field,
-                *depth,
-                *limit,
+                *depth as u64,
+                *limit as u64,
                 "",
             ),
             Warning::LongString {
@@ -352,8 +386,8 @@ impl Warning {
             } => (
                 "{0} has a {4}-character string; Amplitude truncates at {5} (field: {0})",
                 *field,
-                *chars,
-                *limit,
+                *chars as u64,
+                *limit as u64,
                 "",
             ),
             Warning::IdRemoved { field } => (
@@ -380,7 +414,33 @@ impl Warning {
                 0,
                 error.as_str(),
             ),
+            Warning::RetryAfterCapped { asked_ms, limit_ms } => (
+                "server wait of {4} ms cut to max_retry_after_ms ({5})",
+                Field::Event,
+                *asked_ms,
+                *limit_ms,
+                "",
+            ),
+            #[cfg(feature = "user-properties")]
+            Warning::UserPropertyLimit {
+                user_id,
+                updates,
+                limit,
+            } => (
+                "user {1} made {4} property updates in an hour; Amplitude drops those past {5} (field: userId)",
+                Field::UserId,
+                *updates,
+                *limit,
+                user_id.as_str(),
+            ),
+            Warning::Redirect { location } => (
+                "redirect to {1} not followed (check apiHost)",
+                Field::Event,
+                0,
+                0,
+                location.as_str(),
+            ),
         };
-        say(template, field.name(), text, "", "", n as u64, limit as u64)
+        say(template, field.name(), text, "", "", n, limit)
     }
 }

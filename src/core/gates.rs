@@ -1,10 +1,12 @@
 //! The global gates: no request before a server's `Retry-After` (rate limit), none before our
 //! own backoff after transient failures ends, and, under a quota hold, only a one-event probe
-//! now and then until the reset.
+//! now and then until the reset. Every backoff step is at least `RETRY_FLOOR_MS`, whatever the
+//! server says or the jitter draws: failing requests leave at most `max_in_flight` per floor.
 
 use super::backoff::backoff_delay;
 use super::rng::Rng;
 use super::Millis;
+use crate::protocol::RETRY_FLOOR_MS;
 
 /// The global quota hold.
 #[derive(Debug, Clone, Copy)]
@@ -41,7 +43,7 @@ impl Gates {
     }
 
     /// The end of the next backoff step from `now` (the attempt count grows): full jitter below
-    /// `min(max, base·2^(attempt-1))`.
+    /// `min(max, base·2^(attempt-1))`, never under the floor.
     pub fn next_backoff(
         &mut self,
         now: Millis,
@@ -50,7 +52,8 @@ impl Gates {
         max: Millis,
     ) -> Millis {
         self.backoff_attempt = self.backoff_attempt.saturating_add(1);
-        now.saturating_add(backoff_delay(rng, self.backoff_attempt, base, max))
+        let delay = backoff_delay(rng, self.backoff_attempt, base, max);
+        now.saturating_add(delay.max(RETRY_FLOOR_MS))
     }
 
     /// Backs off until `until`; returns the backoff now in force.
@@ -129,10 +132,21 @@ mod tests {
         for attempt in 1..=5 {
             let until = g.next_backoff(1000, &mut rng, 100, 10_000);
             assert_eq!(g.backoff_attempt(), attempt);
-            assert!(until >= 1000 && until - 1000 <= 100 << (attempt - 1));
+            assert!(
+                until - 1000 >= RETRY_FLOOR_MS
+                    && until - 1000 <= (100 << (attempt - 1)).max(RETRY_FLOOR_MS)
+            );
         }
         g.reset_backoff();
         assert_eq!(g.backoff_attempt(), 0);
+    }
+
+    #[test]
+    fn no_backoff_step_is_under_the_floor() {
+        let (mut g, mut rng) = (Gates::default(), Rng::new(1));
+        for _ in 0..50 {
+            assert!(g.next_backoff(1000, &mut rng, 1, 1) >= 1000 + RETRY_FLOOR_MS);
+        }
     }
 
     #[test]

@@ -30,7 +30,8 @@
 //! - The pipeline's owned parts, each with its own tests: `counts.rs` (held, queued, totals),
 //!   `limits.rs` (request limits learnt from 413s), `outbox.rs` (requests in flight and their
 //!   ids), `gates.rs` (rate limit, backoff, quota hold), `pauses.rs` (per-identity pauses),
-//!   `mailbox.rs` (what to tell the application).
+//!   `pacing.rs` (the server's budgets, kept before it says 429), `mailbox.rs` (what to tell the
+//!   application).
 //! - `queue.rs` (the events held, in id order), `keys.rs` (engine keys and their map), `rng.rs`
 //!   (the seeded PRNG and UUIDs), `backoff.rs` (the jittered backoff step).
 //! - `event.rs` (the event model and its messages), `validate.rs` (input to protocol-ready
@@ -48,6 +49,7 @@ mod keys;
 mod limits;
 mod mailbox;
 mod outbox;
+mod pacing;
 mod pauses;
 mod pipeline;
 mod queue;
@@ -67,7 +69,7 @@ pub use report::{
     AppEvent, Enqueued, EventId, FailReason, NetError, Response, Stats, Transmit, TransmitId,
 };
 
-pub use crate::protocol::{EventKind, Protocol};
+pub use crate::protocol::{EventKind, Protocol, ServerZone};
 
 /// `Option::as_deref`, inlined: the library's stayed a call returning through memory (wasm size).
 #[inline(always)]

@@ -32,6 +32,8 @@ pub(crate) struct Entry {
     pub msg_len: u8,
     /// How many requests carried it without delivering it.
     pub attempts: u16,
+    /// How many 2xx answers did not confirm it (`protocol::MAX_UNCONFIRMED` fails it).
+    pub unconfirmed: u8,
     /// `QUEUED`, `DEAD`, or the id of the transmit carrying it.
     pub flight: u64,
 }
@@ -148,6 +150,7 @@ mod tests {
             msg_off: 0,
             msg_len: 1,
             attempts: 0,
+            unconfirmed: 0,
             flight: QUEUED,
         }
     }

@@ -43,15 +43,32 @@ pub struct Transmit {
     pub events: Vec<EventId>,
 }
 
-/// An HTTP response as the driver received it.
+/// An HTTP response as the driver received it. Drivers build it with [`Response::new`] or
+/// `Response { status, body, ..Default::default() }` and set the headers they could read.
+///
+/// A driver must not follow redirects (`fetch` with `redirect: "manual"`): a followed 302 turns
+/// the POST into a GET. The 3xx itself is given here, with its `Location`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Response {
     /// The HTTP status.
     pub status: u16,
     /// The raw `Retry-After` header, if readable (cross-origin needs it exposed by the server).
     pub retry_after: Option<String>,
+    /// The raw `Location` header of a redirect, if readable; only reported (`W_REDIRECT`).
+    pub location: Option<String>,
     /// The response body.
     pub body: Vec<u8>,
+}
+
+impl Response {
+    /// A response with this status and body and no headers.
+    pub fn new(status: u16, body: Vec<u8>) -> Self {
+        Response {
+            status,
+            body,
+            ..Default::default()
+        }
+    }
 }
 
 /// A request that got no HTTP response. The events may or may not have reached the server; they
@@ -60,7 +77,8 @@ pub struct Response {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NetError {
     /// No response: could not connect, the connection broke (offline, DNS, CORS, reset), the
-    /// driver gave up waiting, or the response was lost (page hidden, aborted).
+    /// driver gave up waiting (`Config::request_timeout_ms`), or the response was lost (page
+    /// hidden, aborted).
     Network,
 }
 
@@ -90,6 +108,9 @@ pub enum FailReason {
     Evicted,
     /// Not delivered within `give_up_after_ms` of being queued.
     RetryHorizon,
+    /// The server answered 2xx `protocol::MAX_UNCONFIRMED` times without confirming the event
+    /// (not its success shape, or counts that did not add up): it may or may not be stored.
+    Unconfirmed,
 }
 
 impl FailReason {
@@ -101,6 +122,7 @@ impl FailReason {
             FailReason::TooLarge { .. } => "E_TOO_LARGE",
             FailReason::Evicted => "E_EVICTED",
             FailReason::RetryHorizon => "E_RETRY_HORIZON",
+            FailReason::Unconfirmed => "E_UNCONFIRMED",
         }
     }
 }
@@ -126,6 +148,7 @@ impl FailReason {
             ),
             FailReason::Evicted => ("the queue was full and the event was the oldest", 0, 0, ""),
             FailReason::RetryHorizon => ("not delivered within give_up_after_ms", 0, 0, ""),
+            FailReason::Unconfirmed => ("the server never confirmed delivery", 0, 0, ""),
         };
         say(template, text, "", "", "", a, b)
     }

@@ -4,8 +4,13 @@ use super::*;
 
 /// Amplitude HTTP V2 and Batch: identity pauses, ordering, daily quotas, invalid events.
 mod amplitude;
+/// Hostile and broken answers, and a property test over arbitrary ones.
+mod hostile;
 /// The text of every message the application can be given.
 mod messages;
+/// Pacing to the servers' budgets, proven in the simulation.
+#[cfg(all(not(target_arch = "wasm32"), feature = "pacing"))]
+mod pacing;
 // The simulation is a proptest harness; proptest is a native-only dev-dependency.
 #[cfg(not(target_arch = "wasm32"))]
 mod sim;
@@ -20,12 +25,12 @@ pub(crate) fn track(name: &str) -> EventInput {
     }
 }
 
-fn ok() -> Response {
-    Response {
-        status: 200,
-        retry_after: None,
-        body: br#"{"success":true,"accepted":1,"failed":0,"errors":[],"warnings":[]}"#.to_vec(),
-    }
+/// A 2xx confirming `n` events, in both protocols' success shapes at once.
+pub(crate) fn ok(n: usize) -> Response {
+    let body = format!(
+        r#"{{"success":true,"accepted":{n},"failed":0,"errors":[],"warnings":[],"code":200,"events_ingested":{n}}}"#
+    );
+    Response::new(200, body.into_bytes())
 }
 
 #[test]
@@ -46,7 +51,7 @@ fn smoke_enqueue_flush_deliver() {
         body.starts_with(r#"{"batch":[{"type":"track","messageId":""#),
         "{body}"
     );
-    p.handle_response(11_050, t.id, ok());
+    p.handle_response(11_050, t.id, ok(t.events.len()));
     assert_eq!(
         p.poll_event(),
         Some(AppEvent::Delivered {
@@ -70,6 +75,7 @@ fn status(code: u16, body: &str) -> Response {
     Response {
         status: code,
         retry_after: None,
+        location: None,
         body: body.as_bytes().to_vec(),
     }
 }
@@ -97,11 +103,11 @@ fn flush_at_sends_at_once_and_caps_events_per_request() {
         p.poll_transmit(0).is_none(),
         "one request in flight by default"
     );
-    p.handle_response(5, t.id, ok());
+    p.handle_response(5, t.id, ok(t.events.len()));
     let t2 = p.poll_transmit(5).unwrap();
     assert_eq!(t2.events.len(), 100);
     assert_eq!(t2.events[0], EventId(101), "packed in order");
-    p.handle_response(6, t2.id, ok());
+    p.handle_response(6, t2.id, ok(t2.events.len()));
     assert!(
         p.poll_transmit(6).is_none(),
         "50 left: wait for the interval"
@@ -244,7 +250,7 @@ fn in_flight_events_are_never_evicted() {
     p.enqueue(0, track("b")).unwrap();
     let t = p.poll_transmit(0).unwrap();
     assert_eq!(p.enqueue(0, track("c")).unwrap_err().code(), "E_QUEUE_FULL");
-    p.handle_response(1, t.id, ok());
+    p.handle_response(1, t.id, ok(t.events.len()));
     assert!(p.enqueue(1, track("c")).is_ok());
 }
 
@@ -326,6 +332,7 @@ fn rate_limit_holds_every_request_until_retry_after() {
         t.id,
         Response {
             retry_after: Some("30".into()),
+            location: None,
             ..status(429, body)
         },
     );
@@ -343,6 +350,7 @@ fn rate_limit_holds_every_request_until_retry_after() {
     assert_eq!(again.body, t.body, "same bytes, same messageId");
     let date = Response {
         retry_after: Some("Thu, 01 Jan 1970 00:01:00 GMT".into()),
+        location: None,
         ..status(429, body)
     };
     p.handle_response(30_020, again.id, date);
@@ -360,6 +368,7 @@ fn monthly_quota_holds_probes_and_resumes() {
     let t = p.poll_transmit(0).unwrap();
     let quota = Response {
         retry_after: Some("864000".into()),
+        location: None,
         ..status(
             429,
             r#"{"success":false,"error":"Monthly event quota exceeded"}"#,
@@ -383,7 +392,7 @@ fn monthly_quota_holds_probes_and_resumes() {
     let probe = p
         .poll_transmit(7_200_100)
         .expect("second probe an hour later");
-    p.handle_response(7_200_200, probe.id, ok());
+    p.handle_response(7_200_200, probe.id, ok(probe.events.len()));
     assert_eq!(p.stats().quota_held_until, None);
     let rest = p
         .poll_transmit(7_200_200)
@@ -408,7 +417,7 @@ fn a_413_replans_from_limit_bytes() {
     while let Some(t) = p.poll_transmit(now) {
         assert!(t.body.len() <= 8000, "{}", t.body.len());
         sent += t.events.len();
-        p.handle_response(now, t.id, ok());
+        p.handle_response(now, t.id, ok(t.events.len()));
         now += 1;
     }
     assert_eq!(sent, 8);
@@ -471,7 +480,7 @@ fn backoff_grows_and_resets() {
         now = until;
     }
     let t = p.poll_transmit(now).unwrap();
-    p.handle_response(now, t.id, ok());
+    p.handle_response(now, t.id, ok(t.events.len()));
     assert_eq!(p.backoff_attempt(), 0);
 }
 
@@ -494,10 +503,10 @@ fn stale_or_repeated_answers_are_ignored() {
     p.enqueue(0, track("a")).unwrap();
     p.flush(0);
     let t = p.poll_transmit(0).unwrap();
-    p.handle_response(1, t.id, ok());
-    p.handle_response(2, t.id, ok());
+    p.handle_response(1, t.id, ok(t.events.len()));
+    p.handle_response(2, t.id, ok(t.events.len()));
     p.handle_failure(3, t.id, NetError::Network);
-    p.handle_response(4, TransmitId(999), ok());
+    p.handle_response(4, TransmitId(999), ok(1));
     assert_eq!(drain(&mut p).len(), 1);
     assert_eq!(p.stats().delivered, 1);
 }
@@ -569,7 +578,7 @@ mod arbitrary_events {
             group_id in text(), previous_id in text(), timestamp in proptest::option::of(any::<u64>()),
             properties in object(), traits in object(), context in object(),
         ) {
-            let input = EventInput { kind, event, message_id, anonymous_id, user_id, group_id, previous_id, timestamp, properties, traits, context };
+            let input = EventInput { kind, event, message_id, anonymous_id, user_id, group_id, previous_id, timestamp, properties, traits, context, skip_user_properties_sync: false };
             let mut p = Pipeline::new(Config::new(protocol, "key-1")).unwrap();
             match p.enqueue(1_700_000_000_000, input) {
                 Err(e) => {
@@ -615,6 +624,7 @@ fn a_503_with_retry_after_waits_at_least_that_long() {
         t.id,
         Response {
             retry_after: Some("120".into()),
+            location: None,
             ..status(503, "")
         },
     );

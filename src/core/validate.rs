@@ -206,6 +206,13 @@ pub(crate) fn validate<'a>(
         warnings,
     )?;
     check_object(kind, Field::Context, context, protocol, warnings)?;
+    // Every string Amplitude receives is cut at its limit, ids included.
+    #[cfg(feature = "user-properties")]
+    if let Some(limit) = limits.warn_string_chars {
+        long_id(user_id, Field::UserId, limit, warnings);
+        long_id(anonymous_id, Field::AnonymousId, limit, warnings);
+        long_id(group_id, Field::GroupId, limit, warnings);
+    }
     Ok(EventFields {
         kind,
         name,
@@ -218,7 +225,22 @@ pub(crate) fn validate<'a>(
         properties: as_str(&input.properties),
         traits: as_str(&input.traits),
         context,
+        #[cfg(feature = "user-properties")]
+        skip_user_properties_sync: input.skip_user_properties_sync,
     })
+}
+
+/// Warns when an id is longer than the server keeps.
+#[cfg(feature = "user-properties")]
+fn long_id(id: Option<&str>, field: Field, limit: usize, warnings: &mut Vec<Warning>) {
+    let chars = id.map_or(0, json::char_count);
+    if chars > limit {
+        warnings.push(Warning::LongString {
+            field,
+            chars,
+            limit,
+        });
+    }
 }
 
 /// What an encoded event says about itself: where its messageId sits and who it belongs to.

@@ -18,7 +18,8 @@
 //! | context | not sent: Amplitude has no such object ([`Protocol::carries_context`]; the engine warns) |
 //! | alias | [`Protocol::supports`]: aliasing is Amplitude's separate User Mapping API |
 //!
-//! Response classification: 2xx accepted; 400 naming events in `events_with_invalid_fields` /
+//! Response classification: 2xx with `events_ingested` equal to the request's events accepted,
+//! any other 2xx unconfirmed; 400 naming events in `events_with_invalid_fields` /
 //! `events_with_missing_fields` → those events are bad, the request was not accepted; other 400
 //! and 4xx permanent; 413 too large (no limit given); 429 with `throttled_*` or
 //! `exceeded_daily_quota_*` → per-identity throttling, without them a plain rate limit; 408 and
@@ -26,7 +27,6 @@
 
 use super::{
     by_status, document, error_text, next_word, EventFields, EventKind, ObjectWriter, Outcome,
-    Protocol,
 };
 use crate::base::json;
 use crate::base::num::push_u64;
@@ -64,6 +64,9 @@ pub(crate) fn envelope(api_key: &str, min_id_length: usize) -> (Vec<u8>, Vec<u8>
 }
 
 /// The members in their order.
+#[cfg(feature = "user-properties")]
+const KEYS: &[u8] = b"event_type insert_id user_id device_id time event_properties user_properties groups group_properties $skip_user_properties_sync ";
+#[cfg(not(feature = "user-properties"))]
 const KEYS: &[u8] = b"event_type insert_id user_id device_id time event_properties user_properties groups group_properties ";
 
 pub(crate) fn encode(ev: &EventFields<'_>, out: &mut Vec<u8>) -> usize {
@@ -90,6 +93,8 @@ pub(crate) fn encode(ev: &EventFields<'_>, out: &mut Vec<u8>) -> usize {
     w.raw(b"{\"$set\":", user_traits);
     w.text_in(b"{\"group\":", group);
     w.raw(b"", group_traits);
+    #[cfg(feature = "user-properties")]
+    w.raw(b"", ev.skip_user_properties_sync.then_some("true"));
     w.finish()
 }
 
@@ -130,18 +135,22 @@ fn bad_fields(doc: &[u8], group: &str, label: &str, error: &mut String, idx: &mu
     }
 }
 
+/// Both APIs classify alike; the difference is in the fields present.
 pub(crate) fn decode(
-    protocol: Protocol,
     status: u16,
     retry_after: Option<Millis>,
     body: &[u8],
+    events: usize,
 ) -> Outcome {
-    let _ = protocol; // Both APIs classify alike; the difference is in the fields present.
     let doc = document(body);
     match status {
-        200..=299 => Outcome::Accepted {
-            warnings: Vec::new(),
-        },
+        // `events_ingested` counts every event of an accepted request, duplicates included.
+        200..=299 if json::uint_field(doc, "events_ingested") == Some(events as u64) => {
+            Outcome::Accepted {
+                warnings: Vec::new(),
+            }
+        }
+        200..=299 => Outcome::Unconfirmed { status },
         400 => {
             let mut idx = Vec::new();
             let mut error = error_text(doc, status);
@@ -211,7 +220,26 @@ mod tests {
             properties: None,
             traits: None,
             context: None,
+            #[cfg(feature = "user-properties")]
+            skip_user_properties_sync: false,
         }
+    }
+
+    #[test]
+    #[cfg(feature = "user-properties")]
+    fn skips_the_user_properties_sync_at_the_top_level() {
+        let e = EventFields {
+            traits: Some(r#"{"plan":"pro"}"#),
+            skip_user_properties_sync: true,
+            ..ev(EventKind::Identify)
+        };
+        assert!(
+            enc(e).ends_with(
+                r#""user_properties":{"$set":{"plan":"pro"}},"$skip_user_properties_sync":true}"#
+            ),
+            "{}",
+            enc(e)
+        );
     }
 
     fn enc(e: EventFields<'_>) -> String {
@@ -273,15 +301,24 @@ mod tests {
 
     #[test]
     fn classifies_responses() {
-        let p = Protocol::AmplitudeHttpV2;
         let ok = br#"{"code":200,"events_ingested":50,"payload_size_bytes":50,"server_upload_time":1396381378123}"#;
         assert_eq!(
-            decode(p, 200, None, ok),
+            decode(200, None, ok, 50),
             Outcome::Accepted { warnings: vec![] }
         );
+        for (body, n) in [
+            (&ok[..], 49),
+            (b"<html></html>", 1),
+            (br#"{"code":200}"#, 1),
+        ] {
+            assert_eq!(
+                decode(200, None, body, n),
+                Outcome::Unconfirmed { status: 200 }
+            );
+        }
         let bad = br#"{"code":400,"error":"Request missing required field","events_with_invalid_fields":{"time":[3,4,7]},"events_with_missing_fields":{"event_type":[3,9]}}"#;
         assert_eq!(
-            decode(p, 400, None, bad),
+            decode(400, None, bad, 1),
             Outcome::InvalidEvents {
                 indexes: vec![3, 4, 7, 9],
                 error: "Request missing required field (invalid: time) (missing: event_type)"
@@ -290,7 +327,7 @@ mod tests {
         );
         let key = br#"{"code":400,"error":"Invalid API key"}"#;
         assert_eq!(
-            decode(p, 400, None, key),
+            decode(400, None, key, 1),
             Outcome::Permanent {
                 status: 400,
                 error: "Invalid API key".into()
@@ -302,7 +339,7 @@ mod tests {
             devices,
             events,
             ..
-        } = decode(p, 429, None, thr)
+        } = decode(429, None, thr, 1)
         else {
             panic!()
         };
@@ -311,28 +348,26 @@ mod tests {
             (vec!["u1".into()], vec!["d1".into()], vec![3, 4, 7])
         );
         let daily = br#"{"code":429,"exceeded_daily_quota_users":{"u9":500001}}"#;
-        let Outcome::Throttled { daily_users, .. } =
-            decode(Protocol::AmplitudeBatch, 429, None, daily)
-        else {
+        let Outcome::Throttled { daily_users, .. } = decode(429, None, daily, 1) else {
             panic!()
         };
         assert_eq!(daily_users, vec!["u9".to_string()]);
         assert_eq!(
-            decode(p, 429, Some(1000), b"{}"),
+            decode(429, Some(1000), b"{}", 1),
             Outcome::RateLimited {
                 retry_after: Some(1000)
             }
         );
         assert_eq!(
-            decode(p, 413, None, br#"{"code":413,"error":"Payload too large"}"#),
+            decode(413, None, br#"{"code":413,"error":"Payload too large"}"#, 1),
             Outcome::TooLarge { limit_bytes: None }
         );
         assert_eq!(
-            decode(p, 502, None, b""),
+            decode(502, None, b"", 1),
             Outcome::Transient { status: 502 }
         );
         assert_eq!(
-            decode(p, 503, None, b""),
+            decode(503, None, b"", 1),
             Outcome::Transient { status: 503 }
         );
     }

@@ -31,6 +31,17 @@ pub enum Protocol {
     AmplitudeBatch,
 }
 
+/// Where an Amplitude project's data lives (`docs/PROTOCOLS.md` B). It picks the API host a
+/// driver posts to when the application gives none ([`Protocol::default_host`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum ServerZone {
+    /// The US data center: `https://api2.amplitude.com`.
+    #[default]
+    Us,
+    /// The EU data center: `https://api.eu.amplitude.com`.
+    Eu,
+}
+
 /// The kind of an event, which decides its shape on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum EventKind {
@@ -93,7 +104,34 @@ pub struct Limits {
     pub soft_max_depth: usize,
     /// How long a throttled identity waits (Amplitude's documented 30 s; unused by /v1-batch).
     pub identity_pause_ms: Millis,
+    /// Requests per minute per (org, IP) (/v1-batch; 0: not limited by requests).
+    pub requests_per_minute: u64,
+    /// Events per second per user and per device, averaged over `IDENTITY_RATE_WINDOW_MS`
+    /// (Amplitude; 0: not limited per identity).
+    pub identity_events_per_second: u64,
+    /// User-property updates a user may make per rolling hour before the server silently drops
+    /// the rest (Amplitude, across all its APIs; 0: no such limit).
+    pub user_property_updates_per_hour: u64,
+    /// Events per user and per device per rolling 24 hours (Amplitude Batch; 0: no quota).
+    pub identity_events_per_day: u64,
 }
+
+/// The window over which Amplitude averages an identity's events per second.
+pub const IDENTITY_RATE_WINDOW_MS: Millis = 30_000;
+
+/// Added to every pacing window: a request reaches the server a little after it leaves, so the
+/// server's window may age a use out later than the client's.
+pub const PACE_SLACK_MS: Millis = 500;
+
+/// The shortest backoff step after a failure, however soon a server asks for a resend (or the
+/// jitter draws): no answer makes a client send more than `max_in_flight` requests per floor.
+pub const RETRY_FLOOR_MS: Millis = 500;
+
+/// 2xx answers that did not confirm an event (see [`Outcome::Unconfirmed`]) before it is reported
+/// failed (`E_UNCONFIRMED`). With the backoff between them (1 s doubling, full jitter) ten take
+/// minutes: long enough to ride out a captive portal or a misrouted deploy, short enough that a
+/// wrong API host surfaces within minutes rather than at the give-up horizon, days later.
+pub const MAX_UNCONFIRMED: u8 = 10;
 
 /// A caller-given messageId longer than this is refused: ids are stored inline in the event
 /// bytes with a one-byte length, and no sane id is longer.
@@ -123,6 +161,10 @@ impl Protocol {
                 soft_max_value_bytes: SOFT_VALUE_BYTES,
                 soft_max_depth: SOFT_DEPTH,
                 identity_pause_ms: 0,
+                requests_per_minute: 100,
+                identity_events_per_second: 0,
+                user_property_updates_per_hour: 0,
+                identity_events_per_day: 0,
             },
             // "< 1 MB and < 2,000 events": the largest sizes strictly below both.
             Protocol::AmplitudeHttpV2 => Limits {
@@ -134,6 +176,10 @@ impl Protocol {
                 soft_max_value_bytes: SOFT_VALUE_BYTES,
                 soft_max_depth: SOFT_DEPTH,
                 identity_pause_ms: 30_000,
+                requests_per_minute: 0,
+                identity_events_per_second: 30,
+                user_property_updates_per_hour: 1_800,
+                identity_events_per_day: 0,
             },
             Protocol::AmplitudeBatch => Limits {
                 max_events: 2_000,
@@ -144,6 +190,10 @@ impl Protocol {
                 soft_max_value_bytes: SOFT_VALUE_BYTES,
                 soft_max_depth: SOFT_DEPTH,
                 identity_pause_ms: 30_000,
+                requests_per_minute: 0,
+                identity_events_per_second: 1_000,
+                user_property_updates_per_hour: 1_800,
+                identity_events_per_day: 500_000,
             },
         }
     }
@@ -154,6 +204,16 @@ impl Protocol {
             Protocol::V1Batch => "/v1-batch",
             Protocol::AmplitudeHttpV2 => "/2/httpapi",
             Protocol::AmplitudeBatch => "/batch",
+        }
+    }
+
+    /// The API host (scheme and host, no trailing slash) to post to when the application gives
+    /// none: Amplitude's, by zone. /v1-batch has no public default: its host must be given.
+    pub const fn default_host(self, zone: ServerZone) -> Option<&'static str> {
+        match (self.is_amplitude(), zone) {
+            (false, _) => None,
+            (true, ServerZone::Us) => Some("https://api2.amplitude.com"),
+            (true, ServerZone::Eu) => Some("https://api.eu.amplitude.com"),
         }
     }
 
@@ -242,11 +302,20 @@ impl Protocol {
         !self.is_amplitude()
     }
 
-    /// Classifies a response. `retry_after` is the header already turned into a wait from now.
-    pub fn decode(self, status: u16, retry_after: Option<Millis>, body: &[u8]) -> Outcome {
+    /// Classifies the response to a request of `events` events. `retry_after` is the header
+    /// already turned into a wait from now. A 2xx confirms delivery only in the protocol's
+    /// success shape with counts that add up to `events`; anything else is
+    /// [`Outcome::Unconfirmed`].
+    pub fn decode(
+        self,
+        status: u16,
+        retry_after: Option<Millis>,
+        body: &[u8],
+        events: usize,
+    ) -> Outcome {
         match self {
-            Protocol::V1Batch => v1_batch::decode(status, retry_after, body),
-            _ => amplitude::decode(self, status, retry_after, body),
+            Protocol::V1Batch => v1_batch::decode(status, retry_after, body, events),
+            _ => amplitude::decode(status, retry_after, body, events),
         }
     }
 }
@@ -277,6 +346,10 @@ pub struct EventFields<'a> {
     pub traits: Option<&'a str>,
     /// Context: JSON object text.
     pub context: Option<&'a str>,
+    /// Amplitude: `$skip_user_properties_sync: true`, so the event does not update the user's
+    /// properties. (Cargo feature `user-properties`.)
+    #[cfg(feature = "user-properties")]
+    pub skip_user_properties_sync: bool,
 }
 
 /// An error the server attached to one event of a request.
@@ -351,11 +424,37 @@ pub enum Outcome {
         /// The server's error text.
         error: String,
     },
-    /// 5xx or anything unexpected: retry with backoff.
+    /// A 2xx that does not confirm delivery: not the protocol's success shape (a captive
+    /// portal's page, a proxy's answer), or counts that do not add up to the request's events.
+    /// Nothing is known to be accepted: resend with the same messageIds, with backoff.
+    Unconfirmed {
+        /// The HTTP status.
+        status: u16,
+    },
+    /// 3xx, 5xx or anything unexpected: retry with backoff.
     Transient {
         /// The HTTP status.
         status: u16,
     },
+}
+
+#[cfg(test)]
+mod zone_tests {
+    use super::*;
+
+    #[test]
+    fn the_zone_picks_amplitudes_host() {
+        let eu = ServerZone::Eu;
+        assert_eq!(
+            Protocol::AmplitudeHttpV2.default_host(eu),
+            Some("https://api.eu.amplitude.com")
+        );
+        assert_eq!(
+            Protocol::AmplitudeBatch.default_host(ServerZone::default()),
+            Some("https://api2.amplitude.com")
+        );
+        assert_eq!(Protocol::V1Batch.default_host(eu), None);
+    }
 }
 
 /// A response body to read fields from: the body if it is a well-formed object, else `{}`.
@@ -446,7 +545,7 @@ mod robustness {
         #[test]
         fn decoders_take_any_bytes(body in jsonish(), status in 0u16..1000, ra in proptest::option::of(0u64..10_000_000)) {
             for p in Protocol::ALL {
-                let _ = p.decode(status, ra, &body);
+                let _ = p.decode(status, ra, &body, usize::from(status % 5));
             }
             for (k, v) in json::members(&body) {
                 let _ = (json::unescape(k), json::string(v), json::uint(v), json::items(v).count());

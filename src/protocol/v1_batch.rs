@@ -6,8 +6,9 @@
 //! theirs in `name`. `timestamp` is ISO 8601 UTC with milliseconds.
 //!
 //! Response classification:
-//! - 2xx: accepted; with `failed > 0` the events named in `errors` (by `messageId`, else `index`)
-//!   failed for good and the rest are accepted. Duplicates count as accepted.
+//! - 2xx: accepted when `accepted + failed` is the request's events and `errors` names each failed
+//!   one (by `messageId`, else `index`): those failed for good, the rest are accepted. Duplicates
+//!   count as accepted. Any other 2xx confirms nothing (`Unconfirmed`).
 //! - 413: too large, with `limit_bytes` when the server says it.
 //! - 429: the rule of "Telling the 429s apart": `code == "rate_limited"` or an error starting
 //!   `Rate limit exceeded` is a rate limit; an error mentioning `quota` is the monthly quota;
@@ -54,12 +55,22 @@ fn warnings(doc: &[u8]) -> Vec<String> {
     out
 }
 
-pub(crate) fn decode(status: u16, retry_after: Option<Millis>, body: &[u8]) -> Outcome {
+pub(crate) fn decode(
+    status: u16,
+    retry_after: Option<Millis>,
+    body: &[u8],
+    events: usize,
+) -> Outcome {
     let doc = document(body);
     match status {
         200..=299 => {
             let warnings = warnings(doc);
             let failed = json::uint_field(doc, "failed").unwrap_or(0);
+            // The success shape: `accepted` plus `failed` is the request's events.
+            let accepted = json::uint_field(doc, "accepted").unwrap_or(u64::MAX);
+            if accepted.wrapping_add(failed) != events as u64 {
+                return Outcome::Unconfirmed { status };
+            }
             let mut errors = Vec::new();
             for e in json::items(json::field_or_empty(doc, "errors")) {
                 errors.push(EventError {
@@ -68,7 +79,10 @@ pub(crate) fn decode(status: u16, retry_after: Option<Millis>, body: &[u8]) -> O
                     error: json::string_field(e, "error").unwrap_or_else(|| "rejected".into()),
                 });
             }
-            if failed == 0 && errors.is_empty() {
+            // Every failed event must be named, or which were accepted is unknown.
+            if errors.len() as u64 != failed {
+                Outcome::Unconfirmed { status }
+            } else if failed == 0 {
                 Outcome::Accepted { warnings }
             } else {
                 Outcome::Partial { errors, warnings }
@@ -117,6 +131,8 @@ mod tests {
             properties: Some(" {\"a\":1} "),
             traits: None,
             context: None,
+            #[cfg(feature = "user-properties")]
+            skip_user_properties_sync: false,
         }
     }
 
@@ -148,17 +164,30 @@ mod tests {
     fn classifies_successes() {
         let all = br#"{"success":true,"accepted":2,"failed":0,"errors":[],"warnings":["big"]}"#;
         assert_eq!(
-            decode(200, None, all),
+            decode(200, None, all, 2),
             Outcome::Accepted {
                 warnings: vec!["big".into()]
             }
         );
-        assert_eq!(
-            decode(200, None, b"not json"),
-            Outcome::Accepted { warnings: vec![] }
-        );
+        for (body, n) in [
+            (&b"not json"[..], 2),
+            (b"<html>Sign in to the Wi-Fi</html>", 1),
+            (br#"{"success":true}"#, 1),
+            (br#"{"success":true,"accepted":1,"failed":0}"#, 2),
+            (
+                br#"{"success":false,"accepted":0,"failed":3,"errors":[]}"#,
+                3,
+            ),
+        ] {
+            assert_eq!(
+                decode(200, None, body, n),
+                Outcome::Unconfirmed { status: 200 },
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
         let some = br#"{"success":false,"accepted":1,"failed":1,"errors":[{"index":3,"messageId":"m-3","error":"event name too long"}]}"#;
-        let Outcome::Partial { errors, .. } = decode(200, None, some) else {
+        let Outcome::Partial { errors, .. } = decode(200, None, some, 2) else {
             panic!()
         };
         assert_eq!(errors[0].index, Some(3));
@@ -170,39 +199,39 @@ mod tests {
     fn tells_the_429s_apart() {
         let rl = br#"{"success":false,"error":"slow down","code":"rate_limited"}"#;
         assert_eq!(
-            decode(429, Some(9_000_000), rl),
+            decode(429, Some(9_000_000), rl, 1),
             Outcome::RateLimited {
                 retry_after: Some(9_000_000)
             }
         );
         let org = br#"{"success":false,"error":"Rate limit exceeded: max 2000 requests per minute per org"}"#;
         assert_eq!(
-            decode(429, Some(60_000), org),
+            decode(429, Some(60_000), org, 1),
             Outcome::RateLimited {
                 retry_after: Some(60_000)
             }
         );
         let q = br#"{"success":false,"error":"Monthly event quota exceeded"}"#;
         assert_eq!(
-            decode(429, Some(5_000), q),
+            decode(429, Some(5_000), q, 1),
             Outcome::Quota {
                 retry_after: Some(5_000)
             }
         );
         assert_eq!(
-            decode(429, Some(3_600_001), b""),
+            decode(429, Some(3_600_001), b"", 1),
             Outcome::Quota {
                 retry_after: Some(3_600_001)
             }
         );
         assert_eq!(
-            decode(429, Some(3_600_000), b""),
+            decode(429, Some(3_600_000), b"", 1),
             Outcome::RateLimited {
                 retry_after: Some(3_600_000)
             }
         );
         assert_eq!(
-            decode(429, None, b"{}"),
+            decode(429, None, b"{}", 1),
             Outcome::RateLimited { retry_after: None }
         );
     }
@@ -211,31 +240,40 @@ mod tests {
     fn classifies_failures() {
         let big = br#"{"success":false,"error":"Request body too large: maximum 1048576 bytes","limit_bytes":524288}"#;
         assert_eq!(
-            decode(413, None, big),
+            decode(413, None, big, 1),
             Outcome::TooLarge {
                 limit_bytes: Some(524_288)
             }
         );
         assert_eq!(
-            decode(413, None, b""),
+            decode(413, None, b"", 1),
             Outcome::TooLarge { limit_bytes: None }
         );
         assert_eq!(
-            decode(403, None, br#"{"success":false,"error":"read key"}"#),
+            decode(403, None, br#"{"success":false,"error":"read key"}"#, 1),
             Outcome::Permanent {
                 status: 403,
                 error: "read key".into()
             }
         );
         assert_eq!(
-            decode(401, None, b""),
+            decode(401, None, b"", 1),
             Outcome::Permanent {
                 status: 401,
                 error: "HTTP 401".into()
             }
         );
-        assert_eq!(decode(503, None, b""), Outcome::Transient { status: 503 });
-        assert_eq!(decode(408, None, b""), Outcome::Transient { status: 408 });
-        assert_eq!(decode(302, None, b""), Outcome::Transient { status: 302 });
+        assert_eq!(
+            decode(503, None, b"", 1),
+            Outcome::Transient { status: 503 }
+        );
+        assert_eq!(
+            decode(408, None, b"", 1),
+            Outcome::Transient { status: 408 }
+        );
+        assert_eq!(
+            decode(302, None, b"", 1),
+            Outcome::Transient { status: 302 }
+        );
     }
 }

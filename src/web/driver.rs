@@ -326,6 +326,7 @@ impl<I: Io> Driver<I> {
             let response = Response {
                 status,
                 retry_after,
+                location: None,
                 body,
             };
             self.pipeline

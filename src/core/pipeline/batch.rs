@@ -14,6 +14,7 @@
 use super::Pipeline;
 use crate::core::keys::KeyMap;
 use crate::core::outbox::Flight;
+use crate::core::pacing::Pacing;
 use crate::core::report::{EventId, FailReason, Transmit, TransmitId};
 use crate::core::Millis;
 use crate::prelude::*;
@@ -40,6 +41,11 @@ impl Pipeline {
             return None;
         }
         if now < self.gates.closed_until() {
+            return None;
+        }
+        #[cfg(feature = "pacing")]
+        if let Some(at) = self.pacing.request_wait(now) {
+            self.pace_wake = at;
             return None;
         }
         let probe = match self.gates.quota() {
@@ -121,7 +127,14 @@ impl Pipeline {
     fn plan(&mut self, now: Millis, max_events: usize, max_bytes: usize) -> Plan {
         let envelope = self.prefix.len() + self.suffix.len();
         let ordered = self.config.protocol.ordered_per_device();
-        let paused = !self.pauses.is_empty();
+        let paced = self.pacing.identity_budget() > 0 || self.daily.identity_budget() > 0;
+        let paused = paced || !self.pauses.is_empty();
+        let mut usage = self.pacing.usage(now);
+        let mut usage_day = self.daily.usage(now);
+        #[cfg(feature = "pacing")]
+        {
+            self.pace_wake = Millis::MAX;
+        }
         // Identities held back for the rest of this request (same map type as everywhere else).
         let mut blocked = KeyMap::default();
         let mut plan = Plan {
@@ -151,7 +164,16 @@ impl Pipeline {
                     if k == 0 {
                         continue;
                     }
+                    let wait =
+                        (self.pacing.over(&usage, k, now)).max(self.daily.over(&usage_day, k, now));
                     if blocked.contains_key(k) {
+                        skip = true;
+                    } else if wait > 0 {
+                        // Over its budget: it waits alone until a use ages out.
+                        #[cfg(feature = "pacing")]
+                        {
+                            self.pace_wake = self.pace_wake.min(wait);
+                        }
                         skip = true;
                     } else if let Some(p) = self.pauses.get(k) {
                         if p.until > now {
@@ -186,6 +208,12 @@ impl Pipeline {
                 blocked.insert(k, 0);
                 plan.identity_probes.push(k);
             }
+            if paced {
+                Pacing::add(&mut usage, e.user);
+                Pacing::add(&mut usage, e.device);
+                Pacing::add(&mut usage_day, e.user);
+                Pacing::add(&mut usage_day, e.device);
+            }
             plan.picks.push(idx - 1);
             plan.body_len += add;
             plan.deadline = plan.deadline.min(e.admitted_at.saturating_add(interval));
@@ -201,6 +229,15 @@ impl Pipeline {
     /// Builds the request for a plan and marks its events in flight.
     fn launch(&mut self, plan: Plan, quota_probe: bool) -> Transmit {
         let tid = self.outbox.next_id();
+        let now = self.last_now;
+        self.pacing.request_sent(now);
+        if self.pacing.identity_budget() > 0 || self.daily.identity_budget() > 0 {
+            let picked = plan.picks.iter().filter_map(|&i| self.queue.get(i));
+            let mut keys: Vec<u64> = picked.clone().map(|e| e.user).collect();
+            keys.extend(picked.map(|e| e.device));
+            self.pacing.identities_sent(now, &keys);
+            self.daily.identities_sent(now, &keys);
+        }
         let mut body = Vec::with_capacity(plan.body_len);
         body.extend_from_slice(&self.prefix);
         let mut ids = Vec::with_capacity(plan.picks.len());

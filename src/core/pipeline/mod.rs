@@ -9,6 +9,8 @@ mod outcome;
 
 use super::config::{Config, ConfigError, Overflow};
 use super::counts::Counts;
+#[cfg(feature = "user-properties")]
+use super::event::Warning;
 use super::event::{EventInput, Rejected, StoredEvent};
 use super::gates::Gates;
 use super::keys::KeyMap;
@@ -16,6 +18,7 @@ use super::keys::{key, TAG_DEVICE, TAG_MSG, TAG_USER};
 use super::limits::RequestLimits;
 use super::mailbox::Mailbox;
 use super::outbox::Outbox;
+use super::pacing::Pacing;
 use super::pauses::Pauses;
 use super::queue::{Entry, Queue, DEAD, QUEUED};
 use super::report::{
@@ -25,6 +28,13 @@ use super::rng::{mix, Rng};
 use super::validate::{inspect_stored, validate};
 use super::Millis;
 use crate::prelude::*;
+#[cfg(feature = "user-properties")]
+use crate::protocol::EventKind;
+use crate::protocol::IDENTITY_RATE_WINDOW_MS;
+
+/// A day, the Batch API's quota window.
+#[cfg(feature = "pacing")]
+const DAY_MS: Millis = 86_400_000;
 
 /// The encoding buffer `enqueue` keeps between calls, at most (bigger ones are dropped).
 const SCRATCH_KEEP: usize = 64 * 1024;
@@ -61,6 +71,12 @@ pub struct Pipeline {
     limits: RequestLimits,
     gates: Gates,
     pauses: Pauses,
+    pacing: Pacing,
+    /// The daily quota per identity (Amplitude Batch), paced like the rate.
+    daily: Pacing,
+    /// When a budget that held events back in the last plan next has room.
+    #[cfg(feature = "pacing")]
+    pace_wake: Millis,
     mailbox: Mailbox,
     /// Events with ids below this leave without waiting (an explicit flush).
     flush_mark: u64,
@@ -71,6 +87,11 @@ pub struct Pipeline {
     /// Earliest give-up horizon among held events (a sweep finds the next one).
     next_sweep: Millis,
     last_now: Millis,
+    /// User-property updates in the last hour, in order (Amplitude), and their count per user.
+    #[cfg(feature = "user-properties")]
+    property_updates: Vec<(Millis, u64)>,
+    #[cfg(feature = "user-properties")]
+    property_counts: KeyMap,
     /// Where `enqueue` encodes, reused: the event is then copied once into an allocation of its
     /// exact size (growing and shrinking a fresh Vec copied it up to twice, and most of a
     /// `track()` in wasm was that copying).
@@ -98,6 +119,18 @@ impl Pipeline {
             limits: RequestLimits::new(config.max_batch_bytes, limits.max_events),
             gates: Gates::default(),
             pauses: Pauses::default(),
+            pacing: if protocol.is_amplitude() {
+                let per_window = config.identity_events_per_second * IDENTITY_RATE_WINDOW_MS;
+                Pacing::new(per_window / 1000, IDENTITY_RATE_WINDOW_MS, false, 1)
+            } else {
+                Pacing::new(config.requests_per_minute, 60_000, true, 1)
+            },
+            #[cfg(feature = "pacing")]
+            daily: Pacing::new(config.identity_events_per_day, DAY_MS, false, 60_000),
+            #[cfg(not(feature = "pacing"))]
+            daily: Pacing::new(0, 0, false, 0),
+            #[cfg(feature = "pacing")]
+            pace_wake: Millis::MAX,
             mailbox: Mailbox::default(),
             flush_mark: 0,
             planned_deadline: None,
@@ -105,6 +138,10 @@ impl Pipeline {
             next_sweep: Millis::MAX,
             last_now: 0,
             scratch: Vec::new(),
+            #[cfg(feature = "user-properties")]
+            property_updates: Vec::new(),
+            #[cfg(feature = "user-properties")]
+            property_counts: KeyMap::default(),
             config,
         })
     }
@@ -139,7 +176,8 @@ impl Pipeline {
             }
         };
         let mut warnings = Vec::new();
-        let fields = validate(
+        #[cfg_attr(not(feature = "user-properties"), allow(unused_mut))]
+        let mut fields = validate(
             protocol,
             self.config.min_id_length,
             &input,
@@ -147,6 +185,14 @@ impl Pipeline {
             now,
             &mut warnings,
         )?;
+        #[cfg(feature = "user-properties")]
+        let updates_properties = {
+            fields.skip_user_properties_sync |= self.config.skip_user_properties_sync;
+            // Identify, and traits on anything but a group, update the user's properties.
+            !fields.skip_user_properties_sync
+                && (fields.kind == EventKind::Identify
+                    || (fields.traits.is_some() && fields.kind != EventKind::Group))
+        };
         let mut out = core::mem::take(&mut self.scratch);
         out.clear();
         let msg_off = protocol.encode_event(&fields, &mut out);
@@ -158,6 +204,10 @@ impl Pipeline {
             self.scratch = out;
         }
         let id = self.admit(now, bytes, msg_off, message_id.len(), user, device, now)?;
+        #[cfg(feature = "user-properties")]
+        if updates_properties {
+            self.count_property_update(now, user, fields.user_id, &mut warnings);
+        }
         self.tidy();
         Ok(Enqueued {
             id,
@@ -190,6 +240,43 @@ impl Pipeline {
         );
         self.tidy();
         result
+    }
+
+    #[cfg(feature = "user-properties")]
+    /// Counts a user-property update of user `user` (key; `user_id` its id) over the rolling
+    /// hour, warning at 90 % of the server's limit and for every update past it.
+    fn count_property_update(
+        &mut self,
+        now: Millis,
+        user: u64,
+        user_id: Option<&str>,
+        warnings: &mut Vec<Warning>,
+    ) {
+        let limit = self.config.protocol.limits().user_property_updates_per_hour;
+        if limit == 0 || user == 0 {
+            return;
+        }
+        let log = &mut self.property_updates;
+        let old = log.iter().take_while(|e| e.0 + 3_600_000 <= now).count();
+        for &(_, k) in log.get(..old).unwrap_or_default() {
+            let n = self.property_counts.get(k).unwrap_or(1);
+            if n <= 1 {
+                self.property_counts.remove(k);
+            } else {
+                self.property_counts.insert(k, n - 1);
+            }
+        }
+        log.drain(..old);
+        log.push((now, user));
+        let updates = self.property_counts.get(user).unwrap_or(0) + 1;
+        self.property_counts.insert(user, updates);
+        if updates == limit * 9 / 10 || updates > limit {
+            warnings.push(Warning::UserPropertyLimit {
+                user_id: user_id.unwrap_or("").into(),
+                updates,
+                limit,
+            });
+        }
     }
 
     /// The key of a user or device id (`tag`), 0 for none or an empty one.
@@ -272,6 +359,7 @@ impl Pipeline {
             msg_off: msg_off as u32,
             msg_len: msg_len as u8,
             attempts: 0,
+            unconfirmed: 0,
             flight: QUEUED,
         });
         // On a (2^-64) key collision the older event keeps the slot; the newer is merely not
@@ -401,6 +489,8 @@ impl Pipeline {
                 consider(gate.max(q.next_probe.min(q.until.unwrap_or(Millis::MAX))));
             } else {
                 consider(gate);
+                #[cfg(feature = "pacing")]
+                consider(gate.max(self.pace_wake));
                 for p in self.pauses.iter() {
                     consider(gate.max(p.until));
                 }

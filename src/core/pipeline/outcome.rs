@@ -4,14 +4,17 @@
 //! | outcome | events | pauses |
 //! |---|---|---|
 //! | accepted | delivered | backoff reset; probes that passed lift their hold |
-//! | partial | named ones fail (`Rejected`), the rest delivered | as accepted |
-//! | rate limited | requeued | none before `Retry-After`, else backoff |
+//! | partial | named ones fail (`Rejected`), the rest delivered (all named, else unconfirmed) | as accepted |
+//! | unconfirmed (2xx) | requeued; the tenth such answer fails an event (`Unconfirmed`) | backoff |
+//! | rate limited | requeued | none before `Retry-After` (capped) nor the next backoff step |
 //! | quota | requeued | global hold until the reset (or unknown), one-event probes every `quota_probe_ms` |
 //! | too large | requeued (a lone event fails `TooLarge`) | byte limit lowered to `limit_bytes`, else halved |
 //! | throttled (Amplitude) | requeued | named identities paused 30 s (daily quota: held, probed) |
 //! | invalid events (Amplitude 400) | named ones fail, the rest requeued | none |
 //! | permanent | all fail (`PermanentHttp`) | none |
-//! | transient, network error | requeued | backoff with full jitter |
+//! | transient (3xx warns `W_REDIRECT`), network error | requeued | backoff with full jitter, at least `Retry-After` (capped) |
+//!
+//! No backoff step is shorter than `protocol::RETRY_FLOOR_MS`.
 //!
 //! "Requeued" keeps the event's place (by id), bytes and messageId; an event past its give-up
 //! horizon fails with `RetryHorizon` instead.
@@ -26,32 +29,31 @@ use crate::core::report::{AppEvent, EventId, FailReason, Response};
 use crate::core::validate::read_stored;
 use crate::core::Millis;
 use crate::prelude::*;
-use crate::protocol::Outcome;
+use crate::protocol::{Outcome, MAX_UNCONFIRMED};
 
 impl Pipeline {
     /// What a response to `flight` means (the protocol says), and what the engine does about it
     /// (the module doc's table).
     pub(super) fn apply_response(&mut self, now: Millis, flight: Flight, response: Response) {
+        let status = response.status;
         let retry_after = response
             .retry_after
             .as_deref()
             .and_then(|r| parse_retry_after(r, now));
-        let outcome = self
-            .config
-            .protocol
-            .decode(response.status, retry_after, &response.body);
+        let outcome =
+            self.config
+                .protocol
+                .decode(status, retry_after, &response.body, flight.events.len());
         match outcome {
             Outcome::Accepted { warnings } => self.succeed(now, flight, Vec::new(), warnings),
             Outcome::Partial {
                 mut errors,
                 warnings,
             } => {
-                let mut failed = Vec::new();
-                if errors.is_empty() {
-                    // `failed > 0` without `errors`: nothing to say which; the rest were accepted.
-                    let error = "the server counted failed events without naming them".into();
-                    self.push_event(AppEvent::Warning(Warning::UnmatchedServerError { error }));
-                }
+                let mut failed: Vec<(usize, String)> = Vec::new();
+                // The server counted failed events it does not name: which were accepted is
+                // unknown.
+                let mut unknown = false;
                 for err in &mut errors {
                     let error = core::mem::take(&mut err.error);
                     let by_id = err.message_id.as_deref().and_then(|m| {
@@ -63,12 +65,23 @@ impl Pipeline {
                     });
                     match by_id.or(err.index.filter(|&i| i < flight.events.len())) {
                         Some(i) => failed.push((i, error)),
-                        None => self
-                            .push_event(AppEvent::Warning(Warning::UnmatchedServerError { error })),
+                        _ => {
+                            unknown = true;
+                            self.push_event(AppEvent::Warning(Warning::UnmatchedServerError {
+                                error,
+                            }))
+                        }
                     }
                 }
-                self.succeed(now, flight, failed, warnings);
+                if unknown {
+                    // Nothing is confirmed: all are resent, and the server names the bad ones
+                    // again.
+                    self.unconfirmed(now, flight, status);
+                } else {
+                    self.succeed(now, flight, failed, warnings);
+                }
             }
+            Outcome::Unconfirmed { status } => self.unconfirmed(now, flight, status),
             Outcome::RateLimited { retry_after } => self.rate_limited(now, flight, retry_after),
             Outcome::Quota { retry_after } => {
                 let until = retry_after.map(|d| now.saturating_add(d));
@@ -133,6 +146,10 @@ impl Pipeline {
                 self.fail_all(&flight, FailReason::PermanentHttp { status, error });
             }
             Outcome::Transient { status } => {
+                if (300..400).contains(&status) {
+                    let location = response.location.unwrap_or_default();
+                    self.push_event(AppEvent::Warning(Warning::Redirect { location }));
+                }
                 self.retry_later(now, flight, Some(status), retry_after)
             }
         }
@@ -153,6 +170,14 @@ impl Pipeline {
         }
         for &k in &flight.identity_probes {
             self.pauses.probe_passed(k, now);
+        }
+        #[cfg(feature = "pacing")]
+        for &id in &flight.events {
+            if let Some(e) = self.queue.live(id) {
+                let (user, device) = (e.user, e.device);
+                self.pacing.throttle_passed(user);
+                self.pacing.throttle_passed(device);
+            }
         }
         self.settle(now, &flight, failed, true);
         for message in &mut warnings {
@@ -196,14 +221,35 @@ impl Pipeline {
         }
     }
 
+    /// No request before the server's `Retry-After` (already capped), nor before the next
+    /// backoff step: a `Retry-After: 0` does not make a resend immediate.
     fn rate_limited(&mut self, now: Millis, flight: Flight, retry_after: Option<Millis>) {
         self.requeue_all(now, &flight);
-        let until = match retry_after {
-            Some(d) => now.saturating_add(d),
-            None => self.next_backoff(now),
-        };
+        let wait = self.capped(retry_after);
+        if wait > 0 {
+            self.pacing.learn_rate_limit(now + wait);
+        }
+        let until = self.next_backoff(now).max(now.saturating_add(wait));
         let until = self.gates.limit_rate(until);
         self.push_event(AppEvent::RateLimited { until });
+    }
+
+    /// A 2xx that confirmed nothing: each event counts the answer and fails `Unconfirmed` at
+    /// `MAX_UNCONFIRMED`; the rest are resent, with the same messageIds, after a backoff.
+    fn unconfirmed(&mut self, now: Millis, flight: Flight, status: u16) {
+        for &id in &flight.events {
+            let Some(idx) = self.queue.find(id) else {
+                continue;
+            };
+            let Some(e) = self.queue.get_mut(idx) else {
+                continue;
+            };
+            e.unconfirmed = e.unconfirmed.saturating_add(1);
+            if e.unconfirmed >= MAX_UNCONFIRMED {
+                self.fail(idx, FailReason::Unconfirmed);
+            }
+        }
+        self.retry_later(now, flight, Some(status), None);
     }
 
     /// Transient failure (HTTP `status`, or a network error): requeue and back off, at least as
@@ -216,15 +262,30 @@ impl Pipeline {
         retry_after: Option<Millis>,
     ) {
         self.requeue_all(now, &flight);
-        let until = self
-            .next_backoff(now)
-            .max(now.saturating_add(retry_after.unwrap_or(0)));
+        let wait = self.capped(retry_after);
+        let until = self.next_backoff(now).max(now.saturating_add(wait));
         let until = self.gates.back_off(until);
         self.push_event(AppEvent::Retrying {
             until,
             attempt: self.gates.backoff_attempt(),
             status,
         });
+    }
+
+    /// A server's wait (0 without one), cut to `max_retry_after_ms` with a warning. Monthly
+    /// quotas do not come here: their reset is their own rule.
+    #[cfg_attr(target_arch = "wasm32", inline(never))]
+    fn capped(&mut self, retry_after: Option<Millis>) -> Millis {
+        let asked_ms = retry_after.unwrap_or(0);
+        let limit_ms = self.config.max_retry_after_ms;
+        if asked_ms <= limit_ms {
+            return asked_ms;
+        }
+        self.push_event(AppEvent::Warning(Warning::RetryAfterCapped {
+            asked_ms,
+            limit_ms,
+        }));
+        limit_ms
     }
 
     /// The end of the next backoff step.
@@ -248,7 +309,7 @@ impl Pipeline {
         retry_after: Option<Millis>,
     ) {
         let pause_ms = self.config.protocol.limits().identity_pause_ms;
-        let pause_ms = pause_ms.max(retry_after.unwrap_or(0));
+        let pause_ms = pause_ms.max(self.capped(retry_after));
         let throttle_until = now.saturating_add(pause_ms);
         let hold_until = now.saturating_add(self.config.quota_probe_ms);
         for (n, names) in named.iter().enumerate() {
@@ -302,7 +363,18 @@ impl Pipeline {
         user: bool,
         name: Option<&str>,
     ) {
-        if k == 0 || !self.pauses.pause(k, until, hold) {
+        if k == 0 {
+            return;
+        }
+        // A throttle again and again: longer pauses (nothing extra without pacing).
+        let until = if hold {
+            until
+        } else {
+            let base = self.config.protocol.limits().identity_pause_ms;
+            let cap = self.config.max_retry_after_ms;
+            until + self.pacing.throttle_extra(k, &mut self.rng, base, cap)
+        };
+        if !self.pauses.pause(k, until, hold) {
             return;
         }
         let name = name.map(String::from);

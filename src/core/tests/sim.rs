@@ -70,6 +70,12 @@ pub struct Server {
     pub device_pauses: HashMap<String, Millis>,
     pub told: HashMap<u64, Effect>,
     pub violations: Vec<String>,
+    /// 429s the documented limits gave (a /v1-batch window, an Amplitude identity's rate).
+    pub limit_429s: usize,
+    /// When each request arrived.
+    pub request_times: Vec<Millis>,
+    /// Amplitude: per identity ("u:…" / "d:…"), (arrival, events) in its 30 s window.
+    pub eps: HashMap<String, Vec<(Millis, u64)>>,
 }
 
 #[derive(Debug, Clone)]
@@ -121,6 +127,7 @@ impl Server {
         Reply::Response(Response {
             status,
             retry_after: None,
+            location: None,
             body: body.into_bytes(),
         })
     }
@@ -157,6 +164,7 @@ impl Server {
         let limits = protocol.limits();
         let fault = self.faults.get(self.requests).copied().unwrap_or(Fault::Ok);
         self.requests += 1;
+        self.request_times.push(now);
         if now < self.retry_until {
             self.violation(
                 now,
@@ -243,6 +251,7 @@ impl Server {
         }
         self.window_requests += 1;
         if protocol == Protocol::V1Batch && self.window_requests > 100 {
+            self.limit_429s += 1;
             return self.rate_limit(
                 now,
                 t.id,
@@ -255,8 +264,15 @@ impl Server {
             return Reply::Response(Response {
                 status: 429,
                 retry_after: Some(secs.to_string()),
+                location: None,
                 body: br#"{"success":false,"error":"Monthly event quota exceeded"}"#.to_vec(),
             });
+        }
+        if protocol.is_amplitude() && fault != Fault::Dropped {
+            if let Some(reply) = self.amplitude_rate(now, protocol, &events) {
+                self.limit_429s += 1;
+                return reply;
+            }
         }
         let first_device = events.first().map(|e| e.1.clone()).unwrap_or_default();
         let mut skip_first = false;
@@ -272,6 +288,7 @@ impl Server {
                 return Reply::Response(Response {
                     status: 429,
                     retry_after: Some(secs.to_string()),
+                    location: None,
                     body: br#"{"success":false,"error":"Monthly event quota exceeded"}"#.to_vec(),
                 });
             }
@@ -343,6 +360,57 @@ impl Server {
         Self::json(200, body)
     }
 
+    /// Amplitude's documented rate: events per user and per device over a rolling 30 s, at most
+    /// 30 (HTTP V2) or 1,000 (Batch) a second on average; over it, a 429 naming them.
+    fn amplitude_rate(
+        &mut self,
+        now: Millis,
+        protocol: Protocol,
+        events: &[(String, String, &[u8])],
+    ) -> Option<Reply> {
+        let allowed = protocol.limits().identity_events_per_second * 30;
+        let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+        for (_, device, raw) in events {
+            let user = json::field(raw, "user_id")
+                .and_then(json::string)
+                .unwrap_or_default();
+            for k in [format!("d:{device}"), format!("u:{user}")] {
+                if k.len() > 2 {
+                    *counts.entry(k).or_default() += 1;
+                }
+            }
+        }
+        let mut over = Vec::new();
+        for (k, n) in &counts {
+            let log = self.eps.entry(k.clone()).or_default();
+            log.retain(|e| e.0 + 30_000 > now);
+            if log.iter().map(|e| e.1).sum::<u64>() + n > allowed {
+                over.push(k.clone());
+            }
+        }
+        if !over.is_empty() {
+            let names = |tag: &str| {
+                over.iter()
+                    .filter_map(|k| k.strip_prefix(tag))
+                    .map(|k| format!(r#""{k}":31"#))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            };
+            return Some(Self::json(
+                429,
+                format!(
+                    r#"{{"code":429,"error":"Too many requests for some devices and users","throttled_devices":{{{}}},"throttled_users":{{{}}}}}"#,
+                    names("d:"),
+                    names("u:")
+                ),
+            ));
+        }
+        for (k, n) in counts {
+            self.eps.entry(k).or_default().push((now, n));
+        }
+        None
+    }
+
     fn handle_shrunk(&self, protocol: Protocol) -> Reply {
         let body = if protocol == Protocol::V1Batch {
             format!(
@@ -373,6 +441,7 @@ impl Server {
         Reply::Response(Response {
             status: 429,
             retry_after: Some(header),
+            location: None,
             body: body.to_vec(),
         })
     }
@@ -391,6 +460,10 @@ pub struct Gen {
 pub struct Outcome {
     pub violations: Vec<String>,
     pub delivered: HashMap<String, u32>,
+    /// When each messageId was reported delivered.
+    pub delivered_at: HashMap<String, Millis>,
+    pub limit_429s: usize,
+    pub request_times: Vec<Millis>,
     pub failed: HashMap<String, FailReason>,
     pub accepted: Vec<(String, Vec<u8>)>,
     pub rejected: usize,
@@ -405,7 +478,12 @@ pub fn input(protocol: Protocol, g: &Gen, i: usize) -> EventInput {
         kind,
         event: Some(format!("Event {i}")),
         anonymous_id: Some(device),
-        user_id: Some(format!("user-{}", g.identity % 3)),
+        // Identities from 100 up have a user of their own; the others share three.
+        user_id: Some(if g.identity >= 100 {
+            format!("user-{}", g.identity)
+        } else {
+            format!("user-{}", g.identity % 3)
+        }),
         group_id: Some("group-1".into()),
         previous_id: Some("old-id".into()),
         timestamp: None,
@@ -464,6 +542,7 @@ pub fn run(config: Config, gens: &[Gen], faults: Vec<Fault>) -> Outcome {
             match ev {
                 AppEvent::Delivered { message_ids, .. } => {
                     for m in message_ids {
+                        out.delivered_at.insert(m.clone(), now);
                         *out.delivered.entry(m).or_default() += 1;
                     }
                 }
@@ -562,6 +641,8 @@ pub fn run(config: Config, gens: &[Gen], faults: Vec<Fault>) -> Outcome {
     }
     out.violations.append(&mut server.violations);
     out.requests = server.requests;
+    out.limit_429s = server.limit_429s;
+    out.request_times = std::mem::take(&mut server.request_times);
     out.end = now;
     out
 }

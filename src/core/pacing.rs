@@ -1,0 +1,323 @@
+//! Pacing: staying under the server's known budgets before it says 429.
+//!
+//! One budget per pipeline, by protocol (`docs/PROTOCOLS.md` G): /v1-batch's requests per minute
+//! per (org, IP), or Amplitude's events per identity (each user and each device) per 30 s. What
+//! was sent is a log of `(time, key, count)` in send order (key 0 for a request), and the budget
+//! holds over every rolling window, as the servers count: a key may send when what it sent in the
+//! last `window` (plus a little slack for the network) leaves room. A key over budget waits until
+//! its oldest entry ages out; the others are not held back by it.
+
+//!
+//! Cargo feature `pacing` (on by default, off in the npm package until it fits the size budget:
+//! without it every method here is a constant no-op the optimiser removes).
+
+#[cfg(feature = "pacing")]
+pub(crate) use imp::Pacing;
+#[cfg(not(feature = "pacing"))]
+pub(crate) use off::Pacing;
+
+#[cfg(not(feature = "pacing"))]
+mod off {
+    use crate::core::rng::Rng;
+    use crate::core::Millis;
+
+    #[derive(Debug, Default)]
+    pub(crate) struct Pacing;
+    #[derive(Debug, Default)]
+    pub(crate) struct Usage;
+
+    impl Pacing {
+        #[inline(always)]
+        pub fn new(_: u64, _: Millis, _: bool, _: Millis) -> Self {
+            Pacing
+        }
+        #[inline(always)]
+        pub fn identity_budget(&self) -> u64 {
+            0
+        }
+        #[inline(always)]
+        pub fn request_sent(&mut self, _: Millis) {}
+        #[inline(always)]
+        pub fn learn_rate_limit(&mut self, _: Millis) {}
+        #[inline(always)]
+        pub fn usage(&mut self, _: Millis) -> Usage {
+            Usage
+        }
+        #[inline(always)]
+        pub fn over(&self, _: &Usage, _: u64, _: Millis) -> Millis {
+            0
+        }
+        #[inline(always)]
+        pub fn add(_: &mut Usage, _: u64) {}
+        #[inline(always)]
+        pub fn identities_sent(&mut self, _: Millis, _: &[u64]) {}
+        #[inline(always)]
+        pub fn throttle_extra(&mut self, _: u64, _: &mut Rng, _: Millis, _: Millis) -> Millis {
+            0
+        }
+    }
+}
+
+#[cfg(feature = "pacing")]
+mod imp {
+    use crate::core::keys::KeyMap;
+    use crate::core::rng::Rng;
+    use crate::core::Millis;
+    use crate::prelude::*;
+    use crate::protocol::PACE_SLACK_MS;
+
+    /// The budget and what counted against it.
+    #[derive(Debug, Default)]
+    pub(crate) struct Pacing {
+        /// Events per identity (Amplitude) or requests (/v1-batch) per window; 0: no pacing.
+        budget: u64,
+        window: Millis,
+        /// Whether the budget counts requests rather than events per identity.
+        requests: bool,
+        /// Uses are logged at their time rounded up to this (1 ms: exact; a day's log by minute,
+        /// to stay small; rounding up only makes a use age out later).
+        bucket: Millis,
+        log: Vec<(Millis, u64, u64)>,
+        /// Throttles in a row per identity (cleared when a request carrying it is accepted).
+        strikes: KeyMap,
+    }
+
+    /// What each key has used of its budget in the current window, and when its oldest use ages out.
+    #[derive(Debug, Default)]
+    pub(crate) struct Usage {
+        used: KeyMap,
+        oldest: KeyMap,
+    }
+
+    impl Pacing {
+        /// `budget` per `window` ms (0: none); of requests when `requests`, else of events per
+        /// identity, logged by `bucket` ms.
+        pub fn new(budget: u64, window: Millis, requests: bool, bucket: Millis) -> Self {
+            Pacing {
+                budget,
+                window: window.saturating_add(PACE_SLACK_MS),
+                requests,
+                bucket: bucket.max(1),
+                log: Vec::new(),
+                strikes: KeyMap::default(),
+            }
+        }
+
+        /// The events-per-identity budget, if that is what is paced.
+        pub fn identity_budget(&self) -> u64 {
+            if self.requests {
+                0
+            } else {
+                self.budget
+            }
+        }
+
+        fn prune(&mut self, now: Millis) {
+            let window = self.window;
+            let old = self
+                .log
+                .iter()
+                .take_while(|e| e.0.saturating_add(window) <= now)
+                .count();
+            self.log.drain(..old);
+        }
+
+        /// When the next request may leave, if the request budget is spent.
+        pub fn request_wait(&mut self, now: Millis) -> Option<Millis> {
+            if !self.requests || self.budget == 0 {
+                return None;
+            }
+            self.prune(now);
+            let first = self.log.first()?.0;
+            (self.log.len() as u64 >= self.budget).then(|| first + self.window)
+        }
+
+        /// A request left at `now`.
+        pub fn request_sent(&mut self, now: Millis) {
+            if self.requests && self.budget > 0 {
+                self.log.push((now, 0, 1));
+            }
+        }
+
+        /// A rate limit refused the last request, its window reopening at `reopen`: the server's
+        /// window opened one window earlier, and admitted our requests sent since, but the last. That
+        /// count is the real budget (it only ever comes down; none admitted teaches nothing, as
+        /// someone else on the address used the window). Counting starts again at the reopening.
+        pub fn learn_rate_limit(&mut self, reopen: Millis) {
+            if !self.requests || self.budget == 0 {
+                return;
+            }
+            let opened = reopen.saturating_sub(self.window - PACE_SLACK_MS);
+            let admitted = self.log.iter().filter(|e| e.0 >= opened).count() as u64;
+            if admitted > 1 {
+                self.budget = self.budget.min(admitted - 1);
+            }
+            self.log.clear();
+        }
+
+        /// Per-identity use in the window ending `now`.
+        pub fn usage(&mut self, now: Millis) -> Usage {
+            let mut u = Usage::default();
+            if self.identity_budget() == 0 {
+                return u;
+            }
+            self.prune(now);
+            for &(t, k, n) in &self.log {
+                u.used.insert(k, u.used.get(k).unwrap_or(0) + n);
+                if !u.oldest.contains_key(k) {
+                    u.oldest.insert(k, t);
+                }
+            }
+            u
+        }
+
+        /// When identity `k` (0: none) may send again if it is over budget at `now`; 0 if it is not.
+        pub fn over(&self, u: &Usage, k: u64, now: Millis) -> Millis {
+            if k == 0 || self.identity_budget() == 0 || u.used.get(k).unwrap_or(0) < self.budget {
+                return 0;
+            }
+            // Used in this plan without a log entry yet: its window starts now.
+            u.oldest.get(k).unwrap_or(now) + self.window
+        }
+
+        /// Counts one event of identity `k` in the plan being made.
+        pub fn add(u: &mut Usage, k: u64) {
+            if k != 0 {
+                u.used.insert(k, u.used.get(k).unwrap_or(0) + 1);
+            }
+        }
+
+        /// Identity `k` was throttled again: how much longer than the documented `base` pause it
+        /// waits. Repeated throttles back off exponentially with full jitter, the pause uniform
+        /// in `base..=min(cap, base·2^(n-1))` for the n-th in a row (the first is `base`).
+        pub fn throttle_extra(
+            &mut self,
+            k: u64,
+            rng: &mut Rng,
+            base: Millis,
+            cap: Millis,
+        ) -> Millis {
+            let n = self.strikes.get(k).unwrap_or(0);
+            self.strikes.insert(k, n + 1);
+            let ceiling = base.saturating_mul(1 << n.min(20)).min(cap.max(base));
+            rng.up_to(ceiling - base)
+        }
+
+        /// A request carrying identity `k` was accepted: its throttles are over.
+        pub fn throttle_passed(&mut self, k: u64) {
+            if !self.strikes.is_empty() {
+                self.strikes.remove(k);
+            }
+        }
+
+        /// `keys` (one per event, 0 for none) were sent at `now`; consecutive uses of one key make
+        /// one entry.
+        pub fn identities_sent(&mut self, now: Millis, keys: &[u64]) {
+            if self.identity_budget() == 0 {
+                return;
+            }
+            let t = now.div_ceil(self.bucket) * self.bucket;
+            for &k in keys.iter().filter(|&&k| k != 0) {
+                // This bucket's entries are at the end: one per key.
+                let entry = self
+                    .log
+                    .iter_mut()
+                    .rev()
+                    .take_while(|e| e.0 == t)
+                    .find(|e| e.1 == k);
+                match entry {
+                    Some(e) => e.2 += 1,
+                    None => self.log.push((t, k, 1)),
+                }
+            }
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn requests_keep_the_budget_over_every_rolling_window() {
+            let mut p = Pacing::new(3, 1000, true, 1);
+            for t in [0, 10, 20] {
+                assert_eq!(p.request_wait(t), None);
+                p.request_sent(t);
+            }
+            assert_eq!(p.request_wait(30), Some(1000 + PACE_SLACK_MS));
+            assert_eq!(
+                p.request_wait(1000 + PACE_SLACK_MS),
+                None,
+                "the first aged out"
+            );
+            p.request_sent(1000 + PACE_SLACK_MS);
+            assert_eq!(
+                p.request_wait(1000 + PACE_SLACK_MS),
+                Some(1010 + PACE_SLACK_MS)
+            );
+            p.learn_rate_limit(1010);
+            assert_eq!(
+                p.budget, 2,
+                "three in the window that opened at 10, the last refused"
+            );
+            assert_eq!(p.request_wait(1015), None, "counting starts again");
+            p.request_sent(2000);
+            p.learn_rate_limit(2500);
+            assert_eq!(
+                p.budget, 2,
+                "a window that admitted none of ours teaches nothing"
+            );
+        }
+
+        #[test]
+        fn a_day_is_logged_by_minute_and_ages_out_no_earlier() {
+            let mut p = Pacing::new(4, 86_400_000, false, 60_000);
+            p.identities_sent(1_000, &[5, 6, 5]);
+            p.identities_sent(59_000, &[5]);
+            assert_eq!(p.log, vec![(60_000, 5, 3), (60_000, 6, 1)]);
+            let u = p.usage(70_000);
+            assert_eq!(p.over(&u, 5, 70_000), 0);
+            p.identities_sent(70_000, &[5]);
+            let u = p.usage(70_000);
+            assert_eq!(p.over(&u, 5, 70_000), 60_000 + 86_400_000 + PACE_SLACK_MS);
+        }
+
+        #[test]
+        fn repeated_throttles_back_off_with_full_jitter_up_to_the_cap() {
+            let (mut p, mut rng) = (Pacing::new(30, 1000, false, 1), Rng::new(3));
+            assert_eq!(
+                p.throttle_extra(9, &mut rng, 30_000, 300_000),
+                0,
+                "first: 30 s"
+            );
+            let mut longest = 0;
+            for n in 1..12u32 {
+                let extra = p.throttle_extra(9, &mut rng, 30_000, 300_000);
+                let ceiling = (30_000u64 << n).min(300_000);
+                assert!(extra <= ceiling - 30_000, "throttle {n}: {extra}");
+                longest = longest.max(extra);
+            }
+            assert!(longest > 60_000, "it grows");
+            p.throttle_passed(9);
+            assert_eq!(
+                p.throttle_extra(9, &mut rng, 30_000, 300_000),
+                0,
+                "reset by a success"
+            );
+        }
+
+        #[test]
+        fn an_identity_over_budget_waits_alone() {
+            let mut p = Pacing::new(2, 1000, false, 1);
+            p.identities_sent(0, &[7, 7, 8]);
+            let mut u = p.usage(5);
+            assert_eq!(p.over(&u, 7, 5), 1000 + PACE_SLACK_MS);
+            assert_eq!(p.over(&u, 8, 5), 0);
+            Pacing::add(&mut u, 8);
+            assert_eq!(p.over(&u, 8, 5), 1000 + PACE_SLACK_MS, "from its first use");
+            assert_eq!(p.over(&u, 0, 5), 0, "no identity is never paced");
+            let u = p.usage(1000 + PACE_SLACK_MS);
+            assert_eq!(p.over(&u, 7, 1000 + PACE_SLACK_MS), 0);
+        }
+    }
+}
