@@ -6,10 +6,14 @@ export type Protocol = "v1-batch" | "amplitude-http-v2" | "amplitude-batch";
 export interface ClientOptions {
   /** `/v1-batch` write key (sent as `Authorization: Bearer`) or the Amplitude `api_key`. */
   writeKey: string;
-  /** Scheme and host of the ingestion API, e.g. `https://api.example.com`; the path is the protocol's. */
-  apiHost: string;
+  /** Scheme and host of the ingestion API, e.g. `https://api.example.com`; the path is the protocol's.
+   * Required for `"v1-batch"`; for Amplitude, default the `serverZone`'s host. */
+  apiHost?: string;
   /** Default `"v1-batch"`. */
   protocol?: Protocol;
+  /** Amplitude: `"US"` (default, `https://api2.amplitude.com`) or `"EU"`
+   * (`https://api.eu.amplitude.com`), used when `apiHost` is not given. */
+  serverZone?: "US" | "EU";
   /** A batch leaves once this many events wait. Default 100 (clamped to the protocol's maximum). */
   flushAt?: number;
   /** A waiting event leaves at most this long after it was queued. Default 10000. */
@@ -32,6 +36,22 @@ export interface ClientOptions {
   giveUpAfterMs?: number;
   /** While a quota holds events, one small request tests it this often. Default 1 hour. */
   quotaProbeMs?: number;
+  /** The longest wait a rate limit (`Retry-After`, an Amplitude throttle) may impose; a longer one
+   * is cut to this with a `W_RETRY_AFTER_CAPPED` warning. Default 300000. */
+  maxRetryAfterMs?: number;
+  /** A request without a complete response by then is aborted and retried with the same
+   * messageIds. Default 30000. */
+  requestTimeoutMs?: number;
+  /** `/v1-batch`: requests per rolling minute the client paces itself to. Default 100 (the
+   * server's per-(org, IP) limit); a 429 teaches the real one. 0: not paced. */
+  requestsPerMinute?: number;
+  /** Amplitude: events per second per user and per device, averaged over 30 s. Default 30 on
+   * HTTP V2, 1000 on Batch. 0: not paced. */
+  identityEventsPerSecond?: number;
+  /** Amplitude Batch: events per user and per device per rolling 24 hours. Default 500000. 0: not tracked. */
+  identityEventsPerDay?: number;
+  /** Amplitude: every event carries `$skip_user_properties_sync: true`. Default false. */
+  skipUserPropertiesSync?: boolean;
   /** Default: generated once per browser and write key and kept in localStorage. */
   anonymousId?: string;
   /** Logs every listener payload with console.debug. */
@@ -48,6 +68,8 @@ export interface EventOptions {
   timestamp?: Date | number | string;
   /** Sent as the event's `context` (/v1-batch only). */
   context?: Record<string, unknown>;
+  /** Amplitude: this event carries `$skip_user_properties_sync: true`. */
+  skipUserPropertiesSync?: boolean;
 }
 
 /** JSON-encodable properties; see the README for how other values are coerced. */

@@ -30,9 +30,10 @@ extern "C" {
     /// Hands index.js the text an export leaves: a refusal, a configuration error, the version.
     #[link_name = "text"]
     fn js_text(p: *const u8, n: usize);
-    /// The headers of every request (JSON [name, value, ...]) and the largest request body.
+    /// The headers of every request (JSON [name, value, ...]), the largest request body and
+    /// how long a request may go without a complete response (`request_timeout_ms`).
     #[link_name = "setup"]
-    fn js_setup(p: *const u8, n: usize, max_bytes: f64);
+    fn js_setup(p: *const u8, n: usize, max_bytes: f64, timeout_ms: f64);
     #[link_name = "send"]
     fn js_send(
         h: u32,
@@ -184,7 +185,15 @@ pub unsafe extern "C" fn create(h: u32, key: *mut u8, n: usize, capacity: usize)
             }
             7 => c.backoff_max_ms = ms,
             8 => c.give_up_after_ms = ms,
-            _ => c.quota_probe_ms = ms,
+            9 => c.quota_probe_ms = ms,
+            10 => c.max_retry_after_ms = ms,
+            11 => c.request_timeout_ms = ms,
+            12 => c.requests_per_minute = ms,
+            13 => c.identity_events_per_second = ms,
+            #[cfg(feature = "pacing")]
+            _ => c.identity_events_per_day = ms,
+            #[cfg(not(feature = "pacing"))]
+            _ => {}
         }
     }
     // Only backoffMaxMs given, below the default base: the caller wants short waits, not an error.
@@ -192,6 +201,7 @@ pub unsafe extern "C" fn create(h: u32, key: *mut u8, n: usize, capacity: usize)
         c.backoff_base_ms = c.backoff_max_ms;
     }
     c.seed = (number(abi::number::SEED_HIGH) as u64) << 32 | number(abi::number::SEED_LOW) as u64;
+    c.skip_user_properties_sync = number(abi::number::SKIP_USER_PROPERTIES_SYNC) == 1.0;
     let pipeline = match Pipeline::new(c) {
         Ok(p) => p,
         Err(e) => {
@@ -211,6 +221,7 @@ pub unsafe extern "C" fn create(h: u32, key: *mut u8, n: usize, capacity: usize)
         headers.as_ptr(),
         headers.len(),
         pipeline.config().max_batch_bytes as f64,
+        pipeline.config().request_timeout_ms as f64,
     );
     Box::into_raw(Box::new(Driver::new(
         pipeline,
@@ -374,8 +385,9 @@ pub unsafe extern "C" fn enqueue(
             text("E_SHUTDOWN\0the client was shut down");
             return 0;
         }
+        let skip_user_properties_sync = kind & abi::SKIP_SYNC != 0;
         let kind = EventKind::ALL
-            .get(kind as usize)
+            .get((kind & !abi::SKIP_SYNC) as usize)
             .copied()
             .unwrap_or_default();
         let mut rest = fields.as_str();
@@ -408,7 +420,7 @@ pub unsafe extern "C" fn enqueue(
             properties,
             traits,
             context,
-            skip_user_properties_sync: false,
+            skip_user_properties_sync,
         };
         let Err(e) = d.enqueue(now as Millis, input) else {
             return 1;

@@ -4,7 +4,7 @@
 //! it from these tables and fails on any difference, so a number changed on one side only never
 //! reaches a build.
 
-use crate::core::{EventKind, Protocol};
+use crate::core::{EventKind, Protocol, ServerZone};
 
 /// The driver inputs that carry at most one number (the `on` export): one export instead of a
 /// dozen, each a few bytes of wasm.
@@ -51,19 +51,25 @@ impl Input {
 }
 
 /// The numbers `create` reads with the `number` import, by index: the numeric options in
-/// [`OPTIONS`] order (-1: not given, keep the core's default), then these four.
+/// [`OPTIONS`] order (-1: not given, keep the core's default), then these five.
 pub mod number {
     /// Index into [`super::PROTOCOLS`].
-    pub const PROTOCOL: u32 = 10;
+    pub const PROTOCOL: u32 = 15;
     /// 1: IndexedDB, 0: memory.
-    pub const DURABLE: u32 = 11;
+    pub const DURABLE: u32 = 16;
     /// The RNG seed's high and low 32 bits.
-    pub const SEED_HIGH: u32 = 12;
-    pub const SEED_LOW: u32 = 13;
+    pub const SEED_HIGH: u32 = 17;
+    pub const SEED_LOW: u32 = 18;
+    /// 1: `skipUserPropertiesSync: true` (Amplitude), else 0.
+    pub const SKIP_USER_PROPERTIES_SYNC: u32 = 19;
 }
 
+/// Added to an `enqueue` kind: this event sets `$skip_user_properties_sync` (Amplitude), as
+/// `track(..., { skipUserPropertiesSync: true })` asks.
+pub const SKIP_SYNC: u32 = 8;
+
 /// The numeric options of `createClient`, in the order `create` reads them.
-pub const OPTIONS: [&str; 10] = [
+pub const OPTIONS: [&str; 15] = [
     "flushAt",
     "flushIntervalMs",
     "maxBatchBytes",
@@ -74,6 +80,11 @@ pub const OPTIONS: [&str; 10] = [
     "backoffMaxMs",
     "giveUpAfterMs",
     "quotaProbeMs",
+    "maxRetryAfterMs",
+    "requestTimeoutMs",
+    "requestsPerMinute",
+    "identityEventsPerSecond",
+    "identityEventsPerDay",
 ];
 
 /// `stats()`'s fields, in the order of `Driver::stats`.
@@ -134,6 +145,10 @@ pub const PROTOCOLS: [(Protocol, &str); 3] = [
     (Protocol::AmplitudeBatch, "amplitude-batch"),
 ];
 
+/// The `serverZone` option, by index, with the Amplitude host it picks when `apiHost` is not
+/// given ([`Protocol::default_host`]).
+pub const ZONES: [(ServerZone, &str); 2] = [(ServerZone::Us, "US"), (ServerZone::Eu, "EU")];
+
 /// The `kind` of the `enqueue` export indexes `EventKind::ALL`; the JavaScript names its
 /// methods after these.
 pub const KINDS: [EventKind; 6] = EventKind::ALL;
@@ -162,6 +177,10 @@ mod tests {
             ("DURABLE", number::DURABLE),
             ("SEED_HIGH", number::SEED_HIGH),
             ("SEED_LOW", number::SEED_LOW),
+            (
+                "SKIP_USER_PROPERTIES_SYNC",
+                number::SKIP_USER_PROPERTIES_SYNC,
+            ),
         ] {
             out.push(format!("export const {name} = {n};"));
         }
@@ -177,6 +196,19 @@ mod tests {
             "export const PROTOCOLS = {};",
             list(PROTOCOLS.map(|p| p.1))
         ));
+        out.push(format!(
+            "export const ZONES = {};",
+            list(ZONES.map(|z| z.1))
+        ));
+        out.push(format!(
+            "export const HOSTS = {};",
+            list(ZONES.map(|z| {
+                Protocol::AmplitudeHttpV2
+                    .default_host(z.0)
+                    .unwrap_or_default()
+            }))
+        ));
+        out.push(format!("export const SKIP_SYNC = {SKIP_SYNC};"));
         for (i, kind) in KINDS.iter().enumerate() {
             out.push(format!(
                 "export const {} = {i};",
@@ -210,6 +242,13 @@ mod tests {
         }
         assert!(Input::Stat as u32 > Input::Failure as u32);
         assert_eq!(number::PROTOCOL as usize, OPTIONS.len());
+        assert!(KINDS.len() as u32 <= SKIP_SYNC);
+        for z in ZONES {
+            assert_eq!(
+                Protocol::AmplitudeBatch.default_host(z.0),
+                Protocol::AmplitudeHttpV2.default_host(z.0)
+            );
+        }
         for (i, (stat, _)) in Stat::ALL.iter().enumerate() {
             assert_eq!(*stat as usize, i);
         }

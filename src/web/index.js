@@ -21,7 +21,7 @@ let wasm; // the instance's exports
 let loading;
 let options; // parseOptions' result while `create` reads it
 let said; // the last `text` the module left
-let setup; // [headers JSON, largest request] from `create`
+let setup; // [headers JSON, largest request, request timeout] from `create`
 let written, capacity; // of the block `pass` filled last
 const clients = [];
 const drivers = []; // per client, what the Client calls (see createClient)
@@ -52,7 +52,7 @@ const imports = {
   "batchwire": {
     number: (i) => options.number(i),
     text: (p, n) => (said = str(p, n)),
-    setup: (p, n, max) => (setup = [str(p, n), max]),
+    setup: (p, n, max, timeout) => (setup = [str(p, n), max, timeout]),
     send: (h, id, p, n, b, bn, keepalive) => clients[h].send(id, str(p, n), bytes(b, bn), keepalive),
     arm: (h, ms) => clients[h].arm(ms),
     schedule: (h) => clients[h].schedule(),
@@ -123,7 +123,7 @@ export async function createClient(o) {
       clients[h] = drivers[h] = undefined;
     },
   });
-  return client.start(driver, setup[1]);
+  return client.start(driver, setup[1], setup[2]);
 }
 
 /** The version of the batchwire build, after loading it. */

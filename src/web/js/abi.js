@@ -17,18 +17,24 @@ export const SHUTDOWN = 10;
 export const FAILURE = 11;
 export const STAT = 16;
 // What `create` reads with the `number` import: these options' values (-1: not given), then
-// the protocol's index, durable (0/1) and the seed's two 32-bit halves.
-export const OPTIONS = ["flushAt", "flushIntervalMs", "maxBatchBytes", "maxInFlight", "maxQueueEvents", "maxQueueBytes", "backoffBaseMs", "backoffMaxMs", "giveUpAfterMs", "quotaProbeMs"];
-export const PROTOCOL = 10;
-export const DURABLE = 11;
-export const SEED_HIGH = 12;
-export const SEED_LOW = 13;
+// the protocol's index, durable (0/1), the seed's two 32-bit halves and skipUserPropertiesSync (0/1).
+export const OPTIONS = ["flushAt", "flushIntervalMs", "maxBatchBytes", "maxInFlight", "maxQueueEvents", "maxQueueBytes", "backoffBaseMs", "backoffMaxMs", "giveUpAfterMs", "quotaProbeMs", "maxRetryAfterMs", "requestTimeoutMs", "requestsPerMinute", "identityEventsPerSecond", "identityEventsPerDay"];
+export const PROTOCOL = 15;
+export const DURABLE = 16;
+export const SEED_HIGH = 17;
+export const SEED_LOW = 18;
+export const SKIP_USER_PROPERTIES_SYNC = 19;
 // stats(), in the order `STAT + i` answers.
 export const STATS = ["queued", "inFlight", "delivered", "failed", "retried", "rateLimitedUntil", "quotaHeldUntil", "stored"];
 // The notes of the `emit` import, by kind, named as client.on() takes them.
 export const EVENTS = ["delivered", "failed", "rateLimited", "quotaHeld", "warning"];
 // The `protocol` option, by index.
 export const PROTOCOLS = ["v1-batch", "amplitude-http-v2", "amplitude-batch"];
+// The `serverZone` option, and the Amplitude host each picks when apiHost is not given.
+export const ZONES = ["US", "EU"];
+export const HOSTS = ["https://api2.amplitude.com", "https://api.eu.amplitude.com"];
+// Added to an `enqueue` kind: the event sets $skip_user_properties_sync (Amplitude).
+export const SKIP_SYNC = 8;
 // The `kind` of the `enqueue` export.
 export const TRACK = 0;
 export const IDENTIFY = 1;

@@ -1,7 +1,7 @@
 // What the application passes in, checked: createClient's options and each event's fields,
 // and the error type every refusal throws. Checks run here because a typeof check is free in
 // JavaScript but a boundary crossing plus code in wasm, and JSON.stringify is native.
-import { DURABLE, OPTIONS, PROTOCOL, PROTOCOLS, SEED_HIGH, SEED_LOW } from "./abi.js";
+import { DURABLE, HOSTS, OPTIONS, PROTOCOL, PROTOCOLS, SEED_HIGH, SEED_LOW, SKIP_USER_PROPERTIES_SYNC, ZONES } from "./abi.js";
 import { anonymousId } from "./ids.js";
 
 /** Every error batchwire throws: `code` is stable, `message` names the field. */
@@ -34,22 +34,27 @@ export function parseOptions(o) {
     return v;
   };
   const writeKey = text("writeKey");
-  let apiHost = text("apiHost").replace(/\/+$/, "");
+  const protocol = PROTOCOLS.indexOf(o.protocol ?? "v1-batch");
+  if (protocol < 0) config("protocol", PROTOCOLS.join(" or "));
+  const zone = ZONES.indexOf(o.serverZone ?? "US");
+  if (zone < 0) config("serverZone", '"US" or "EU"');
+  // Amplitude's host for the zone when no apiHost is given; /v1-batch has no default host.
+  let apiHost = (protocol && o.apiHost === undefined ? HOSTS[zone] : text("apiHost")).replace(/\/+$/, "");
   try {
     apiHost = new URL(apiHost, globalThis.location?.href).href.replace(/\/+$/, "");
   } catch {
     config("apiHost", "a URL");
   }
-  const protocol = PROTOCOLS.indexOf(o.protocol ?? "v1-batch");
-  if (protocol < 0) config("protocol", PROTOCOLS.join(" or "));
   const storage = o.storage ?? "indexeddb";
   if (storage !== "indexeddb" && storage !== "memory") config("storage", '"indexeddb" or "memory"');
   const numbers = OPTIONS.map((k) => {
     const v = o[k];
     if (v === undefined) return -1;
-    // flushIntervalMs 0 means "no waiting"; every other knob must be positive.
-    if (typeof v !== "number" || !(v >= (k === "flushIntervalMs" ? 0 : 1)) || v > 2 ** 52) {
-      config(k, k === "flushIntervalMs" ? "a number >= 0" : "a number >= 1");
+    // flushIntervalMs 0 means "no waiting" and a pacing budget (requestsPerMinute,
+    // identityEventsPer*) 0 means "not paced"; every other knob must be positive.
+    const zero = k === "flushIntervalMs" || /^(requestsPer|identity)/.test(k);
+    if (typeof v !== "number" || !(v >= (zero ? 0 : 1)) || v > 2 ** 52) {
+      config(k, zero ? "a number >= 0" : "a number >= 1");
     }
     return Math.floor(v);
   });
@@ -58,6 +63,8 @@ export function parseOptions(o) {
   else if (typeof anon !== "string" || !anon) config("anonymousId", "a non-empty string");
   const seed = crypto.getRandomValues(new Uint32Array(2));
   const durable = storage === "indexeddb";
+  const skip = o.skipUserPropertiesSync ?? false;
+  if (typeof skip !== "boolean") config("skipUserPropertiesSync", "a boolean");
   // number(i), as abi.js numbers them: OPTIONS' values, then protocol, durable (0/1) and the
   // two 32-bit halves of the seed.
   const all = numbers;
@@ -65,6 +72,7 @@ export function parseOptions(o) {
   all[DURABLE] = +durable;
   all[SEED_HIGH] = seed[0];
   all[SEED_LOW] = seed[1];
+  all[SKIP_USER_PROPERTIES_SYNC] = +skip;
   return { writeKey, apiHost, durable, anonymousId: anon, debug: !!o.debug, number: (i) => all[i] };
 }
 

@@ -2,7 +2,7 @@
 // driver asks for, carried out with the wrappers beside it. src/web/driver.rs decides; this
 // carries out.
 import {
-  ALIAS, DRIVE, EVENTS, FAILURE, FLUSH, FLUSH_NOW, GROUP, HIDDEN, IDENTIFY, LEAD, LEADER_CHANGED, LEAVE, LOADED,
+  ALIAS, DRIVE, EVENTS, SKIP_SYNC, FAILURE, FLUSH, FLUSH_NOW, GROUP, HIDDEN, IDENTIFY, LEAD, LEADER_CHANGED, LEAVE, LOADED,
   PAGE, SCREEN, SHUTDOWN, STAT, STATS, STORE_FAILED, TIMER, TRACK,
 } from "./abi.js";
 import { BatchwireError, fail, id, invalid, json, shutDown, text, time, wrap } from "./check.js";
@@ -19,6 +19,7 @@ export class Client {
   #d; // the Rust driver: its exports, bound to it by index.js
   #o;
   #max;
+  #timeout;
   #user;
   #on = {};
   #early = []; // notes from before createClient resolved: nobody could listen yet
@@ -42,9 +43,10 @@ export class Client {
   }
 
   /** Called once by createClient (src/js.rs) with the driver; resolves to this client. */
-  async start(d, max) {
+  async start(d, max, timeout) {
     this.#d = d;
     this.#max = max;
+    this.#timeout = timeout;
     this.#timer = new Timer(() => d.on(TIMER));
     const name = "batchwire:" + this.#o.writeKey;
     const db = this.#o.durable && (await openStore(name, 3000));
@@ -152,7 +154,7 @@ export class Client {
   send(id, path, body, keepalive) {
     body = body.slice(); // a view of wasm memory, valid only during this call
     const go = () =>
-      post(this.#o.apiHost + path, this.#headers, body, keepalive).then((r) =>
+      post(this.#o.apiHost + path, this.#headers, body, keepalive, this.#timeout).then((r) =>
         Array.isArray(r) ? this.#d.response(id, r[0], r[1] ?? "", r[2]) : this.#d.on(FAILURE, id));
     // fetch runs after the driver returns, so an instrumented fetch that tracks an event does not
     // re-enter it; a page being left sends at once, before it can be torn down.
@@ -258,7 +260,9 @@ export class Client {
       // The id is made here, not in wasm: returning a string from wasm costs a TextDecoder call.
       const messageId = id(o.messageId, "messageId") || uuid(); // "" counts as absent, as in the core
       // One string for the wasm, in the order src/js.rs `enqueue` reads; "" is absent.
-      const e = this.#d.enqueue(kind, (name ?? "") + "\0" +
+      const skip = o.skipUserPropertiesSync;
+      if (skip != null && typeof skip !== "boolean") invalid("skipUserPropertiesSync must be a boolean (field: skipUserPropertiesSync)");
+      const e = this.#d.enqueue(kind + (skip ? SKIP_SYNC : 0), (name ?? "") + "\0" +
         (json(payload, kind === IDENTIFY || kind === GROUP ? "traits" : "properties", max) ?? "") + "\0" +
         (json(o.context, "context", max) ?? "") + "\0" + id(userId ?? o.userId ?? this.#user, "userId") + "\0" +
         id(o.anonymousId ?? this.#o.anonymousId, "anonymousId") + "\0" +

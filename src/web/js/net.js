@@ -1,20 +1,30 @@
 // The network and the clock: one POST, one timer.
 
-// POST; resolves to [status, Retry-After (as seconds) or null, body text], or to the Error when no HTTP
-// response came (offline, DNS, CORS, a keepalive body over the browser's 64 KiB quota).
-export async function post(url, headers, body, keepalive) {
+// POST; resolves to [status, Retry-After (as seconds) or null, body text], or to the Error when no
+// complete HTTP response came within `timeout` ms (offline, DNS, CORS, a keepalive body over the
+// browser's 64 KiB quota, a server that never finishes its answer).
+// Redirects are not followed: a followed 302 or 303 would repeat the POST as a GET. The browser
+// hides a redirect's status and Location from the page (an "opaqueredirect" response, status 0),
+// so it is given to the engine as a 302 without Location: a transient failure, W_REDIRECT.
+export async function post(url, headers, body, keepalive, timeout) {
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), timeout);
   try {
-    const r = await fetch(url, { method: "POST", headers, body, keepalive });
-    let wait = r.headers.get("retry-after");
-    // An HTTP-date becomes the whole seconds left until it (rounded up, so never early), read by
-    // the platform's Date.parse: the package's wasm reads only seconds (Cargo feature http-date).
-    if (wait && /\D/.test(wait.trim())) {
-      const at = Date.parse(wait);
-      wait = Number.isNaN(at) ? "" : String(Math.max(0, Math.ceil((at - Date.now()) / 1000)));
+    const r = await fetch(url, { method: "POST", headers, body, keepalive, redirect: "manual", signal: abort.signal });
+    let wait = r.headers.get("retry-after")?.trim();
+    // An HTTP-date in the future becomes the whole seconds left until it (rounded up, so never
+    // early), read by the platform's Date.parse: the package's wasm reads only seconds (Cargo
+    // feature http-date). Anything else that is not delay-seconds ("-5", "1.5", a date in the
+    // past, junk) goes as it came, and the engine ignores it: its own backoff applies.
+    if (wait && /\D/.test(wait) && /GMT$/.test(wait)) {
+      const left = Math.ceil((Date.parse(wait) - Date.now()) / 1000);
+      if (left > 0) wait = String(left);
     }
-    return [r.status, wait, await r.text()];
+    return [r.status || 302, wait, await r.text()];
   } catch (e) {
     return e instanceof Error ? e : new Error(String(e));
+  } finally {
+    clearTimeout(timer);
   }
 }
 
