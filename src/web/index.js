@@ -18,7 +18,6 @@ import { Client } from "./js/client.js";
 export { BatchwireError };
 
 const loading = []; // per wasm file (see `load`), the promise of its instance
-let given; // init(module)'s instance, which serves every protocol
 let options; // parseOptions' result while `create` reads it
 let said; // the last `text` a module left
 let setup; // [headers JSON, largest request] from `create`
@@ -82,25 +81,26 @@ function link(source) {
   ).then((r) => ({ wasm: (wasm = (r.instance ?? r).exports), pass }));
 }
 
-// The instance for protocol number `p` (abi.js PROTOCOLS), fetched once: /v1-batch's module has
-// no Amplitude code, which makes it smaller; the other has every protocol. Both URLs are written
-// out whole, so bundlers emit both files.
-function load(p) {
+// The instance for protocol number `p` (abi.js PROTOCOLS), fetched once (or made of `module`):
+// /v1-batch's module has no Amplitude code, which makes it smaller; the other has every protocol.
+// Both URLs are written out whole, so bundlers emit both files.
+function load(p, module) {
   const all = +(p > 0);
-  return (given ?? (loading[all] ??= link(
-    fetch(all ? new URL("./web/batchwire_all_bg.wasm", import.meta.url) : new URL("./web/batchwire_bg.wasm", import.meta.url))
-      .then((r) => (r.ok ? r.arrayBuffer() : Promise.reject(new Error(`HTTP ${r.status} for ${r.url}`)))),
+  return (loading[all] ??= link(
+    module ??
+      fetch(all ? new URL("./web/batchwire_all_bg.wasm", import.meta.url) : new URL("./web/batchwire_bg.wasm", import.meta.url))
+        .then((r) => (r.ok ? r.arrayBuffer() : Promise.reject(new Error(`HTTP ${r.status} for ${r.url}`)))),
   ).catch((e) => {
     loading[all] = undefined; // a failed download may be retried
     throw new BatchwireError("E_LOAD", `the batchwire wasm module did not load: ${e?.message ?? e}`);
-  })));
+  }));
 }
 
 /** Loads and instantiates the wasm module of /v1-batch once (createClient loads the one its
  * protocol needs); later calls share the same promise. `module` is for runtimes that already hold
  * one compiled (pkg/worker.js): it then serves every protocol. */
 export function init(module) {
-  if (module) given ??= link(module);
+  if (module) loading[1] ??= load(0, module);
   return load(0).then(() => {});
 }
 
