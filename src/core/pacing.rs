@@ -8,8 +8,8 @@
 //! its oldest entry ages out; the others are not held back by it.
 
 //!
-//! Cargo feature `pacing` (on by default, off in the npm package until it fits the size budget:
-//! without it every method here is a constant no-op the optimiser removes).
+//! Cargo feature `pacing` (on by default, and in both of the npm package's wasm modules; without
+//! it every method here is a constant no-op the optimiser removes).
 
 #[cfg(feature = "pacing")]
 pub(crate) use imp::Pacing;
