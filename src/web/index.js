@@ -1,6 +1,6 @@
 // batchwire for browsers, web workers and plain ES modules: loads a wasm module (the one a
-// client's protocol needs: see `load`) and is its whole boundary (src/js.rs is the Rust side). No bindings generator: every value crossing is a
-// number, or UTF-8 bytes in the module's memory.
+// client's protocol needs: see `load`) and is its whole boundary (src/js.rs is the Rust side). No
+// bindings generator: every value crossing is a number, or UTF-8 bytes in the module's memory.
 // - JavaScript to Rust: `pass` writes a string (or bytes) into a block from the module's `alloc`
 //   and gives (pointer, length, capacity): three arguments, read left to right. The export owns
 //   the block from then on.
