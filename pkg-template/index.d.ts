@@ -140,7 +140,7 @@ export class BatchwireError extends Error {
   constructor(code: ErrorCode, message: string);
 }
 
-/** Loads the wasm module once (createClient does it too). */
+/** Loads the /v1-batch wasm module once (createClient loads the module its protocol needs). */
 export function init(): Promise<void>;
 /** Resolves once the client knows whether this tab sends and, if it does, has restored the events
  * earlier pages left in IndexedDB (so a `flush()` right after covers them). */

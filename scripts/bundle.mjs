@@ -1,9 +1,9 @@
 // Bundles the browser entry into ONE minified ES module: src/web/index.js (the wasm boundary)
 // with the modules of src/web/js (client, store, tabs, net, ids, checks, abi) inlined. A page then makes one request for the JS instead of two, and one
 // gzip stream compresses all of it (module boundaries cost bytes: each file's own header, and
-// names that could not be mangled across files). The wasm stays a separate file, found through
-// `new URL("./web/batchwire_bg.wasm", import.meta.url)`, which bundlers such as Vite rewrite to
-// the emitted asset.
+// names that could not be mangled across files). The wasm modules stay separate files, found
+// through `new URL("./web/batchwire_bg.wasm", import.meta.url)` and its twin for
+// batchwire_all_bg.wasm, which bundlers such as Vite rewrite to the emitted assets.
 //
 // usage: node scripts/bundle.mjs <entry> <output file>
 import { readFileSync, writeFileSync } from "node:fs";

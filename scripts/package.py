@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """Builds pkg/, the npm package, as wasm-pack.toml describes it.
 
-The wasm module: `cargo build --release` for wasm32 without default features (no_std), then npm
-binaryen's wasm-opt with [wasm_opt].flags and, with [wasm_opt].minify_names, one- or two-letter
-import and export names. The module has no bindings generator: src/web/index.js is its whole
-JavaScript boundary. The package is assembled from pkg-template/, the wasm (pkg/web/) and one
-minified ES module bundling src/web/index.js and the modules of src/web/js (scripts/bundle.mjs). Finally the
-gzip size of what a browser downloads (the wasm and that module) is printed and checked against
-[budget].
+The wasm modules, one per [[module]] (a protocol family): `cargo build --release` for wasm32
+without default features (no_std) plus the module's features, then npm binaryen's wasm-opt with
+[wasm_opt].flags and, with [wasm_opt].minify_names, one- or two-letter import and export names,
+the same in every module. The modules have no bindings generator: src/web/index.js is their whole
+JavaScript boundary, and picks one by a client's protocol. The package is assembled from
+pkg-template/, the modules (pkg/web/) and one minified ES module bundling src/web/index.js and the
+modules of src/web/js (scripts/bundle.mjs). Finally the gzip size of what a browser downloads for
+each module (that module and the JS) is printed and checked against the module's ceiling.
 """
 import gzip
 import json
@@ -33,7 +34,6 @@ def gz(path: Path) -> int:
 
 def main() -> int:
     manifest = tomllib.loads((ROOT / "wasm-pack.toml").read_text())
-    name = manifest["package"]["out_name"]
     template = ROOT / manifest["package"]["template"]
     wasm_opt = ROOT / "node_modules" / ".bin" / "wasm-opt"
     if not wasm_opt.exists():
@@ -58,25 +58,40 @@ def main() -> int:
     flags = os.environ.get("RUSTFLAGS", "").split() + [f"--remap-path-prefix={a}={b}" for a, b in remaps]
     env = dict(os.environ, CARGO_ENCODED_RUSTFLAGS="\x1f".join(flags))
 
-    # The module: cargo, then wasm-opt, then short import and export names (applied to a copy of
-    # the entry, src/web/index.js, which is the module's whole boundary).
+    # The modules, one per [[module]] of the manifest: cargo with that module's features (each in
+    # its own target directory, so neither build undoes the other's), then wasm-opt. Short import
+    # and export names are applied to a copy of the entry, src/web/index.js, the boundary of every
+    # module: the first module's names are minified by wasm-opt and the same map is applied to the
+    # others, so the one entry links with each.
     out = ROOT / "target" / "package"
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
-    # Cargo.toml: without `std` the module is no_std, with src/wasm_rt.rs's runtime.
-    run(["cargo", "build", "--quiet", "--release", "--lib", "--target", "wasm32-unknown-unknown",
-         "--no-default-features", "-p", "batchwire"], env=env)
-    wasm = out / f"{name}_bg.wasm"
-    shutil.copy2(ROOT / "target" / "wasm32-unknown-unknown" / "release" / "batchwire.wasm", wasm)
-    before = wasm.stat().st_size
-    run([str(wasm_opt), *manifest["wasm_opt"]["flags"], str(wasm), "-o", str(wasm)])
-    # The entry, with the modules it imports beside it as in src/web (the copy of the entry is
-    # the one minify_names rewrites).
+    modules = manifest["module"]
     shutil.copy2(ROOT / "src" / "web" / "index.js", out / "index.js")
     shutil.copytree(ROOT / "src" / "web" / "js", out / "js")
-    if manifest["wasm_opt"].get("minify_names", False):
-        minify_names(wasm_opt, manifest["wasm_opt"]["flags"], wasm, out / "index.js")
-    print(f"  wasm {before} -> {wasm.stat().st_size} bytes after wasm-opt")
+    renames = None
+    for m in modules:
+        features = m["features"]
+        target_dir = ROOT / "target" / "package-cargo" / Path(m["file"]).stem
+        # Cargo.toml: without `std` the module is no_std, with src/wasm_rt.rs's runtime.
+        run(["cargo", "build", "--quiet", "--release", "--lib", "--target", "wasm32-unknown-unknown",
+             "--no-default-features", "--features", ",".join(features), "--target-dir",
+             str(target_dir), "-p", "batchwire"], env=env)
+        wasm = out / m["file"]
+        shutil.copy2(target_dir / "wasm32-unknown-unknown" / "release" / "batchwire.wasm", wasm)
+        before = wasm.stat().st_size
+        run([str(wasm_opt), *manifest["wasm_opt"]["flags"], str(wasm), "-o", str(wasm)])
+        if manifest["wasm_opt"].get("minify_names", False):
+            if renames is None:
+                renames = minify_names(wasm_opt, manifest["wasm_opt"]["flags"], wasm, out / "index.js")
+            else:
+                rename(wasm, renames)
+        print(f"  {m['file']} ({', '.join(features)}): {before} -> {wasm.stat().st_size} bytes after "
+              "wasm-opt", flush=True)
+    if renames is not None:
+        boundaries = {m["file"]: _boundary(((out / m["file"]).read_bytes())) for m in modules}
+        if len({repr(b) for b in boundaries.values()}) != 1:
+            sys.exit(f"minify_names: the modules' imports and exports differ: {boundaries}")
 
     for f in template.iterdir():
         if f.is_file():
@@ -86,37 +101,50 @@ def main() -> int:
     pj["version"] = version
     pj_path.write_text(json.dumps(pj, indent=2) + "\n")
     (pkg / "web").mkdir()
-    shutil.copy2(wasm, pkg / "web" / wasm.name)
+    for m in modules:
+        shutil.copy2(out / m["file"], pkg / "web" / m["file"])
     # What a browser loads as-is: the entry and src/web/js bundled into one minified module
-    # (scripts/bundle.mjs); the wasm beside it in web/, found through import.meta.url.
+    # (scripts/bundle.mjs); the wasm it picks by protocol beside it in web/, found through
+    # import.meta.url.
     run(["node", "scripts/bundle.mjs", str(out / "index.js"), str(pkg / "index.js")])
 
-    # Every path the package.json names must exist, or consumers get a broken import.
+    # Every path the package.json names must exist, or consumers get a broken import; and every
+    # module must be one the entry can fetch.
     missing = [p for p in _paths(pj) if not (pkg / p).exists()]
     if missing:
         sys.exit(f"pkg/package.json names files that were not built: {missing}")
-
-    wasm = pkg / "web" / f"{name}_bg.wasm"
-    # Everything a page loads: the wasm, and the one JS module holding the entry and src/web/js.
+    # Everything a page loads: one of the modules, and the one JS module holding the entry and
+    # src/web/js.
     js = pkg / pj["exports"]["."]["browser"]
-    sizes = {"wasm": gz(wasm), "js": gz(js)}
-    total = sum(sizes.values())
+    unfetched = [m["file"] for m in modules
+                 if not re.search(rf"""new URL\([`"']\./web/{re.escape(m['file'])}[`"']""", js.read_text())]
+    if unfetched:
+        sys.exit(f"{js} never fetches {unfetched}")
     budget = manifest["budget"]["budget_gzip_bytes"]
-    # The ratchet, and never above the budget now that the budget is met.
-    limit = min(manifest["budget"]["max_gzip_bytes"], budget)
     goal = manifest["budget"]["goal_gzip_bytes"]
-    print(f"size (gzip -9): wasm {sizes['wasm']} + js {sizes['js']} (the entry and src/web/js in one "
-          f"module) = {total} bytes (raw wasm {wasm.stat().st_size}, raw js "
-          f"{js.stat().st_size})")
-    print(f"  enforced ceiling {limit}; budget {budget} "
-          f"({'met' if total <= budget else f'NOT met: {total - budget} bytes over'}); goal {goal} "
-          f"({'met' if total <= goal else f'{total - goal} bytes to go'})")
+    report, failed = [], []
+    print(f"size (gzip -9) of what a page loads: a wasm + js {gz(js)} (the entry and src/web/js in "
+          f"one module, raw {js.stat().st_size}); budget {budget}, goal {goal}")
+    for m in modules:
+        wasm = pkg / "web" / m["file"]
+        sizes = {"wasm": gz(wasm), "js": gz(js)}
+        total = sum(sizes.values())
+        # The ratchet; never above the budget for a module that meets it.
+        limit = m["max_gzip_bytes"] if m.get("over_budget") else min(m["max_gzip_bytes"], budget)
+        report.append({"file": m["file"], "protocols": m["protocols"], "features": m["features"],
+                       "gzip": sizes, "total_gzip": total, "ceiling": limit,
+                       "raw_wasm": wasm.stat().st_size})
+        print(f"  {', '.join(m['protocols'])}: wasm {sizes['wasm']} + js {sizes['js']} = {total} "
+              f"bytes (web/{m['file']}, raw {wasm.stat().st_size}); ceiling {limit}; budget "
+              f"{'met' if total <= budget else f'NOT met: {total - budget} bytes over'}; goal "
+              f"{'met' if total <= goal else f'{total - goal} bytes to go'}")
+        if total > limit:
+            failed.append(f"FAIL: web/{m['file']}: {total} gzip bytes is over its enforced "
+                          f"{limit}-byte ceiling in wasm-pack.toml")
     (ROOT / "target" / "package-size.json").write_text(json.dumps(
-        {"gzip": sizes, "total_gzip": total, "ceiling": limit, "budget": budget, "goal": goal,
-         "raw_wasm": wasm.stat().st_size}) + "\n")
-    if total > limit:
-        print(f"FAIL: {total} gzip bytes is over the enforced {limit}-byte ceiling in wasm-pack.toml",
-              file=sys.stderr)
+        {"modules": report, "budget": budget, "goal": goal}) + "\n")
+    if failed:
+        print("\n".join(failed), file=sys.stderr)
         return 1
     print(f"pkg/ ready: batchwire {version}")
     return 0
@@ -143,10 +171,11 @@ def minify_names(wasm_opt, flags, wasm, glue):
     new_module = _import_modules(wasm.read_bytes())
     if len(new_module) != 1:
         sys.exit(f"minify_names: the minified wasm imports from {sorted(new_module)}")
+    new_module = new_module.pop()
     quoted = json.dumps(old_module)
     if js.count(quoted) != 1:
         sys.exit(f"minify_names: {glue} names the import module {quoted} {js.count(quoted)} times")
-    js = js.replace(quoted, json.dumps(new_module.pop()))
+    js = js.replace(quoted, json.dumps(new_module))
     for _, old, new in names["imports"]:
         # The key, at the start of its line in the import object: `    send: (h, ...) =>`.
         key = re.compile(rf"^(\s+){re.escape(old)}(?=:)", re.M)
@@ -158,51 +187,116 @@ def minify_names(wasm_opt, flags, wasm, glue):
         if n == 0:
             sys.exit(f"minify_names: {glue} never calls the export {old}")
     glue.write_text(js)
+    return {"modules": {old_module: new_module},
+            "imports": {old: new for _, old, new in names["imports"]},
+            "exports": dict(names["exports"])}
+
+
+def rename(wasm, renames):
+    """Applies the names minify_names gave the first module to another module of the same
+    boundary, so one glue links with both. Every import and export must be in the map."""
+    out = bytearray(wasm.read_bytes()[:8])
+    for sid, body in _sections(wasm.read_bytes()):
+        if sid in (2, 7):
+            count, j = _leb(body, 0)
+            new = bytearray(_uleb(count))
+            for _ in range(count):
+                if sid == 2:
+                    module, j = _name(body, j)
+                    if module not in renames["modules"]:
+                        sys.exit(f"minify_names: {wasm} imports from {module}, unlike the first module")
+                    new += _uname(renames["modules"][module])
+                field, j = _name(body, j)
+                table = renames["imports" if sid == 2 else "exports"]
+                if field not in table:
+                    sys.exit(f"minify_names: {wasm} has an {'import' if sid == 2 else 'export'} "
+                             f"{field} the first module has not")
+                new += _uname(table[field])
+                k = _import_end(body, j) if sid == 2 else _leb(body, j + 1)[1]
+                new += body[j:k]
+                j = k
+            body = bytes(new)
+        out += bytes([sid]) + _uleb(len(body)) + body
+    wasm.write_bytes(bytes(out))
+
+
+def _boundary(b: bytes):
+    """A wasm binary's imports ((module, name) pairs) and export names, sorted."""
+    imports, exports = [], []
+    for sid, body in _sections(b):
+        if sid in (2, 7):
+            count, j = _leb(body, 0)
+            for _ in range(count):
+                if sid == 2:
+                    module, j = _name(body, j)
+                    field, j = _name(body, j)
+                    imports.append((module, field))
+                    j = _import_end(body, j)
+                else:
+                    field, j = _name(body, j)
+                    exports.append(field)
+                    j = _leb(body, j + 1)[1]
+    return sorted(imports), sorted(exports)
+
+
+def _sections(b: bytes):
+    i = 8
+    while i < len(b):
+        n, j = _leb(b, i + 1)
+        yield b[i], b[j:j + n]
+        i = j + n
+
+
+def _leb(b, i):
+    r = s = 0
+    while True:
+        x = b[i]
+        i += 1
+        r |= (x & 0x7F) << s
+        s += 7
+        if x < 0x80:
+            return r, i
+
+
+def _uleb(n):
+    out = bytearray()
+    while True:
+        x = n & 0x7F
+        n >>= 7
+        out.append(x | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _name(b, i):
+    n, i = _leb(b, i)
+    return b[i:i + n].decode(), i + n
+
+
+def _uname(s):
+    return _uleb(len(s.encode())) + s.encode()
+
+
+def _import_end(b, j):
+    """Where the import descriptor starting at `j` (after its names) ends."""
+    kind = b[j]
+    j += 1
+    if kind == 0:  # function: type index
+        return _leb(b, j)[1]
+    if kind in (1, 2):  # table: reftype, limits; memory: limits
+        if kind == 1:
+            j += 1
+        flags = b[j]
+        _, j = _leb(b, j + 1)
+        if flags & 1:
+            _, j = _leb(b, j)
+        return j
+    return j + 2  # global: valtype, mutability
 
 
 def _import_modules(b: bytes) -> set:
     """The module names of a wasm binary's imports."""
-    def leb(i):
-        r = s = 0
-        while True:
-            x = b[i]
-            i += 1
-            r |= (x & 0x7F) << s
-            s += 7
-            if x < 0x80:
-                return r, i
-
-    i, found = 8, set()
-    while i < len(b):
-        sid = b[i]
-        n, i = leb(i + 1)
-        if sid == 2:
-            count, j = leb(i)
-            for _ in range(count):
-                ml, j = leb(j)
-                found.add(b[j:j + ml].decode())
-                j += ml
-                nl, j = leb(j)
-                j += nl
-                kind = b[j]
-                j += 1
-                if kind == 0:  # function: type index
-                    _, j = leb(j)
-                elif kind == 1:  # table: reftype, limits
-                    j += 1
-                    flags = b[j]
-                    _, j = leb(j + 1)
-                    if flags & 1:
-                        _, j = leb(j)
-                elif kind == 2:  # memory: limits
-                    flags = b[j]
-                    _, j = leb(j + 1)
-                    if flags & 1:
-                        _, j = leb(j)
-                else:  # global: valtype, mutability
-                    j += 2
-        i += n
-    return found
+    return {m for m, _ in _boundary(b)[0]}
 
 
 def _paths(pj):

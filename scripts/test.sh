@@ -50,8 +50,11 @@ layer() {
 layer "rustfmt" check cargo fmt --all -- --check
 layer "clippy native" check cargo clippy --workspace --all-targets -- -D warnings
 layer "clippy wasm32" check cargo clippy -p batchwire --lib --target wasm32-unknown-unknown -- -D warnings
-# The npm package's build: no_std, with src/wasm_rt.rs's allocator and panic handler.
+# The npm package's build: no_std, with src/wasm_rt.rs's allocator and panic handler; bare, and
+# with the features of each of its two modules (wasm-pack.toml [[module]]).
 layer "clippy wasm32 no_std" check cargo clippy -p batchwire --lib --target wasm32-unknown-unknown --no-default-features -- -D warnings
+layer "clippy wasm32 v1-batch module" check cargo clippy -p batchwire --lib --target wasm32-unknown-unknown --no-default-features --features pacing -- -D warnings
+layer "clippy wasm32 all-protocol module" check cargo clippy -p batchwire --lib --target wasm32-unknown-unknown --no-default-features --features pacing,user-properties -- -D warnings
 layer "package and size budget" check python3 scripts/package.py
 # --no-fail-fast: a failing test binary must not hide the counts of the others.
 layer "native" cargo cargo test --workspace --no-fail-fast

@@ -124,6 +124,10 @@ impl Config {
     /// Clamps what the protocol bounds and refuses what cannot work.
     pub(crate) fn checked(mut self) -> Result<Self, ConfigError> {
         let limits = self.protocol.limits();
+        #[cfg(not(feature = "amplitude"))]
+        if self.protocol != Protocol::V1Batch {
+            return Err(ConfigError::NoAmplitude);
+        }
         if self.write_key.is_empty() {
             return Err(ConfigError::EmptyWriteKey);
         }
@@ -186,6 +190,9 @@ pub enum ConfigError {
     Zero(&'static str),
     /// `backoff_base_ms` is above `backoff_max_ms`.
     BackoffOrder,
+    /// An Amplitude protocol, in a build without them (Cargo feature `amplitude`).
+    #[cfg(not(feature = "amplitude"))]
+    NoAmplitude,
 }
 
 impl ConfigError {
@@ -207,6 +214,8 @@ impl ConfigError {
             ConfigError::BackoffOrder => {
                 "backoff_max_ms is below backoff_base_ms (field: backoff_max_ms)"
             }
+            #[cfg(not(feature = "amplitude"))]
+            ConfigError::NoAmplitude => "this build has no Amplitude protocols (field: protocol)",
         };
         let name = if let ConfigError::Zero(name) = self {
             name

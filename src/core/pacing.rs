@@ -8,8 +8,8 @@
 //! its oldest entry ages out; the others are not held back by it.
 
 //!
-//! Cargo feature `pacing` (on by default, off in the npm package until it fits the size budget:
-//! without it every method here is a constant no-op the optimiser removes).
+//! Cargo feature `pacing` (on by default, and in both of the npm package's wasm modules; without
+//! it every method here is a constant no-op the optimiser removes).
 
 #[cfg(feature = "pacing")]
 pub(crate) use imp::Pacing;
@@ -18,6 +18,7 @@ pub(crate) use off::Pacing;
 
 #[cfg(not(feature = "pacing"))]
 mod off {
+    #[cfg(feature = "amplitude")]
     use crate::core::rng::Rng;
     use crate::core::Millis;
 
@@ -52,6 +53,7 @@ mod off {
         #[inline(always)]
         pub fn identities_sent(&mut self, _: Millis, _: &[u64]) {}
         #[inline(always)]
+        #[cfg(feature = "amplitude")]
         pub fn throttle_extra(&mut self, _: u64, _: &mut Rng, _: Millis, _: Millis) -> Millis {
             0
         }
@@ -61,6 +63,7 @@ mod off {
 #[cfg(feature = "pacing")]
 mod imp {
     use crate::core::keys::KeyMap;
+    #[cfg(feature = "amplitude")]
     use crate::core::rng::Rng;
     use crate::core::Millis;
     use crate::prelude::*;
@@ -190,6 +193,7 @@ mod imp {
         /// Identity `k` was throttled again: how much longer than the documented `base` pause it
         /// waits. Repeated throttles back off exponentially with full jitter, the pause uniform
         /// in `base..=min(cap, base·2^(n-1))` for the n-th in a row (the first is `base`).
+        #[cfg(feature = "amplitude")]
         pub fn throttle_extra(
             &mut self,
             k: u64,

@@ -17,6 +17,7 @@ pub(crate) struct Pause {
 impl Pause {
     // Stored as one u64 (`until << 1 | hold`) so every map in the engine is the one `KeyMap` of
     // u64 to u64: a map type per value type would cost its own copy of the table code in the wasm.
+    #[cfg(feature = "amplitude")]
     fn pack(self) -> u64 {
         self.until.min(u64::MAX >> 1) << 1 | u64::from(self.hold)
     }
@@ -56,6 +57,7 @@ impl Pauses {
     }
 
     /// Whether identity `k` waits at `now`.
+    #[cfg(feature = "amplitude")]
     pub fn is_paused(&self, k: u64, now: Millis) -> bool {
         k != 0 && self.get(k).is_some_and(|p| p.until > now)
     }
@@ -63,6 +65,7 @@ impl Pauses {
     /// Pauses identity `k` until `until` (a daily-quota hold when `hold`), merged with any pause
     /// it has: the later end, and a hold if either is. True when this is news (a new or longer
     /// pause, or a throttle become a hold).
+    #[cfg(feature = "amplitude")]
     pub fn pause(&mut self, k: u64, until: Millis, hold: bool) -> bool {
         let merged = match self.get(k) {
             Some(p) if p.until >= until && p.hold >= hold => return false,

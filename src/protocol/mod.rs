@@ -14,11 +14,14 @@ use crate::base::json;
 use crate::base::Millis;
 use crate::prelude::*;
 
+#[cfg(feature = "amplitude")]
 pub mod amplitude;
 mod object;
 pub mod v1_batch;
 
-use object::{next_word, ObjectWriter};
+#[cfg(feature = "amplitude")]
+use object::next_word;
+use object::ObjectWriter;
 
 /// Which ingestion API a pipeline speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -26,6 +29,8 @@ pub enum Protocol {
     /// `POST /v1-batch` with a Bearer write key.
     V1Batch,
     /// Amplitude `POST /2/httpapi`: real time, ordered per device, 30 events/s per identity.
+    /// Without the Cargo feature `amplitude` (this one and the next) a pipeline refuses it
+    /// (`ConfigError::NoAmplitude`): the build has no Amplitude code.
     AmplitudeHttpV2,
     /// Amplitude `POST /batch`: bulk, unordered, daily per-identity quotas.
     AmplitudeBatch,
@@ -149,9 +154,20 @@ impl Protocol {
         Protocol::AmplitudeBatch,
     ];
 
+    /// The protocol as this build speaks it: itself, or /v1-batch without the Cargo feature
+    /// `amplitude`, whose pipelines refuse the others (see [`Protocol::AmplitudeHttpV2`]). Every
+    /// method matches on it, so such a build holds no Amplitude-only path.
+    const fn own(self) -> Protocol {
+        if cfg!(feature = "amplitude") {
+            self
+        } else {
+            Protocol::V1Batch
+        }
+    }
+
     /// What the protocol's server allows.
     pub const fn limits(self) -> Limits {
-        match self {
+        match self.own() {
             Protocol::V1Batch => Limits {
                 max_events: 100,
                 max_bytes: 1_048_576,
@@ -200,7 +216,7 @@ impl Protocol {
 
     /// The path requests go to.
     pub const fn path(self) -> &'static str {
-        match self {
+        match self.own() {
             Protocol::V1Batch => "/v1-batch",
             Protocol::AmplitudeHttpV2 => "/2/httpapi",
             Protocol::AmplitudeBatch => "/batch",
@@ -219,7 +235,7 @@ impl Protocol {
 
     /// The protocol's name in messages.
     pub const fn name(self) -> &'static str {
-        match self {
+        match self.own() {
             Protocol::V1Batch => "/v1-batch",
             Protocol::AmplitudeHttpV2 => "Amplitude HTTP V2",
             Protocol::AmplitudeBatch => "Amplitude Batch",
@@ -228,20 +244,20 @@ impl Protocol {
 
     /// Whether this is one of the Amplitude APIs.
     pub const fn is_amplitude(self) -> bool {
-        !matches!(self, Protocol::V1Batch)
+        !matches!(self.own(), Protocol::V1Batch)
     }
 
     /// HTTP V2 processes a device's events in the order received, so the planner must not let a
     /// later event of a device overtake an earlier one that is paused.
     pub const fn ordered_per_device(self) -> bool {
-        matches!(self, Protocol::AmplitudeHttpV2)
+        matches!(self.own(), Protocol::AmplitudeHttpV2)
     }
 
     /// Headers of every request. The key travels in `Authorization` for /v1-batch and in the
     /// body for Amplitude.
     pub fn headers(self, write_key: &str) -> Vec<(&'static str, String)> {
         let json = ("Content-Type", String::from("application/json"));
-        if self != Protocol::V1Batch {
+        if self.is_amplitude() {
             return vec![json];
         }
         // push_str rather than `[..].concat()`, whose generic join code costs wasm size.
@@ -252,16 +268,18 @@ impl Protocol {
     }
 
     /// The bytes before the first event and after the last one.
+    #[cfg_attr(not(feature = "amplitude"), allow(unused_variables))]
     pub fn envelope(self, write_key: &str, min_id_length: usize) -> (Vec<u8>, Vec<u8>) {
-        match self {
-            Protocol::V1Batch => (b"{\"batch\":[".to_vec(), b"]}".to_vec()),
-            _ => amplitude::envelope(write_key, min_id_length),
+        #[cfg(feature = "amplitude")]
+        if self.is_amplitude() {
+            return amplitude::envelope(write_key, min_id_length);
         }
+        (b"{\"batch\":[".to_vec(), b"]}".to_vec())
     }
 
     /// Top-level keys of an encoded event: (messageId, device/anonymous id, user id).
     pub const fn stored_keys(self) -> (&'static str, &'static str, &'static str) {
-        match self {
+        match self.own() {
             Protocol::V1Batch => ("messageId", "anonymousId", "userId"),
             _ => ("insert_id", "device_id", "user_id"),
         }
@@ -270,10 +288,11 @@ impl Protocol {
     /// Appends the event's protocol JSON to `out`; returns the offset in `out` where the
     /// messageId's characters start (it is JSON-plain, so raw bytes = text).
     pub fn encode_event(self, ev: &EventFields<'_>, out: &mut Vec<u8>) -> usize {
-        match self {
-            Protocol::V1Batch => v1_batch::encode(ev, out),
-            _ => amplitude::encode(ev, out),
+        #[cfg(feature = "amplitude")]
+        if self.is_amplitude() {
+            return amplitude::encode(ev, out);
         }
+        v1_batch::encode(ev, out)
     }
 
     /// Whether the protocol has events of this kind: Amplitude has no `alias` (aliasing is its
@@ -284,11 +303,13 @@ impl Protocol {
 
     /// Whether the server keeps this user or device id: Amplitude silently removes ids shorter
     /// than `min_id_length` characters and placeholders (see [`amplitude::keeps_id`]).
+    #[cfg_attr(not(feature = "amplitude"), allow(unused_variables))]
     pub fn keeps_id(self, id: &str, min_id_length: usize) -> bool {
-        match self {
-            Protocol::V1Batch => true,
-            _ => amplitude::keeps_id(id, min_id_length),
+        #[cfg(feature = "amplitude")]
+        if self.is_amplitude() {
+            return amplitude::keeps_id(id, min_id_length);
         }
+        true
     }
 
     /// Whether an event carries a `context` object: Amplitude has no such object.
@@ -313,10 +334,11 @@ impl Protocol {
         body: &[u8],
         events: usize,
     ) -> Outcome {
-        match self {
-            Protocol::V1Batch => v1_batch::decode(status, retry_after, body, events),
-            _ => amplitude::decode(status, retry_after, body, events),
+        #[cfg(feature = "amplitude")]
+        if self.is_amplitude() {
+            return amplitude::decode(status, retry_after, body, events);
         }
+        v1_batch::decode(status, retry_after, body, events)
     }
 }
 
@@ -395,6 +417,7 @@ pub enum Outcome {
     },
     /// Amplitude 429 naming identities or events: nothing accepted. `daily_*` are over the Batch
     /// API's 24 h quota (hold long); the others are over the per-second rate (pause briefly).
+    #[cfg(feature = "amplitude")]
     Throttled {
         /// Users over the per-second rate.
         users: Vec<String>,
@@ -411,6 +434,7 @@ pub enum Outcome {
     },
     /// Amplitude 400 naming bad events by index: nothing accepted; those events are permanently
     /// bad, the others may be resent.
+    #[cfg(feature = "amplitude")]
     InvalidEvents {
         /// Indexes of the bad events in the request.
         indexes: Vec<usize>,

@@ -2,6 +2,7 @@
 //! string. Both protocols' encoders are a list of calls to [`ObjectWriter`].
 
 use crate::base::json::{self, trim_ws};
+#[cfg(feature = "amplitude")]
 use crate::base::num::push_u64;
 use crate::base::time::push_iso8601;
 use crate::base::Millis;
@@ -71,6 +72,7 @@ impl<'w> ObjectWriter<'w> {
     }
 
     /// A string member inside `wrap` + … + `}` (`{"group":…}`).
+    #[cfg(feature = "amplitude")]
     pub fn text_in(&mut self, wrap: &[u8], v: Option<&str>) {
         if self.key(v.is_some()) {
             self.out.extend_from_slice(wrap);
@@ -94,6 +96,7 @@ impl<'w> ObjectWriter<'w> {
     }
 
     /// JSON text as is.
+    #[cfg(feature = "amplitude")]
     pub fn lit(&mut self, v: &[u8]) {
         self.key(true);
         self.out.extend_from_slice(v);
@@ -107,6 +110,8 @@ impl<'w> ObjectWriter<'w> {
         self.out.push(b'"');
     }
 
+    /// A number.
+    #[cfg(feature = "amplitude")]
     pub fn num(&mut self, n: u64) {
         self.key(true);
         push_u64(self.out, n);

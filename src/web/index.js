@@ -1,6 +1,6 @@
-// batchwire for browsers, web workers and plain ES modules: loads the wasm module and is its
-// whole boundary (src/js.rs is the Rust side). No bindings generator: every value crossing is a
-// number, or UTF-8 bytes in the module's memory.
+// batchwire for browsers, web workers and plain ES modules: loads a wasm module (the one a
+// client's protocol needs: see `load`) and is its whole boundary (src/js.rs is the Rust side). No
+// bindings generator: every value crossing is a number, or UTF-8 bytes in the module's memory.
 // - JavaScript to Rust: `pass` writes a string (or bytes) into a block from the module's `alloc`
 //   and gives (pointer, length, capacity): three arguments, read left to right. The export owns
 //   the block from then on.
@@ -11,16 +11,15 @@
 //   the Client then answers from what it last knew.
 // The rest of the client is in js/ (client.js carries out what the driver decides, with a thin
 // wrapper per Web API beside it); scripts/bundle.mjs makes one module of them all.
-import { SHUTDOWN, STAT, STATS } from "./js/abi.js";
+import { PROTOCOL, SHUTDOWN, STAT, STATS } from "./js/abi.js";
 import { BatchwireError, configError, parseOptions, shutDown } from "./js/check.js";
 import { Client } from "./js/client.js";
 
 export { BatchwireError };
 
-let wasm; // the instance's exports
-let loading;
+const loading = []; // per wasm file (see `load`), the promise of its instance
 let options; // parseOptions' result while `create` reads it
-let said; // the last `text` the module left
+let said; // the last `text` a module left
 let setup; // [headers JSON, largest request, request timeout] from `create`
 let written, capacity; // of the block `pass` filled last
 const clients = [];
@@ -28,74 +27,88 @@ const drivers = []; // per client, what the Client calls (see createClient)
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-const bytes = (p, n) => new Uint8Array(wasm.memory.buffer, p, n);
-const str = (p, n) => decoder.decode(bytes(p, n));
+// Instantiates a module (a compiled WebAssembly.Module, or the promise of its bytes) with imports
+// of its own; resolves to { wasm: its exports, pass }. Clients of different protocols may live in
+// two instances on one page: each reads and writes its own memory, and a client index is unique
+// across both.
+function link(source) {
+  let wasm;
+  const bytes = (p, n) => new Uint8Array(wasm.memory.buffer, p, n);
+  const str = (p, n) => decoder.decode(bytes(p, n));
 
-// Writes `s` (a string, or a Uint8Array) into a new block; returns its address, `written` and
-// `capacity` its length and size. A string is tried in as many bytes as it has UTF-16 units (all
-// of them, when it is ASCII), else in three times as many: the most UTF-8 can take.
-function pass(s) {
-  let n = s.length, p = wasm.alloc(n), r;
-  if (typeof s !== "string") bytes(p, n).set(s), (r = { written: n });
-  else if ((r = encoder.encodeInto(s, bytes(p, n))).read < n) {
-    wasm.free(p, n);
-    r = encoder.encodeInto(s, bytes((p = wasm.alloc((n *= 3))), n));
+  // Writes `s` (a string, or a Uint8Array) into a new block; returns its address, `written` and
+  // `capacity` its length and size. A string is tried in as many bytes as it has UTF-16 units (all
+  // of them, when it is ASCII), else in three times as many: the most UTF-8 can take.
+  function pass(s) {
+    let n = s.length, p = wasm.alloc(n), r;
+    if (typeof s !== "string") bytes(p, n).set(s), (r = { written: n });
+    else if ((r = encoder.encodeInto(s, bytes(p, n))).read < n) {
+      wasm.free(p, n);
+      r = encoder.encodeInto(s, bytes((p = wasm.alloc((n *= 3))), n));
+    }
+    written = r.written;
+    capacity = n;
+    return p;
   }
-  written = r.written;
-  capacity = n;
-  return p;
+
+  // What the driver asks of client `h` (see src/js.rs for each). The time is not among them: every
+  // export that needs it is given `Date.now()`.
+  const imports = {
+    "batchwire": {
+      number: (i) => options.number(i),
+      text: (p, n) => (said = str(p, n)),
+      setup: (p, n, max, timeout) => (setup = [str(p, n), max, timeout]),
+      send: (h, id, p, n, b, bn, keepalive) => clients[h].send(id, str(p, n), bytes(b, bn), keepalive),
+      arm: (h, ms) => clients[h].arm(ms),
+      schedule: (h) => clients[h].schedule(),
+      put: (h, r, rn, k, kn, v, vn, share) => clients[h].put(str(r, rn), str(k, kn), bytes(v, vn), share),
+      rm: (h, r, rn, k, kn) => clients[h].rm(str(r, rn), str(k, kn)),
+      reload: (h) => clients[h].reload(),
+      done: (h, a, an, b, bn) => clients[h].settled(str(a, an), str(b, bn)),
+      askFlush: (h) => clients[h].askFlush(),
+      emit: (h, kind, p, n, until) => clients[h].emit(kind, str(p, n), until),
+      release: (h) => {
+        clients[h].release();
+        queueMicrotask(drivers[h].free); // once the export that let go has returned
+      },
+      resolve: (h, w) => clients[h].resolve(w),
+      hold: (h, p, n, until) => clients[h].hold(str(p, n), until),
+    },
+  };
+  return (source instanceof WebAssembly.Module
+    ? WebAssembly.instantiate(source, imports)
+    : source.then((b) => WebAssembly.instantiate(b, imports))
+  ).then((r) => ({ wasm: (wasm = (r.instance ?? r).exports), pass }));
 }
 
-// What the driver asks of client `h` (see src/js.rs for each). The time is not among them: every
-// export that needs it is given `Date.now()`.
-const imports = {
-  "batchwire": {
-    number: (i) => options.number(i),
-    text: (p, n) => (said = str(p, n)),
-    setup: (p, n, max, timeout) => (setup = [str(p, n), max, timeout]),
-    send: (h, id, p, n, b, bn, keepalive) => clients[h].send(id, str(p, n), bytes(b, bn), keepalive),
-    arm: (h, ms) => clients[h].arm(ms),
-    schedule: (h) => clients[h].schedule(),
-    put: (h, r, rn, k, kn, v, vn, share) => clients[h].put(str(r, rn), str(k, kn), bytes(v, vn), share),
-    rm: (h, r, rn, k, kn) => clients[h].rm(str(r, rn), str(k, kn)),
-    reload: (h) => clients[h].reload(),
-    done: (h, a, an, b, bn) => clients[h].settled(str(a, an), str(b, bn)),
-    askFlush: (h) => clients[h].askFlush(),
-    emit: (h, kind, p, n, until) => clients[h].emit(kind, str(p, n), until),
-    release: (h) => {
-      clients[h].release();
-      queueMicrotask(drivers[h].free); // once the export that let go has returned
-    },
-    resolve: (h, w) => clients[h].resolve(w),
-    hold: (h, p, n, until) => clients[h].hold(str(p, n), until),
-  },
-};
+// The instance for protocol number `p` (abi.js PROTOCOLS), fetched once (or made of `module`):
+// /v1-batch's module has no Amplitude code, which makes it smaller; the other has every protocol.
+// Both URLs are written out whole, so bundlers emit both files.
+function load(p, module) {
+  const all = +(p > 0);
+  return (loading[all] ??= link(
+    module ??
+      fetch(all ? new URL("./web/batchwire_all_bg.wasm", import.meta.url) : new URL("./web/batchwire_bg.wasm", import.meta.url))
+        .then((r) => (r.ok ? r.arrayBuffer() : Promise.reject(new Error(`HTTP ${r.status} for ${r.url}`)))),
+  ).catch((e) => {
+    loading[all] = undefined; // a failed download may be retried
+    throw new BatchwireError("E_LOAD", `the batchwire wasm module did not load: ${e?.message ?? e}`);
+  }));
+}
 
-/** Loads and instantiates the wasm module once; later calls share the same promise. `module` is
- * for runtimes that already hold it compiled (pkg/worker.js); pages leave it out. */
+/** Loads and instantiates the wasm module of /v1-batch once (createClient loads the one its
+ * protocol needs); later calls share the same promise. `module` is for runtimes that already hold
+ * one compiled (pkg/worker.js): it then serves every protocol. */
 export function init(module) {
-  loading ??= (
-    module
-      ? WebAssembly.instantiate(module, imports)
-      : fetch(new URL("./web/batchwire_bg.wasm", import.meta.url))
-          .then((r) => (r.ok ? r.arrayBuffer() : Promise.reject(new Error(`HTTP ${r.status} for ${r.url}`))))
-          .then((b) => WebAssembly.instantiate(b, imports))
-  ).then(
-    (r) => {
-      wasm = (r.instance ?? r).exports;
-    },
-    (e) => {
-      loading = undefined; // a failed download may be retried
-      throw new BatchwireError("E_LOAD", `the batchwire wasm module did not load: ${e?.message ?? e}`);
-    },
-  );
-  return loading;
+  if (module) loading[1] ??= load(0, module);
+  return load(0).then(() => {});
 }
 
 /** Loads the module if needed and creates a client (see index.d.ts for the options). */
 export async function createClient(o) {
-  await init();
-  options = parseOptions(o);
+  const checked = parseOptions(o);
+  const { wasm, pass } = await load(checked.number(PROTOCOL));
+  options = checked;
   const h = clients.length;
   let d = wasm.create(h, pass(options.writeKey), written, capacity);
   if (!d) throw configError(said);
@@ -128,7 +141,6 @@ export async function createClient(o) {
 
 /** The version of the batchwire build, after loading it. */
 export async function version() {
-  await init();
-  wasm.version();
+  (await load(0)).wasm.version();
   return said;
 }

@@ -1,5 +1,5 @@
 // The package works through a bundler: tests/vite-app imports `batchwire` by name, `vite build`
-// bundles it (wasm emitted as an asset), and the built app delivers its events to the collector.
+// bundles it (both wasm modules emitted as assets), and the built app delivers its events to the collector.
 import test from "node:test";
 import assert from "node:assert/strict";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
@@ -17,7 +17,10 @@ test("a Vite-built app that imports batchwire delivers its events", { timeout: 1
     logLevel: "error",
   });
   const assets = await readdir(join(outDir, "assets"));
-  assert.ok(assets.some((f) => f.endsWith(".wasm")), `no wasm asset emitted: ${assets}`);
+  // Both modules: the entry picks one by protocol at run time.
+  for (const name of ["batchwire_bg", "batchwire_all_bg"]) {
+    assert.ok(assets.some((f) => f.startsWith(`${name}-`) && f.endsWith(".wasm")), `no ${name} asset emitted: ${assets}`);
+  }
 
   const env = await setup(t, { extraMounts: [["/vite/", outDir]] });
   const page = await env.open(`/vite/index.html?apiHost=${encodeURIComponent(env.apiHost)}&n=25`, {

@@ -47,12 +47,15 @@ test("a 429 with Retry-After as an HTTP-date holds every request until that time
   t.diagnostic(`first request after the 429 came ${after[0].atMs - until} ms after the date`);
 });
 
-test("the collector's own per-IP window (5 requests / 2 s): every 429's Retry-After is honoured", { timeout: 60_000 }, async (t) => {
+test("the collector's own per-IP window (5 requests / 2 s): the 429's Retry-After is honoured, and the budget it teaches kept", { timeout: 60_000 }, async (t) => {
   const env = await setup(t, { collectorArgs: ["--rate-per-ip", "5", "--window-secs", "2"] });
   const page = await env.open();
-  // About 15 events per request: 300 events need some 20 requests, four windows' worth.
+  // About 20 events per request: 160 events need some 8 requests, two windows' worth. The 429
+  // teaches the client (pacing, docs/PROTOCOLS.md G) that a window admits 5 of its requests; it
+  // then sends no more than that a minute (the documented window, longer than this collector's),
+  // so it never hears a second 429, and 5 requests after the 429 are all it sends for a minute.
   await page.evaluate((o) => make(o), env.options({ storage: "memory", maxBatchBytes: 4096, backoffBaseMs: 50 }));
-  const ids = await page.evaluate(() => trackMany(300, "Windowed"));
+  const ids = await page.evaluate(() => trackMany(160, "Windowed"));
   await page.evaluate(() => flushSoon());
 
   const events = await waitForIds(env, ids, { timeout: 40_000 });
@@ -60,6 +63,7 @@ test("the collector's own per-IP window (5 requests / 2 s): every 429's Retry-Af
   const reqs = (await env.collector.requests()).filter((r) => r.path === "/v1-batch");
   const limited = reqs.filter((r) => r.status === 429);
   assert.ok(limited.length > 0, "the window was never hit: the test proved nothing");
+  assert.equal(limited.length, 1, "a second 429: the client did not keep the budget the first taught");
   // After a 429 that says "retry after N s", nothing arrives before N s have passed. Requests that
   // were already in flight when the 429 was answered (arrived within a few ms of it) are exempt.
   const violations = [];

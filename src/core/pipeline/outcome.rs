@@ -22,10 +22,12 @@
 use super::Pipeline;
 use crate::base::time::parse_retry_after;
 use crate::core::event::Warning;
+#[cfg(feature = "amplitude")]
 use crate::core::keys::{key, TAG_DEVICE, TAG_USER};
 use crate::core::outbox::Flight;
 use crate::core::queue::QUEUED;
 use crate::core::report::{AppEvent, EventId, FailReason, Response};
+#[cfg(feature = "amplitude")]
 use crate::core::validate::read_stored;
 use crate::core::Millis;
 use crate::prelude::*;
@@ -108,6 +110,7 @@ impl Pipeline {
                     .learn_too_large(flight.body_len, flight.events.len(), limit_bytes);
                 self.requeue_all(now, &flight);
             }
+            #[cfg(feature = "amplitude")]
             Outcome::Throttled {
                 users,
                 devices,
@@ -124,6 +127,7 @@ impl Pipeline {
                     retry_after,
                 );
             }
+            #[cfg(feature = "amplitude")]
             Outcome::InvalidEvents { indexes, error } => {
                 // Indexes past the request's end name nothing.
                 if !indexes.iter().any(|&i| i < flight.events.len()) {
@@ -300,6 +304,7 @@ impl Pipeline {
     /// listed events whose identities were not named pause theirs. The whole request is
     /// requeued, since none of it was accepted, and the others flow at once. If nothing in the
     /// request is now paused, resending would meet the same answer: then it is a rate limit.
+    #[cfg(feature = "amplitude")]
     fn throttled(
         &mut self,
         now: Millis,
@@ -355,6 +360,7 @@ impl Pipeline {
     /// by `name` (a user id when `user`, else a device id). One copy of the report for the
     /// identities a 429 names and for those of the events it lists.
     #[cfg_attr(target_arch = "wasm32", inline(never))]
+    #[cfg(feature = "amplitude")]
     fn pause_and_tell(
         &mut self,
         k: u64,
