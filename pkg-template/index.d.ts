@@ -42,9 +42,12 @@ export interface ClientOptions {
   /** A request without a complete response by then is aborted and retried with the same
    * messageIds. Default 30000. */
   requestTimeoutMs?: number;
-  /** `/v1-batch`: requests per rolling minute the client paces itself to. Default 100 (the
-   * server's per-(org, IP) limit); a 429 teaches the real one. 0: not paced. */
-  requestsPerMinute?: number;
+  /** `/v1-batch`: requests per rolling `rateWindowMs` the client paces itself to. Default 100
+   * (the server's per-(org, IP) limit); a 429 teaches the real one. 0: not paced. */
+  requestsPerWindow?: number;
+  /** The window the server counts over: requests on /v1-batch (default 60000), an identity's
+   * events per second on Amplitude (default 30000). For a server whose windows differ. */
+  rateWindowMs?: number;
   /** Amplitude: events per second per user and per device, averaged over 30 s. Default 30 on
    * HTTP V2, 1000 on Batch. 0: not paced. */
   identityEventsPerSecond?: number;

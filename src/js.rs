@@ -188,8 +188,9 @@ pub unsafe extern "C" fn create(h: u32, key: *mut u8, n: usize, capacity: usize)
             9 => c.quota_probe_ms = ms,
             10 => c.max_retry_after_ms = ms,
             11 => c.request_timeout_ms = ms,
-            12 => c.requests_per_minute = ms,
-            13 => c.identity_events_per_second = ms,
+            12 => c.requests_per_window = ms,
+            13 => c.rate_window_ms = ms,
+            14 => c.identity_events_per_second = ms,
             #[cfg(feature = "pacing")]
             _ => c.identity_events_per_day = ms,
             #[cfg(not(feature = "pacing"))]

@@ -62,11 +62,14 @@ pub struct Config {
     /// this long after it left is aborted and reported with `handle_failure(Network)`; its events
     /// are retried with the same messageIds. Default 30,000.
     pub request_timeout_ms: Millis,
-    /// /v1-batch: requests per rolling minute (default 100, the per-(org, IP) limit; raise it
-    /// for an org with a raised limit). A backlog drains at this rate instead of meeting 429s;
-    /// a rate-limit answer lowers it to what the window admitted. 0: not paced. Unused by
-    /// Amplitude.
-    pub requests_per_minute: u64,
+    /// /v1-batch: requests per rolling `rate_window_ms` (default 100 a minute, the per-(org, IP)
+    /// limit; raise it for an org with a raised limit). A backlog drains at this rate instead of
+    /// meeting 429s; a rate-limit answer lowers it to what the window admitted. 0: not paced.
+    /// Unused by Amplitude.
+    pub requests_per_window: u64,
+    /// The window the server counts over: /v1-batch's requests (default 60,000) or Amplitude's
+    /// events per identity (default 30,000). For a server whose windows differ.
+    pub rate_window_ms: Millis,
     /// Amplitude: events per second per user and per device, averaged over 30 s (default 30 on
     /// HTTP V2, 1,000 on Batch, Amplitude's limits). No request carries more of an identity's
     /// events than its budget has room for; an identity over it waits alone while the others
@@ -105,8 +108,9 @@ impl Config {
             max_retry_after_ms: 300_000,
             request_timeout_ms: 30_000,
             // Without the `pacing` feature nothing is paced, and the defaults say so.
-            requests_per_minute: if cfg!(feature = "pacing") {
-                limits.requests_per_minute
+            rate_window_ms: limits.rate_window_ms,
+            requests_per_window: if cfg!(feature = "pacing") {
+                limits.requests_per_window
             } else {
                 0
             },
@@ -142,7 +146,7 @@ impl Config {
         }
         // The names are a constant table and the values one array of one type, so the check is
         // one search (per-setting code or a table built at run time costs wasm size).
-        const MUST_BE_POSITIVE: [&str; 9] = [
+        const MUST_BE_POSITIVE: [&str; 10] = [
             "max_in_flight",
             "max_queue_events",
             "max_queue_bytes",
@@ -152,6 +156,7 @@ impl Config {
             "give_up_after_ms",
             "max_retry_after_ms",
             "request_timeout_ms",
+            "rate_window_ms",
         ];
         let values = [
             self.max_in_flight as u64,
@@ -163,6 +168,7 @@ impl Config {
             self.give_up_after_ms,
             self.max_retry_after_ms,
             self.request_timeout_ms,
+            self.rate_window_ms,
         ];
         if let Some(i) = values.iter().position(|&v| v == 0) {
             return Err(ConfigError::Zero(

@@ -67,14 +67,16 @@ mod imp {
     use crate::core::rng::Rng;
     use crate::core::Millis;
     use crate::prelude::*;
-    use crate::protocol::PACE_SLACK_MS;
+    use crate::protocol::pace_slack;
 
     /// The budget and what counted against it.
     #[derive(Debug, Default)]
     pub(crate) struct Pacing {
         /// Events per identity (Amplitude) or requests (/v1-batch) per window; 0: no pacing.
         budget: u64,
+        /// The server's window plus the slack ([`pace_slack`]).
         window: Millis,
+        slack: Millis,
         /// Whether the budget counts requests rather than events per identity.
         requests: bool,
         /// Uses are logged at their time rounded up to this (1 ms: exact; a day's log by minute,
@@ -98,7 +100,8 @@ mod imp {
         pub fn new(budget: u64, window: Millis, requests: bool, bucket: Millis) -> Self {
             Pacing {
                 budget,
-                window: window.saturating_add(PACE_SLACK_MS),
+                window: window.saturating_add(pace_slack(window)),
+                slack: pace_slack(window),
                 requests,
                 bucket: bucket.max(1),
                 log: Vec::new(),
@@ -150,7 +153,7 @@ mod imp {
             if !self.requests || self.budget == 0 {
                 return;
             }
-            let opened = reopen.saturating_sub(self.window - PACE_SLACK_MS);
+            let opened = reopen.saturating_sub(self.window - self.slack);
             let admitted = self.log.iter().filter(|e| e.0 >= opened).count() as u64;
             if admitted > 1 {
                 self.budget = self.budget.min(admitted - 1);
@@ -240,6 +243,10 @@ mod imp {
     #[cfg(test)]
     mod tests {
         use super::*;
+        use crate::protocol::PACE_SLACK_MS;
+
+        /// The slack of the 1 s windows below.
+        const S: Millis = 25;
 
         #[test]
         fn requests_keep_the_budget_over_every_rolling_window() {
@@ -248,17 +255,10 @@ mod imp {
                 assert_eq!(p.request_wait(t), None);
                 p.request_sent(t);
             }
-            assert_eq!(p.request_wait(30), Some(1000 + PACE_SLACK_MS));
-            assert_eq!(
-                p.request_wait(1000 + PACE_SLACK_MS),
-                None,
-                "the first aged out"
-            );
-            p.request_sent(1000 + PACE_SLACK_MS);
-            assert_eq!(
-                p.request_wait(1000 + PACE_SLACK_MS),
-                Some(1010 + PACE_SLACK_MS)
-            );
+            assert_eq!(p.request_wait(30), Some(1000 + S));
+            assert_eq!(p.request_wait(1000 + S), None, "the first aged out");
+            p.request_sent(1000 + S);
+            assert_eq!(p.request_wait(1000 + S), Some(1010 + S));
             p.learn_rate_limit(1010);
             assert_eq!(
                 p.budget, 2,
@@ -315,13 +315,13 @@ mod imp {
             let mut p = Pacing::new(2, 1000, false, 1);
             p.identities_sent(0, &[7, 7, 8]);
             let mut u = p.usage(5);
-            assert_eq!(p.over(&u, 7, 5), 1000 + PACE_SLACK_MS);
+            assert_eq!(p.over(&u, 7, 5), 1000 + S);
             assert_eq!(p.over(&u, 8, 5), 0);
             Pacing::add(&mut u, 8);
-            assert_eq!(p.over(&u, 8, 5), 1000 + PACE_SLACK_MS, "from its first use");
+            assert_eq!(p.over(&u, 8, 5), 1000 + S, "from its first use");
             assert_eq!(p.over(&u, 0, 5), 0, "no identity is never paced");
-            let u = p.usage(1000 + PACE_SLACK_MS);
-            assert_eq!(p.over(&u, 7, 1000 + PACE_SLACK_MS), 0);
+            let u = p.usage(1000 + S);
+            assert_eq!(p.over(&u, 7, 1000 + S), 0);
         }
     }
 }

@@ -109,10 +109,13 @@ pub struct Limits {
     pub soft_max_depth: usize,
     /// How long a throttled identity waits (Amplitude's documented 30 s; unused by /v1-batch).
     pub identity_pause_ms: Millis,
-    /// Requests per minute per (org, IP) (/v1-batch; 0: not limited by requests).
-    pub requests_per_minute: u64,
-    /// Events per second per user and per device, averaged over `IDENTITY_RATE_WINDOW_MS`
-    /// (Amplitude; 0: not limited per identity).
+    /// Requests per `rate_window_ms` per (org, IP) (/v1-batch; 0: not limited by requests).
+    pub requests_per_window: u64,
+    /// The window the server counts requests (/v1-batch: a minute) or averages an identity's
+    /// events per second (Amplitude: 30 s) over.
+    pub rate_window_ms: Millis,
+    /// Events per second per user and per device, averaged over `rate_window_ms` (Amplitude; 0:
+    /// not limited per identity).
     pub identity_events_per_second: u64,
     /// User-property updates a user may make per rolling hour before the server silently drops
     /// the rest (Amplitude, across all its APIs; 0: no such limit).
@@ -125,8 +128,19 @@ pub struct Limits {
 pub const IDENTITY_RATE_WINDOW_MS: Millis = 30_000;
 
 /// Added to every pacing window: a request reaches the server a little after it leaves, so the
-/// server's window may age a use out later than the client's.
+/// server's window may age a use out later than the client's. 500 ms, or a 40th of a shorter
+/// window's length (a 6 s window: 150 ms), so a short window is not paced far below its budget.
 pub const PACE_SLACK_MS: Millis = 500;
+
+/// The slack added to a pacing window of `window` ms (see [`PACE_SLACK_MS`]).
+pub const fn pace_slack(window: Millis) -> Millis {
+    let part = window / 40;
+    if part < PACE_SLACK_MS {
+        part
+    } else {
+        PACE_SLACK_MS
+    }
+}
 
 /// The shortest backoff step after a failure, however soon a server asks for a resend (or the
 /// jitter draws): no answer makes a client send more than `max_in_flight` requests per floor.
@@ -177,7 +191,8 @@ impl Protocol {
                 soft_max_value_bytes: SOFT_VALUE_BYTES,
                 soft_max_depth: SOFT_DEPTH,
                 identity_pause_ms: 0,
-                requests_per_minute: 100,
+                requests_per_window: 100,
+                rate_window_ms: 60_000,
                 identity_events_per_second: 0,
                 user_property_updates_per_hour: 0,
                 identity_events_per_day: 0,
@@ -192,7 +207,8 @@ impl Protocol {
                 soft_max_value_bytes: SOFT_VALUE_BYTES,
                 soft_max_depth: SOFT_DEPTH,
                 identity_pause_ms: 30_000,
-                requests_per_minute: 0,
+                requests_per_window: 0,
+                rate_window_ms: IDENTITY_RATE_WINDOW_MS,
                 identity_events_per_second: 30,
                 user_property_updates_per_hour: 1_800,
                 identity_events_per_day: 0,
@@ -206,7 +222,8 @@ impl Protocol {
                 soft_max_value_bytes: SOFT_VALUE_BYTES,
                 soft_max_depth: SOFT_DEPTH,
                 identity_pause_ms: 30_000,
-                requests_per_minute: 0,
+                requests_per_window: 0,
+                rate_window_ms: IDENTITY_RATE_WINDOW_MS,
                 identity_events_per_second: 1_000,
                 user_property_updates_per_hour: 1_800,
                 identity_events_per_day: 500_000,

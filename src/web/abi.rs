@@ -54,14 +54,14 @@ impl Input {
 /// [`OPTIONS`] order (-1: not given, keep the core's default), then these five.
 pub mod number {
     /// Index into [`super::PROTOCOLS`].
-    pub const PROTOCOL: u32 = 15;
+    pub const PROTOCOL: u32 = 16;
     /// 1: IndexedDB, 0: memory.
-    pub const DURABLE: u32 = 16;
+    pub const DURABLE: u32 = 17;
     /// The RNG seed's high and low 32 bits.
-    pub const SEED_HIGH: u32 = 17;
-    pub const SEED_LOW: u32 = 18;
+    pub const SEED_HIGH: u32 = 18;
+    pub const SEED_LOW: u32 = 19;
     /// 1: `skipUserPropertiesSync: true` (Amplitude), else 0.
-    pub const SKIP_USER_PROPERTIES_SYNC: u32 = 19;
+    pub const SKIP_USER_PROPERTIES_SYNC: u32 = 20;
 }
 
 /// Added to an `enqueue` kind: this event sets `$skip_user_properties_sync` (Amplitude), as
@@ -69,7 +69,7 @@ pub mod number {
 pub const SKIP_SYNC: u32 = 8;
 
 /// The numeric options of `createClient`, in the order `create` reads them.
-pub const OPTIONS: [&str; 15] = [
+pub const OPTIONS: [&str; 16] = [
     "flushAt",
     "flushIntervalMs",
     "maxBatchBytes",
@@ -82,7 +82,8 @@ pub const OPTIONS: [&str; 15] = [
     "quotaProbeMs",
     "maxRetryAfterMs",
     "requestTimeoutMs",
-    "requestsPerMinute",
+    "requestsPerWindow",
+    "rateWindowMs",
     "identityEventsPerSecond",
     "identityEventsPerDay",
 ];

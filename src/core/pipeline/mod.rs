@@ -30,7 +30,6 @@ use super::Millis;
 use crate::prelude::*;
 #[cfg(feature = "user-properties")]
 use crate::protocol::EventKind;
-use crate::protocol::IDENTITY_RATE_WINDOW_MS;
 
 /// A day, the Batch API's quota window.
 #[cfg(feature = "pacing")]
@@ -120,10 +119,10 @@ impl Pipeline {
             gates: Gates::default(),
             pauses: Pauses::default(),
             pacing: if protocol.is_amplitude() {
-                let per_window = config.identity_events_per_second * IDENTITY_RATE_WINDOW_MS;
-                Pacing::new(per_window / 1000, IDENTITY_RATE_WINDOW_MS, false, 1)
+                let per_window = config.identity_events_per_second * config.rate_window_ms;
+                Pacing::new(per_window / 1000, config.rate_window_ms, false, 1)
             } else {
-                Pacing::new(config.requests_per_minute, 60_000, true, 1)
+                Pacing::new(config.requests_per_window, config.rate_window_ms, true, 1)
             },
             #[cfg(feature = "pacing")]
             daily: Pacing::new(config.identity_events_per_day, DAY_MS, false, 60_000),

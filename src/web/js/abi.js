@@ -18,12 +18,12 @@ export const FAILURE = 11;
 export const STAT = 16;
 // What `create` reads with the `number` import: these options' values (-1: not given), then
 // the protocol's index, durable (0/1), the seed's two 32-bit halves and skipUserPropertiesSync (0/1).
-export const OPTIONS = ["flushAt", "flushIntervalMs", "maxBatchBytes", "maxInFlight", "maxQueueEvents", "maxQueueBytes", "backoffBaseMs", "backoffMaxMs", "giveUpAfterMs", "quotaProbeMs", "maxRetryAfterMs", "requestTimeoutMs", "requestsPerMinute", "identityEventsPerSecond", "identityEventsPerDay"];
-export const PROTOCOL = 15;
-export const DURABLE = 16;
-export const SEED_HIGH = 17;
-export const SEED_LOW = 18;
-export const SKIP_USER_PROPERTIES_SYNC = 19;
+export const OPTIONS = ["flushAt", "flushIntervalMs", "maxBatchBytes", "maxInFlight", "maxQueueEvents", "maxQueueBytes", "backoffBaseMs", "backoffMaxMs", "giveUpAfterMs", "quotaProbeMs", "maxRetryAfterMs", "requestTimeoutMs", "requestsPerWindow", "rateWindowMs", "identityEventsPerSecond", "identityEventsPerDay"];
+export const PROTOCOL = 16;
+export const DURABLE = 17;
+export const SEED_HIGH = 18;
+export const SEED_LOW = 19;
+export const SKIP_USER_PROPERTIES_SYNC = 20;
 // stats(), in the order `STAT + i` answers.
 export const STATS = ["queued", "inFlight", "delivered", "failed", "retried", "rateLimitedUntil", "quotaHeldUntil", "stored"];
 // The notes of the `emit` import, by kind, named as client.on() takes them.

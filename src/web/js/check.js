@@ -50,7 +50,7 @@ export function parseOptions(o) {
   const numbers = OPTIONS.map((k) => {
     const v = o[k];
     if (v === undefined) return -1;
-    // flushIntervalMs 0 means "no waiting" and a pacing budget (requestsPerMinute,
+    // flushIntervalMs 0 means "no waiting" and a pacing budget (requestsPerWindow,
     // identityEventsPer*) 0 means "not paced"; every other knob must be positive.
     const zero = k === "flushIntervalMs" || /^(requestsPer|identity)/.test(k);
     if (typeof v !== "number" || !(v >= (zero ? 0 : 1)) || v > 2 ** 52) {
