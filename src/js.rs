@@ -188,12 +188,14 @@ pub unsafe extern "C" fn create(h: u32, key: *mut u8, n: usize, capacity: usize)
             9 => c.quota_probe_ms = ms,
             10 => c.max_retry_after_ms = ms,
             11 => c.request_timeout_ms = ms,
-            12 => c.requests_per_window = ms,
-            13 => c.rate_window_ms = ms,
+            12 => c.rate_window_ms = ms,
+            13 => c.requests_per_window = ms,
+            // Amplitude's alone: a wasm without it has no use for them.
+            #[cfg(feature = "amplitude")]
             14 => c.identity_events_per_second = ms,
-            #[cfg(feature = "pacing")]
+            #[cfg(all(feature = "amplitude", feature = "pacing"))]
             _ => c.identity_events_per_day = ms,
-            #[cfg(not(feature = "pacing"))]
+            #[cfg(not(all(feature = "amplitude", feature = "pacing")))]
             _ => {}
         }
     }
@@ -202,7 +204,10 @@ pub unsafe extern "C" fn create(h: u32, key: *mut u8, n: usize, capacity: usize)
         c.backoff_base_ms = c.backoff_max_ms;
     }
     c.seed = (number(abi::number::SEED_HIGH) as u64) << 32 | number(abi::number::SEED_LOW) as u64;
-    c.skip_user_properties_sync = number(abi::number::SKIP_USER_PROPERTIES_SYNC) == 1.0;
+    #[cfg(feature = "amplitude")]
+    {
+        c.skip_user_properties_sync = number(abi::number::SKIP_USER_PROPERTIES_SYNC) == 1.0;
+    }
     let pipeline = match Pipeline::new(c) {
         Ok(p) => p,
         Err(e) => {
@@ -386,7 +391,8 @@ pub unsafe extern "C" fn enqueue(
             text("E_SHUTDOWN\0the client was shut down");
             return 0;
         }
-        let skip_user_properties_sync = kind & abi::SKIP_SYNC != 0;
+        // Only Amplitude sends it.
+        let skip_user_properties_sync = cfg!(feature = "amplitude") && kind & abi::SKIP_SYNC != 0;
         let kind = EventKind::ALL
             .get((kind & !abi::SKIP_SYNC) as usize)
             .copied()

@@ -128,13 +128,13 @@ pub struct Limits {
 pub const IDENTITY_RATE_WINDOW_MS: Millis = 30_000;
 
 /// Added to every pacing window: a request reaches the server a little after it leaves, so the
-/// server's window may age a use out later than the client's. 500 ms, or a 40th of a shorter
-/// window's length (a 6 s window: 150 ms), so a short window is not paced far below its budget.
+/// server's window may age a use out later than the client's. 500 ms, or a 32nd of a shorter
+/// window's length (a 6 s window: 187 ms), so a short window is not paced far below its budget.
 pub const PACE_SLACK_MS: Millis = 500;
 
 /// The slack added to a pacing window of `window` ms (see [`PACE_SLACK_MS`]).
 pub const fn pace_slack(window: Millis) -> Millis {
-    let part = window / 40;
+    let part = window >> 5;
     if part < PACE_SLACK_MS {
         part
     } else {

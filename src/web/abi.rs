@@ -68,7 +68,9 @@ pub mod number {
 /// `track(..., { skipUserPropertiesSync: true })` asks.
 pub const SKIP_SYNC: u32 = 8;
 
-/// The numeric options of `createClient`, in the order `create` reads them.
+/// The numeric options of `createClient`, in the order `create` reads them. Each must be a number
+/// of at least 1, but `flushIntervalMs` (0: no waiting) and the pacing budgets from [`ZERO_FROM`]
+/// on (0: not paced) may be 0.
 pub const OPTIONS: [&str; 16] = [
     "flushAt",
     "flushIntervalMs",
@@ -82,8 +84,8 @@ pub const OPTIONS: [&str; 16] = [
     "quotaProbeMs",
     "maxRetryAfterMs",
     "requestTimeoutMs",
-    "requestsPerWindow",
     "rateWindowMs",
+    "requestsPerWindow",
     "identityEventsPerSecond",
     "identityEventsPerDay",
 ];
@@ -146,6 +148,9 @@ pub const PROTOCOLS: [(Protocol, &str); 3] = [
     (Protocol::AmplitudeBatch, "amplitude-batch"),
 ];
 
+/// The first of the [`OPTIONS`] at the end that may be 0.
+pub const ZERO_FROM: usize = 13;
+
 /// The `serverZone` option, by index, with the Amplitude host it picks when `apiHost` is not
 /// given ([`Protocol::default_host`]).
 pub const ZONES: [(ServerZone, &str); 2] = [(ServerZone::Us, "US"), (ServerZone::Eu, "EU")];
@@ -173,6 +178,7 @@ mod tests {
             out.push(format!("export const {name} = {};", input as u32));
         }
         out.push(format!("export const OPTIONS = {};", list(OPTIONS)));
+        out.push(format!("export const ZERO_FROM = {ZERO_FROM};"));
         for (name, n) in [
             ("PROTOCOL", number::PROTOCOL),
             ("DURABLE", number::DURABLE),
@@ -243,6 +249,15 @@ mod tests {
         }
         assert!(Input::Stat as u32 > Input::Failure as u32);
         assert_eq!(number::PROTOCOL as usize, OPTIONS.len());
+        assert_eq!(OPTIONS[1], "flushIntervalMs");
+        assert_eq!(
+            OPTIONS[ZERO_FROM..],
+            [
+                "requestsPerWindow",
+                "identityEventsPerSecond",
+                "identityEventsPerDay"
+            ]
+        );
         assert!(KINDS.len() as u32 <= SKIP_SYNC);
         for z in ZONES {
             assert_eq!(

@@ -16,9 +16,11 @@ export const FLUSH = 9;
 export const SHUTDOWN = 10;
 export const FAILURE = 11;
 export const STAT = 16;
-// What `create` reads with the `number` import: these options' values (-1: not given), then
+// What `create` reads with the `number` import: these options' values (-1: not given; each >= 1,
+// but flushIntervalMs and those from ZERO_FROM on may be 0), then
 // the protocol's index, durable (0/1), the seed's two 32-bit halves and skipUserPropertiesSync (0/1).
-export const OPTIONS = ["flushAt", "flushIntervalMs", "maxBatchBytes", "maxInFlight", "maxQueueEvents", "maxQueueBytes", "backoffBaseMs", "backoffMaxMs", "giveUpAfterMs", "quotaProbeMs", "maxRetryAfterMs", "requestTimeoutMs", "requestsPerWindow", "rateWindowMs", "identityEventsPerSecond", "identityEventsPerDay"];
+export const OPTIONS = ["flushAt", "flushIntervalMs", "maxBatchBytes", "maxInFlight", "maxQueueEvents", "maxQueueBytes", "backoffBaseMs", "backoffMaxMs", "giveUpAfterMs", "quotaProbeMs", "maxRetryAfterMs", "requestTimeoutMs", "rateWindowMs", "requestsPerWindow", "identityEventsPerSecond", "identityEventsPerDay"];
+export const ZERO_FROM = 13;
 export const PROTOCOL = 16;
 export const DURABLE = 17;
 export const SEED_HIGH = 18;

@@ -1,7 +1,7 @@
 // What the application passes in, checked: createClient's options and each event's fields,
 // and the error type every refusal throws. Checks run here because a typeof check is free in
 // JavaScript but a boundary crossing plus code in wasm, and JSON.stringify is native.
-import { DURABLE, HOSTS, OPTIONS, PROTOCOL, PROTOCOLS, SEED_HIGH, SEED_LOW, SKIP_USER_PROPERTIES_SYNC, ZONES } from "./abi.js";
+import { DURABLE, HOSTS, OPTIONS, ZERO_FROM, PROTOCOL, PROTOCOLS, SEED_HIGH, SEED_LOW, SKIP_USER_PROPERTIES_SYNC, ZONES } from "./abi.js";
 import { anonymousId } from "./ids.js";
 
 /** Every error batchwire throws: `code` is stable, `message` names the field. */
@@ -19,6 +19,10 @@ export const fail = (code, message) => {
 export const invalid = (message) => fail("E_INVALID_EVENT", message);
 /** Throws what every call of a shut-down client throws. */
 export const shutDown = () => fail("E_SHUTDOWN", "the client was shut down");
+/** `skipUserPropertiesSync`, as an option or per event: absent is false, anything but a boolean
+ * throws `code`. */
+export const skipSync = (v, code) =>
+  v == null || typeof v === "boolean" ? !!v : fail(code, "skipUserPropertiesSync must be a boolean (field: skipUserPropertiesSync)");
 const config = (field, what) => fail("E_CONFIG", `${field} must be ${what} (field: ${field})`);
 
 /** A core configuration error, its Rust field names (max_batch_bytes) as option names. */
@@ -47,12 +51,12 @@ export function parseOptions(o) {
   }
   const storage = o.storage ?? "indexeddb";
   if (storage !== "indexeddb" && storage !== "memory") config("storage", '"indexeddb" or "memory"');
-  const numbers = OPTIONS.map((k) => {
+  const numbers = OPTIONS.map((k, i) => {
     const v = o[k];
     if (v === undefined) return -1;
     // flushIntervalMs 0 means "no waiting" and a pacing budget (requestsPerWindow,
     // identityEventsPer*) 0 means "not paced"; every other knob must be positive.
-    const zero = k === "flushIntervalMs" || /^(requestsPer|identity)/.test(k);
+    const zero = i === 1 || i >= ZERO_FROM;
     if (typeof v !== "number" || !(v >= (zero ? 0 : 1)) || v > 2 ** 52) {
       config(k, zero ? "a number >= 0" : "a number >= 1");
     }
@@ -63,8 +67,6 @@ export function parseOptions(o) {
   else if (typeof anon !== "string" || !anon) config("anonymousId", "a non-empty string");
   const seed = crypto.getRandomValues(new Uint32Array(2));
   const durable = storage === "indexeddb";
-  const skip = o.skipUserPropertiesSync ?? false;
-  if (typeof skip !== "boolean") config("skipUserPropertiesSync", "a boolean");
   // number(i), as abi.js numbers them: OPTIONS' values, then protocol, durable (0/1) and the
   // two 32-bit halves of the seed.
   const all = numbers;
@@ -72,7 +74,7 @@ export function parseOptions(o) {
   all[DURABLE] = +durable;
   all[SEED_HIGH] = seed[0];
   all[SEED_LOW] = seed[1];
-  all[SKIP_USER_PROPERTIES_SYNC] = +skip;
+  all[SKIP_USER_PROPERTIES_SYNC] = +skipSync(o.skipUserPropertiesSync, "E_CONFIG");
   return { writeKey, apiHost, durable, anonymousId: anon, debug: !!o.debug, number: (i) => all[i] };
 }
 

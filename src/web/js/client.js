@@ -5,7 +5,7 @@ import {
   ALIAS, DRIVE, EVENTS, SKIP_SYNC, FAILURE, FLUSH, FLUSH_NOW, GROUP, HIDDEN, IDENTIFY, LEAD, LEADER_CHANGED, LEAVE, LOADED,
   PAGE, SCREEN, SHUTDOWN, STAT, STATS, STORE_FAILED, TIMER, TRACK,
 } from "./abi.js";
-import { BatchwireError, fail, id, invalid, json, shutDown, text, time, wrap } from "./check.js";
+import { BatchwireError, fail, id, invalid, json, shutDown, skipSync, text, time, wrap } from "./check.js";
 import { held, uuid } from "./ids.js";
 import { post, Timer } from "./net.js";
 import { IdbStore, MemoryStore, openStore } from "./store.js";
@@ -260,9 +260,7 @@ export class Client {
       // The id is made here, not in wasm: returning a string from wasm costs a TextDecoder call.
       const messageId = id(o.messageId, "messageId") || uuid(); // "" counts as absent, as in the core
       // One string for the wasm, in the order src/js.rs `enqueue` reads; "" is absent.
-      const skip = o.skipUserPropertiesSync;
-      if (skip != null && typeof skip !== "boolean") invalid("skipUserPropertiesSync must be a boolean (field: skipUserPropertiesSync)");
-      const e = this.#d.enqueue(kind + (skip ? SKIP_SYNC : 0), (name ?? "") + "\0" +
+      const e = this.#d.enqueue(kind + (skipSync(o.skipUserPropertiesSync, "E_INVALID_EVENT") ? SKIP_SYNC : 0), (name ?? "") + "\0" +
         (json(payload, kind === IDENTIFY || kind === GROUP ? "traits" : "properties", max) ?? "") + "\0" +
         (json(o.context, "context", max) ?? "") + "\0" + id(userId ?? o.userId ?? this.#user, "userId") + "\0" +
         id(o.anonymousId ?? this.#o.anonymousId, "anonymousId") + "\0" +

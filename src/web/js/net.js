@@ -16,7 +16,7 @@ export async function post(url, headers, body, keepalive, timeout) {
     // early), read by the platform's Date.parse: the package's wasm reads only seconds (Cargo
     // feature http-date). Anything else that is not delay-seconds ("-5", "1.5", a date in the
     // past, junk) goes as it came, and the engine ignores it: its own backoff applies.
-    if (wait && /\D/.test(wait) && /GMT$/.test(wait)) {
+    if (/GMT$/.test(wait)) {
       const left = Math.ceil((Date.parse(wait) - Date.now()) / 1000);
       if (left > 0) wait = String(left);
     }
