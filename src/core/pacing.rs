@@ -77,6 +77,8 @@ mod imp {
         /// The server's window plus the slack ([`pace_slack`]).
         window: Millis,
         slack: Millis,
+        /// The server's window as configured: a rate limit may teach a shorter one, never longer.
+        configured: Millis,
         /// Whether the budget counts requests rather than events per identity.
         requests: bool,
         /// Uses are logged at their time rounded up to this (1 ms: exact; a day's log by minute,
@@ -102,6 +104,7 @@ mod imp {
                 budget,
                 window: window.saturating_add(pace_slack(window)),
                 slack: pace_slack(window),
+                configured: window,
                 requests,
                 bucket: bucket.max(1),
                 log: Vec::new(),
@@ -146,18 +149,29 @@ mod imp {
             }
         }
 
-        /// A rate limit refused the last request, its window reopening at `reopen`: the server's
-        /// window opened one window earlier, and admitted our requests sent since, but the last. That
-        /// count is the real budget (it only ever comes down; none admitted teaches nothing, as
-        /// someone else on the address used the window). Counting starts again at the reopening.
+        /// A rate limit refused the last request, its window reopening at `reopen` (the server's
+        /// own `Retry-After`): the server's window opened at most one configured window earlier,
+        /// and admitted our requests sent since, but the last. That count is the real budget (it
+        /// only ever comes down; none admitted teaches nothing, as someone else on the address
+        /// used the window). The window opened no later than the first of them, so it is at most
+        /// `reopen - first` long: a server with shorter windows than configured is then paced to
+        /// them rather than to one budget a minute. (Each rate limit measures it afresh, within
+        /// the configured window: a window opened early by another client on the address gives
+        /// too short a reading, and the next rate limit, counted from the reopening, corrects it.)
+        /// Counting starts again at the reopening.
         pub fn learn_rate_limit(&mut self, reopen: Millis) {
             if !self.requests || self.budget == 0 {
                 return;
             }
-            let opened = reopen.saturating_sub(self.window - self.slack);
-            let admitted = self.log.iter().filter(|e| e.0 >= opened).count() as u64;
-            if admitted > 1 {
-                self.budget = self.budget.min(admitted - 1);
+            let opened = reopen.saturating_sub(self.configured);
+            let mut ours = self.log.iter().filter(|e| e.0 >= opened);
+            let first = ours.next().map_or(reopen, |e| e.0);
+            let admitted = ours.count() as u64; // the first counted, the refused one not
+            if admitted > 0 {
+                self.budget = self.budget.min(admitted);
+                let window = (reopen - first).min(self.configured);
+                self.slack = pace_slack(window);
+                self.window = window + self.slack;
             }
             self.log.clear();
         }
@@ -272,6 +286,38 @@ mod imp {
                 p.budget, 2,
                 "a window that admitted none of ours teaches nothing"
             );
+        }
+
+        #[test]
+        fn a_rate_limit_teaches_a_shorter_window_and_the_next_corrects_it() {
+            // Configured: 100 a minute. The server's window is 2 s and admits 20.
+            let mut p = Pacing::new(100, 60_000, true, 1);
+            for i in 0..21 {
+                assert_eq!(p.request_wait(i * 10), None);
+                p.request_sent(i * 10);
+            }
+            p.learn_rate_limit(2_000);
+            assert_eq!((p.budget, p.window - p.slack), (20, 2_000));
+            for i in 0..20 {
+                assert_eq!(p.request_wait(2_000 + i * 10), None);
+                p.request_sent(2_000 + i * 10);
+            }
+            assert_eq!(
+                p.request_wait(2_200),
+                Some(4_000 + p.slack),
+                "20 per 2 s, not 20 a minute"
+            );
+            // Another client had opened that first window early: ours is really 10 s. The next
+            // rate limit, counted from the reopening, reads the window whole.
+            let mut p = Pacing::new(100, 60_000, true, 1);
+            p.request_sent(9_000);
+            p.request_sent(9_100);
+            p.learn_rate_limit(10_000);
+            assert_eq!(p.window - p.slack, 1_000);
+            p.request_sent(10_000);
+            p.request_sent(10_500);
+            p.learn_rate_limit(20_000);
+            assert_eq!((p.budget, p.window - p.slack), (1, 10_000));
         }
 
         #[test]

@@ -50,12 +50,12 @@ test("a 429 with Retry-After as an HTTP-date holds every request until that time
 test("the collector's own per-IP window (5 requests / 2 s): the 429's Retry-After is honoured, and the budget it teaches kept", { timeout: 60_000 }, async (t) => {
   const env = await setup(t, { collectorArgs: ["--rate-per-ip", "5", "--window-secs", "2"] });
   const page = await env.open();
-  // About 20 events per request: 160 events need some 8 requests, two windows' worth. The 429
-  // teaches the client (pacing, docs/PROTOCOLS.md G) that a window admits 5 of its requests; it
-  // then sends no more than that a minute (the documented window, longer than this collector's),
-  // so it never hears a second 429, and 5 requests after the 429 are all it sends for a minute.
+  // About 15 events per request: 300 events need some 20 requests, four windows' worth. The 429
+  // teaches the client (pacing, docs/PROTOCOLS.md G) that a window admits 5 of its requests and,
+  // from when it reopens, that it is about 2 s long (not the documented minute); it then sends 5
+  // per window and never hears a second 429.
   await page.evaluate((o) => make(o), env.options({ storage: "memory", maxBatchBytes: 4096, backoffBaseMs: 50 }));
-  const ids = await page.evaluate(() => trackMany(160, "Windowed"));
+  const ids = await page.evaluate(() => trackMany(300, "Windowed"));
   await page.evaluate(() => flushSoon());
 
   const events = await waitForIds(env, ids, { timeout: 40_000 });

@@ -230,7 +230,8 @@ impl Pipeline {
     fn rate_limited(&mut self, now: Millis, flight: Flight, retry_after: Option<Millis>) {
         self.requeue_all(now, &flight);
         let wait = self.capped(retry_after);
-        if wait > 0 {
+        // A wait cut to max_retry_after_ms says nothing true about the server's window.
+        if wait > 0 && Some(wait) == retry_after {
             self.pacing.learn_rate_limit(now + wait);
         }
         let until = self.next_backoff(now).max(now.saturating_add(wait));
