@@ -130,6 +130,26 @@ fn a_redirect_is_a_transient_failure_that_names_the_location() {
 }
 
 #[test]
+fn a_redirect_without_a_location_says_so_without_an_empty_target() {
+    // What the browser driver gives for every redirect: it cannot read the Location.
+    let (mut p, t) = one_event(Protocol::V1Batch);
+    p.handle_response(10, t.id, status(302, ""));
+    let events = drain(&mut p);
+    let AppEvent::Warning(w) = &events[0] else {
+        panic!("no warning first: {events:?}");
+    };
+    assert_eq!(w.code(), "W_REDIRECT");
+    assert_eq!(w.message(), "redirect not followed (check apiHost)");
+    let named = Warning::Redirect {
+        location: "https://portal.example/login".into(),
+    };
+    assert_eq!(
+        named.message(),
+        "redirect to https://portal.example/login not followed (check apiHost)"
+    );
+}
+
+#[test]
 fn a_2xx_that_confirms_nothing_is_resent_then_reported_unconfirmed() {
     for protocol in [Protocol::V1Batch, Protocol::AmplitudeBatch] {
         for body in [
