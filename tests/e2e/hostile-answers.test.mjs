@@ -158,7 +158,11 @@ test("a 302 is not followed: W_REDIRECT, no GET anywhere, delivered once the red
   const posts = proxy.posts();
   assert.equal(posts.length, redirects + 1, `POSTs: ${JSON.stringify(posts.map((p) => p.action))}`);
   for (const p of posts) assert.deepEqual(p.ids, ids, "a resend did not carry the same messageIds");
-  assert.equal(all.warning.filter((w) => w.code === "W_REDIRECT").length, redirects, JSON.stringify(all.warning));
+  const warned = all.warning.filter((w) => w.code === "W_REDIRECT");
+  assert.equal(warned.length, redirects, JSON.stringify(all.warning));
+  // The browser hides the Location: the warning must not name an empty one.
+  assert.ok(warned.every((w) => !/to\s+not/.test(w.message)), warned[0].message);
+  t.diagnostic(`W_REDIRECT: ${warned[0].message}`);
   // The collector's own log: every request it saw was a POST to /v1-batch (the one forwarded).
   const log = (await env.collector.stats()).log;
   assert.deepEqual(log.map((r) => `${r.method} ${r.path}`), ["POST /v1-batch"]);
@@ -219,8 +223,9 @@ async function neverConfirmed(t, answer, forward) {
   const { env, proxy, page } = await world(t);
   proxy.rule = () => ({ forward, status: 200, headers: { "content-type": "application/json" }, body: JSON.stringify(answer) });
   const ids = await send(page, "Unconfirmed");
-  await settled(env, page, ids);
+  const all = await settled(env, page, ids);
   await page.evaluate(() => client.flush());
+  t.diagnostic(`E_UNCONFIRMED: ${all.failed[0].reason}`);
   const stored = await invariants(env, proxy, page, ids, "E_UNCONFIRMED");
   const posts = proxy.posts();
   assert.equal(posts.length, 10, `POSTs: ${posts.length}`);
