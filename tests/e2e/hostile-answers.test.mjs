@@ -19,7 +19,7 @@ import { startProxy } from "./proxy.mjs";
 const FLOOR_MS = 500; // protocol::RETRY_FLOOR_MS
 const FLOOD_BOUND = 5;
 const N = 20; // events per test: one request's worth (flushAt 20)
-const RATE_LIMITED = JSON.stringify({ success: false, error: "Rate limit exceeded: max 100 requests per minute", code: "rate_limited" });
+const RATE_LIMITED = JSON.stringify({ success: false, error: "Rate limit exceeded: max 100 requests per minute per (org, IP)", code: "rate_limited" });
 
 // A page whose client sends through a proxy in front of this test's collector, and records every
 // report (window.all) with the time it was dispatched.
