@@ -23,11 +23,13 @@ const RATE_LIMITED = JSON.stringify({ success: false, error: "Rate limit exceede
 
 // A page whose client sends through a proxy in front of this test's collector, and records every
 // report (window.all) with the time it was dispatched.
-async function world(t, options = {}) {
+// `context`: options of the browser context (e.g. a timezoneId).
+async function world(t, options = {}, context) {
   const env = await setup(t);
   const proxy = await startProxy(env.collector.url);
   t.after(() => proxy.close());
   env.apiHost = proxy.url;
+  if (context) env.context = await env.browser.newContext(context);
   const page = await env.open();
   await page.evaluate((o) => make(o), env.options({
     storage: "memory", flushAt: N, backoffBaseMs: 1, backoffMaxMs: 1, ...options,
@@ -89,8 +91,8 @@ async function invariants(env, proxy, page, ids, outcome) {
 
 // The first POST is a rate-limit 429 (not forwarded: nothing stored) with `retryAfter`; then
 // normal service. Returns what the test needs to judge the wait.
-async function rateLimitedOnce(t, retryAfter, options = {}) {
-  const w = await world(t, options);
+async function rateLimitedOnce(t, retryAfter, options = {}, context) {
+  const w = await world(t, options, context);
   w.proxy.rule = ({ n }) => (n === 0
     ? { status: 429, headers: { "content-type": "application/json", "retry-after": retryAfter }, body: RATE_LIMITED }
     : undefined);
@@ -126,6 +128,19 @@ test("Retry-After 999999999 is cut to maxRetryAfterMs with W_RETRY_AFTER_CAPPED,
   assert.equal(capped.length, 1, `warnings: ${JSON.stringify(all.warning)}`);
   assert.ok(chosen >= cap && chosen < cap + 900, `wait chosen: ${chosen} ms after the 429`);
   assert.ok(next >= cap, `the next request came ${next} ms after the 429`);
+});
+
+// The third HTTP-date form, asctime, carries no zone and means GMT. The page runs in Auckland
+// (UTC+13 in December), where reading it as local time would put it 13 hours in the past.
+test("Retry-After as an asctime HTTP-date (GMT without saying so) holds requests until that time", { timeout: 60_000 }, async (t) => {
+  const until = Math.ceil((Date.now() + 4000) / 1000) * 1000;
+  const [day, date, mon, year, time] = new Date(until).toUTCString().replace(",", "").split(" ");
+  const asctime = `${day} ${mon} ${date.replace(/^0/, " ")} ${time} ${year}`;
+  const { proxy, all } = await rateLimitedOnce(t, asctime, {}, { timezoneId: "Pacific/Auckland" });
+  t.diagnostic(`Retry-After: ${asctime}`);
+  assert.ok(all.rateLimited[0].until >= until, `held until ${all.rateLimited[0].until - until} ms after the date`);
+  const early = proxy.posts().slice(1).filter((p) => p.atMs < until);
+  assert.deepEqual(early.map((p) => p.atMs - until), [], "requests before the Retry-After date (ms)");
 });
 
 test("the give-up horizon fails every event during a long rate limit", { timeout: 60_000 }, async (t) => {
