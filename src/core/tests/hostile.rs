@@ -400,3 +400,30 @@ mod arbitrary {
         }
     }
 }
+
+#[test]
+fn a_partial_answer_naming_one_event_twice_confirms_nothing() {
+    // `failed: 2` with both errors naming the same event: the second failed event is not named,
+    // so which of the others were accepted is unknown.
+    let mut p = v1();
+    let ids: Vec<Enqueued> = (0..3)
+        .map(|i| p.enqueue(0, track(&format!("e{i}"))).unwrap())
+        .collect();
+    p.flush(0);
+    let t = p.poll_transmit(0).unwrap();
+    let m = &ids[1].message_id;
+    let body = format!(
+        r#"{{"success":false,"accepted":1,"failed":2,"errors":[{{"index":1,"messageId":"{m}","error":"x"}},{{"messageId":"{m}","error":"y"}}]}}"#
+    );
+    p.handle_response(1, t.id, status(200, &body));
+    let events = drain(&mut p);
+    assert!(
+        events
+            .iter()
+            .all(|e| !matches!(e, AppEvent::Delivered { .. } | AppEvent::Failed { .. })),
+        "{events:?}"
+    );
+    assert_eq!((p.stats().queued, p.stats().delivered), (3, 0));
+    let again = p.poll_transmit(p.poll_timeout().unwrap()).unwrap();
+    assert_eq!(again.body, t.body, "resent whole, same messageIds");
+}
