@@ -258,3 +258,21 @@ test("accepted: 0, failed: N without naming them (events stored) is not a delive
   assert.deepEqual(ids.filter((id) => stored.get(id) !== 1), [], "events not stored");
   assert.equal((await env.collector.stats()).events.duplicates, 9 * N);
 });
+
+test("a 200 naming one event twice as failed (failed: 2) confirms nothing: resent, stored once, then delivered", { timeout: 60_000 }, async (t) => {
+  const { env, proxy, page } = await world(t);
+  const lies = 2;
+  proxy.rule = ({ n, ids }) => {
+    if (n >= lies) return undefined;
+    const err = { index: 1, messageId: ids[1], error: "event name too long" };
+    const body = { success: false, accepted: ids.length - 2, failed: 2, errors: [err, err], warnings: [] };
+    return { forward: true, status: 200, headers: { "content-type": "application/json" }, body: JSON.stringify(body) };
+  };
+  const ids = await send(page, "Named Twice");
+  await settled(env, page, ids);
+  const stored = await invariants(env, proxy, page, ids, "delivered");
+  assert.deepEqual(ids.filter((id) => stored.get(id) !== 1), [], "events not stored");
+  const posts = proxy.posts();
+  assert.equal(posts.length, lies + 1, `POSTs: ${JSON.stringify(posts.map((p) => p.action))}`);
+  for (const p of posts) assert.deepEqual(p.ids, ids, "a resend did not carry the same messageIds");
+});
