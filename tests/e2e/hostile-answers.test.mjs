@@ -276,3 +276,14 @@ test("a 200 naming one event twice as failed (failed: 2) confirms nothing: resen
   assert.equal(posts.length, lies + 1, `POSTs: ${JSON.stringify(posts.map((p) => p.action))}`);
   for (const p of posts) assert.deepEqual(p.ids, ids, "a resend did not carry the same messageIds");
 });
+
+// setTimeout fires at once for a delay above 2^31-1 ms (about 24.8 days): a request timeout set
+// beyond it must still mean "a long time", not "abort every request".
+test("a requestTimeoutMs beyond setTimeout's range does not abort every request", { timeout: 60_000 }, async (t) => {
+  const { env, proxy, page } = await world(t, { requestTimeoutMs: 2 ** 32 });
+  const ids = await send(page, "Long Timeout");
+  await settled(env, page, ids);
+  const stored = await invariants(env, proxy, page, ids, "delivered");
+  assert.deepEqual(ids.filter((id) => stored.get(id) !== 1), [], "events not stored");
+  assert.equal(proxy.posts().length, 1, "a request was given up and resent");
+});

@@ -8,7 +8,8 @@
 // so it is given to the engine as a 302 without Location: a transient failure, W_REDIRECT.
 export async function post(url, headers, body, keepalive, timeout) {
   const abort = new AbortController();
-  const timer = setTimeout(() => abort.abort(), timeout);
+  // setTimeout fires at once above 2^31-1 ms: a longer timeout is cut to that (24.8 days).
+  const timer = setTimeout(() => abort.abort(), Math.min(timeout, 2147483647));
   try {
     const r = await fetch(url, { method: "POST", headers, body, keepalive, redirect: "manual", signal: abort.signal });
     let wait = r.headers.get("retry-after")?.trim();
