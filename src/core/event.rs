@@ -433,8 +433,13 @@ impl Warning {
                 *limit,
                 user_id.as_str(),
             ),
+            // A browser hides a redirect's Location from the page: then there is none to name.
             Warning::Redirect { location } => (
-                "redirect to {1} not followed (check apiHost)",
+                if location.is_empty() {
+                    "redirect not followed (check apiHost)"
+                } else {
+                    "redirect to {1} not followed (check apiHost)"
+                },
                 Field::Event,
                 0,
                 0,

@@ -4,7 +4,7 @@
 //! | outcome | events | pauses |
 //! |---|---|---|
 //! | accepted | delivered | backoff reset; probes that passed lift their hold |
-//! | partial | named ones fail (`Rejected`), the rest delivered (all named, else unconfirmed) | as accepted |
+//! | partial | named ones fail (`Rejected`), the rest delivered (all named, each once, else unconfirmed) | as accepted |
 //! | unconfirmed (2xx) | requeued; the tenth such answer fails an event (`Unconfirmed`) | backoff |
 //! | rate limited | requeued | none before `Retry-After` (capped) nor the next backoff step |
 //! | quota | requeued | global hold until the reset (or unknown), one-event probes every `quota_probe_ms` |
@@ -53,8 +53,8 @@ impl Pipeline {
                 warnings,
             } => {
                 let mut failed: Vec<(usize, String)> = Vec::new();
-                // The server counted failed events it does not name: which were accepted is
-                // unknown.
+                // The server counted failed events it does not name (or names one twice): which
+                // were accepted is unknown.
                 let mut unknown = false;
                 for err in &mut errors {
                     let error = core::mem::take(&mut err.error);
@@ -66,6 +66,8 @@ impl Pipeline {
                         })
                     });
                     match by_id.or(err.index.filter(|&i| i < flight.events.len())) {
+                        // Named twice: the server counted a failed event it did not name.
+                        Some(i) if failed.iter().any(|&(j, _)| j == i) => unknown = true,
                         Some(i) => failed.push((i, error)),
                         _ => {
                             unknown = true;

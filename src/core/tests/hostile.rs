@@ -130,6 +130,26 @@ fn a_redirect_is_a_transient_failure_that_names_the_location() {
 }
 
 #[test]
+fn a_redirect_without_a_location_says_so_without_an_empty_target() {
+    // What the browser driver gives for every redirect: it cannot read the Location.
+    let (mut p, t) = one_event(Protocol::V1Batch);
+    p.handle_response(10, t.id, status(302, ""));
+    let events = drain(&mut p);
+    let AppEvent::Warning(w) = &events[0] else {
+        panic!("no warning first: {events:?}");
+    };
+    assert_eq!(w.code(), "W_REDIRECT");
+    assert_eq!(w.message(), "redirect not followed (check apiHost)");
+    let named = Warning::Redirect {
+        location: "https://portal.example/login".into(),
+    };
+    assert_eq!(
+        named.message(),
+        "redirect to https://portal.example/login not followed (check apiHost)"
+    );
+}
+
+#[test]
 fn a_2xx_that_confirms_nothing_is_resent_then_reported_unconfirmed() {
     for protocol in [Protocol::V1Batch, Protocol::AmplitudeBatch] {
         for body in [
@@ -379,4 +399,31 @@ mod arbitrary {
             }
         }
     }
+}
+
+#[test]
+fn a_partial_answer_naming_one_event_twice_confirms_nothing() {
+    // `failed: 2` with both errors naming the same event: the second failed event is not named,
+    // so which of the others were accepted is unknown.
+    let mut p = v1();
+    let ids: Vec<Enqueued> = (0..3)
+        .map(|i| p.enqueue(0, track(&format!("e{i}"))).unwrap())
+        .collect();
+    p.flush(0);
+    let t = p.poll_transmit(0).unwrap();
+    let m = &ids[1].message_id;
+    let body = format!(
+        r#"{{"success":false,"accepted":1,"failed":2,"errors":[{{"index":1,"messageId":"{m}","error":"x"}},{{"messageId":"{m}","error":"y"}}]}}"#
+    );
+    p.handle_response(1, t.id, status(200, &body));
+    let events = drain(&mut p);
+    assert!(
+        events
+            .iter()
+            .all(|e| !matches!(e, AppEvent::Delivered { .. } | AppEvent::Failed { .. })),
+        "{events:?}"
+    );
+    assert_eq!((p.stats().queued, p.stats().delivered), (3, 0));
+    let again = p.poll_transmit(p.poll_timeout().unwrap()).unwrap();
+    assert_eq!(again.body, t.body, "resent whole, same messageIds");
 }

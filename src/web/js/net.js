@@ -8,7 +8,8 @@
 // so it is given to the engine as a 302 without Location: a transient failure, W_REDIRECT.
 export async function post(url, headers, body, keepalive, timeout) {
   const abort = new AbortController();
-  const timer = setTimeout(() => abort.abort(), timeout);
+  // setTimeout fires at once above 2^31-1 ms: a longer timeout is cut to that (24.8 days).
+  const timer = setTimeout(() => abort.abort(), Math.min(timeout, 2147483647));
   try {
     const r = await fetch(url, { method: "POST", headers, body, keepalive, redirect: "manual", signal: abort.signal });
     let wait = r.headers.get("retry-after")?.trim();
@@ -16,8 +17,11 @@ export async function post(url, headers, body, keepalive, timeout) {
     // early), read by the platform's Date.parse: the package's wasm reads only seconds (Cargo
     // feature http-date). Anything else that is not delay-seconds ("-5", "1.5", a date in the
     // past, junk) goes as it came, and the engine ignores it: its own backoff applies.
-    if (/GMT$/.test(wait)) {
-      const left = Math.ceil((Date.parse(wait) - Date.now()) / 1000);
+    // IMF-fixdate and RFC 850 dates end in GMT; the third HTTP-date form, asctime ("Sun Nov  6
+    // 08:49:37 1994"), is GMT without saying so, and Date.parse would read it as local time.
+    const date = /GMT$/.test(wait) ? wait : /^\w{3} \w{3} [ \d]\d [\d:]{8} \d{4}$/.test(wait) && wait + " GMT";
+    if (date) {
+      const left = Math.ceil((Date.parse(date) - Date.now()) / 1000);
       if (left > 0) wait = String(left);
     }
     return [r.status || 302, wait, await r.text()];
