@@ -46,3 +46,46 @@ test("HTTP V2: 600 events of one device drain at its budget, in order, each once
     `the second window's events came ${later[0]?.atMs - start} ms after the first`);
   t.diagnostic(`requests (status, events, ms after the first): ${JSON.stringify(reqs.map((r) => [r.status, r.events, r.atMs - start]))}`);
 });
+
+test("HTTP V2: a hot device over its budget waits alone while other devices' events flow", { timeout: 90_000 }, async (t) => {
+  const env = await setup(t, { collectorArgs: ["--eps-v2", String(EPS), "--eps-window-secs", String(WINDOW_MS / 1000)] });
+  const page = await pacingPage(env, ampOptions(env, { identityEventsPerSecond: EPS, backoffBaseMs: 200 }));
+  const hot = "device-hot-1";
+  const HOT = BUDGET + 150;
+  const hotIds = await page.evaluate(([d, n]) => trackAs(n, "Hot", { anonymousId: d }), [hot, HOT]);
+  await page.evaluate(() => flushSoon());
+  // The hot device's first window is spent: its budget's worth is at the collector.
+  await waitForInsertIds(env, hotIds.slice(0, BUDGET), { timeout: 15_000 });
+
+  // Now other devices, queued behind the rest of the hot device's backlog.
+  const others = ["device-cool-1", "device-cool-2", "device-cool-3", "device-cool-4", "device-cool-5"];
+  const otherIds = [];
+  for (let round = 0; round < 4; round++) {
+    for (const d of others) otherIds.push(...await page.evaluate(([d, r]) => trackAs(5, "Cool", { anonymousId: d }, {}, r * 5), [d, round]));
+  }
+  await page.evaluate(() => flushSoon());
+  const events = await waitForInsertIds(env, [...hotIds, ...otherIds], { timeout: 60_000 });
+  assertStoredOnce(events, [...hotIds, ...otherIds]);
+
+  // Counted by the collector: when the hot device's events and the others' arrived.
+  const hotEvents = events.filter((e) => e.device_id === hot);
+  const firstBatch = hotEvents.filter((e) => e.event_properties.i < BUDGET);
+  const rest = hotEvents.filter((e) => e.event_properties.i >= BUDGET);
+  const restArrived = Math.min(...rest.map((e) => e._received_ms));
+  const otherEvents = events.filter((e) => others.includes(e.device_id));
+  const lateOthers = otherEvents.filter((e) => e._received_ms >= restArrived);
+  assert.deepEqual(lateOthers.map((e) => `${e.device_id}#${e.event_properties.i}`), [],
+    "other devices' events that arrived only with the hot device's paced rest");
+  // The rest of the hot device waited for its window: it was paced, not refused.
+  const firstArrived = Math.max(...firstBatch.map((e) => e._received_ms));
+  assert.ok(restArrived - firstArrived >= WINDOW_MS - 1000,
+    `the hot device's rest came ${restArrived - firstArrived} ms after its first ${BUDGET}`);
+  const reqs = (await env.collector.requests()).filter((r) => r.path === "/2/httpapi");
+  const refused = reqs.filter((r) => r.status === 429);
+  assert.ok(refused.length <= 2, `${refused.length} requests answered 429`);
+  // Order per device, as HTTP V2 promises, for the hot device and each of the others.
+  assert.deepEqual(orderOf(events, hot), ascending(HOT), "stored order of the hot device");
+  for (const d of others) assert.deepEqual(orderOf(events, d), ascending(20), `stored order of ${d}`);
+  const start = reqs[0].atMs;
+  t.diagnostic(`others arrived ${Math.max(...otherEvents.map((e) => e._received_ms)) - firstArrived} ms after the hot device's first ${BUDGET}, its rest ${restArrived - firstArrived} ms after; requests (status, events, ms): ${JSON.stringify(reqs.map((r) => [r.status, r.events, r.atMs - start]))}`);
+});
