@@ -66,6 +66,9 @@ mod imp {
     use crate::prelude::*;
     use crate::protocol::PACE_SLACK_MS;
 
+    /// The resolution of a `Retry-After` (whole seconds, rounded up).
+    const RETRY_AFTER_GRAIN_MS: Millis = 1_000;
+
     /// The budget and what counted against it.
     #[derive(Debug, Default)]
     pub(crate) struct Pacing {
@@ -143,11 +146,18 @@ mod imp {
         /// window opened one window earlier, and admitted our requests sent since, but the last. That
         /// count is the real budget (it only ever comes down; none admitted teaches nothing, as
         /// someone else on the address used the window). Counting starts again at the reopening.
+        ///
+        /// `reopen` is late by up to a second (`Retry-After` counts whole seconds, rounded up) and
+        /// by the answer's way back, and our log has each request when it left, before it
+        /// arrived: the window opened up to that much earlier than `reopen` says, so the
+        /// requests of that margin count too. Counting one of the previous window errs high,
+        /// which the next 429 corrects; missing the window's first second errs low, and a
+        /// budget never comes back up.
         pub fn learn_rate_limit(&mut self, reopen: Millis) {
             if !self.requests || self.budget == 0 {
                 return;
             }
-            let opened = reopen.saturating_sub(self.window - PACE_SLACK_MS);
+            let opened = reopen.saturating_sub(self.window + RETRY_AFTER_GRAIN_MS);
             let admitted = self.log.iter().filter(|e| e.0 >= opened).count() as u64;
             if admitted > 1 {
                 self.budget = self.budget.min(admitted - 1);
@@ -266,6 +276,22 @@ mod imp {
             assert_eq!(
                 p.budget, 2,
                 "a window that admitted none of ours teaches nothing"
+            );
+        }
+
+        #[test]
+        fn a_rate_limit_counts_the_requests_of_the_first_second_of_the_window() {
+            // 100 a minute told, 50 admitted: a burst of one request every 30 ms from 0, the
+            // server's window opening as the first arrives (5 ms) and the 51st refused on arrival
+            // (1,505 ms) with Retry-After: 59, the 58.5 s left rounded up, read at 1,510 ms.
+            let mut p = Pacing::new(100, 60_000, true, 1);
+            for i in 0..51 {
+                p.request_sent(i * 30);
+            }
+            p.learn_rate_limit(1_510 + 59_000);
+            assert_eq!(
+                p.budget, 50,
+                "every request of the window counts, however the Retry-After was rounded"
             );
         }
 
