@@ -69,6 +69,9 @@ mod imp {
     use crate::prelude::*;
     use crate::protocol::pace_slack;
 
+    /// The resolution of a `Retry-After` (whole seconds, rounded up).
+    const RETRY_AFTER_GRAIN_MS: Millis = 1_000;
+
     /// The budget and what counted against it.
     #[derive(Debug, Default)]
     pub(crate) struct Pacing {
@@ -159,11 +162,18 @@ mod imp {
         /// the configured window: a window opened early by another client on the address gives
         /// too short a reading, and the next rate limit, counted from the reopening, corrects it.)
         /// Counting starts again at the reopening.
+        ///
+        /// `reopen` is late by up to a second (`Retry-After` counts whole seconds, rounded up) and
+        /// by the answer's way back, and our log has each request when it left, before it
+        /// arrived: the window opened up to that much earlier than `reopen` says, so the
+        /// requests of that margin count too. Counting one of the previous window errs high (a
+        /// budget one over, a window a little long), which the next 429 corrects; missing the
+        /// window's first second errs low, and a budget never comes back up.
         pub fn learn_rate_limit(&mut self, reopen: Millis) {
             if !self.requests || self.budget == 0 {
                 return;
             }
-            let opened = reopen.saturating_sub(self.configured);
+            let opened = reopen.saturating_sub(self.configured + self.slack + RETRY_AFTER_GRAIN_MS);
             let mut ours = self.log.iter().filter(|e| e.0 >= opened);
             let first = ours.next().map_or(reopen, |e| e.0);
             let admitted = ours.count() as u64; // the first counted, the refused one not
@@ -318,6 +328,22 @@ mod imp {
             p.request_sent(10_500);
             p.learn_rate_limit(20_000);
             assert_eq!((p.budget, p.window - p.slack), (1, 10_000));
+        }
+
+        #[test]
+        fn a_rate_limit_counts_the_requests_of_the_first_second_of_the_window() {
+            // 100 a minute told, 50 admitted: a burst of one request every 30 ms from 0, the
+            // server's window opening as the first arrives (5 ms) and the 51st refused on arrival
+            // (1,505 ms) with Retry-After: 59, the 58.5 s left rounded up, read at 1,510 ms.
+            let mut p = Pacing::new(100, 60_000, true, 1);
+            for i in 0..51 {
+                p.request_sent(i * 30);
+            }
+            p.learn_rate_limit(1_510 + 59_000);
+            assert_eq!(
+                p.budget, 50,
+                "every request of the window counts, however the Retry-After was rounded"
+            );
         }
 
         #[test]

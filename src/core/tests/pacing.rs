@@ -93,6 +93,7 @@ fn one_hot_user_is_paced_alone_while_fifty_others_keep_their_rate() {
     assert!(ratio >= 0.95, "the others kept {ratio:.3} of their rate");
     assert!(hot_rate <= 30.0, "the hot user went {hot_rate:.1}/s");
     assert!(o.limit_429s <= 1, "{} 429s", o.limit_429s);
+    assert!(ratio >= 0.95, "drained at {ratio:.3} of the cap");
 }
 
 #[test]
@@ -114,6 +115,7 @@ fn a_v1_batch_backlog_drains_at_the_per_minute_cap() {
     );
     assert!(ratio >= 0.95, "drained at {ratio:.3} of the cap");
     assert!(o.limit_429s <= 1, "{} 429s", o.limit_429s);
+    assert!(ratio >= 0.95, "drained at {ratio:.3} of the cap");
 }
 
 #[test]
@@ -205,4 +207,41 @@ fn an_identity_over_its_daily_quota_waits_for_its_day_without_probing() {
     // The first use was logged at the end of its minute; the day runs from there.
     assert!((day..=60_000 + day).contains(&now), "sent again at {now}");
     assert_eq!(t.events.len(), 1_000);
+}
+
+#[test]
+fn a_v1_batch_client_told_too_high_a_budget_learns_the_cap_from_one_429() {
+    // The server admits 100 requests a minute; the client was told 150. Its first window's 429
+    // teaches the real budget, after which the backlog drains at the cap.
+    let config = roomy(Config {
+        requests_per_window: 150,
+        ..Config::new(Protocol::V1Batch, "uk_live_sim")
+    });
+    let o = run(config, &backlog(40_000, 1), vec![]);
+    assert!(
+        o.violations.is_empty(),
+        "{:#?}",
+        &o.violations[..o.violations.len().min(5)]
+    );
+    assert_eq!(o.delivered.len(), 40_000);
+    // The server's windows, as it keeps them (one opens at the first request after the last
+    // closed), and the requests each admitted: after the first, which taught the budget, every
+    // window the backlog outlasted is used to the cap.
+    let mut windows: Vec<(Millis, usize)> = Vec::new();
+    for &t in &o.request_times {
+        match windows.last_mut() {
+            Some((start, n)) if t < *start + 60_000 => *n += 1,
+            _ => windows.push((t, 1)),
+        }
+    }
+    let counts: Vec<usize> = windows.iter().map(|w| w.1).collect();
+    let span = windows[3].0 - windows[1].0;
+    let ratio = (counts[1] + counts[2]) as f64 * 60_000.0 / 100.0 / span as f64;
+    println!(
+        "/v1-batch 40,000 events, told 150 a minute: windows {counts:?}, {ratio:.3} of the cap, {} 429s",
+        o.limit_429s
+    );
+    assert_eq!(&counts[1..3], &[100, 100], "requests per window");
+    assert!(o.limit_429s <= 1, "{} 429s", o.limit_429s);
+    assert!(ratio >= 0.95, "drained at {ratio:.3} of the cap");
 }
