@@ -3,18 +3,18 @@
 // waits alone while the others flow. Everything is measured on the collector's side (its request
 // log and the arrival time of each stored event), not on the page's clock.
 //
-// The client's Amplitude window is Amplitude's 30 s (IDENTITY_RATE_WINDOW_MS) and cannot be scaled
-// from the page, so the collector keeps its 30 s window too and the budget is scaled instead:
-// 10 events a second per device on both sides, 300 per window. A backlog of 600 is then two
-// windows' worth, which takes just over 30 s however the collector's window were set, and a
-// client that sent one event more than its budget would meet a 429 at once.
+// Amplitude's budget is kept as it is, 30 events a second per device, and its window is scaled on
+// both sides to 10 s (the collector's --eps-window-secs, the client's rateWindowMs, as a customer
+// with other limits would set it): 300 events per window. A backlog of 600 is then two windows'
+// worth, which takes just over 10 s, and a client that sent one event more than its budget would
+// meet a 429 at once.
 import test from "node:test";
 import assert from "node:assert/strict";
 import { setup } from "./harness.mjs";
 import { ampOptions, assertStoredOnce, pacingPage, waitForInsertIds } from "./amplitude.mjs";
 
-const EPS = 10;
-const WINDOW_MS = 30_000;
+const EPS = 30;
+const WINDOW_MS = 10_000;
 const BUDGET = (EPS * WINDOW_MS) / 1000;
 
 /** The `i` property of the stored events of `device`, in the collector's order. */
@@ -23,7 +23,7 @@ const ascending = (n, from = 0) => Array.from({ length: n }, (_, i) => from + i)
 
 test("HTTP V2: 600 events of one device drain at its budget, in order, each once, with at most two 429s", { timeout: 90_000 }, async (t) => {
   const env = await setup(t, { collectorArgs: ["--eps-v2", String(EPS), "--eps-window-secs", String(WINDOW_MS / 1000)] });
-  const page = await pacingPage(env, ampOptions(env, { identityEventsPerSecond: EPS, backoffBaseMs: 200 }));
+  const page = await pacingPage(env, ampOptions(env, { identityEventsPerSecond: EPS, rateWindowMs: WINDOW_MS, backoffBaseMs: 200 }));
   const device = "device-backlog-1";
   const ids = await page.evaluate((d) => trackAs(600, "Backlog", { anonymousId: d }), device);
   await page.evaluate(() => flushSoon());
@@ -49,7 +49,7 @@ test("HTTP V2: 600 events of one device drain at its budget, in order, each once
 
 test("HTTP V2: a hot device over its budget waits alone while other devices' events flow", { timeout: 90_000 }, async (t) => {
   const env = await setup(t, { collectorArgs: ["--eps-v2", String(EPS), "--eps-window-secs", String(WINDOW_MS / 1000)] });
-  const page = await pacingPage(env, ampOptions(env, { identityEventsPerSecond: EPS, backoffBaseMs: 200 }));
+  const page = await pacingPage(env, ampOptions(env, { identityEventsPerSecond: EPS, rateWindowMs: WINDOW_MS, backoffBaseMs: 200 }));
   const hot = "device-hot-1";
   const HOT = BUDGET + 150;
   const hotIds = await page.evaluate(([d, n]) => trackAs(n, "Hot", { anonymousId: d }), [hot, HOT]);
