@@ -19,12 +19,13 @@ extern "C" {
 // `fetch` up at call time, exactly as a page's polyfill would be found.
 #[wasm_bindgen(inline_js = r#"
 const headers = { "Content-Type": "application/json", Authorization: "Bearer uk_live_t" };
+const T = 30000; // requestTimeoutMs
 const show = (r) => JSON.stringify(Array.isArray(r) ? r : { error: r.name });
 async function withFetch(status, answer, body, run) {
   const real = globalThis.fetch;
   const seen = [];
   globalThis.fetch = async (url, init) => {
-    seen.push({ url, method: init.method, headers: init.headers, body: new TextDecoder().decode(init.body), keepalive: init.keepalive });
+    seen.push({ url, method: init.method, headers: init.headers, body: new TextDecoder().decode(init.body), keepalive: init.keepalive, redirect: init.redirect });
     return new Response(body, { status, headers: answer });
   };
   try {
@@ -35,42 +36,54 @@ async function withFetch(status, answer, body, run) {
 }
 export async function answered(post) {
   const [r, seen] = await withFetch(429, { "Retry-After": "17" }, '{"code":"rate_limited"}',
-    () => post("https://api.example/v1-batch", headers, new TextEncoder().encode('{"batch":[]}'), true));
+    () => post("https://api.example/v1-batch", headers, new TextEncoder().encode('{"batch":[]}'), true, T));
   return show(r) + " " + seen;
 }
 export async function dateRetryAfter(post) {
   // An HTTP-date 10 s ahead (whole seconds, as the format has), and one that is not a date.
   const at = new Date(Math.ceil(Date.now() / 1000) * 1000 + 10000).toUTCString();
-  const send = () => post("https://api.example/v1-batch", headers, new Uint8Array(2), false);
+  const send = () => post("https://api.example/v1-batch", headers, new Uint8Array(2), false, T);
   const [date] = await withFetch(429, { "Retry-After": at }, "", send);
   const [junk] = await withFetch(429, { "Retry-After": "soon" }, "", send);
   return JSON.stringify([date[1], junk[1]]);
 }
 export async function serverError(post) {
-  const [r] = await withFetch(503, {}, "", () => post("https://api.example/v1-batch", headers, new Uint8Array(2), false));
+  const [r] = await withFetch(503, {}, "", () => post("https://api.example/v1-batch", headers, new Uint8Array(2), false, T));
   return show(r);
 }
 export async function dataUrl(post) {
   // The real network stack, no stand-in: a data: URL answers any method with its payload.
-  return show(await post("data:application/json,%7B%22ok%22%3Atrue%7D", headers, new Uint8Array(2), false));
+  return show(await post("data:application/json,%7B%22ok%22%3Atrue%7D", headers, new Uint8Array(2), false, T));
 }
 export async function unreachable(post) {
   // Port 9 (discard) on loopback: connection refused, which fetch reports as a TypeError.
-  return show(await post("http://127.0.0.1:9/v1-batch", headers, new Uint8Array(2), false));
+  return show(await post("http://127.0.0.1:9/v1-batch", headers, new Uint8Array(2), false, T));
 }
 export async function keepaliveQuota(post) {
   // The test page's own server answers a small keepalive POST (with whatever status), so the
   // refusal of the large one can only come from Chromium's 64 KiB keepalive quota.
   const url = location.origin + "/batchwire-keepalive";
-  const small = await post(url, headers, new Uint8Array(100), true);
-  const large = await post(url, headers, new Uint8Array(70 * 1024), true);
+  const small = await post(url, headers, new Uint8Array(100), true, T);
+  const large = await post(url, headers, new Uint8Array(70 * 1024), true, T);
   return JSON.stringify({ small: Array.isArray(small), large: large.name });
+}
+export async function hanging(post) {
+  // A server that never answers: the stand-in waits for the abort signal, as fetch does.
+  const real = globalThis.fetch;
+  globalThis.fetch = (url, init) => new Promise((_, no) => init.signal.addEventListener("abort", () => no(init.signal.reason)));
+  try {
+    const at = performance.now();
+    const r = await post("https://api.example/v1-batch", headers, new Uint8Array(2), false, 50);
+    return JSON.stringify({ error: r.name, waited: performance.now() - at >= 45 });
+  } finally {
+    globalThis.fetch = real;
+  }
 }
 export function throwingFetch(post) {
   // A broken polyfill that throws synchronously must not escape either.
   const real = globalThis.fetch;
   globalThis.fetch = () => { throw new RangeError("polyfill bug"); };
-  return post("https://api.example/x", headers, new Uint8Array(1), false).then(show).finally(() => (globalThis.fetch = real));
+  return post("https://api.example/x", headers, new Uint8Array(1), false, T).then(show).finally(() => (globalThis.fetch = real));
 }
 "#)]
 extern "C" {
@@ -84,6 +97,7 @@ extern "C" {
     fn unreachable(post: &JsValue) -> Promise;
     #[wasm_bindgen(js_name = keepaliveQuota)]
     fn keepalive_quota(post: &JsValue) -> Promise;
+    fn hanging(post: &JsValue) -> Promise;
     #[wasm_bindgen(js_name = throwingFetch)]
     fn throwing_fetch(post: &JsValue) -> Promise;
 }
@@ -106,16 +120,30 @@ async fn status_retry_after_and_body_come_back_and_the_request_is_as_asked() {
         r#""Content-Type":"application/json""#,
         r#""body":"{\"batch\":[]}""#,
         r#""keepalive":true"#,
+        r#""redirect":"manual""#,
     ] {
         assert!(request.contains(part), "{part} missing from {request}");
     }
 }
 
-/// The package's wasm reads Retry-After only as seconds: a date arrives converted, rounded up.
+/// The package's wasm reads Retry-After only as seconds: a date arrives converted, rounded up;
+/// anything else arrives as it came, for the engine to ignore.
 #[wasm_bindgen_test]
-async fn an_http_date_retry_after_comes_back_as_the_seconds_left_and_junk_as_empty() {
+async fn an_http_date_retry_after_comes_back_as_the_seconds_left_and_junk_as_it_came() {
     let seen = run(date_retry_after).await;
-    assert!(seen == r#"["10",""]"# || seen == r#"["11",""]"#, "{seen}");
+    assert!(
+        seen == r#"["10","soon"]"# || seen == r#"["11","soon"]"#,
+        "{seen}"
+    );
+}
+
+/// No complete answer within the request timeout: the request is aborted, an error value.
+#[wasm_bindgen_test]
+async fn a_request_without_an_answer_is_aborted_at_its_timeout() {
+    assert_eq!(
+        run(hanging).await,
+        r#"{"error":"AbortError","waited":true}"#
+    );
 }
 
 #[wasm_bindgen_test]
