@@ -21,7 +21,7 @@
 // windows' worth, so a client that sends its whole budget in each window scores 1.0 less the
 // engine's 500 ms pacing slack per window (60.5 s for 60: 0.99).
 //
-// Flags: --runs N (default 3), --scale K (default 10), --only NAME (a scenario), --pkg DIR,
+// Flags: --runs N (default 5), --scale K (default 10), --only NAME (a scenario), --pkg DIR,
 // --out FILE, --no-write, --verbose (each request's arrival, status and events).
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
@@ -36,7 +36,7 @@ const flag = (name, dflt) => {
   const i = args.indexOf(name);
   return i < 0 ? dflt : args[i + 1];
 };
-const RUNS = Number(flag("--runs", 3));
+const RUNS = Number(flag("--runs", 5));
 const K = Number(flag("--scale", 10));
 const ONLY = flag("--only", null);
 const OUT = flag("--out", join(ROOT, "bench/results.md"));
