@@ -22,7 +22,8 @@
 // engine's 500 ms pacing slack per window (60.5 s for 60: 0.99).
 //
 // Flags: --runs N (default 5), --scale K (default 10), --only NAME (a scenario), --pkg DIR,
-// --out FILE, --no-write, --verbose (each request's arrival, status and events).
+// --out FILE, --no-write, --verbose (each request's arrival, status and events; printed anyway for a run
+// that met a 429).
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -162,7 +163,7 @@ async function runOnce(env, sc) {
     }
     const usedS = (opened - first) / 1000 + sc.window;
     const ratio = units / ((sc.cap / sc.window) * usedS);
-    if (args.includes("--verbose")) {
+    if (args.includes("--verbose") || log.some((r) => r.status === 429)) {
       // Arrival times (ms after the first request) of each request, status and events.
       console.log(log.map((r) => `${r.ms - log[0].ms}${r.status === 200 ? "" : ":" + r.status}/${r.events}`).join(" "));
     }
@@ -232,7 +233,7 @@ function table(rows, seconds) {
     "to the close of the window the last one fell in (1.0: every window filled, each opened as the last closed).",
     "Engine budgets: the defaults; each backlog is a whole number of windows' worth.",
     "",
-    "| backlog | cap | delivered rate | ratio | 429s | requests | windows | first to last request (scaled s) |",
+    "| backlog | cap | delivered rate | ratio (lowest run) | 429s (all runs) | requests | windows | first to last request (scaled s) |",
     "|---|---|---:|---:|---:|---:|---:|---:|",
   ];
   for (const { sc, runs } of rows) {
@@ -240,8 +241,10 @@ function table(rows, seconds) {
     const unit = sc.unit === "requests" ? "req/min" : "events/s";
     const rate = sc.unit === "requests" ? m((r) => r.rate) * 60 : m((r) => r.rate);
     const notDone = runs.filter((r) => !r.done || r.delivered !== r.total).length;
-    lines.push(`| ${sc.label} | ${sc.capText} | ${rate.toFixed(1)} ${unit} | **${m((r) => r.ratio).toFixed(2)}** | ` +
-      `${m((r) => r.throttled)} | ${m((r) => r.requests)} | ${m((r) => r.windows)} | ${m((r) => r.spanS).toFixed(1)}${notDone ? ` (${notDone} run(s) incomplete)` : ""} |`);
+    const lowest = Math.min(...runs.map((r) => r.ratio));
+    const all429 = runs.reduce((n, r) => n + r.throttled, 0);
+    lines.push(`| ${sc.label} | ${sc.capText} | ${rate.toFixed(1)} ${unit} | **${m((r) => r.ratio).toFixed(2)}** (${lowest.toFixed(2)}) | ` +
+      `${m((r) => r.throttled)} (${all429}) | ${m((r) => r.requests)} | ${m((r) => r.windows)} | ${m((r) => r.spanS).toFixed(1)}${notDone ? ` (${notDone} run(s) incomplete)` : ""} |`);
   }
   lines.push("");
   return lines.join("\n");
