@@ -226,7 +226,7 @@ function table(rows, seconds) {
   const lines = [
     "## Drain rate against the server's cap",
     "",
-    `Measured ${date}; package built ${built} UTC, work tree \`${rev}\`. Command: \`${["node bench/drain.mjs", ...args].join(" ")}\``,
+    `Measured ${date}; package (with the Cargo feature \`pacing\`) built ${built} UTC, work tree \`${rev}\`. Command: \`${["node bench/drain.mjs", ...args].join(" ")}\``,
     `(${RUNS} runs per row, medians; ${seconds} s in all). Time scaled ×${K}: collector windows ${V1_WINDOW_S} s (/v1-batch) and ${EPS_WINDOW_S} s`,
     "(Amplitude), the page's clock and timers ×" + K + ". Rates are from the collector's request log, in the server's unscaled terms;",
     "ratio = delivered ÷ what the cap admits over the server windows the drain used, from the first accepted request",
