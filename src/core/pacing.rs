@@ -66,6 +66,9 @@ mod imp {
     use crate::prelude::*;
     use crate::protocol::PACE_SLACK_MS;
 
+    /// How late a `Retry-After` in whole seconds, rounded up, may make a window's reopening.
+    const RETRY_AFTER_ROUNDING_MS: Millis = 1000;
+
     /// The budget and what counted against it.
     #[derive(Debug, Default)]
     pub(crate) struct Pacing {
@@ -143,11 +146,16 @@ mod imp {
         /// window opened one window earlier, and admitted our requests sent since, but the last. That
         /// count is the real budget (it only ever comes down; none admitted teaches nothing, as
         /// someone else on the address used the window). Counting starts again at the reopening.
+        ///
+        /// `Retry-After` is whole seconds rounded up, so `reopen` may be up to a second late; the
+        /// count starts that second earlier. Otherwise a burst sent in the window's first second
+        /// (a paced client's every window) would not be counted, and the budget never learnt.
         pub fn learn_rate_limit(&mut self, reopen: Millis) {
             if !self.requests || self.budget == 0 {
                 return;
             }
-            let opened = reopen.saturating_sub(self.window - PACE_SLACK_MS);
+            let opened =
+                reopen.saturating_sub(self.window - PACE_SLACK_MS + RETRY_AFTER_ROUNDING_MS);
             let admitted = self.log.iter().filter(|e| e.0 >= opened).count() as u64;
             if admitted > 1 {
                 self.budget = self.budget.min(admitted - 1);
@@ -255,18 +263,31 @@ mod imp {
                 p.request_wait(1000 + PACE_SLACK_MS),
                 Some(1010 + PACE_SLACK_MS)
             );
-            p.learn_rate_limit(1010);
+            p.learn_rate_limit(2010);
             assert_eq!(
                 p.budget, 2,
-                "three in the window that opened at 10, the last refused"
+                "three since the window opened at 10 (a second before, for Retry-After's rounding), the last refused"
             );
-            assert_eq!(p.request_wait(1015), None, "counting starts again");
-            p.request_sent(2000);
-            p.learn_rate_limit(2500);
+            assert_eq!(p.request_wait(2015), None, "counting starts again");
+            p.request_sent(3000);
+            p.learn_rate_limit(4500);
             assert_eq!(
                 p.budget, 2,
                 "a window that admitted none of ours teaches nothing"
             );
+        }
+
+        #[test]
+        fn a_burst_in_the_windows_first_second_teaches_the_budget() {
+            // The server admits 50 a minute; a paced client sends 51 within 250 ms of the
+            // window's opening at 0. The 51st hears Retry-After ceil(59.75 s) = 60 s: the window
+            // reopens at 60,000, named as 60,250.
+            let mut p = Pacing::new(100, 60_000, true, 1);
+            for i in 0..51 {
+                p.request_sent(i * 5);
+            }
+            p.learn_rate_limit(250 + 60_000);
+            assert_eq!(p.budget, 50);
         }
 
         #[test]
