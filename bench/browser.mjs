@@ -342,8 +342,22 @@ function writeResults({ pkgSize, bwVite, peer, rows }) {
       `${kb(r.mem.heap)} | ${wasmCell(r.mem)} |`);
   }
   lines.push("");
-  writeFileSync(OUT, lines.join("\n"));
+  writeFileSync(OUT, lines.join("\n") + otherSections(lines));
   console.log(`wrote ${OUT}`);
+}
+
+/** The sections of the results file other benchmarks wrote (bench/drain.mjs), kept as they are. */
+function otherSections(lines) {
+  if (!existsSync(OUT)) return "";
+  const ours = new Set(lines.filter((l) => l.startsWith("## ")));
+  const kept = [];
+  let keep = false;
+  for (const l of readFileSync(OUT, "utf8").split("\n")) {
+    if (l.startsWith("## ")) keep = !ours.has(l);
+    else if (l.startsWith("# ")) keep = false;
+    if (keep) kept.push(l);
+  }
+  return kept.length ? "\n" + kept.join("\n").replace(/\n*$/, "\n") : "";
 }
 
 await main();

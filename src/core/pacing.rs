@@ -287,11 +287,11 @@ mod imp {
             p.learn_rate_limit(1010);
             assert_eq!(
                 p.budget, 2,
-                "three in the window that opened at 10, the last refused"
+                "three since the window opened at 10 (a second before, for Retry-After's rounding), the last refused"
             );
-            assert_eq!(p.request_wait(1015), None, "counting starts again");
-            p.request_sent(2000);
-            p.learn_rate_limit(2500);
+            assert_eq!(p.request_wait(2015), None, "counting starts again");
+            p.request_sent(3000);
+            p.learn_rate_limit(4500);
             assert_eq!(
                 p.budget, 2,
                 "a window that admitted none of ours teaches nothing"
@@ -344,6 +344,19 @@ mod imp {
                 p.budget, 50,
                 "every request of the window counts, however the Retry-After was rounded"
             );
+        }
+
+        #[test]
+        fn a_burst_in_the_windows_first_second_teaches_the_budget() {
+            // The server admits 50 a minute; a paced client sends 51 within 250 ms of the
+            // window's opening at 0. The 51st hears Retry-After ceil(59.75 s) = 60 s: the window
+            // reopens at 60,000, named as 60,250.
+            let mut p = Pacing::new(100, 60_000, true, 1);
+            for i in 0..51 {
+                p.request_sent(i * 5);
+            }
+            p.learn_rate_limit(250 + 60_000);
+            assert_eq!(p.budget, 50);
         }
 
         #[test]
