@@ -80,6 +80,12 @@ pub struct Config {
     /// the day ages out, without probing the server. 0: not tracked. (Cargo feature `pacing`.)
     #[cfg(feature = "pacing")]
     pub identity_events_per_day: u64,
+    /// Server drivers (the Node entry's server mode, the backfill CLI): an event with a user id
+    /// and no anonymous id, on a protocol that requires one (/v1-batch), gets the one derived from
+    /// its user id ([`derive_id`](super::derive_id)), the same for every event of that user.
+    /// Default false: a browser has its own anonymous id. (Cargo feature `server`; without it
+    /// this is ignored.)
+    pub derive_anonymous_id: bool,
     /// Amplitude: every event carries `$skip_user_properties_sync: true` (see
     /// `EventInput::skip_user_properties_sync`). Default false.
     pub skip_user_properties_sync: bool,
@@ -120,6 +126,7 @@ impl Config {
                 0
             },
             skip_user_properties_sync: false,
+            derive_anonymous_id: false,
             #[cfg(feature = "pacing")]
             identity_events_per_day: limits.identity_events_per_day,
         }

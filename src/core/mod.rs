@@ -43,6 +43,7 @@
 mod backoff;
 mod config;
 mod counts;
+mod derive;
 mod event;
 mod gates;
 mod keys;
@@ -63,6 +64,7 @@ mod tests;
 pub use crate::base::time::parse_retry_after;
 pub use crate::base::Millis;
 pub use config::{Config, ConfigError, Overflow};
+pub use derive::{derive_id, Derived};
 pub use event::{EventInput, Field, Rejected, Rule, StoredEvent, Warning};
 pub use pipeline::Pipeline;
 pub use report::{

@@ -688,3 +688,38 @@ fn a_new_leader_sends_restored_events_on_flush() {
         .expect("overdue since yesterday");
     assert_eq!(t.events.len(), 2);
 }
+
+#[test]
+fn server_drivers_derive_the_anonymous_id_of_a_user_who_gave_none() {
+    let user_only = || EventInput {
+        user_id: Some("user-123".into()),
+        anonymous_id: None,
+        ..track("Invoice Paid")
+    };
+    let mut browser = v1();
+    assert!(
+        browser.enqueue(0, user_only()).is_err(),
+        "/v1-batch needs an anonymousId"
+    );
+    let mut server = Pipeline::new(Config {
+        derive_anonymous_id: true,
+        flush_at: 2,
+        ..Config::new(Protocol::V1Batch, "uk_live_x")
+    })
+    .unwrap();
+    server.enqueue(0, user_only()).unwrap();
+    server.enqueue(0, user_only()).unwrap();
+    let t = server.poll_transmit(0).expect("two events make a batch");
+    let body = String::from_utf8(t.body).unwrap();
+    let derived = derive_id(Derived::AnonymousId, b"user-123");
+    assert_eq!(
+        body.matches(&format!(r#""anonymousId":"{derived}""#))
+            .count(),
+        2,
+        "the same derived id on every event of that user: {body}"
+    );
+    // An id the caller gave is kept.
+    let mut given = user_only();
+    given.anonymous_id = Some("device-9".into());
+    server.enqueue(0, given).unwrap();
+}
