@@ -63,6 +63,12 @@ impl Outbox {
         let pos = self.flights.iter().position(|f| f.id == id.0)?;
         Some(self.flights.swap_remove(pos))
     }
+
+    /// Forgets every request in flight: their answers, if any come, are ignored.
+    #[cfg(feature = "server")]
+    pub fn clear(&mut self) {
+        self.flights.clear();
+    }
 }
 
 #[cfg(test)]

@@ -111,6 +111,11 @@ pub enum FailReason {
     /// The server answered 2xx `protocol::MAX_UNCONFIRMED` times without confirming the event
     /// (not its success shape, or counts that did not add up): it may or may not be stored.
     Unconfirmed,
+    /// Still queued or in flight when a server driver closed the pipeline
+    /// ([`Pipeline::abandon`](super::Pipeline::abandon): `closeAndFlush` past its timeout, a
+    /// signal). (Cargo feature `server`.)
+    #[cfg(feature = "server")]
+    Shutdown,
 }
 
 impl FailReason {
@@ -123,6 +128,8 @@ impl FailReason {
             FailReason::Evicted => "E_EVICTED",
             FailReason::RetryHorizon => "E_RETRY_HORIZON",
             FailReason::Unconfirmed => "E_UNCONFIRMED",
+            #[cfg(feature = "server")]
+            FailReason::Shutdown => "E_SHUTDOWN",
         }
     }
 }
@@ -149,6 +156,8 @@ impl FailReason {
             FailReason::Evicted => ("the queue was full and the event was the oldest", 0, 0, ""),
             FailReason::RetryHorizon => ("not delivered within give_up_after_ms", 0, 0, ""),
             FailReason::Unconfirmed => ("the server never confirmed delivery", 0, 0, ""),
+            #[cfg(feature = "server")]
+            FailReason::Shutdown => ("not delivered before the client was closed", 0, 0, ""),
         };
         say(template, text, "", "", "", a, b)
     }

@@ -723,3 +723,40 @@ fn server_drivers_derive_the_anonymous_id_of_a_user_who_gave_none() {
     given.anonymous_id = Some("device-9".into());
     server.enqueue(0, given).unwrap();
 }
+
+#[test]
+fn abandon_fails_everything_queued_or_in_flight_with_e_shutdown() {
+    let mut p = Pipeline::new(Config {
+        flush_at: 2,
+        ..Config::new(Protocol::V1Batch, "uk_live_x")
+    })
+    .unwrap();
+    p.enqueue(0, track("a")).unwrap();
+    p.enqueue(0, track("b")).unwrap();
+    let t = p.poll_transmit(0).expect("two events make a batch");
+    p.enqueue(0, track("c")).unwrap();
+    assert_eq!((p.stats().queued, p.stats().in_flight), (1, 2));
+    drain(&mut p);
+    p.abandon(5);
+    let failed: Vec<_> = drain(&mut p)
+        .into_iter()
+        .filter_map(|e| match e {
+            AppEvent::Failed { reason, .. } => Some(reason),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        failed,
+        vec![FailReason::Shutdown; 3],
+        "every event reported once"
+    );
+    assert_eq!(FailReason::Shutdown.code(), "E_SHUTDOWN");
+    let s = p.stats();
+    assert_eq!((s.queued, s.in_flight, s.failed, s.delivered), (0, 0, 3, 0));
+    // A late answer to the abandoned request delivers nothing twice and reports nothing more.
+    p.handle_response(6, t.id, status(200, r#"{"success":true}"#));
+    assert!(drain(&mut p).is_empty());
+    assert_eq!(p.stats().delivered, 0);
+    assert_eq!(p.poll_transmit(7).map(|t| t.events.len()), None);
+    assert_eq!(p.poll_timeout(), None);
+}

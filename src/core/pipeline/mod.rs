@@ -546,6 +546,22 @@ impl Pipeline {
         self.gates.backoff_attempt()
     }
 
+    /// Closes the pipeline for a server driver that will not wait any longer (`closeAndFlush`
+    /// past its timeout, a signal): every event still queued or in flight fails with
+    /// [`FailReason::Shutdown`] (`E_SHUTDOWN`), reported like any other failure, so nothing is
+    /// dropped quietly. Answers to the requests in flight are ignored from now on; the server
+    /// may still have stored those events (their messageIds let it de-duplicate a resend).
+    /// (Cargo feature `server`.)
+    #[cfg(feature = "server")]
+    pub fn abandon(&mut self, now: Millis) {
+        self.observe(now);
+        self.outbox.clear();
+        for idx in 0..self.queue.len() {
+            self.fail(idx, FailReason::Shutdown);
+        }
+        self.tidy();
+    }
+
     /// Expires what time has ended: events past the give-up horizon, finished throttles, a quota
     /// whose reset has come.
     fn housekeeping(&mut self, now: Millis) {
