@@ -208,6 +208,10 @@ pub unsafe extern "C" fn create(h: u32, key: *mut u8, n: usize, capacity: usize)
     {
         c.skip_user_properties_sync = number(abi::number::SKIP_USER_PROPERTIES_SYNC) == 1.0;
     }
+    #[cfg(feature = "server")]
+    {
+        c.derive_anonymous_id = number(abi::number::DERIVE_ANONYMOUS_ID) == 1.0;
+    }
     let pipeline = match Pipeline::new(c) {
         Ok(p) => p,
         Err(e) => {
@@ -459,6 +463,8 @@ pub unsafe extern "C" fn on(d: *mut WebDriver, input: u32, arg: f64, now: f64) -
     const FLUSH: u32 = Input::Flush as u32;
     const SHUTDOWN: u32 = Input::Shutdown as u32;
     const FAILURE: u32 = Input::Failure as u32;
+    #[cfg(feature = "server")]
+    const ABANDON: u32 = Input::Abandon as u32;
     let now = now as Millis;
     with(d, |d| {
         match input {
@@ -475,6 +481,8 @@ pub unsafe extern "C" fn on(d: *mut WebDriver, input: u32, arg: f64, now: f64) -
             FLUSH => d.flush(now, arg as u32),
             SHUTDOWN => d.shutdown(now, arg as u32),
             FAILURE => d.failure(now, arg as u64),
+            #[cfg(feature = "server")]
+            ABANDON => d.abandon(now),
             _ => {
                 let i = (input as usize).wrapping_sub(Input::Stat as usize);
                 return d.stats().get(i).copied().unwrap_or_default();

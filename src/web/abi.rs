@@ -27,13 +27,16 @@ pub enum Input {
     Shutdown = 10,
     /// Request `arg` got no HTTP response.
     Failure = 11,
+    /// Server mode's `closeAndFlush()` at its timeout: everything still queued or in flight fails
+    /// with `E_SHUTDOWN` (`Pipeline::abandon`). Ignored by a module without the `server` feature.
+    Abandon = 12,
     /// `Stat + i` answers `stats()[i]`, in [`Stat`] order.
     Stat = 16,
 }
 
 impl Input {
     /// Every input with its JavaScript name.
-    pub const ALL: [(Input, &'static str); 13] = [
+    pub const ALL: [(Input, &'static str); 14] = [
         (Input::Drive, "DRIVE"),
         (Input::Timer, "TIMER"),
         (Input::Hidden, "HIDDEN"),
@@ -46,12 +49,13 @@ impl Input {
         (Input::Flush, "FLUSH"),
         (Input::Shutdown, "SHUTDOWN"),
         (Input::Failure, "FAILURE"),
+        (Input::Abandon, "ABANDON"),
         (Input::Stat, "STAT"),
     ];
 }
 
 /// The numbers `create` reads with the `number` import, by index: the numeric options in
-/// [`OPTIONS`] order (-1: not given, keep the core's default), then these five.
+/// [`OPTIONS`] order (-1: not given, keep the core's default), then these six.
 pub mod number {
     /// Index into [`super::PROTOCOLS`].
     pub const PROTOCOL: u32 = 16;
@@ -62,6 +66,8 @@ pub mod number {
     pub const SEED_LOW: u32 = 19;
     /// 1: `skipUserPropertiesSync: true` (Amplitude), else 0.
     pub const SKIP_USER_PROPERTIES_SYNC: u32 = 20;
+    /// 1: server mode (`mode: "server"`, the Node entry's default): `Config::derive_anonymous_id`.
+    pub const DERIVE_ANONYMOUS_ID: u32 = 21;
 }
 
 /// Added to an `enqueue` kind: this event sets `$skip_user_properties_sync` (Amplitude), as
@@ -188,6 +194,7 @@ mod tests {
                 "SKIP_USER_PROPERTIES_SYNC",
                 number::SKIP_USER_PROPERTIES_SYNC,
             ),
+            ("DERIVE_ANONYMOUS_ID", number::DERIVE_ANONYMOUS_ID),
         ] {
             out.push(format!("export const {name} = {n};"));
         }
@@ -244,10 +251,10 @@ mod tests {
     #[test]
     fn the_tables_are_complete_and_in_order() {
         // Numbered from 0 without gaps, except the stats, which sit above the rest.
-        for (i, (input, _)) in Input::ALL[..12].iter().enumerate() {
+        for (i, (input, _)) in Input::ALL[..13].iter().enumerate() {
             assert_eq!(*input as u32, i as u32);
         }
-        assert!(Input::Stat as u32 > Input::Failure as u32);
+        assert!(Input::Stat as u32 > Input::Abandon as u32);
         assert_eq!(number::PROTOCOL as usize, OPTIONS.len());
         assert_eq!(OPTIONS[1], "flushIntervalMs");
         assert_eq!(

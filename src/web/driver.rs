@@ -229,6 +229,17 @@ impl<I: Io> Driver<I> {
         self.drive(now);
     }
 
+    /// Server mode's `closeAndFlush()` past its timeout: every event still queued or in flight
+    /// fails with `E_SHUTDOWN` (reported, and taken out of the store); answers to the requests
+    /// in flight are ignored, so a `shutdown()` waiting for them resolves now.
+    #[cfg(feature = "server")]
+    pub fn abandon(&mut self, now: Millis) {
+        self.pipeline.abandon(now);
+        self.requests.clear();
+        self.keepalive_bytes = 0;
+        self.drive(now);
+    }
+
     /// `stats()`, indexed by [`Stat`].
     pub fn stats(&self) -> [f64; Stat::ALL.len()] {
         let s = self.pipeline.stats();

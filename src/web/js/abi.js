@@ -15,10 +15,12 @@ export const STORE_FAILED = 8;
 export const FLUSH = 9;
 export const SHUTDOWN = 10;
 export const FAILURE = 11;
+export const ABANDON = 12;
 export const STAT = 16;
 // What `create` reads with the `number` import: these options' values (-1: not given; each >= 1,
 // but flushIntervalMs and those from ZERO_FROM on may be 0), then
-// the protocol's index, durable (0/1), the seed's two 32-bit halves and skipUserPropertiesSync (0/1).
+// the protocol's index, durable (0/1), the seed's two 32-bit halves, skipUserPropertiesSync (0/1)
+// and server mode (0/1: derive the anonymousId where the protocol requires one).
 export const OPTIONS = ["flushAt", "flushIntervalMs", "maxBatchBytes", "maxInFlight", "maxQueueEvents", "maxQueueBytes", "backoffBaseMs", "backoffMaxMs", "giveUpAfterMs", "quotaProbeMs", "maxRetryAfterMs", "requestTimeoutMs", "rateWindowMs", "requestsPerWindow", "identityEventsPerSecond", "identityEventsPerDay"];
 export const ZERO_FROM = 13;
 export const PROTOCOL = 16;
@@ -26,6 +28,7 @@ export const DURABLE = 17;
 export const SEED_HIGH = 18;
 export const SEED_LOW = 19;
 export const SKIP_USER_PROPERTIES_SYNC = 20;
+export const DERIVE_ANONYMOUS_ID = 21;
 // stats(), in the order `STAT + i` answers.
 export const STATS = ["queued", "inFlight", "delivered", "failed", "retried", "rateLimitedUntil", "quotaHeldUntil", "stored"];
 // The notes of the `emit` import, by kind, named as client.on() takes them.

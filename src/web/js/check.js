@@ -1,7 +1,7 @@
 // What the application passes in, checked: createClient's options and each event's fields,
 // and the error type every refusal throws. Checks run here because a typeof check is free in
 // JavaScript but a boundary crossing plus code in wasm, and JSON.stringify is native.
-import { DURABLE, HOSTS, OPTIONS, ZERO_FROM, PROTOCOL, PROTOCOLS, SEED_HIGH, SEED_LOW, SKIP_USER_PROPERTIES_SYNC, ZONES } from "./abi.js";
+import { DERIVE_ANONYMOUS_ID, DURABLE, HOSTS, OPTIONS, ZERO_FROM, PROTOCOL, PROTOCOLS, SEED_HIGH, SEED_LOW, SKIP_USER_PROPERTIES_SYNC, ZONES } from "./abi.js";
 import { anonymousId } from "./ids.js";
 
 /** Every error batchwire throws: `code` is stable, `message` names the field. */
@@ -62,11 +62,14 @@ export function parseOptions(o) {
     }
     return Math.floor(v);
   });
+  // Server mode (the Node entry's default): identity per event only, nothing shared or kept.
+  const server = ["browser", "server"].indexOf(o.mode ?? "browser");
+  if (server < 0) config("mode", '"browser" or "server"');
   let anon = o.anonymousId;
-  if (anon === undefined) anon = anonymousId(writeKey);
+  if (anon === undefined) anon = server ? "" : anonymousId(writeKey);
   else if (typeof anon !== "string" || !anon) config("anonymousId", "a non-empty string");
   const seed = crypto.getRandomValues(new Uint32Array(2));
-  const durable = storage === "indexeddb";
+  const durable = !server && storage === "indexeddb";
   // number(i), as abi.js numbers them: OPTIONS' values, then protocol, durable (0/1) and the
   // two 32-bit halves of the seed.
   const all = numbers;
@@ -75,7 +78,8 @@ export function parseOptions(o) {
   all[SEED_HIGH] = seed[0];
   all[SEED_LOW] = seed[1];
   all[SKIP_USER_PROPERTIES_SYNC] = +skipSync(o.skipUserPropertiesSync, "E_CONFIG");
-  return { writeKey, apiHost, durable, anonymousId: anon, debug: !!o.debug, number: (i) => all[i] };
+  all[DERIVE_ANONYMOUS_ID] = server;
+  return { writeKey, apiHost, durable, server, anonymousId: anon, debug: !!o.debug, number: (i) => all[i] };
 }
 
 // Where in `v` JSON.stringify gave up, and why: only run after it threw, so track() pays nothing

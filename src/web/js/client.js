@@ -2,7 +2,7 @@
 // driver asks for, carried out with the wrappers beside it. src/web/driver.rs decides; this
 // carries out.
 import {
-  ALIAS, DRIVE, EVENTS, SKIP_SYNC, FAILURE, FLUSH, FLUSH_NOW, GROUP, HIDDEN, IDENTIFY, LEAD, LEADER_CHANGED, LEAVE, LOADED,
+  ABANDON, ALIAS, DRIVE, EVENTS, SKIP_SYNC, FAILURE, FLUSH, FLUSH_NOW, GROUP, HIDDEN, IDENTIFY, LEAD, LEADER_CHANGED, LEAVE, LOADED,
   PAGE, SCREEN, SHUTDOWN, STAT, STATS, STORE_FAILED, TIMER, TRACK,
 } from "./abi.js";
 import { BatchwireError, fail, id, invalid, json, shutDown, skipSync, text, time, wrap } from "./check.js";
@@ -231,7 +231,8 @@ export class Client {
   }
   identify(userId, traits, options) {
     const messageId = this.#add(IDENTIFY, undefined, traits, options, userId);
-    if (typeof userId === "string" && userId) this.#user = userId;
+    // Server mode: one client serves many users, so identity is per event only.
+    if (typeof userId === "string" && userId && !this.#o.server) this.#user = userId;
     return messageId;
   }
   page(name, properties, options) {
@@ -301,6 +302,12 @@ export class Client {
   /** Stops taking events, sends what is queued, waits for the requests in flight, lets go. */
   shutdown() {
     return this.#wait((w) => this.#d.on(SHUTDOWN, w));
+  }
+
+  /** Server mode (the Node entry's closeAndFlush at its timeout): everything still queued or in
+   * flight fails with E_SHUTDOWN, reported through `failed`. */
+  abandon() {
+    this.#d.on(ABANDON);
   }
 
   // A promise the driver resolves by number (`resolve`): no JS function crosses into the wasm.

@@ -33,7 +33,8 @@ export async function post(url, headers, body, keepalive, timeout) {
 }
 
 // One timer, re-armed in place. setTimeout fires at once above 2^31-1 ms, so longer waits are
-// clamped (they fire early, and the driver re-arms).
+// clamped (they fire early, and the driver re-arms). In Node it is unref'd: a flush or backoff
+// timer alone does not keep the process alive (the Node entry flushes at exit instead).
 export class Timer {
   #id;
   #fire;
@@ -43,5 +44,6 @@ export class Timer {
   arm(ms) {
     clearTimeout(this.#id);
     this.#id = ms == null ? undefined : setTimeout(this.#fire, Math.min(ms, 2147483647));
+    this.#id?.unref?.();
   }
 }
