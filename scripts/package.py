@@ -116,8 +116,10 @@ def main() -> int:
     # Everything a page loads: one of the modules, and the one JS module holding the entry and
     # src/web/js.
     js = pkg / pj["exports"]["."]["browser"]
+    # A module with an `entry` (Node's) is loaded by that file, not fetched by the browser entry.
     unfetched = [m["file"] for m in modules
-                 if not re.search(rf"""new URL\([`"']\./web/{re.escape(m['file'])}[`"']""", js.read_text())]
+                 if not re.search(rf"""new URL\([`"']\./web/{re.escape(m['file'])}[`"']""",
+                                  (pkg / m.get("entry", pj["exports"]["."]["browser"])).read_text())]
     if unfetched:
         sys.exit(f"{js} never fetches {unfetched}")
     budget = manifest["budget"]["budget_gzip_bytes"]
