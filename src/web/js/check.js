@@ -62,14 +62,14 @@ export function parseOptions(o) {
     }
     return Math.floor(v);
   });
-  // Server mode (the Node entry's default): identity per event only, nothing shared or kept.
-  const server = ["browser", "server"].indexOf(o.mode ?? "browser");
-  if (server < 0) config("mode", '"browser" or "server"');
+  // Server mode (the Node entry's default, which checks the option and the storage): identity per
+  // event only, nothing shared or kept.
+  const server = +(o.mode === "server");
   let anon = o.anonymousId;
   if (anon === undefined) anon = server ? "" : anonymousId(writeKey);
   else if (typeof anon !== "string" || !anon) config("anonymousId", "a non-empty string");
   const seed = crypto.getRandomValues(new Uint32Array(2));
-  const durable = !server && storage === "indexeddb";
+  const durable = storage === "indexeddb";
   // number(i), as abi.js numbers them: OPTIONS' values, then protocol, durable (0/1) and the
   // two 32-bit halves of the seed.
   const all = numbers;
