@@ -55,13 +55,29 @@ export interface ClientOptions {
   identityEventsPerDay?: number;
   /** Amplitude: every event carries `$skip_user_properties_sync: true`. Default false. */
   skipUserPropertiesSync?: boolean;
-  /** Default: generated once per browser and write key and kept in localStorage. */
+  /** Default: generated once per browser and write key and kept in localStorage. Not taken in
+   * server mode (E_CONFIG): give it per event. */
   anonymousId?: string;
   /** Logs every listener payload with console.debug. */
   debug?: boolean;
+  /** Node only (the `node` export condition), where it defaults to "server": identity per event
+   * (identify() does not stick, no shared anonymousId; an event with neither userId nor
+   * anonymousId throws E_INVALID_EVENT; /v1-batch's anonymousId is derived from the userId when
+   * not given), the queue in memory, shutdown() as closeAndFlush(). "browser" keeps the browser's
+   * rules. The browser entry always runs in browser mode. */
+  mode?: "server" | "browser";
+  /** Node only: run closeAndFlush({ timeoutMs: signalTimeoutMs }) on SIGTERM and SIGINT, then let
+   * the signal end the process (see Client.handleSignals). Default false. */
+  handleSignals?: boolean;
+  /** Node only: closeAndFlush's timeout on a handled signal. Default 5000. */
+  signalTimeoutMs?: number;
+  /** Node only: closeAndFlush's timeout at a natural exit (beforeExit) with events queued.
+   * Default 10000. */
+  exitTimeoutMs?: number;
 }
 
-/** Per-call options; `userId` defaults to the last `identify()`, `anonymousId` to the client's. */
+/** Per-call options; `userId` defaults to the last `identify()`, `anonymousId` to the client's
+ * (browser mode). In server mode (Node) each event needs its own `userId` or `anonymousId`. */
 export interface EventOptions {
   userId?: string;
   anonymousId?: string;
@@ -105,7 +121,8 @@ export interface ClientEvents {
 export interface Client {
   /** Queues an event; returns its messageId at once. Throws a BatchwireError for invalid input. */
   track(event: string, properties?: Properties | null, options?: EventOptions): string;
-  /** Also makes `userId` the default for later events of this client. */
+  /** Browser mode: also makes `userId` the default for later events of this client. Server mode:
+   * it does not stick. */
   identify(userId?: string | null, traits?: Properties | null, options?: EventOptions): string;
   page(name?: string | null, properties?: Properties | null, options?: EventOptions): string;
   screen(name?: string | null, properties?: Properties | null, options?: EventOptions): string;
@@ -122,6 +139,22 @@ export interface Client {
    * request is in flight. What was not delivered stays stored for the next page. The client's wasm
    * memory is then freed; stats() keeps its last counts. */
   shutdown(): Promise<void>;
+}
+
+/** What the Node entry's createClient resolves to (`import { createClient } from "batchwire"` in
+ * Node). */
+export interface NodeClient extends Client {
+  /** Stops taking events (later calls throw E_SHUTDOWN) and resolves once everything queued is
+   * delivered or reported; what is still queued or in flight after `timeoutMs` (default 10000) is
+   * reported `failed` with code E_SHUTDOWN, never dropped quietly. Then the client lets go. Later
+   * calls share the first call's promise. */
+  closeAndFlush(options?: { timeoutMs?: number }): Promise<void>;
+  /** Server mode: closeAndFlush() with its default timeout. Browser mode: as Client.shutdown. */
+  shutdown(): Promise<void>;
+  /** On SIGTERM or SIGINT: closeAndFlush({ timeoutMs: signalTimeoutMs }), then the signal is
+   * raised again so the process ends as it would have (unless the application listens to that
+   * signal too). Returns a function that removes the handlers. */
+  handleSignals(): () => void;
 }
 
 /** Stable error codes; see the README. */

@@ -4,6 +4,8 @@
 #   2. native: cargo test for the whole workspace (core, protocols, collector)
 #   3. browser: wasm-bindgen tests in headless Chromium (wasm-pack test)
 #   4. end to end: the built npm package in headless Chromium against the collector (tests/e2e)
+#   5. node: the built npm package imported by its name in Node (the `node` export condition)
+#      against the collector, in-process and as child processes (tests/node)
 # A layer that breaks before reporting (a compile error, a crash) counts as one failure.
 # Logs of each layer are kept in target/test-logs/.
 set -uo pipefail
@@ -51,10 +53,11 @@ layer "rustfmt" check cargo fmt --all -- --check
 layer "clippy native" check cargo clippy --workspace --all-targets -- -D warnings
 layer "clippy wasm32" check cargo clippy -p batchwire --lib --target wasm32-unknown-unknown -- -D warnings
 # The npm package's build: no_std, with src/wasm_rt.rs's allocator and panic handler; bare, and
-# with the features of each of its two modules (wasm-pack.toml [[module]]).
+# with the features of each of its three modules (wasm-pack.toml [[module]]).
 layer "clippy wasm32 no_std" check cargo clippy -p batchwire --lib --target wasm32-unknown-unknown --no-default-features -- -D warnings
 layer "clippy wasm32 v1-batch module" check cargo clippy -p batchwire --lib --target wasm32-unknown-unknown --no-default-features --features pacing -- -D warnings
 layer "clippy wasm32 all-protocol module" check cargo clippy -p batchwire --lib --target wasm32-unknown-unknown --no-default-features --features pacing,user-properties -- -D warnings
+layer "clippy wasm32 server module" check cargo clippy -p batchwire --lib --target wasm32-unknown-unknown --no-default-features --features pacing,user-properties,server -- -D warnings
 layer "package and size budget" check python3 scripts/package.py
 # --no-fail-fast: a failing test binary must not hide the counts of the others.
 layer "native" cargo cargo test --workspace --no-fail-fast
@@ -73,6 +76,7 @@ node_layer() {
     node --test --test-concurrency=1 --test-reporter=tap "$dir/"
 }
 node_layer "end to end" tests/e2e
+node_layer "node" tests/node
 
 if [ ${#failed_layers[@]} -gt 0 ]; then echo "[test] failing layers: ${failed_layers[*]}"; fi
 echo "$passed passed, $failed failed"
