@@ -13,11 +13,14 @@ export { startCollector, waitFor };
 export { WRITE_KEY } from "../e2e/harness.mjs";
 export { AMP_KEY } from "../e2e/amplitude.mjs";
 
-/** A temp directory whose node_modules/batchwire is pkg/; removed after the test. */
+// The package under test: pkg/, or BATCHWIRE_PKG (a copy, e.g. with a mutation in it).
+const PKG = process.env.BATCHWIRE_PKG ?? join(ROOT, "pkg");
+
+/** A temp directory whose node_modules/batchwire is the package; removed after the test. */
 export function app(t) {
   const dir = mkdtempSync(join(tmpdir(), "batchwire-node-"));
   mkdirSync(join(dir, "node_modules"));
-  symlinkSync(join(ROOT, "pkg"), join(dir, "node_modules", "batchwire"), "dir");
+  symlinkSync(PKG, join(dir, "node_modules", "batchwire"), "dir");
   writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "app", private: true, type: "module" }));
   // The test imports the package through this file, from inside the app directory.
   writeFileSync(join(dir, "entry.mjs"), 'export * from "batchwire";\n');
