@@ -947,3 +947,34 @@ fn a_page_left_during_the_hold_does_not_load_again_and_the_next_load_holds_afres
         "the held event stays stored"
     );
 }
+
+#[test]
+fn abandon_reports_everything_left_as_e_shutdown_and_lets_shutdown_resolve() {
+    let mut d = leader(true);
+    let first = track(&mut d, "In flight");
+    d.flush(d.io.now, 1);
+    let sends = d.io.sends();
+    assert_eq!(sends.len(), 1);
+    let second = track(&mut d, "Queued");
+    d.drive(d.io.now);
+    d.io.take();
+    d.abandon(d.io.now);
+    let calls = d.io.take();
+    for m in [&first, &second] {
+        assert!(
+            calls.iter().any(|c| matches!(c, Call::Emit(Note::Failed(id, code, _)) if id == m && code == "E_SHUTDOWN")),
+            "{m} reported: {calls:?}"
+        );
+    }
+    assert!(
+        calls.contains(&Call::Resolve(1)),
+        "the flush waiting for them resolves"
+    );
+    assert!(d.io.store.is_empty(), "taken out of the store");
+    d.shutdown(d.io.now, 2);
+    let calls = d.io.take();
+    assert!(calls.contains(&Call::Release) && calls.contains(&Call::Resolve(2)));
+    // The abandoned request's late answer changes nothing.
+    d.response(d.io.now, sends[0], 200, None, OK.to_vec());
+    assert!(d.io.take().is_empty());
+}
