@@ -34,7 +34,10 @@ const SIGNALS = ["SIGTERM", "SIGINT"];
 export async function createClient(options) {
   await init();
   if (options === null || typeof options !== "object") fail("E_CONFIG", "options must be an object (field: options)");
-  const o = { mode: "server", storage: "memory", ...options };
+  // Node has no IndexedDB: the queue is in memory in either mode.
+  const o = { ...options };
+  o.mode ??= "server";
+  o.storage ??= "memory";
   if (o.mode !== "server" && o.mode !== "browser") fail("E_CONFIG", 'mode must be "server" or "browser" (field: mode)');
   const server = o.mode === "server";
   if (server && o.anonymousId !== undefined) {
@@ -125,7 +128,8 @@ class NodeClient {
   /** Stops taking events and resolves once everything queued is delivered or reported; what is
    * left after `timeoutMs` (default 10000) fails with `E_SHUTDOWN`, reported through `failed`.
    * Then the client lets go (as shutdown()). Later calls share the first one's promise. */
-  closeAndFlush({ timeoutMs = 10000 } = {}) {
+  closeAndFlush(options) {
+    const timeoutMs = options?.timeoutMs ?? 10000;
     if (!(typeof timeoutMs === "number" && timeoutMs >= 0)) fail("E_INVALID_ARGUMENT", "timeoutMs must be a number >= 0 (field: timeoutMs)");
     return (this.#closing ??= (async () => {
       this.#unhook();
@@ -147,13 +151,16 @@ class NodeClient {
       }
       if (!flushed) c.abandon();
       await c.shutdown();
+      this.#unsignal(); // closed: a signal means what it meant before
     })());
   }
 
   /** Browser mode: as in the browser. Server mode: closeAndFlush() with its default timeout, so
    * nothing queued is left unreported. */
   shutdown() {
-    return this.#server ? this.closeAndFlush() : this.#c.shutdown();
+    if (this.#server) return this.closeAndFlush();
+    this.#unhook();
+    return this.#c.shutdown();
   }
 
   /** On SIGTERM or SIGINT: closeAndFlush({ timeoutMs: signalTimeoutMs }), then the signal is
