@@ -96,31 +96,38 @@ fn killed_and_resumed_sends_each_event_exactly_once() {
     let n = 6_000;
     std::fs::write(&f, ndjson(n, 60)).unwrap();
     let mut flags = HIGH.to_vec();
-    flags.extend(["--latency-ms", "25", "--drop-rate", "0.05", "--seed", "11"]);
+    flags.extend(["--latency-ms", "25", "--drop-rate", "0.3", "--seed", "11"]);
     let base = collector(&flags);
     let extra = ["--requests-per-window", "0", "--batch-events", "50"];
-    let mut child = send(&base, "v1-batch", KEY, &extra, &[&f])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    // A random point after some acknowledgements (the whole run takes about 3 s).
-    let seed = SystemTime::now()
+    // Three runs killed at random points after some acknowledgements (a whole run takes about
+    // 2 s), each resuming the one before.
+    let cp = d.join("events.ndjson.batchwire-checkpoint");
+    let mut seed = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .subsec_nanos() as u64;
-    let cp = d.join("events.ndjson.batchwire-checkpoint");
-    let target_lines = 2 + seed % 40;
-    eprintln!("killing after {target_lines} checkpoint lines (seed {seed})");
-    for _ in 0..400 {
-        let lines = std::fs::read_to_string(&cp).map_or(0, |t| t.lines().count() as u64);
-        if lines >= target_lines {
-            break;
+    for _ in 0..3 {
+        let mut child = send(&base, "v1-batch", KEY, &extra, &[&f])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        let start = std::fs::read_to_string(&cp).map_or(0, |t| t.lines().count() as u64);
+        let target_lines = start + 2 + (seed >> 33) % 25;
+        eprintln!("killing at {target_lines} checkpoint lines (seed {seed})");
+        for _ in 0..400 {
+            let lines = std::fs::read_to_string(&cp).map_or(0, |t| t.lines().count() as u64);
+            if lines >= target_lines {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
         }
-        std::thread::sleep(Duration::from_millis(5));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
     }
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
     let before = stored(&base).len() as u64;
     assert!(before < n, "killed before the end ({before} stored)");
 

@@ -81,6 +81,17 @@ pub fn assert_exactly_once(events: &[serde_json::Value], n: u64) {
     let c = counts_of_i(events);
     let missing = (0..n).filter(|i| !c.contains_key(i)).count();
     let twice = c.values().filter(|&&k| k > 1).count();
+    if let Some((&i, _)) = c.iter().find(|(_, &k)| k > 1) {
+        for e in events.iter().filter(|e| {
+            e.get("properties")
+                .or_else(|| e.get("event_properties"))
+                .and_then(|p| p.get("i"))
+                .and_then(|v| v.as_u64())
+                == Some(i)
+        }) {
+            eprintln!("stored twice: {e}");
+        }
+    }
     assert_eq!(
         (missing, twice, events.len() as u64),
         (0, 0, n),
