@@ -110,12 +110,14 @@ pub struct SendArgs {
     /// Where rejected and failed events go, one JSON line each (default: beside the checkpoint).
     #[arg(long, value_name = "PATH")]
     rejects: Option<String>,
-    /// Requests in flight at once (HTTP V2 still keeps each device's order).
-    #[arg(long, default_value_t = 4)]
-    max_in_flight: usize,
-    /// Events per request (clamped to the protocol's maximum; default: its maximum).
+    /// Requests in flight at once (default 4; 1 on HTTP V2, where the engine keeps each
+    /// device's order only with one request in flight: more is allowed, with a warning).
     #[arg(long)]
-    batch_events: Option<usize>,
+    max_in_flight: Option<usize>,
+    /// Bytes per request body, at most (default and ceiling: the protocol's limit; at least
+    /// 1024). Requests otherwise carry the protocol's maximum number of events.
+    #[arg(long)]
+    max_batch_bytes: Option<usize>,
     /// /v1-batch: requests per --rate-window-ms (default 100: the server's per-(org, IP) cap; 0: unpaced).
     #[arg(long)]
     requests_per_window: Option<u64>,

@@ -76,11 +76,23 @@ pub fn run(args: &SendArgs) -> Result<ExitCode, String> {
     };
 
     let mut config = base_config(protocol, &args.key);
-    config.max_in_flight = args.max_in_flight.max(1);
-    if let Some(n) = args.batch_events {
-        config.flush_at = n;
-    } else {
-        config.flush_at = protocol.limits().max_events;
+    // HTTP V2 processes each device's events in the order received, and the engine keeps that
+    // order across requests only with one in flight (src/core/pipeline/batch.rs).
+    config.max_in_flight = match (args.max_in_flight, protocol) {
+        (Some(n), Protocol::AmplitudeHttpV2) if n > 1 => {
+            eprintln!(
+                "batchwire: warning: --max-in-flight {n} on HTTP V2: a device's events may \
+                 arrive out of order"
+            );
+            n
+        }
+        (Some(n), _) => n.max(1),
+        (None, Protocol::AmplitudeHttpV2) => 1,
+        (None, _) => 4,
+    };
+    config.flush_at = protocol.limits().max_events;
+    if let Some(n) = args.max_batch_bytes {
+        config.max_batch_bytes = n;
     }
     config.flush_interval_ms = 1_000;
     config.max_queue_events = args.read_ahead.max(config.flush_at) * 2;

@@ -98,7 +98,7 @@ fn killed_and_resumed_sends_each_event_exactly_once() {
     let mut flags = HIGH.to_vec();
     flags.extend(["--latency-ms", "25", "--drop-rate", "0.3", "--seed", "11"]);
     let base = collector(&flags);
-    let extra = ["--requests-per-window", "0", "--batch-events", "50"];
+    let extra = ["--requests-per-window", "0", "--max-batch-bytes", "8000"];
     // Three runs killed at random points after some acknowledgements (a whole run takes about
     // 2 s), each resuming the one before.
     let cp = d.join("events.ndjson.batchwire-checkpoint");
@@ -330,4 +330,76 @@ fn rejected_events_go_to_the_rejects_file_and_fail_the_exit_status() {
         .iter()
         .all(|l| l["reason"].as_str().is_some_and(|r| !r.is_empty())));
     assert_eq!(stored(&base).len(), 0);
+}
+
+/// Paced to a scaled /v1-batch cap (10 requests per 6 s window; 15 requests to send, the CLI told the window): the
+/// backlog drains without meeting more than one 429.
+#[test]
+fn paced_to_the_servers_request_cap() {
+    let d = dir("paced");
+    let f = d.join("events.ndjson");
+    std::fs::write(&f, ndjson(1_500, 30)).unwrap();
+    let base = collector(&["--rate-per-ip", "10", "--window-secs", "6"]);
+    let extra = ["--requests-per-window", "10", "--rate-window-ms", "6000"];
+    let out = send(&base, "v1-batch", KEY, &extra, &[&f])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_exactly_once(&stored(&base), 1_500);
+    let st = stats(&base);
+    let limited = st["requests"]["by_status"]["429"].as_u64().unwrap_or(0);
+    assert!(limited <= 1, "{limited} requests answered 429: {st}");
+}
+
+/// HTTP V2 keeps each device's order: the CLI sends one request at a time there (the engine
+/// keeps a device's order across requests only so), many requests of several devices each.
+#[test]
+fn http_v2_keeps_each_devices_order_with_requests_in_flight() {
+    let d = dir("v2order");
+    let f = d.join("events.ndjson");
+    let mut text = String::new();
+    for i in 0..600u64 {
+        text.push_str(&format!(
+            "{{\"event\":\"e\",\"userId\":\"user-{:03}\",\"anonymousId\":\"device-{:03}\",\
+             \"properties\":{{\"i\":{i}}}}}\n",
+            i % 20,
+            i % 20
+        ));
+    }
+    std::fs::write(&f, text).unwrap();
+    let base = collector(&["--eps-v2", "1000"]);
+    let out = send(
+        &base,
+        "amplitude-http-v2",
+        AMP_KEY,
+        &[
+            "--max-batch-bytes",
+            "4000",
+            "--identity-events-per-second",
+            "1000",
+        ],
+        &[&f],
+    )
+    .output()
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let events = stored(&base);
+    assert_exactly_once(&events, 600);
+    let mut last: std::collections::HashMap<String, u64> = Default::default();
+    for e in &events {
+        let device = e["device_id"].as_str().unwrap().to_string();
+        let i = e["event_properties"]["i"].as_u64().unwrap();
+        if let Some(prev) = last.insert(device.clone(), i) {
+            assert!(prev < i, "{device}: {i} stored after {prev}");
+        }
+    }
+    assert!(summary(&out)["requests"].as_u64().unwrap() > 4);
 }
