@@ -179,10 +179,8 @@ pub fn run(args: &SendArgs) -> Result<ExitCode, String> {
         };
         b.set_draw_target(ProgressDrawTarget::stderr());
         b.set_style(
-            ProgressStyle::with_template(
-                "{bar:30} {pos}/{len} events  {per_sec}  ETA {eta}  {msg}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            ProgressStyle::with_template("{bar:30} {pos}/{len} events  ETA {eta}  {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         Some(b)
     } else {
@@ -325,12 +323,12 @@ pub fn run(args: &SendArgs) -> Result<ExitCode, String> {
         }
 
         let retried = p.stats().retried;
+        let rate = tally.delivered as f64 / started.elapsed().as_secs_f64().max(0.001);
         if let Some(b) = &bar {
             b.set_position(tally.done());
-            b.set_message(tally.line(retried));
+            b.set_message(format!("{rate:.0}/s · {}", tally.line(retried)));
         } else if last_log.elapsed() >= Duration::from_secs(5) {
             last_log = Instant::now();
-            let rate = tally.delivered as f64 / started.elapsed().as_secs_f64().max(0.001);
             eprintln!(
                 "batchwire: {} of {} events · {rate:.0}/s · {}",
                 tally.done(),
