@@ -261,48 +261,14 @@ pub fn run(args: &SendArgs) -> Result<ExitCode, String> {
         }
 
         // Answers first: what they deliver is recorded before more leaves.
-        while let Some(ev) = p.poll_event() {
-            match ev {
-                AppEvent::Delivered { ids, .. } => {
-                    let mut acked = Vec::with_capacity(ids.len());
-                    for id in ids {
-                        acked.extend(owners.remove(&id).unwrap_or_default());
-                    }
-                    tally.delivered += acked.len() as u64;
-                    cp.record('D', acked);
-                }
-                AppEvent::Failed {
-                    id,
-                    message_id,
-                    reason,
-                } => {
-                    if let Some(at) = owners.remove(&id) {
-                        for &(f, l) in &at {
-                            reject(
-                                &mut rejects,
-                                &input.files[f],
-                                l,
-                                Some(&message_id),
-                                reason.code(),
-                                &reason.message(),
-                            );
-                        }
-                        tally.failed += at.len() as u64;
-                        cp.record('F', at);
-                    }
-                }
-                AppEvent::RateLimited { .. } => tally.rate_limited += 1,
-                AppEvent::Retrying { status, .. } => {
-                    tally.retries += 1;
-                    if status == Some(429) {
-                        tally.rate_limited += 1;
-                    }
-                }
-                AppEvent::Warning(_)
-                | AppEvent::QuotaHeld { .. }
-                | AppEvent::IdentityPaused { .. } => {}
-            }
-        }
+        drain_events(
+            &mut p,
+            &mut owners,
+            &mut tally,
+            &mut cp,
+            &mut rejects,
+            &input.files,
+        );
         rejects
             .flush()
             .map_err(|e| format!("rejects {rejects_path}: {e}"))?;
@@ -339,6 +305,20 @@ pub fn run(args: &SendArgs) -> Result<ExitCode, String> {
 
         let s = p.stats();
         if input_done && in_flight == 0 && s.queued == 0 && s.in_flight == 0 {
+            // Planning may have failed an event (too large for a lowered limit): tell it too.
+            drain_events(
+                &mut p,
+                &mut owners,
+                &mut tally,
+                &mut cp,
+                &mut rejects,
+                &input.files,
+            );
+            rejects
+                .flush()
+                .map_err(|e| format!("rejects {rejects_path}: {e}"))?;
+            cp.sync()
+                .map_err(|e| format!("checkpoint {cp_path}: {e}"))?;
             break;
         }
 
@@ -407,6 +387,53 @@ pub fn run(args: &SendArgs) -> Result<ExitCode, String> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Tells the checkpoint, the rejects file and the counts what the engine reports.
+fn drain_events(
+    p: &mut Pipeline,
+    owners: &mut HashMap<EventId, Vec<(usize, u64)>>,
+    tally: &mut Tally,
+    cp: &mut Checkpoint,
+    rejects: &mut impl Write,
+    files: &[String],
+) {
+    while let Some(ev) = p.poll_event() {
+        match ev {
+            AppEvent::Delivered { ids, .. } => {
+                let mut acked = Vec::with_capacity(ids.len());
+                for id in ids {
+                    acked.extend(owners.remove(&id).unwrap_or_default());
+                }
+                tally.delivered += acked.len() as u64;
+                cp.record('D', acked);
+            }
+            AppEvent::Failed {
+                id,
+                message_id,
+                reason,
+            } => {
+                if let Some(at) = owners.remove(&id) {
+                    for &(f, l) in &at {
+                        reject(
+                            rejects,
+                            &files[f],
+                            l,
+                            Some(&message_id),
+                            reason.code(),
+                            &reason.message(),
+                        );
+                    }
+                    tally.failed += at.len() as u64;
+                    cp.record('F', at);
+                }
+            }
+            AppEvent::RateLimited { .. } => tally.rate_limited += 1,
+            AppEvent::Retrying { .. } => tally.retries += 1,
+            AppEvent::Warning(_) | AppEvent::QuotaHeld { .. } | AppEvent::IdentityPaused { .. } => {
+            }
+        }
+    }
 }
 
 fn reject(
