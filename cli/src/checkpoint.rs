@@ -109,3 +109,37 @@ impl Checkpoint {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_cut_by_a_kill_is_discarded_and_another_runs_checkpoint_refused() {
+        let dir = std::env::temp_dir().join(format!("bw-cp-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("cp");
+        let path = path.to_str().unwrap();
+        let _ = std::fs::remove_file(path);
+        let mut cp = Checkpoint::open(path, "/v1-batch a.ndjson").unwrap();
+        cp.record('D', [(0, 1), (0, 2)]);
+        cp.record('F', [(0, 3)]);
+        cp.sync().unwrap();
+        drop(cp);
+        // A kill in the middle of writing `D 0:4 0:345`.
+        let mut f = OpenOptions::new().append(true).open(path).unwrap();
+        f.write_all(b"D 0:4 0:3").unwrap();
+        drop(f);
+        let mut cp = Checkpoint::open(path, "/v1-batch a.ndjson").unwrap();
+        let mut done: Vec<_> = cp.done.iter().copied().collect();
+        done.sort();
+        assert_eq!(done, [(0, 1), (0, 2), (0, 3)]);
+        cp.record('D', [(0, 4)]);
+        cp.sync().unwrap();
+        let text = std::fs::read_to_string(path).unwrap();
+        assert!(text.ends_with("F 0:3\nD 0:4\n"), "{text:?}");
+        let other = Checkpoint::open(path, "/batch a.ndjson");
+        assert!(other.err().unwrap().contains("another run"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
