@@ -166,7 +166,10 @@ pub fn run(args: &SendArgs) -> Result<ExitCode, String> {
     drop(ans_tx);
 
     // Progress: a bar on a terminal, log lines otherwise.
-    let total = if input.files.iter().any(|f| f == "-") {
+    // Counted ahead only when every input is a regular file: a pipe read twice would be empty
+    // the second time.
+    let regular = |f: &String| std::fs::metadata(f).is_ok_and(|m| m.is_file());
+    let total = if !input.files.iter().all(regular) {
         None
     } else {
         Some(count_records(&input.files))

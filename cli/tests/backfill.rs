@@ -403,3 +403,34 @@ fn http_v2_keeps_each_devices_order_with_requests_in_flight() {
     }
     assert!(summary(&out)["requests"].as_u64().unwrap() > 4);
 }
+
+/// gzip NDJSON on stdin (`-`), read once: nothing is counted ahead from a pipe.
+#[test]
+fn gzip_from_stdin() {
+    let d = dir("stdin");
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(ndjson(250, 5).as_bytes()).unwrap();
+    let gz = enc.finish().unwrap();
+    let base = collector(&HIGH);
+    let cp = d.join("cp");
+    let mut child = send(
+        &base,
+        "v1-batch",
+        KEY,
+        &["--checkpoint", cp.to_str().unwrap()],
+        &[std::path::Path::new("-")],
+    )
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    child.stdin.take().unwrap().write_all(&gz).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_exactly_once(&stored(&base), 250);
+}
