@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: all setup package test demo collector bench bench-core bench-browser bench-drain fuzz clean
+.PHONY: all setup package test demo collector bench bench-core bench-browser bench-drain bench-cli fuzz clean
 
 all: test
 
@@ -30,6 +30,10 @@ collector:
 bench: bench-core bench-browser bench-drain
 
 ## The sans-IO core natively: enqueue + plan + encode throughput, memory per queued event.
+## The backfill CLI: paced rate against /v1-batch's scaled cap, Amplitude Batch events/s, CPU and RSS.
+bench-cli:
+	bash bench/cli.sh
+
 bench-core:
 	cargo bench -p batchwire --bench core
 

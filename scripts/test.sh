@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test layer of batchwire and ends with one summary line: "N passed, N failed".
 #   1. checks: rustfmt, clippy (native and wasm32), the package build with its size budget
-#   2. native: cargo test for the whole workspace (core, protocols, collector)
+#   2. native: cargo test for the whole workspace (core, protocols, collector, backfill CLI)
 #   3. browser: wasm-bindgen tests in headless Chromium (wasm-pack test)
 #   4. end to end: the built npm package in headless Chromium against the collector (tests/e2e)
 #   5. node: the built npm package imported by its name in Node (the `node` export condition)
