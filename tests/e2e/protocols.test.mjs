@@ -1,4 +1,4 @@
-// The package has two wasm modules: web/batchwire_bg.wasm (/v1-batch only, the smaller) and
+// The package has two wasm modules for browsers: web/batchwire_bg.wasm (/v1-batch only, the smaller) and
 // web/batchwire_all_bg.wasm (every protocol). A page fetches the one its first client's protocol
 // needs, and the other only when a client needs it; clients of both live side by side, each
 // delivering to its own endpoint.
