@@ -1,7 +1,8 @@
 //! The checkpoint: an append-only text file of the records acknowledged (`D`) or failed for good
-//! (`F`), each as `file:line`, synced to disk as acknowledgements arrive. A record in it is not
-//! read again on a resume; a line cut short by a kill is ignored (its records are resent, with
-//! the same messageIds, and the server de-duplicates them).
+//! (`F`), or dropped by the mapping (`X`), each as `file:line`, synced to disk as acknowledgements
+//! arrive. A record in it is not read again on a resume (a failed one is, with `--retry-failed`);
+//! a line cut short by a kill is ignored (its records are resent, with the same messageIds, and
+//! the server de-duplicates them).
 
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
@@ -17,8 +18,9 @@ pub struct Checkpoint {
 
 impl Checkpoint {
     /// Opens (creating) the checkpoint at `path` and reads what it already records. `identity`
-    /// names the run (protocol and inputs); a checkpoint of another run is refused.
-    pub fn open(path: &str, identity: &str) -> Result<Checkpoint, String> {
+    /// names the run (protocol and inputs); a checkpoint of another run is refused. With
+    /// `retry_failed`, the records it marks failed are not counted as done: they go again.
+    pub fn open(path: &str, identity: &str, retry_failed: bool) -> Result<Checkpoint, String> {
         let existing = match std::fs::read_to_string(path) {
             Ok(t) => Some(t),
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
@@ -44,8 +46,10 @@ impl Checkpoint {
                     break;
                 };
                 let mut parts = line.split(' ');
-                if !matches!(parts.next(), Some("D" | "F" | "X")) {
-                    continue;
+                match parts.next() {
+                    Some("D" | "X") => {}
+                    Some("F") if !retry_failed => {}
+                    _ => continue,
                 }
                 for tok in parts {
                     if let Some((f, l)) = tok.split_once(':') {
@@ -121,7 +125,7 @@ mod tests {
         let path = dir.join("cp");
         let path = path.to_str().unwrap();
         let _ = std::fs::remove_file(path);
-        let mut cp = Checkpoint::open(path, "/v1-batch a.ndjson").unwrap();
+        let mut cp = Checkpoint::open(path, "/v1-batch a.ndjson", false).unwrap();
         cp.record('D', [(0, 1), (0, 2)]);
         cp.record('F', [(0, 3)]);
         cp.sync().unwrap();
@@ -130,7 +134,7 @@ mod tests {
         let mut f = OpenOptions::new().append(true).open(path).unwrap();
         f.write_all(b"D 0:4 0:3").unwrap();
         drop(f);
-        let mut cp = Checkpoint::open(path, "/v1-batch a.ndjson").unwrap();
+        let mut cp = Checkpoint::open(path, "/v1-batch a.ndjson", false).unwrap();
         let mut done: Vec<_> = cp.done.iter().copied().collect();
         done.sort();
         assert_eq!(done, [(0, 1), (0, 2), (0, 3)]);
@@ -138,7 +142,12 @@ mod tests {
         cp.sync().unwrap();
         let text = std::fs::read_to_string(path).unwrap();
         assert!(text.ends_with("F 0:3\nD 0:4\n"), "{text:?}");
-        let other = Checkpoint::open(path, "/batch a.ndjson");
+        let retry = Checkpoint::open(path, "/v1-batch a.ndjson", true).unwrap();
+        let mut done: Vec<_> = retry.done.iter().copied().collect();
+        done.sort();
+        assert_eq!(done, [(0, 1), (0, 2), (0, 4)], "the failed one goes again");
+        drop(retry);
+        let other = Checkpoint::open(path, "/batch a.ndjson", false);
         assert!(other.err().unwrap().contains("another run"));
         let _ = std::fs::remove_dir_all(&dir);
     }

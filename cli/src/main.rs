@@ -110,6 +110,10 @@ pub struct SendArgs {
     /// Where rejected and failed events go, one JSON line each (default: beside the checkpoint).
     #[arg(long, value_name = "PATH")]
     rejects: Option<String>,
+    /// On a resume, send again the events the checkpoint records as failed (after fixing the key
+    /// or the events); delivered ones are still skipped.
+    #[arg(long)]
+    retry_failed: bool,
     /// Requests in flight at once (default 4; 1 on HTTP V2, where the engine keeps each
     /// device's order only with one request in flight: more is allowed, with a warning).
     #[arg(long)]

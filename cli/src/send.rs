@@ -136,7 +136,7 @@ pub fn run(args: &SendArgs) -> Result<ExitCode, String> {
         .clone()
         .unwrap_or_else(|| format!("{cp_path}.rejects.ndjson"));
     let identity = format!("{} {}", protocol.path(), input.files.join(" "));
-    let mut cp = Checkpoint::open(&cp_path, &identity)?;
+    let mut cp = Checkpoint::open(&cp_path, &identity, args.retry_failed)?;
     let mut rejects = BufWriter::new(
         OpenOptions::new()
             .create(true)

@@ -330,6 +330,24 @@ fn rejected_events_go_to_the_rejects_file_and_fail_the_exit_status() {
         .iter()
         .all(|l| l["reason"].as_str().is_some_and(|r| !r.is_empty())));
     assert_eq!(stored(&base).len(), 0);
+    // The key fixed: a plain resume leaves the failed events alone; --retry-failed sends them.
+    let again = send(&base, "v1-batch", "uk_live_demo", &["--rejects", r], &[&f])
+        .output()
+        .unwrap();
+    assert_eq!(summary(&again)["skipped"], 31);
+    assert_eq!(stored(&base).len(), 0);
+    let retried = send(
+        &base,
+        "v1-batch",
+        "uk_live_demo",
+        &["--rejects", r, "--retry-failed"],
+        &[&f],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(summary(&retried)["delivered"], 30, "{retried:?}");
+    assert_eq!(retried.status.code(), Some(1), "line 31 is still broken");
+    assert_eq!(stored(&base).len(), 30);
 }
 
 /// Paced to a scaled /v1-batch cap (10 requests per 6 s window; 15 requests to send, the CLI told the window): the
