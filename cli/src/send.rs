@@ -264,19 +264,14 @@ pub fn run(args: &SendArgs) -> Result<ExitCode, String> {
         }
 
         // Answers first: what they deliver is recorded before more leaves.
-        drain_events(
+        record_events(
             &mut p,
             &mut owners,
             &mut tally,
-            &mut cp,
-            &mut rejects,
+            (&mut cp, &cp_path),
+            (&mut rejects, &rejects_path),
             &input.files,
-        );
-        rejects
-            .flush()
-            .map_err(|e| format!("rejects {rejects_path}: {e}"))?;
-        cp.sync()
-            .map_err(|e| format!("checkpoint {cp_path}: {e}"))?;
+        )?;
 
         while let Some(t) = p.poll_transmit(now) {
             tally.requests += 1;
@@ -309,19 +304,14 @@ pub fn run(args: &SendArgs) -> Result<ExitCode, String> {
         let s = p.stats();
         if input_done && in_flight == 0 && s.queued == 0 && s.in_flight == 0 {
             // Planning may have failed an event (too large for a lowered limit): tell it too.
-            drain_events(
+            record_events(
                 &mut p,
                 &mut owners,
                 &mut tally,
-                &mut cp,
-                &mut rejects,
+                (&mut cp, &cp_path),
+                (&mut rejects, &rejects_path),
                 &input.files,
-            );
-            rejects
-                .flush()
-                .map_err(|e| format!("rejects {rejects_path}: {e}"))?;
-            cp.sync()
-                .map_err(|e| format!("checkpoint {cp_path}: {e}"))?;
+            )?;
             break;
         }
 
@@ -392,15 +382,16 @@ pub fn run(args: &SendArgs) -> Result<ExitCode, String> {
     })
 }
 
-/// Tells the checkpoint, the rejects file and the counts what the engine reports.
-fn drain_events(
+/// Tells the checkpoint, the rejects file and the counts what the engine reports, then writes the
+/// rejects and syncs the checkpoint (each given with its path, for the error message).
+fn record_events(
     p: &mut Pipeline,
     owners: &mut HashMap<EventId, Vec<(usize, u64)>>,
     tally: &mut Tally,
-    cp: &mut Checkpoint,
-    rejects: &mut impl Write,
+    (cp, cp_path): (&mut Checkpoint, &str),
+    (rejects, rejects_path): (&mut impl Write, &str),
     files: &[String],
-) {
+) -> Result<(), String> {
     while let Some(ev) = p.poll_event() {
         match ev {
             AppEvent::Delivered { ids, .. } => {
@@ -437,6 +428,10 @@ fn drain_events(
             }
         }
     }
+    rejects
+        .flush()
+        .map_err(|e| format!("rejects {rejects_path}: {e}"))?;
+    cp.sync().map_err(|e| format!("checkpoint {cp_path}: {e}"))
 }
 
 fn reject(
