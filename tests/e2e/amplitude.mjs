@@ -1,7 +1,7 @@
 // Helpers of the Amplitude end-to-end tests (pacing, user properties, server zones): the client's
 // options, the pacing page, and waiting for insert_ids at the collector.
 import assert from "node:assert/strict";
-import { waitFor } from "./harness.mjs";
+import { waitForIds } from "./harness.mjs";
 
 export const AMP_KEY = "amp_demo_key";
 
@@ -18,23 +18,8 @@ export function ampOptions(env, extra = {}) {
 }
 
 /** Waits until every insert_id in `ids` is stored at the collector; returns the stored events. */
-export async function waitForInsertIds(env, ids, { timeout = 30_000 } = {}) {
-  const want = new Set(ids);
-  let events = [];
-  let missing = want.size;
-  try {
-    await waitFor(async () => {
-      events = await env.collector.events();
-      const have = new Set(events.map((e) => e.insert_id));
-      missing = 0;
-      for (const id of want) if (!have.has(id)) missing++;
-      return missing === 0;
-    }, { timeout, interval: 200, what: () => `${want.size} insert_ids stored (${missing} missing, ${events.length} stored)` });
-  } catch (e) {
-    throw new Error(`${e.message}\npage diagnostics:\n${env.diagnostics()}`);
-  }
-  return events;
-}
+export const waitForInsertIds = (env, ids, { timeout = 30_000 } = {}) =>
+  waitForIds(env, ids, { timeout, key: "insert_id", interval: 200 });
 
 /** Each id of `ids` is stored exactly once. */
 export function assertStoredOnce(events, ids) {

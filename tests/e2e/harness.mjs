@@ -223,22 +223,23 @@ export function countById(events) {
 
 /**
  * Waits until every id in `ids` is stored at the collector, then returns the stored events.
- * Fails (with the page diagnostics) if they do not all arrive within `timeout`.
+ * Fails (with the page diagnostics) if they do not all arrive within `timeout`. `key` is the
+ * stored events' id field (`insert_id` for Amplitude).
  */
-export async function waitForIds(env, ids, { timeout = 30_000 } = {}) {
+export async function waitForIds(env, ids, { timeout = 30_000, key = "messageId", interval = 100 } = {}) {
   const want = new Set(ids);
   let events = [];
   let missing = want.size;
   try {
     await waitFor(async () => {
       events = await env.collector.events();
-      const have = new Set(events.map((e) => e.messageId));
+      const have = new Set(events.map((e) => e[key]));
       missing = 0;
       for (const id of want) if (!have.has(id)) missing++;
       return missing === 0;
     }, {
-      timeout, interval: 100,
-      what: () => `${want.size} messageIds stored at the collector (${missing} missing, ${events.length} stored)`,
+      timeout, interval,
+      what: () => `${want.size} ${key}s stored at the collector (${missing} missing, ${events.length} stored)`,
     });
   } catch (e) {
     // A new error: the stack node prints was fixed when the first one was made.
