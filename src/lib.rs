@@ -30,8 +30,10 @@ pub mod protocol;
 
 pub mod web;
 
-#[cfg(target_arch = "wasm32")]
+// The npm package's JavaScript boundary and its allocator; left out where the crate is linked into
+// another wasm module with exports of its own (the edge Worker's: feature `embedded`).
+#[cfg(all(target_arch = "wasm32", not(feature = "embedded")))]
 pub mod js;
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", not(feature = "embedded")))]
 mod wasm_rt;
