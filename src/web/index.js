@@ -104,8 +104,9 @@ export function init(module) {
   return load(0).then(() => {});
 }
 
-/** Loads the module if needed and creates a client (see index.d.ts for the options). */
-export async function createClient(o) {
+/** Loads the module if needed and creates a client (see index.d.ts for the options). `hook`, for
+ * a runtime's entry (pkg/worker.js), is handed the client's driver before it starts. */
+export async function createClient(o, hook) {
   const checked = parseOptions(o);
   const { wasm, pass } = await load(checked.number(PROTOCOL));
   options = checked;
@@ -136,6 +137,7 @@ export async function createClient(o) {
       clients[h] = drivers[h] = undefined;
     },
   });
+  hook?.(driver);
   return client.start(driver, setup[1], setup[2]);
 }
 
