@@ -14,6 +14,7 @@ export function init() {
   return (compiled ??= readFile(new URL("./web/batchwire_server_bg.wasm", import.meta.url))
     .then((bytes) => WebAssembly.compile(bytes))
     .then(load)
+    .then(() => {})
     .catch((e) => {
       compiled = undefined;
       throw e instanceof BatchwireError ? e : new BatchwireError("E_LOAD", `the batchwire wasm module did not load: ${e?.message ?? e}`);

@@ -52,8 +52,20 @@ const here = (signal) => {
   }
 };
 
+// Each client's driver, as index.js hands it to Client.prototype.start, which is wrapped once.
+const drivers = new WeakMap();
+let ready;
+
 /** Instantiates the imported module once; later calls share the same promise. */
-export const init = () => load(module);
+export function init() {
+  return (ready ??= load(module).then((Client) => {
+    const { start } = Client.prototype;
+    Client.prototype.start = function (d) {
+      drivers.set(this, d);
+      return start.call(this, d);
+    };
+  }));
+}
 
 export async function version() {
   await init();
@@ -77,12 +89,11 @@ export async function createClient(options) {
     fail("E_CONFIG", 'workerd has no IndexedDB: storage must be "memory" (field: storage)');
   }
   await init();
-  let driver;
-  const c = await create({ ...options, storage: "memory" }, (d) => (driver = d));
+  const c = await create({ ...options, storage: "memory" });
   // The client lets its listeners hear of anything only after a timer of this request has run
   // (Client.start): wait for it here, while this request is sure to be running.
   await new Promise((ok) => setTimeout(ok));
-  return new WorkerClient(c, driver);
+  return new WorkerClient(c, drivers.get(c));
 }
 
 // Every method of the client, each first catching up with what was due while no request ran
@@ -92,7 +103,7 @@ class WorkerClient {
   #on; // the driver's own `on`, past the interposition below
   #sends = new Map(); // requests in flight: id -> { beat: last heartbeat (ms), signal: of its request }
   #due = Infinity; // when the driver's timer is due
-  #wake = new Set(); // pumps waiting for a request to settle
+  #wake = new Set(); // pumps waiting: { ok, signal: of its request, at: since when (ms) }
 
   constructor(c, d) {
     this.#c = c;
@@ -128,9 +139,12 @@ class WorkerClient {
     };
   }
 
+  // A request was answered or failed: the pumps of the request it was sent from (where this
+  // runs) look again at once. Those of other requests look at their next beat: resolving their
+  // promises from here would be lost, with a warning, if their request has ended.
   #settled(id) {
     if (!this.#sends.delete(id)) return;
-    for (const wake of this.#wake) wake();
+    for (const w of this.#wake) if (here(w.signal)) w.ok();
   }
 
   // What a timer would have done while no request was running: requests in flight whose request
@@ -147,6 +161,8 @@ class WorkerClient {
       this.#due = Infinity;
       this.#on(TIMER);
     }
+    // A pump waits one beat at most: one waiting longer ended with its request.
+    for (const w of this.#wake) if (now - w.at > STALE_MS) this.#wake.delete(w);
   }
 
   // Resolves as `p` does, once it has settled and no request sent from this request is in
@@ -159,22 +175,21 @@ class WorkerClient {
       () => (settled = true),
       () => (settled = true),
     );
+    const signal = new AbortController().signal;
     for (;;) {
       this.#touch();
       let mine = false;
       for (const s of this.#sends.values()) mine ||= here(s.signal);
       if (settled && !mine) return p;
-      let timer, wake;
-      await Promise.race([
-        settled ? undefined : end,
-        new Promise((ok) => {
-          wake = ok;
-          this.#wake.add(ok);
-          timer = setTimeout(ok, Math.max(0, Math.min(BEAT_MS, this.#due - Date.now())));
-        }),
-      ].filter(Boolean));
-      clearTimeout(timer);
-      this.#wake.delete(wake);
+      const w = { signal, at: Date.now() };
+      const beat = new Promise((ok) => {
+        w.ok = ok;
+        w.timer = setTimeout(ok, Math.max(0, Math.min(BEAT_MS, this.#due - w.at)));
+      });
+      this.#wake.add(w);
+      await (settled ? beat : Promise.race([end, beat]));
+      clearTimeout(w.timer);
+      this.#wake.delete(w);
     }
   }
 

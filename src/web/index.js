@@ -20,7 +20,7 @@ export { BatchwireError };
 const loading = []; // per wasm file (see `load`), the promise of its instance
 let options; // parseOptions' result while `create` reads it
 let said; // the last `text` a module left
-let setup; // [headers JSON, largest request, request timeout] from `create`
+let setup; // [headers JSON, largest request, request timeout] from `create`, as the Client takes them
 let written, capacity; // of the block `pass` filled last
 const clients = [];
 const drivers = []; // per client, what the Client calls (see createClient)
@@ -98,15 +98,16 @@ function load(p, module) {
 
 /** Loads and instantiates the wasm module of /v1-batch once (createClient loads the one its
  * protocol needs); later calls share the same promise. `module` is for runtimes that already hold
- * one compiled (pkg/worker.js): it then serves every protocol. */
+ * one compiled (pkg/worker.js): it then serves every protocol. The promise resolves to the Client
+ * class, for a runtime's entry to interpose on what each client is given (pkg/worker.js); the
+ * types say void, and pkg/worker.js's and pkg/node.js's own init() resolve to nothing. */
 export function init(module) {
   if (module) loading[1] ??= load(0, module);
-  return load(0).then(() => {});
+  return load(0).then(() => Client);
 }
 
-/** Loads the module if needed and creates a client (see index.d.ts for the options). `hook`, for
- * a runtime's entry (pkg/worker.js), is handed the client's driver before it starts. */
-export async function createClient(o, hook) {
+/** Loads the module if needed and creates a client (see index.d.ts for the options). */
+export async function createClient(o) {
   const checked = parseOptions(o);
   const { wasm, pass } = await load(checked.number(PROTOCOL));
   options = checked;
@@ -114,7 +115,7 @@ export async function createClient(o, hook) {
   let d = wasm.create(h, pass(options.writeKey), written, capacity);
   if (!d) throw configError(said);
   let last; // stats() when the driver was freed
-  const client = (clients[h] = new Client(options, setup[0]));
+  const client = (clients[h] = new Client(options, ...setup));
   // The driver's exports, bound to it, as the Client calls them; once it is freed, what a
   // shut-down driver would answer (refusals, the last stats, a shutdown() resolved at once).
   const driver = (drivers[h] = {
@@ -137,8 +138,7 @@ export async function createClient(o, hook) {
       clients[h] = drivers[h] = undefined;
     },
   });
-  hook?.(driver);
-  return client.start(driver, setup[1], setup[2]);
+  return client.start(driver);
 }
 
 /** The version of the batchwire build, after loading it. */

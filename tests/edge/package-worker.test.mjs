@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { Miniflare } from "miniflare";
 import { duplicatesOf, ROOT, waitFor } from "../e2e/harness.mjs";
-import { collector, stored, WRITE_KEY } from "../node/helpers.mjs";
+import { collector, stored, waitStored, WRITE_KEY } from "../node/helpers.mjs";
 
 const PKG = process.env.BATCHWIRE_PKG ?? join(ROOT, "pkg");
 // The file workerd's resolution picks: package.json's `workerd` condition of ".".
@@ -186,6 +186,8 @@ test("a send that outlives its request does not wedge the client: resent, stored
     all.push(...more);
     await w.track(more);
   }
+  // No request but those: their flushes, in ctx.waitUntil, find the cut send and send it again.
+  await waitStored(c, all);
   const s = await delivered(w, all);
   await exactlyOnce(c, s, all);
   assert.ok(s.stats.retried >= first.length, `the cut send was not retried: ${JSON.stringify(s.stats)}`);
@@ -200,6 +202,7 @@ test("a send whose answer is lost with its request is resent with the same messa
   const more = ids("l1", 2);
   await w.track(more);
   const all = [...first, ...more];
+  await waitStored(c, all); // the second request's flush, alone, finds the lost answer
   const s = await delivered(w, all);
   await exactlyOnce(c, s, all);
   assert.ok(s.stats.retried >= first.length, `the lost answer was not retried: ${JSON.stringify(s.stats)}`);

@@ -35,18 +35,19 @@ export class Client {
   #waits = 0;
   #waiting = new Map();
 
-  /** `o` comes from parseOptions; `headers` is JSON [name, value, ...] for every request. */
-  constructor(o, headers) {
+  /** `o` comes from parseOptions; the rest is what the driver's `setup` reported: `headers`, JSON
+   * [name, value, ...] for every request, the largest request and the request timeout. */
+  constructor(o, headers, max, timeout) {
     this.#o = o;
+    this.#max = max;
+    this.#timeout = timeout;
     headers = JSON.parse(headers);
     for (let i = 0; i < headers.length; i += 2) this.#headers[headers[i]] = headers[i + 1];
   }
 
   /** Called once by createClient (src/js.rs) with the driver; resolves to this client. */
-  async start(d, max, timeout) {
+  async start(d) {
     this.#d = d;
-    this.#max = max;
-    this.#timeout = timeout;
     this.#timer = new Timer(() => d.on(TIMER));
     const name = "batchwire:" + this.#o.writeKey;
     const db = this.#o.durable && (await openStore(name, 3000));
