@@ -27,7 +27,7 @@ export interface ClientOptions {
   maxQueueEvents?: number;
   maxQueueBytes?: number;
   /** `"indexeddb"` (default): events survive reloads and are shared by the tabs of this origin;
-   * `"memory"`: they live as long as the page. */
+   * `"memory"`: they live as long as the page. workerd: `"memory"` only, the default there. */
   storage?: "indexeddb" | "memory";
   /** Backoff after transient failures: full jitter below min(max, base·2^n). Defaults 1000 / 300000. */
   backoffBaseMs?: number;
@@ -129,7 +129,10 @@ export interface Client {
   group(groupId: string, traits?: Properties | null, options?: EventOptions): string;
   /** Links `previousId` (default: the anonymousId) to `userId`. Not available with Amplitude. */
   alias(userId: string, previousId?: string | null, options?: EventOptions): string;
-  /** Resolves once every event queued before the call is delivered or has failed. */
+  /** Resolves once every event queued before the call is delivered or has failed. In workerd,
+   * also not before every send started during the calling request is answered (a timer of its own
+   * keeps that request running until then): give it to `ctx.waitUntil`, or await it, in every
+   * request that tracks (see the README's "Cloudflare Workers"). */
   flush(): Promise<void>;
   stats(): Stats;
   /** Adds a listener; returns a function that removes it. */
@@ -167,6 +170,7 @@ export type ErrorCode =
   | "E_SHUTDOWN"
   | "E_INVALID_ARGUMENT"
   | "E_LOAD"
+  | "E_GLOBAL_SCOPE"
   | "E_INTERNAL";
 
 /** Everything batchwire throws. */
@@ -179,7 +183,8 @@ export class BatchwireError extends Error {
 /** Loads the /v1-batch wasm module once (createClient loads the module its protocol needs). */
 export function init(): Promise<void>;
 /** Resolves once the client knows whether this tab sends and, if it does, has restored the events
- * earlier pages left in IndexedDB (so a `flush()` right after covers them). */
+ * earlier pages left in IndexedDB (so a `flush()` right after covers them). workerd: call it inside
+ * a handler and keep the client at module scope; at global scope it rejects with E_GLOBAL_SCOPE. */
 export function createClient(options: ClientOptions): Promise<Client>;
 /** The batchwire build's version. */
 export function version(): Promise<string>;

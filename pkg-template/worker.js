@@ -167,8 +167,10 @@ class WorkerClient {
 
   // Resolves as `p` does, once it has settled and no request sent from this request is in
   // flight; meanwhile a timer of this request checks, every beat and when the driver's timer is
-  // due, what #touch checks. The timer is what keeps the request running: workerd ends a request
-  // that waits only for a promise another request would resolve.
+  // due, what #touch checks, so that a flush needs no other request to find a send cut short or a
+  // timer due. The timer also keeps workerd from taking the request for hung: it cancels one that
+  // waits on a promise when no pending I/O anywhere could resolve it, as when `p` waits for a send
+  // whose request has ended.
   async #pump(p) {
     let settled = false;
     const end = p.then(
