@@ -95,7 +95,8 @@ async function worker(t, c, options = {}) {
       // with the files it imports beside it.
       { type: "ESModule", path: "/batchwire", contents: readFileSync(join(PKG, ENTRY)) },
       { type: "ESModule", path: "/index.js", contents: readFileSync(join(PKG, "index.js")) },
-      { type: "CompiledWasm", path: "/web/batchwire_all_bg.wasm", contents: readFileSync(join(PKG, "web/batchwire_all_bg.wasm")) },
+      { type: "CompiledWasm", path: "/web/batchwire_all_bg.wasm",
+        contents: readFileSync(join(PKG, "web/batchwire_all_bg.wasm")) },
     ],
     compatibilityDate: "2026-01-01",
     bindings: { WRITE_KEY, API_HOST: c.url, OPTIONS: JSON.stringify(options) },
@@ -121,8 +122,11 @@ const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
 /** Waits until the Worker's client has reported `want` delivered; returns /seen. */
 async function delivered(w, want, timeout = 30_000) {
   let s;
+  const what = () =>
+    `${want.length} events delivered (${s?.delivered.length} so far; stats ${JSON.stringify(s?.stats)}; ` +
+    `failed ${JSON.stringify(s?.failed)})`;
   await waitFor(async () => (s = await w.seen()).delivered.length >= want.length && s.stats.inFlight === 0,
-    { timeout, interval: 100, what: () => `${want.length} events delivered (${s?.delivered.length} so far, stats ${JSON.stringify(s?.stats)}, failed ${JSON.stringify(s?.failed)})` });
+    { timeout, interval: 100, what });
   return s;
 }
 
@@ -197,7 +201,8 @@ test("a send whose answer is lost with its request is resent with the same messa
   const c = await collector(t);
   const w = await worker(t, c);
   const first = ids("l0", 3);
-  // Sent at once (the collector stores it), but the request returns before the answer arrives.
+  // Sent at once (the collector gets and stores it, as a rule), but the request returns before
+  // the answer arrives.
   await w.track(first, { flush: "float" });
   const more = ids("l1", 2);
   await w.track(more);
