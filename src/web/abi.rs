@@ -248,6 +248,20 @@ mod tests {
         );
     }
 
+    /// pkg-template/worker.js (the workerd entry, outside the page's bundle) names two inputs by
+    /// number rather than import abi.js: they must be these.
+    #[test]
+    fn the_workerd_entry_numbers_its_inputs_as_the_table_does() {
+        let js = include_str!("../../pkg-template/worker.js");
+        for (input, name) in [(Input::Timer, "TIMER"), (Input::Failure, "FAILURE")] {
+            let line = format!("const {name} = {};", input as u32);
+            assert!(
+                js.lines().any(|l| l.trim() == line),
+                "pkg-template/worker.js should have the line `{line}`"
+            );
+        }
+    }
+
     #[test]
     fn the_tables_are_complete_and_in_order() {
         // Numbered from 0 without gaps, except the stats, which sit above the rest.
