@@ -1,0 +1,96 @@
+// Amplitude HTTP V2 behind the edge, against the collector's /2/httpapi with its per-device budget
+// scaled (10 events a second averaged over 4 s: 40 per window). One shard holds every device, so
+// the hot device and the 50 others share one Durable Object and one pipeline: the hot device,
+// posted at twice its budget, is held back alone while the 50 others, at 40 % of theirs, keep
+// their rate; every device's events arrive in the order posted, each once.
+import test from "node:test";
+import assert from "node:assert/strict";
+import { AMP_KEY } from "../e2e/amplitude.mjs";
+import { assertOnce, edgeEnv, post, track, waitAll } from "./harness.mjs";
+
+const EPS = 10;
+const WINDOW_S = 4;
+const BUDGET = EPS * WINDOW_S;
+const TICK_MS = 250;
+const TICKS = 48; // 12 s of traffic
+const COOL = 50;
+const HOT_PER_TICK = 5; // 20 events a second: twice the budget
+const HOT = "hot-device-0001";
+const cool = (d) => `cool-device-${String(d).padStart(3, "0")}`;
+
+const config = (url) => ({
+  version: 1,
+  shards: 1,
+  cors: ["*"],
+  perIp: { requests: 100_000, windowSecs: 60 },
+  sources: { uk_live_demo: { destination: "amp" } },
+  destinations: {
+    amp: {
+      protocol: "amplitude-http-v2", url, keySecret: "AMP_KEY",
+      options: { identityEventsPerSecond: EPS, rateWindowMs: WINDOW_S * 1000, flushIntervalMs: 100, backoffBaseMs: 200 },
+    },
+  },
+});
+
+test("HTTP V2: a hot device is held to its budget alone while 50 others keep their rate, each in order", { timeout: 90_000 }, async (t) => {
+  const env = await edgeEnv(t, {
+    collectorArgs: ["--eps-v2", String(EPS), "--eps-window-secs", String(WINDOW_S)],
+    config, edge: { secrets: { AMP_KEY } },
+  });
+  const postedAt = new Map();
+  const hotIds = [];
+  const coolIds = [];
+  const start = Date.now();
+  for (let tick = 0; tick < TICKS; tick++) {
+    const batch = [];
+    for (let d = 0; d < COOL; d++) {
+      const id = `c-${d}-${tick}`;
+      coolIds.push(id);
+      batch.push(track(id, { anonymousId: cool(d), event: "Cool", properties: { i: tick } }));
+    }
+    for (let k = 0; k < HOT_PER_TICK; k++) {
+      const i = tick * HOT_PER_TICK + k;
+      const id = `h-${i}`;
+      hotIds.push(id);
+      batch.push(track(id, { anonymousId: HOT, event: "Hot", properties: { i } }));
+    }
+    const now = Date.now();
+    for (const e of batch) postedAt.set(e.messageId, now);
+    const r = await post(env.url(), "/v1-batch", { batch });
+    assert.equal(r.status, 200, r.text);
+    const wait = start + (tick + 1) * TICK_MS - Date.now();
+    if (wait > 0) await new Promise((res) => setTimeout(res, wait));
+  }
+  const end = Date.now();
+  // The others: nearly all of their events are upstream within a second of the traffic's end.
+  await new Promise((res) => setTimeout(res, 1000));
+  const atEnd = await env.collector.events();
+  const got = new Set(atEnd.map((e) => e.insert_id));
+  let worst = 1;
+  for (let d = 0; d < COOL; d++) {
+    const mine = coolIds.filter((id) => id.startsWith(`c-${d}-`));
+    worst = Math.min(worst, mine.filter((id) => got.has(id)).length / mine.length);
+  }
+  const hotByEnd = hotIds.filter((id) => got.has(id)).length;
+  t.diagnostic(`traffic ${end - start} ms; slowest other device delivered ${(worst * 100).toFixed(1)} % by then; hot device ${hotByEnd} of ${hotIds.length}`);
+  assert.ok(worst >= 0.95, `an other device kept only ${(worst * 100).toFixed(1)} % of its rate`);
+  // The hot device was held back: at most its budget's worth per window reached the collector.
+  const windows = Math.ceil((end + 1000 - start) / (WINDOW_S * 1000)) + 1;
+  assert.ok(hotByEnd <= windows * BUDGET && hotByEnd < hotIds.length * 0.8,
+    `the hot device was not held back: ${hotByEnd} of ${hotIds.length} delivered during the traffic`);
+
+  const all = [...coolIds, ...hotIds];
+  const events = await waitAll(env.collector, all, { key: "insert_id", timeout: 45_000 });
+  assertOnce(assert, events, all, "insert_id");
+  // Order per device, as HTTP V2 promises.
+  const order = (device) => events.filter((e) => e.device_id === device).map((e) => e.event_properties.i);
+  assert.deepEqual(order(HOT), hotIds.map((_, i) => i), "stored order of the hot device");
+  for (let d = 0; d < COOL; d++) assert.deepEqual(order(cool(d)), Array.from({ length: TICKS }, (_, i) => i), `stored order of ${cool(d)}`);
+  // Held by pacing, not by refusals: the collector said 429 rarely, and never for the others.
+  const reqs = (await env.collector.stats()).log.filter((r) => r.path === "/2/httpapi");
+  const refused = reqs.filter((r) => r.status === 429).length;
+  assert.ok(refused <= 2, `${refused} requests answered 429`);
+  const latency = coolIds.map((id) => events.find((e) => e.insert_id === id)?._received_ms - postedAt.get(id));
+  latency.sort((a, b) => a - b);
+  t.diagnostic(`upstream requests ${reqs.length} (429: ${refused}); others' latency p50 ${latency[latency.length >> 1]} ms, p99 ${latency[Math.floor(latency.length * 0.99)]} ms`);
+});
