@@ -3,6 +3,7 @@
 // upstream error text or secret in any answer.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
+import { connect } from "node:net";
 import { UNLIMITED, edgeEnv, post, track, v1Config, waitAll } from "./harness.mjs";
 
 const ALPHA = "uk_live_alpha_src";
@@ -119,33 +120,59 @@ test("CORS: the allowed origin is answered with CORS headers; another is refused
   assert.equal((await env.collector.events()).filter((e) => e.messageId === "cors-2").length, 0);
 });
 
-test("body cap: 413 from Content-Length before the body is parsed or the key checked; a streamed body stops at the cap", async () => {
+/**
+ * Writes an HTTP/1.1 request by hand on a socket (`head`: the request line and headers; then each
+ * of `chunks`) and never ends the body: resolves to the status code the edge answers with, or to
+ * "no answer" after `timeout` ms. What a Worker that waited for the whole body would never give.
+ */
+function unfinished(url, head, chunks, timeout = 5000) {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    const sock = connect(Number(port), hostname);
+    let got = "";
+    const done = (v) => {
+      clearTimeout(timer);
+      sock.destroy();
+      resolve(v);
+    };
+    const timer = setTimeout(() => done("no answer"), timeout);
+    sock.on("connect", () => {
+      sock.write(head);
+      for (const c of chunks) sock.write(c);
+    });
+    sock.on("data", (d) => {
+      got += d.toString("latin1");
+      const m = /^HTTP\/1\.1 (\d{3})/.exec(got);
+      if (m) done(Number(m[1]));
+    });
+    sock.on("error", () => done("socket error"));
+  });
+}
+
+test("body cap: 413 from Content-Length at once, before the body is read, parsed or the key checked", async () => {
   const big = "x".repeat(CAP + 1); // not JSON, and no key: the cap answers first
   const r = await send("/v1-batch", big, { key: null });
   assert.equal(r.status, 413, r.text);
   assert.deepEqual({ success: r.json.success, limit_bytes: r.json.limit_bytes }, { success: false, limit_bytes: CAP });
   assert.match(r.json.error, /too large/);
-
-  // No Content-Length: a chunked body, counted while it is read.
-  let pulled = 0;
-  const chunk = new TextEncoder().encode("y".repeat(1024));
-  const stream = new ReadableStream({
-    pull(c) {
-      pulled++;
-      if (pulled > 64) c.close();
-      else c.enqueue(chunk);
-    },
-  });
-  const s = await raw("/v1-batch", {
-    method: "POST", body: stream, duplex: "half",
-    headers: { "content-type": "application/json", authorization: `Bearer ${ALPHA}`, "cf-connecting-ip": freshIp() },
-  });
-  assert.equal(s.status, 413, s.text);
-  assert.equal(JSON.parse(s.text).limit_bytes, CAP);
-
+  // A Content-Length of 50 MB, of which a few bytes ever come: answered without waiting for them.
+  const head = `POST /v1-batch HTTP/1.1\r\nHost: edge\r\nContent-Type: application/json\r\nCF-Connecting-IP: ${freshIp()}\r\n` +
+    `Authorization: Bearer ${ALPHA}\r\nContent-Length: 50000000\r\n\r\n`;
+  assert.equal(await unfinished(env.url(), head, ['{"batch":[']), 413);
   // At the cap exactly, a body is read (and here refused as not JSON: 400).
   const at = await send("/v1-batch", " ".repeat(CAP), { key: ALPHA });
   assert.equal(at.status, 400, at.text);
+});
+
+test("body cap: a streamed body (no Content-Length) is refused once the running count passes the cap", async () => {
+  const head = `POST /v1-batch HTTP/1.1\r\nHost: edge\r\nContent-Type: application/json\r\nCF-Connecting-IP: ${freshIp()}\r\n` +
+    `Authorization: Bearer ${ALPHA}\r\nTransfer-Encoding: chunked\r\n\r\n`;
+  const chunk = `400\r\n${" ".repeat(1024)}\r\n`;
+  // CAP + 1 KiB sent, and the body never ends: the count, not the end, answers.
+  const chunks = Array.from({ length: CAP / 1024 + 1 }, () => chunk);
+  assert.equal(await unfinished(env.url(), head, chunks), 413);
+  // Under the cap and never ended: no answer (the edge is still reading, as it should).
+  assert.equal(await unfinished(env.url(), head, [chunk], 1500), "no answer");
 });
 
 test("per-IP window: over the limit 429 with Retry-After and code rate_limited; other addresses unaffected", async () => {
