@@ -21,7 +21,8 @@ const REQUEST_TIMEOUT_MS = 30_000;
 const UPSTREAM_BODY_CAP = 1 << 20;
 const STORAGE_BATCH = 128; // keys per put/delete call (the storage API's limit)
 const LIST_PAGE = 1000;
-const DEFAULT_SENDS_PER_ALARM = 500; // keeps one alarm invocation under the subrequest limit
+const ROUTINE = new Set(["send", "delivered"]); // engine log kinds logged only with EDGE_LOG=debug
+const DEFAULT_SENDS_PER_ALARM = 40; // one alarm invocation stays under the Free plan's 50 subrequests
 
 // ---------------------------------------------------------------------------------------------
 // The engine and its configuration: loaded once per isolate.
@@ -518,7 +519,7 @@ export class Shard extends DurableObject {
     const level = this.env.EDGE_LOG ?? "info";
     if (level === "none") return;
     for (const e of entries) {
-      if (level === "debug" || e.kind !== "delivered") console.log(`batchwire edge: ${this.name}: ${JSON.stringify(e)}`);
+      if (level === "debug" || !ROUTINE.has(e.kind)) console.log(`batchwire edge: ${this.name}: ${JSON.stringify(e)}`);
     }
   }
 
