@@ -358,6 +358,7 @@ export class Shard extends DurableObject {
     this.shard = null; // the engine's shard, once this object knows its name
     this.name = null;
     this.delivering = false;
+    this.alarmAt = null; // the alarm this object has set (read from storage at start)
     this.sendsPerAlarm = Number(env.EDGE_SENDS_PER_ALARM) || DEFAULT_SENDS_PER_ALARM;
     ctx.blockConcurrencyWhile(() => this.#load());
   }
@@ -368,6 +369,7 @@ export class Shard extends DurableObject {
     if (booted.error) throw booted.error;
     this.engine = booted.engine;
     this.cfg = booted.cfg;
+    this.alarmAt = await this.ctx.storage.getAlarm();
     const name = await this.ctx.storage.get("meta:name");
     if (name !== undefined) await this.#open(name);
   }
@@ -416,12 +418,20 @@ export class Shard extends DurableObject {
     this.ctx.abort?.("storage write failed");
   }
 
-  /** Makes sure an alarm comes now unless a delivery loop is running (it polls again itself). */
-  async #kick() {
-    if (this.delivering) return;
-    const at = await this.ctx.storage.getAlarm();
+  #arm(at) {
+    this.alarmAt = at;
+    return this.ctx.storage.setAlarm(at);
+  }
+
+  /**
+   * Makes sure an alarm comes now, unless a delivery loop is running (it polls again itself) or
+   * one is already due. Issued with the writes it follows, so both go in one storage commit.
+   */
+  #kick() {
+    if (this.delivering) return null;
     const now = Date.now();
-    if (at === null || at > now) await this.ctx.storage.setAlarm(now);
+    if (this.alarmAt !== null && this.alarmAt <= now) return null;
+    return this.#arm(now);
   }
 
   /** RPC from the front: one part of a request. Resolves once every put is written. */
@@ -433,17 +443,20 @@ export class Shard extends DurableObject {
     }
     const a = this.shard.append(events, Date.now());
     puts.push(...a.puts);
+    const written = this.#write(puts, []);
+    const armed = a.puts.length > 0 ? this.#kick() : null;
     try {
-      await this.#write(puts, []);
+      await written;
+      await armed;
     } catch (e) {
       this.#broken(e);
       throw e;
     }
-    await this.#kick();
     return a.puts.length;
   }
 
   async alarm() {
+    this.alarmAt = null; // this one has fired
     if (this.shard === null) return;
     this.delivering = true;
     try {
@@ -479,11 +492,11 @@ export class Shard extends DurableObject {
           sent++;
         }
         if (inFlight.size === 0) {
-          if (step.alarm !== null && step.alarm !== undefined) await this.ctx.storage.setAlarm(step.alarm);
+          if (step.alarm !== null && step.alarm !== undefined) await this.#arm(step.alarm);
           return;
         }
       } else if (inFlight.size === 0) {
-        await this.ctx.storage.setAlarm(Date.now());
+        await this.#arm(Date.now());
         return;
       }
       const r = await Promise.race(inFlight.values());
@@ -563,13 +576,15 @@ export class Shard extends DurableObject {
       n++;
     }
     if (n === 0) return 0;
+    const written = this.#write(puts, deletes);
+    const armed = this.#kick();
     try {
-      await this.#write(puts, deletes);
+      await written;
+      await armed;
     } catch (e) {
       this.#broken(e);
       throw e;
     }
-    await this.#kick();
     return n;
   }
 
