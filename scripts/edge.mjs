@@ -91,12 +91,13 @@ export function cpuTicks(pid) {
  * - root: the tree holding edge/worker/ and target/edge/ (default this repository)
  * - host, port (0: a free one), build (run scripts/edge-build.sh first), check (validate the
  *   configuration in Node first; default true), onOutput(line) for the Worker's console
+ * - rateLimit: { limit, period } binds the Workers Rate Limiting binding EDGE_RATE_LIMITER
  * Resolves to { url, mf, pid, stop(), kill(), output() }.
  */
 export async function startEdge({
   upstreamUrl = "http://127.0.0.1:8787", upstreamWriteKey = "uk_live_demo", config, secrets = {},
   persistDir = join(ROOT, "target/edge-state"), host = "127.0.0.1", port = 0, build = false, check = true,
-  onOutput, root = ROOT,
+  onOutput, root = ROOT, rateLimit,
 } = {}) {
   if (build) buildEdge();
   const wasm = join(root, "target/edge/batchwire_edge.wasm");
@@ -130,6 +131,7 @@ export async function startEdge({
     bindings,
     durableObjects: { SHARD: { className: "Shard", useSQLite: true } },
     durableObjectsPersist: persistDir,
+    ...(rateLimit ? { ratelimits: { EDGE_RATE_LIMITER: { simple: rateLimit } } } : {}),
     handleRuntimeStdio: (out, err) => { collect(out); collect(err); },
   });
   const url = (await mf.ready).href.replace(/\/$/, "");

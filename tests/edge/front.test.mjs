@@ -216,6 +216,21 @@ test("keys: missing or unknown 401; Bearer, Basic and X-Write-Key accepted; othe
   await waitAll(env.collector, ["k-2", "k-3"], { timeout: 15_000 });
 });
 
+test("with the Workers Rate Limiting binding bound, it decides the per-IP limit", async (t) => {
+  const rl = await env.restartOther({ rateLimit: { limit: 2, period: 60 } });
+  t.after(() => rl.stop());
+  const ip = "192.0.2.99";
+  const go = (i) => post(rl.url, "/v1-batch", { batch: [track(`rl-${i}`)] }, { key: ALPHA, ip });
+  // The configuration's perIp (5) would admit 5; the binding (2) admits 2.
+  for (let i = 0; i < 2; i++) assert.equal((await go(i)).status, 200);
+  const over = await go(2);
+  answers.push(over.text);
+  assert.equal(over.status, 429, over.text);
+  assert.equal(over.json.code, "rate_limited");
+  assert.equal(over.headers.get("retry-after"), "60");
+  assert.equal((await post(rl.url, "/v1-batch", { batch: [track("rl-other")] }, { key: ALPHA, ip: "192.0.2.100" })).status, 200);
+});
+
 test("no answer carries upstream error text or a secret, even while the upstream fails", async () => {
   await env.collector.faults({ fail_rate: 1, seed: 3 });
   const r = await send("/v1-batch", { batch: [track("leak-1"), track("leak-2")] }, { key: ALPHA });

@@ -68,6 +68,12 @@ export async function edgeEnv(t, { collectorArgs = UNLIMITED, config = v1Config,
     return env.edge;
   };
   closers.push(() => env.edge?.stop());
+  /** Another edge (`opts` over the first options) on its own state, beside this one. */
+  env.restartOther = async (opts = {}) => {
+    const dir = mkdtempSync(join(tmpdir(), "batchwire-edge-"));
+    closers.push(() => rmSync(dir, { recursive: true, force: true }));
+    return startEdge({ ...base, persistDir: dir, ...opts });
+  };
   await env.restart();
   env.url = () => env.edge.url;
   return env;
