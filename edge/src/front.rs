@@ -95,15 +95,6 @@ struct Envelope<'a> {
     batch: Option<Vec<&'a RawValue>>,
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Webhook<'a> {
-    #[serde(borrow)]
-    Many(Vec<&'a RawValue>),
-    #[serde(borrow)]
-    One(&'a RawValue),
-}
-
 /// Reads, maps, validates and routes the events of `body`, posted with `key`.
 pub fn ingest(cfg: &EdgeConfig, key: &[u8], form: Form, body: &[u8], now: Millis) -> Ingested {
     if body.len() > cfg.max_body_bytes {
@@ -141,17 +132,24 @@ pub fn ingest(cfg: &EdgeConfig, key: &[u8], form: Form, body: &[u8], now: Millis
                     "Request body must be a JSON object with a `batch` array of 1 to 100 events",
                 ),
             },
-            Form::Webhook => match serde_json::from_slice::<Webhook>(body) {
-                Ok(Webhook::Many(v)) => v,
-                Ok(Webhook::One(v)) if v.get().starts_with('{') => vec![v],
-                Ok(Webhook::One(_)) => {
-                    return refuse(
-                        400,
-                        "Request body must be an event object or an array of 1 to 100 of them",
-                    )
+            Form::Webhook => {
+                let many = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
+                let parsed = if many {
+                    serde_json::from_slice::<Vec<&RawValue>>(body)
+                } else {
+                    serde_json::from_slice::<&RawValue>(body).map(|v| vec![v])
+                };
+                match parsed {
+                    Ok(v) if many || v[0].get().starts_with('{') => v,
+                    Ok(_) => {
+                        return refuse(
+                            400,
+                            "Request body must be an event object or an array of 1 to 100 of them",
+                        )
+                    }
+                    Err(_) => return refuse(400, "Request body is not valid JSON"),
                 }
-                Err(_) => return refuse(400, "Request body is not valid JSON"),
-            },
+            }
         };
     if events.is_empty() {
         return refuse(400, "No events: send 1 to 100 events");
