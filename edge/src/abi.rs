@@ -343,7 +343,7 @@ pub extern "C" fn bw_shard_poll(h: u32, now: f64) -> i32 {
                     .into_iter()
                     .map(|(k, v)| (k, Value::from(v)))
                     .collect();
-                json!({"id": t.id, "url": t.url, "headers": headers, "body": s.blob(t.body)})
+                json!({"id": t.id, "url": t.url, "headers": headers, "body": s.blob(t.body), "timeoutMs": t.timeout_ms})
             })
             .collect();
         let (puts, deletes) = s.writes(step.writes);

@@ -205,7 +205,10 @@ class Shard {
     }
   }
 
-  /** { sends, puts, deletes, alarm, log }: fetch each send, apply the storage work, arm the alarm. */
+  /**
+   * { sends, puts, deletes, alarm, log }: fetch each send (abort it after its `timeoutMs`, then
+   * `failure`), apply the storage work, arm the alarm.
+   */
   poll(now) {
     const e = this.e;
     const rc = e.w.bw_shard_poll(this.h, Number(now));
@@ -214,7 +217,13 @@ class Shard {
       if (rc < 0) throw new Error(o.error);
       const { puts, deletes } = e.writes(o);
       return {
-        sends: o.sends.map((s) => ({ id: s.id, url: s.url, headers: s.headers, body: e.blob(s.body) })),
+        sends: o.sends.map((s) => ({
+          id: s.id,
+          url: s.url,
+          headers: s.headers,
+          body: e.blob(s.body),
+          timeoutMs: s.timeoutMs,
+        })),
         puts,
         deletes,
         alarm: o.alarm ?? null,

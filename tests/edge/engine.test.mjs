@@ -86,7 +86,8 @@ test("ingest, then a shard appends, sends, settles, dead-letters and replays", (
   const a = shard.append(r.parts[0].events, now);
   assert.deepEqual(a.puts.map(([k]) => k), ["q:0000000000000000", "q:0000000000000001"]);
   apply(a);
-  assert.equal(shard.append(r.parts[0].events, now).puts.length, 0, "not queued twice");
+  const dup = shard.append(r.parts[0].events, now + 1);
+  assert.deepEqual(dup.puts.map(([k]) => k), a.puts.map(([k]) => k), "not queued twice");
 
   let step = shard.poll(now + 60);
   apply(step);
@@ -94,6 +95,7 @@ test("ingest, then a shard appends, sends, settles, dead-letters and replays", (
   const send = step.sends[0];
   assert.equal(send.url, "http://127.0.0.1:9/v1-batch");
   assert.equal(send.headers.Authorization, "Bearer uk_live_up");
+  assert.equal(send.timeoutMs, 30000);
   const sent = JSON.parse(dec.decode(send.body));
   assert.deepEqual(sent.batch.map((e) => [e.messageId, e.event]), [["m-1", "signup"], ["m-3", "Played"]]);
   assert.equal(typeof step.alarm, "number");
