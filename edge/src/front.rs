@@ -152,7 +152,13 @@ pub fn ingest(cfg: &EdgeConfig, key: &[u8], form: Form, body: &[u8], now: Millis
             }
         };
     if events.is_empty() {
-        return refuse(400, "No events: send 1 to 100 events");
+        return refuse(
+            400,
+            match form {
+                Form::Batch => "`batch` is empty: send 1 to 100 events",
+                Form::Webhook => "No events: send 1 to 100 events",
+            },
+        );
     }
     if events.len() > MAX_EVENTS {
         return refuse(

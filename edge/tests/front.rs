@@ -143,7 +143,11 @@ fn malformed_bodies_are_refused_whole() {
     let cases = [
         (Form::Batch, b"{nope".to_vec(), "not valid JSON"),
         (Form::Batch, br#"{"events": []}"#.to_vec(), "`batch` array"),
-        (Form::Batch, br#"{"batch": []}"#.to_vec(), "No events"),
+        (
+            Form::Batch,
+            br#"{"batch": []}"#.to_vec(),
+            "`batch` is empty",
+        ),
         (Form::Webhook, b"[]".to_vec(), "No events"),
         (Form::Webhook, b"42".to_vec(), "event object"),
         (Form::Webhook, b"{nope".to_vec(), "not valid JSON"),
