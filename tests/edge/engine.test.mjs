@@ -122,6 +122,7 @@ test("ingest, then a shard appends, sends, settles, dead-letters and replays", (
 
   // A restarted object restores its storage; a replay brings the letter back with its messageId.
   const again = engine.shard(cfg, "up#0", 99);
+  assert.throws(() => shard.stats(), /released/, "a new shard of the name releases the old one");
   for (const [k, v] of [...store.entries()].sort()) again.restore(k, v, now + 10_000);
   assert.equal(again.stats().deadLetters, 2);
   const rp = again.replay("d:m-1", store.get("d:m-1"), now + 10_000);
@@ -141,7 +142,8 @@ test("ingest, then a shard appends, sends, settles, dead-letters and replays", (
   assert.deepEqual([...store.keys()], ["d:m-3"]);
   assert.ok(step.log.some((l) => l.kind === "delivered" && l.messageIds[0] === "m-1"));
   assert.equal(again.stats().delivered, 1);
+  shard.free(); // already released: a no-op that must not touch `again`
+  assert.equal(again.stats().delivered, 1);
   again.free();
   assert.throws(() => again.stats(), /released/);
-  shard.free();
 });
