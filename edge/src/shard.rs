@@ -125,14 +125,27 @@ impl Shard {
             // The same messageId stored twice: this entry is not needed.
             Ok(None) => self.pending.deletes.push(key.to_string()),
             Err((code, reason)) => {
-                let mid = serde_json::from_slice::<Value>(value)
-                    .ok()
-                    .and_then(|v| v["messageId"].as_str().map(str::to_string))
-                    .unwrap_or_else(|| key.to_string());
+                // The letter keeps what can be kept: the event of a readable entry, the entry if
+                // it is JSON at all, else its bytes as text; named by its messageId, else its key.
+                let (mid, event) = match read_entry(value, now) {
+                    Ok(e) => (e.message_id, e.body),
+                    Err(_) => {
+                        let v = serde_json::from_slice::<Value>(value).ok();
+                        let mid = v.as_ref().and_then(|v| v["messageId"].as_str());
+                        let mid = mid.map_or_else(|| key.to_string(), str::to_string);
+                        let event = match v {
+                            Some(_) => value.to_vec(),
+                            None => Value::from(String::from_utf8_lossy(value))
+                                .to_string()
+                                .into(),
+                        };
+                        (mid, event)
+                    }
+                };
                 self.pending.deletes.push(key.to_string());
                 self.pending
                     .puts
-                    .push((dead_key(&mid), dead_value(&mid, code, &reason, now, value)));
+                    .push((dead_key(&mid), dead_value(&mid, code, &reason, now, &event)));
                 self.dead_letters += 1;
                 self.log.push(
                     json!({"kind": "failed", "messageId": mid, "code": code, "reason": reason}),

@@ -278,3 +278,32 @@ fn amplitude_http_v2_pauses_one_hot_device_alone() {
     assert!(store.0.is_empty());
     assert!(up.requests.iter().all(|(_, ids)| !ids.is_empty()));
 }
+
+#[test]
+fn an_unreadable_entry_and_an_evicted_event_become_dead_letters() {
+    let text = V1.replace("\"flushAt\": 4", "\"flushAt\": 100, \"maxQueueEvents\": 3");
+    let cfg = config(&text, &[("UP_KEY", "uk_live_up")]);
+    let mut store = Store::default();
+    store
+        .0
+        .insert("q:0000000000000000".into(), b"{not json".to_vec());
+    let good = br#"{"messageId":"m-9","enqueuedAt":5,"event":{"type":"track","messageId":"m-9","anonymousId":"a","timestamp":"2026-12-03T10:00:00.000Z","event":"e"}}"#;
+    store.0.insert("q:0000000000000001".into(), good.to_vec());
+    let now = 1_000_000;
+    let mut shard = store.restart(&cfg, "up#0", 1, now);
+    assert!(shard.append(b"not a part", now).is_err());
+    // The queue holds 3: the fourth event evicts the oldest, which is dead-lettered, not lost.
+    post(&cfg, &mut shard, &mut store, "uk_live_src", &events(3), now);
+    let step = shard.poll(now);
+    store.apply(&step.writes);
+    assert_eq!(store.dead(), ["d:m-9", "d:q:0000000000000000"]);
+    let corrupt = store.json("d:q:0000000000000000");
+    assert_eq!(
+        (corrupt["code"].as_str(), corrupt["event"].as_str()),
+        (Some("E_CORRUPT"), Some("{not json"))
+    );
+    assert_eq!(store.json("d:m-9")["code"], "E_EVICTED");
+    assert_eq!(store.json("d:m-9")["event"]["messageId"], "m-9");
+    assert_eq!(store.queued().len(), 3);
+    assert_eq!(shard.stats()["deadLetters"], 2);
+}
