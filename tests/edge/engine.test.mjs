@@ -147,3 +147,63 @@ test("ingest, then a shard appends, sends, settles, dead-letters and replays", (
   again.free();
   assert.throws(() => again.stats(), /released/);
 });
+
+test("a shard delivers to the collector over fetch; a wrong key's dead letters replay once fixed", async (t) => {
+  execFileSync("cargo", ["build", "-q", "-p", "collector"], { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
+  const { collector, WRITE_KEY } = await import("../node/helpers.mjs");
+  const c = await collector(t);
+  const envFor = (key) => ({
+    UP_KEY: key,
+    BATCHWIRE_EDGE_CONFIG: {
+      shards: 1,
+      sources: { uk_live_src: { destination: "up" } },
+      destinations: { up: { protocol: "v1-batch", url: c.url, keySecret: "UP_KEY", options: { flushIntervalMs: 10 } } },
+    },
+  });
+  const store = new Map();
+  const apply = ({ puts = [], deletes = [] }) => {
+    for (const [k, v] of puts) store.set(k, v);
+    for (const k of deletes) store.delete(k);
+  };
+  // The Durable Object's loop, bounded: poll, fetch each send, answer, until nothing is queued.
+  const drive = async (shard) => {
+    for (let i = 0; i < 50; i++) {
+      const step = shard.poll(Date.now());
+      apply(step);
+      for (const s of step.sends) {
+        try {
+          const res = await fetch(s.url, { method: "POST", headers: s.headers, body: s.body, redirect: "manual", signal: AbortSignal.timeout(s.timeoutMs) });
+          shard.response(s.id, res.status, res.headers.get("Retry-After"), new Uint8Array(await res.arrayBuffer()), Date.now());
+        } catch {
+          shard.failure(s.id, Date.now());
+        }
+      }
+      const st = shard.stats();
+      if (st.queued === 0 && st.inFlight === 0 && step.sends.length === 0) return;
+      if (!step.sends.length) await new Promise((r) => setTimeout(r, Math.max(0, Math.min(50, (step.alarm ?? 0) - Date.now()))));
+      if (step.alarm !== null && Date.now() >= step.alarm) shard.timeout(Date.now());
+    }
+    throw new Error("the shard never settled");
+  };
+  const ids = ["e-1", "e-2", "e-3"];
+  const body = JSON.stringify({ batch: ids.map((id) => ({ type: "track", event: "Played", messageId: id, anonymousId: "a-1" })) });
+
+  const wrong = engine.configure(envFor("uk_live_wrong"));
+  const r = engine.ingest(wrong, "uk_live_src", "batch", body, Date.now());
+  const shard = engine.shard(wrong, "up#0", 5);
+  apply(shard.append(r.parts[0].events, Date.now()));
+  await drive(shard);
+  assert.deepEqual([...store.keys()].sort(), ids.map((id) => `d:${id}`));
+  assert.match(JSON.parse(dec.decode(store.get("d:e-1"))).reason, /401/);
+  assert.equal((await c.events()).length, 0);
+
+  const fixed = engine.configure(envFor(WRITE_KEY));
+  const again = engine.shard(fixed, "up#0", 6);
+  for (const [k, v] of [...store.entries()].sort()) again.restore(k, v, Date.now());
+  for (const k of [...store.keys()]) apply(again.replay(k, store.get(k), Date.now()));
+  await drive(again);
+  assert.equal(store.size, 0, [...store.keys()].join());
+  const got = (await c.events()).map((e) => e.messageId).sort();
+  assert.deepEqual(got, ids, "each stored once, with its messageId");
+  again.free();
+});
