@@ -48,7 +48,23 @@ export class Engine {
   }
 
   constructor(exports) {
-    this.w = exports;
+    // A trap (a bug, or memory exhausted) leaves the module's state unusable: every later call
+    // throws at once, and `broken` says why, so the Worker can load a new Engine.
+    this.broken = null;
+    const w = { memory: exports.memory };
+    for (const [name, f] of Object.entries(exports)) {
+      if (typeof f !== "function") continue;
+      w[name] = (...args) => {
+        if (this.broken) throw new Error(`batchwire edge engine is broken (${this.broken}); load a new Engine`);
+        try {
+          return f(...args);
+        } catch (e) {
+          if (e instanceof WebAssembly.RuntimeError) this.broken = String(e.message);
+          throw e;
+        }
+      };
+    }
+    this.w = w;
     this.cache = new Map(); // configuration inputs -> cfg, so configure(env) per request is cheap
     this.shards = new Map(); // name -> the live Shard of that Durable Object in this isolate
     this.registry =

@@ -207,3 +207,17 @@ test("a shard delivers to the collector over fetch; a wrong key's dead letters r
   assert.deepEqual(got, ids, "each stored once, with its messageId");
   again.free();
 });
+
+test("after a trap the engine refuses every call and says why", () => {
+  const e = new Engine({
+    memory: new WebAssembly.Memory({ initial: 1 }),
+    bw_configure() {
+      throw new WebAssembly.RuntimeError("unreachable");
+    },
+    bw_alloc: () => 8,
+  });
+  assert.throws(() => e.configure({}), WebAssembly.RuntimeError);
+  assert.equal(e.broken, "unreachable");
+  assert.throws(() => e.configure({ other: "env" }), /broken \(unreachable\); load a new Engine/);
+  assert.equal(engine.broken, null, "the real engine never trapped");
+});
