@@ -101,9 +101,10 @@ test("ingest, then a shard appends, sends, settles, dead-letters and replays", (
   assert.equal(typeof step.alarm, "number");
 
   // A 5xx: retried later, nothing written.
-  shard.response(send.id, 503, "1", enc.encode("{}"), now + 70);
+  shard.response(send.id, 503, "120", enc.encode("{}"), now + 70);
   step = shard.poll(now + 71);
   assert.deepEqual([step.sends.length, step.puts.length, step.deletes.length], [0, 0, 0]);
+  assert.ok(step.alarm >= now + 70 + 120_000, "the Retry-After is honoured");
   assert.ok(step.log.some((l) => l.kind === "retrying"));
   shard.timeout(step.alarm);
   step = shard.poll(step.alarm);
