@@ -19,6 +19,11 @@ use crate::stored::push_part;
 /// Events per request, at most, in either form (/v1-batch's limit).
 pub const MAX_EVENTS: usize = 100;
 
+/// An encoded event's bytes, at most: its queue entry and its dead letter (with a reason of at
+/// most `stored::MAX_REASON_BYTES`) must fit one Durable Object storage value (128 KiB with the
+/// key-value backend; the SQLite one allows more).
+pub const MAX_EVENT_BYTES: usize = 128 * 1024 - 2 * 1024;
+
 /// How the body is shaped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Form {
@@ -222,6 +227,17 @@ pub fn ingest(cfg: &EdgeConfig, key: &[u8], form: Form, body: &[u8], now: Millis
             .unwrap_or_default();
         match p.enqueue(now, input) {
             Ok(q) => {
+                let stored = p.stored_form(q.id);
+                p.forget(&q.message_id);
+                let Some(stored) = stored else { continue };
+                if stored.body.len() > MAX_EVENT_BYTES {
+                    let error = format!(
+                        "event is {} bytes encoded; the edge stores at most {MAX_EVENT_BYTES} bytes per event (field: properties)",
+                        stored.body.len()
+                    );
+                    errors.push(json!({"index": i, "messageId": given_id, "error": error}));
+                    continue;
+                }
                 accepted += 1;
                 for w in &q.warnings {
                     if !matches!(w, Warning::UserPropertyLimit { .. }) {
@@ -230,13 +246,10 @@ pub fn ingest(cfg: &EdgeConfig, key: &[u8], form: Form, body: &[u8], now: Millis
                         );
                     }
                 }
-                if let Some(stored) = p.stored_form(q.id) {
-                    push_part(
-                        parts.entry(shard_of(&identity, cfg.shards)).or_default(),
-                        &stored,
-                    );
-                }
-                p.forget(&q.message_id);
+                push_part(
+                    parts.entry(shard_of(&identity, cfg.shards)).or_default(),
+                    &stored,
+                );
             }
             Err(r) => {
                 errors.push(json!({"index": i, "messageId": given_id, "error": r.message()}));

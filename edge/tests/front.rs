@@ -107,6 +107,40 @@ fn a_batch_with_bad_events_answers_them_in_errors_and_routes_the_rest() {
 }
 
 #[test]
+fn an_event_too_large_for_a_storage_value_is_refused_alone() {
+    use batchwire_edge::front::MAX_EVENT_BYTES;
+    let big = "x".repeat(MAX_EVENT_BYTES);
+    let (r, v) = post(
+        &cfg(),
+        "uk_live_stripe",
+        Form::Webhook,
+        &json!([
+            {"event": "big", "anonymousId": "a-1", "messageId": "m-big", "properties": {"blob": big}},
+            {"event": "small", "anonymousId": "a-1", "messageId": "m-small"},
+        ]),
+    );
+    assert_eq!(
+        (v["accepted"].as_u64(), v["failed"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(v["errors"][0]["messageId"], "m-big");
+    assert!(v["errors"][0]["error"]
+        .as_str()
+        .unwrap()
+        .contains("stores at most"));
+    assert_eq!(sent(&r).len(), 1);
+    let fits = "x".repeat(MAX_EVENT_BYTES - 200);
+    let (_, v) = post(
+        &cfg(),
+        "uk_live_stripe",
+        Form::Webhook,
+        &json!(
+        {"event": "e", "anonymousId": "a-1", "properties": {"blob": fits}}),
+    );
+    assert_eq!(v["accepted"], 1, "{v}");
+}
+
+#[test]
 fn webhooks_take_one_event_or_an_array_and_derive_stable_ids() {
     let one = json!({"type": "track", "event": "subscription_tier_changed", "userId": "cus_1",
         "properties": {"tier": "gold"}});
