@@ -6,8 +6,8 @@
 //!   (`bw_out_ptr`, `bw_out_len`), read before the next call. Bytes (a part, a request body, a
 //!   storage value) are not put into the JSON: it names them `[pointer, length]` in blocks kept
 //!   until the next call, which engine.js copies out once.
-//! - Configurations and shards are handles: indexes into tables here (-1: refused, the reason
-//!   in the output).
+//! - Configurations and shards are handles: indexes into tables here, never reused (-1:
+//!   refused, the reason in the output).
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -35,18 +35,11 @@ fn with<R>(f: impl FnOnce(&mut State) -> R) -> R {
     STATE.with(|s| f(&mut s.borrow_mut()))
 }
 
-/// A handle's slot: a free one, or a new one at the end.
+/// A new handle. Slots are never reused (a released one stays `None`, a few bytes), so a stale
+/// handle can only find nothing, never another object.
 fn slot<T>(table: &mut Vec<Option<T>>, value: T) -> i32 {
-    match table.iter().position(Option::is_none) {
-        Some(i) => {
-            table[i] = Some(value);
-            i as i32
-        }
-        None => {
-            table.push(Some(value));
-            table.len() as i32 - 1
-        }
-    }
+    table.push(Some(value));
+    table.len() as i32 - 1
 }
 
 impl State {
@@ -343,7 +336,7 @@ pub extern "C" fn bw_shard_poll(h: u32, now: f64) -> i32 {
                     .into_iter()
                     .map(|(k, v)| (k, Value::from(v)))
                     .collect();
-                json!({"id": t.id, "url": t.url, "headers": headers, "body": s.blob(t.body)})
+                json!({"id": t.id, "url": t.url, "headers": headers, "body": s.blob(t.body), "timeoutMs": t.timeout_ms})
             })
             .collect();
         let (puts, deletes) = s.writes(step.writes);

@@ -19,6 +19,11 @@ use crate::stored::push_part;
 /// Events per request, at most, in either form (/v1-batch's limit).
 pub const MAX_EVENTS: usize = 100;
 
+/// An encoded event's bytes, at most: its queue entry and its dead letter (with a reason of at
+/// most `stored::MAX_REASON_BYTES`) must fit one Durable Object storage value (128 KiB with the
+/// key-value backend; the SQLite one allows more).
+pub const MAX_EVENT_BYTES: usize = 128 * 1024 - 2 * 1024;
+
 /// How the body is shaped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Form {
@@ -95,15 +100,6 @@ struct Envelope<'a> {
     batch: Option<Vec<&'a RawValue>>,
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Webhook<'a> {
-    #[serde(borrow)]
-    Many(Vec<&'a RawValue>),
-    #[serde(borrow)]
-    One(&'a RawValue),
-}
-
 /// Reads, maps, validates and routes the events of `body`, posted with `key`.
 pub fn ingest(cfg: &EdgeConfig, key: &[u8], form: Form, body: &[u8], now: Millis) -> Ingested {
     if body.len() > cfg.max_body_bytes {
@@ -141,20 +137,33 @@ pub fn ingest(cfg: &EdgeConfig, key: &[u8], form: Form, body: &[u8], now: Millis
                     "Request body must be a JSON object with a `batch` array of 1 to 100 events",
                 ),
             },
-            Form::Webhook => match serde_json::from_slice::<Webhook>(body) {
-                Ok(Webhook::Many(v)) => v,
-                Ok(Webhook::One(v)) if v.get().starts_with('{') => vec![v],
-                Ok(Webhook::One(_)) => {
-                    return refuse(
-                        400,
-                        "Request body must be an event object or an array of 1 to 100 of them",
-                    )
+            Form::Webhook => {
+                let many = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
+                let parsed = if many {
+                    serde_json::from_slice::<Vec<&RawValue>>(body)
+                } else {
+                    serde_json::from_slice::<&RawValue>(body).map(|v| vec![v])
+                };
+                match parsed {
+                    Ok(v) if many || v[0].get().starts_with('{') => v,
+                    Ok(_) => {
+                        return refuse(
+                            400,
+                            "Request body must be an event object or an array of 1 to 100 of them",
+                        )
+                    }
+                    Err(_) => return refuse(400, "Request body is not valid JSON"),
                 }
-                Err(_) => return refuse(400, "Request body is not valid JSON"),
-            },
+            }
         };
     if events.is_empty() {
-        return refuse(400, "No events: send 1 to 100 events");
+        return refuse(
+            400,
+            match form {
+                Form::Batch => "`batch` is empty: send 1 to 100 events",
+                Form::Webhook => "No events: send 1 to 100 events",
+            },
+        );
     }
     if events.len() > MAX_EVENTS {
         return refuse(
@@ -218,6 +227,17 @@ pub fn ingest(cfg: &EdgeConfig, key: &[u8], form: Form, body: &[u8], now: Millis
             .unwrap_or_default();
         match p.enqueue(now, input) {
             Ok(q) => {
+                let stored = p.stored_form(q.id);
+                p.forget(&q.message_id);
+                let Some(stored) = stored else { continue };
+                if stored.body.len() > MAX_EVENT_BYTES {
+                    let error = format!(
+                        "event is {} bytes encoded; the edge stores at most {MAX_EVENT_BYTES} bytes per event (field: properties)",
+                        stored.body.len()
+                    );
+                    errors.push(json!({"index": i, "messageId": given_id, "error": error}));
+                    continue;
+                }
                 accepted += 1;
                 for w in &q.warnings {
                     if !matches!(w, Warning::UserPropertyLimit { .. }) {
@@ -226,13 +246,10 @@ pub fn ingest(cfg: &EdgeConfig, key: &[u8], form: Form, body: &[u8], now: Millis
                         );
                     }
                 }
-                if let Some(stored) = p.stored_form(q.id) {
-                    push_part(
-                        parts.entry(shard_of(&identity, cfg.shards)).or_default(),
-                        &stored,
-                    );
-                }
-                p.forget(&q.message_id);
+                push_part(
+                    parts.entry(shard_of(&identity, cfg.shards)).or_default(),
+                    &stored,
+                );
             }
             Err(r) => {
                 errors.push(json!({"index": i, "messageId": given_id, "error": r.message()}));

@@ -21,6 +21,8 @@ use crate::stored::{
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Send {
     pub id: u64,
+    /// Abort the request after this long and call `failure` (`requestTimeoutMs`).
+    pub timeout_ms: Millis,
     pub url: String,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
@@ -46,6 +48,7 @@ pub struct Step {
 
 struct Held {
     key: String,
+    enqueued_at: Millis,
     body: Box<[u8]>,
 }
 
@@ -101,19 +104,20 @@ impl Shard {
             .map_err(|e| ("E_CORRUPT", e))
             .and_then(|e| {
                 let body: Box<[u8]> = e.body.clone().into();
-                let mid = e.message_id.clone();
+                let (mid, enqueued_at) = (e.message_id.clone(), e.enqueued_at);
                 match self.pipeline.restore(now, e) {
                     Ok(id) if self.held.contains_key(&id) => Ok(None),
-                    Ok(id) => Ok(Some((id, body))),
+                    Ok(id) => Ok(Some((id, enqueued_at, body))),
                     Err(r) => Err((r.code(), format!("{} ({mid})", r.message()))),
                 }
             });
         match outcome {
-            Ok(Some((id, body))) => {
+            Ok(Some((id, enqueued_at, body))) => {
                 self.held.insert(
                     id,
                     Held {
                         key: key.to_string(),
+                        enqueued_at,
                         body,
                     },
                 );
@@ -121,14 +125,27 @@ impl Shard {
             // The same messageId stored twice: this entry is not needed.
             Ok(None) => self.pending.deletes.push(key.to_string()),
             Err((code, reason)) => {
-                let mid = serde_json::from_slice::<Value>(value)
-                    .ok()
-                    .and_then(|v| v["messageId"].as_str().map(str::to_string))
-                    .unwrap_or_else(|| key.to_string());
+                // The letter keeps what can be kept: the event of a readable entry, the entry if
+                // it is JSON at all, else its bytes as text; named by its messageId, else its key.
+                let (mid, event) = match read_entry(value, now) {
+                    Ok(e) => (e.message_id, e.body),
+                    Err(_) => {
+                        let v = serde_json::from_slice::<Value>(value).ok();
+                        let mid = v.as_ref().and_then(|v| v["messageId"].as_str());
+                        let mid = mid.map_or_else(|| key.to_string(), str::to_string);
+                        let event = match v {
+                            Some(_) => value.to_vec(),
+                            None => Value::from(String::from_utf8_lossy(value))
+                                .to_string()
+                                .into(),
+                        };
+                        (mid, event)
+                    }
+                };
                 self.pending.deletes.push(key.to_string());
                 self.pending
                     .puts
-                    .push((dead_key(&mid), dead_value(&mid, code, &reason, now, value)));
+                    .push((dead_key(&mid), dead_value(&mid, code, &reason, now, &event)));
                 self.dead_letters += 1;
                 self.log.push(
                     json!({"kind": "failed", "messageId": mid, "code": code, "reason": reason}),
@@ -138,7 +155,9 @@ impl Shard {
     }
 
     /// Queues the events of a front's part; returns the entries to write before the front
-    /// answers. An event whose messageId is held already is not queued twice; one the engine
+    /// answers. An event whose messageId is held already is not queued twice: its entry is
+    /// written again under its key (a front whose earlier write failed must not answer 200
+    /// for an event only memory holds); one the engine
     /// refuses now (a request limit a 413 lowered since the front checked it) is written as a
     /// dead letter instead. `Err` only for bytes that are not a part (nothing changed).
     pub fn append(&mut self, part: &[u8], now: Millis) -> Result<Writes, String> {
@@ -159,7 +178,8 @@ impl Shard {
         Ok(out)
     }
 
-    /// Queues one event; its entry goes to `puts` unless it was held already (`Ok(false)`).
+    /// Queues one event and puts its entry; one held already (`Ok(false)`) keeps its key and
+    /// value, which are put again.
     fn admit(
         &mut self,
         e: StoredEvent,
@@ -167,18 +187,32 @@ impl Shard {
         puts: &mut Vec<(String, Vec<u8>)>,
     ) -> Result<bool, (&'static str, String)> {
         let value = queue_value(&e);
+        let (message_id, enqueued_at) = (e.message_id.clone(), e.enqueued_at);
         let body: Box<[u8]> = e.body.clone().into();
         let id = self
             .pipeline
             .restore(now, e)
             .map_err(|r| (r.code(), r.message()))?;
-        if self.held.contains_key(&id) {
+        if let Some(h) = self.held.get(&id) {
+            let held = StoredEvent {
+                message_id,
+                enqueued_at: h.enqueued_at,
+                body: h.body.to_vec(),
+            };
+            puts.push((h.key.clone(), queue_value(&held)));
             return Ok(false);
         }
         let key = queue_key(self.next_seq);
         self.next_seq += 1;
         puts.push((key.clone(), value));
-        self.held.insert(id, Held { key, body });
+        self.held.insert(
+            id,
+            Held {
+                key,
+                enqueued_at,
+                body,
+            },
+        );
         Ok(true)
     }
 
@@ -190,6 +224,7 @@ impl Shard {
             step.log.push(json!({"kind": "send", "id": t.id.0, "events": t.events.len(), "bytes": t.body.len()}));
             step.sends.push(Send {
                 id: t.id.0,
+                timeout_ms: self.pipeline.config().request_timeout_ms,
                 url: self.url.clone(),
                 headers: self.headers.clone(),
                 body: t.body,

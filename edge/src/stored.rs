@@ -91,8 +91,17 @@ pub fn read_entry(value: &[u8], now: Millis) -> Result<StoredEvent, String> {
     })
 }
 
+/// A dead letter's reason, at most (a server's error text can be anything): cut at a character
+/// boundary.
+pub const MAX_REASON_BYTES: usize = 1024;
+
 /// A dead letter's value: `{"messageId","code","reason","failedAt","event"}`.
 pub fn dead_value(message_id: &str, code: &str, reason: &str, at: Millis, body: &[u8]) -> Vec<u8> {
+    let mut end = reason.len().min(MAX_REASON_BYTES);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    let reason = &reason[..end];
     let mut out = Vec::with_capacity(body.len() + reason.len() + 96);
     out.extend_from_slice(b"{\"messageId\":");
     out.extend_from_slice(json_str(message_id).as_bytes());
@@ -147,6 +156,10 @@ mod tests {
         assert_eq!(v["reason"], "no \"key\"");
         assert_eq!(v["event"]["a"], 1);
         let back = read_entry(&d, 42).unwrap();
+        let long = "é".repeat(MAX_REASON_BYTES);
+        let d = dead_value("m-1", "E_HTTP", &long, 9, b"{}");
+        let v: serde_json::Value = serde_json::from_slice(&d).unwrap();
+        assert_eq!(v["reason"].as_str().unwrap().len(), MAX_REASON_BYTES);
         assert_eq!((back.enqueued_at, back.body), (42, br#"{"a":1}"#.to_vec()));
     }
 }

@@ -2,6 +2,18 @@
 // Values cross as numbers and bytes in the module's memory; structured answers as JSON text, and
 // the bytes they carry (parts, request bodies, storage values) as [pointer, length] pairs that are
 // copied out once, before the next call.
+//
+// How a Durable Object drives its shard (one per object, created in its constructor):
+//   at start   for each stored [key, value] in key order: shard.restore(key, value, now)
+//   on append  const { puts } = shard.append(part.events, now); write every put, THEN answer
+//   then       loop: step = shard.poll(now); write step.puts, delete step.deletes (dead letters
+//              come out as a delete of "q:..." plus a put of "d:..." in the same step); fetch each
+//              step.sends[i] (POST, redirect: "manual", aborted after its timeoutMs) and give its
+//              end to shard.response(id, status, retryAfter, body, now[, location]) or
+//              shard.failure(id, now), then poll again; arm the alarm at step.alarm (null: none)
+//   on alarm   shard.timeout(now), then poll.
+// restore, response, failure and timeout return nothing: the storage work they decide comes out
+// of the next poll, so poll after each of them.
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -36,8 +48,25 @@ export class Engine {
   }
 
   constructor(exports) {
-    this.w = exports;
+    // A trap (a bug, or memory exhausted) leaves the module's state unusable: every later call
+    // throws at once, and `broken` says why, so the Worker can load a new Engine.
+    this.broken = null;
+    const w = { memory: exports.memory };
+    for (const [name, f] of Object.entries(exports)) {
+      if (typeof f !== "function") continue;
+      w[name] = (...args) => {
+        if (this.broken) throw new Error(`batchwire edge engine is broken (${this.broken}); load a new Engine`);
+        try {
+          return f(...args);
+        } catch (e) {
+          if (e instanceof WebAssembly.RuntimeError) this.broken = String(e.message);
+          throw e;
+        }
+      };
+    }
+    this.w = w;
     this.cache = new Map(); // configuration inputs -> cfg, so configure(env) per request is cheap
+    this.shards = new Map(); // name -> the live Shard of that Durable Object in this isolate
     this.registry =
       typeof FinalizationRegistry === "function"
         ? new FinalizationRegistry((h) => this.w.bw_shard_free(h))
@@ -147,7 +176,12 @@ export class Engine {
     }
   }
 
-  /** The shard of Durable Object `name` ("destination#n"); `seed` from a real entropy source. */
+  /**
+   * The shard of Durable Object `name` ("destination#n"); `seed` from a real entropy source.
+   * Create it once per object (in its constructor). A new shard of a name releases the previous
+   * one of that name in this isolate: a Durable Object exists once, so that one belonged to an
+   * instance that was reset or evicted, and workerd has no FinalizationRegistry to free it.
+   */
   shard(cfg, name, seed) {
     const h = handleOf(cfg);
     if (seed === undefined) {
@@ -161,7 +195,9 @@ export class Engine {
       this.done();
       throw new Error(o.error);
     }
-    const shard = new Shard(this, sh);
+    const shard = new Shard(this, sh, String(name));
+    this.shards.get(shard.name)?.free();
+    this.shards.set(shard.name, shard);
     this.registry?.register(shard, sh, shard);
     return shard;
   }
@@ -175,9 +211,10 @@ function handleOf(cfg) {
 
 /** One Durable Object's delivery (see edge/src/shard.rs). */
 class Shard {
-  constructor(engine, h) {
+  constructor(engine, h, name) {
     this.e = engine;
     this.h = h;
+    this.name = name;
   }
 
   #check(rc) {
@@ -205,7 +242,10 @@ class Shard {
     }
   }
 
-  /** { sends, puts, deletes, alarm, log }: fetch each send, apply the storage work, arm the alarm. */
+  /**
+   * { sends, puts, deletes, alarm, log }: fetch each send (abort it after its `timeoutMs`, then
+   * `failure`), apply the storage work, arm the alarm.
+   */
   poll(now) {
     const e = this.e;
     const rc = e.w.bw_shard_poll(this.h, Number(now));
@@ -214,7 +254,13 @@ class Shard {
       if (rc < 0) throw new Error(o.error);
       const { puts, deletes } = e.writes(o);
       return {
-        sends: o.sends.map((s) => ({ id: s.id, url: s.url, headers: s.headers, body: e.blob(s.body) })),
+        sends: o.sends.map((s) => ({
+          id: s.id,
+          url: s.url,
+          headers: s.headers,
+          body: e.blob(s.body),
+          timeoutMs: s.timeoutMs,
+        })),
         puts,
         deletes,
         alarm: o.alarm ?? null,
@@ -272,6 +318,7 @@ class Shard {
   free() {
     if (this.h < 0) return;
     this.e.registry?.unregister(this);
+    if (this.e.shards.get(this.name) === this) this.e.shards.delete(this.name);
     this.e.w.bw_shard_free(this.h);
     this.h = -1;
   }
