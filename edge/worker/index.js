@@ -28,12 +28,18 @@ const DEFAULT_SENDS_PER_ALARM = 40; // one alarm invocation stays under the Free
 // The engine and its configuration: loaded once per isolate.
 
 let booting = null;
+let loaded = null; // the engine `booting` resolved to
 
-/** { engine, cfg } or { engine, error } (an invalid configuration); cached per isolate. */
+/**
+ * { engine, cfg } or { engine, error } (an invalid configuration); cached per isolate. An engine
+ * a wasm trap broke (engine.broken) is replaced by a new one at the next call.
+ */
 function boot(env) {
+  if (loaded?.broken) booting = loaded = null;
   booting ??= (async () => {
     const engine = await Engine.load(wasm);
     try {
+      loaded = engine;
       return { engine, cfg: engine.configure(env) };
     } catch (e) {
       if (e instanceof EdgeConfigError) {
@@ -190,27 +196,6 @@ function isJson(request) {
 // ---------------------------------------------------------------------------------------------
 // Ingestion: POST /v1-batch and POST /webhook.
 
-/**
- * engine.js's "webhook" form refuses every JSON body as not JSON (its parser: serde's untagged
- * enum over borrowed RawValues). Until that is fixed, a webhook body it refused is given again
- * in the "batch" form: an object as a batch of one, an array as the batch. Null when the body
- * starts with neither (the first answer stands).
- */
-function webhookAsBatch(engine, cfg, key, body) {
-  let i = 0;
-  while (i < body.length && (body[i] === 0x20 || body[i] === 0x09 || body[i] === 0x0a || body[i] === 0x0d)) i++;
-  const [head, tail] = body[i] === 0x7b ? ['{"batch":[', "]}"] : body[i] === 0x5b ? ['{"batch":', "}"] : [null, null];
-  if (head === null) return null;
-  const enc = new TextEncoder();
-  const [h, t] = [enc.encode(head), enc.encode(tail)];
-  const wrapped = new Uint8Array(h.length + body.length + t.length);
-  wrapped.set(h);
-  wrapped.set(body, h.length);
-  wrapped.set(t, h.length + body.length);
-  const r = engine.ingest(cfg, key, "batch", wrapped, Date.now());
-  return r.status === 400 && /`batch`/.test(String(r.body)) ? null : r;
-}
-
 async function ingest(request, env, engine, cfg, url, form) {
   const cap = cfg.maxBodyBytes;
   const length = request.headers.get("content-length");
@@ -218,9 +203,7 @@ async function ingest(request, env, engine, cfg, url, form) {
   const body = await readCapped(request, cap);
   if (body === null) return tooLarge(cap);
 
-  const key = sourceKey(request, url);
-  let r = engine.ingest(cfg, key, form, body, Date.now());
-  if (form === "webhook" && r.status === 400) r = webhookAsBatch(engine, cfg, key, body) ?? r;
+  const r = engine.ingest(cfg, sourceKey(request, url), form, body, Date.now());
   if (r.status === 401 || r.status === 403) return respond(r.status, r.body);
 
   const ip = request.headers.get("cf-connecting-ip") ?? "unknown";
@@ -297,7 +280,9 @@ async function admin(request, env, cfg, path) {
     const all = await Promise.all(shards.map(([name, s]) => s.stats(name)));
     const totals = {};
     for (const s of all) {
-      for (const [k, v] of Object.entries(s)) if (typeof v === "number") totals[k] = (totals[k] ?? 0) + v;
+      for (const [k, v] of Object.entries(s)) {
+        if (typeof v === "number" && !k.endsWith("Until")) totals[k] = (totals[k] ?? 0) + v;
+      }
     }
     return respond(200, { totals, shards: all.filter((s) => s.active) });
   }
@@ -359,6 +344,7 @@ export class Shard extends DurableObject {
     this.name = null;
     this.delivering = false;
     this.alarmAt = null; // the alarm this object has set (read from storage at start)
+    this.named = false; // "meta:name" is stored
     this.sendsPerAlarm = Number(env.EDGE_SENDS_PER_ALARM) || DEFAULT_SENDS_PER_ALARM;
     ctx.blockConcurrencyWhile(() => this.#load());
   }
@@ -392,6 +378,7 @@ export class Shard extends DurableObject {
     }
     this.name = name;
     this.shard = shard;
+    this.named = true;
   }
 
   /** The first append names this object; the name is stored with it (an alarm after a restart
@@ -413,9 +400,15 @@ export class Shard extends DurableObject {
   }
 
   /** A storage write failed: the engine's memory may be ahead of storage. Start again from storage. */
-  #broken(e) {
-    console.error(`batchwire edge: shard ${this.name}: storage write failed: ${e}`);
-    this.ctx.abort?.("storage write failed");
+  /**
+   * A storage write or the engine failed: memory may be ahead of storage, or the engine's state
+   * unusable (a wasm trap). The object is reset, and its next call starts again from storage
+   * (an alarm that throws is retried by the runtime). Throws.
+   */
+  #reset(what, e) {
+    console.error(`batchwire edge: shard ${this.name}: ${what}: ${e?.stack ?? e}`);
+    this.ctx.abort?.(what);
+    throw e;
   }
 
   #arm(at) {
@@ -436,22 +429,25 @@ export class Shard extends DurableObject {
 
   /** RPC from the front: one part of a request. Resolves once every put is written. */
   async append(name, events) {
-    const puts = [];
-    if (this.shard === null) {
-      this.#create(name);
-      puts.push(["meta:name", name]);
+    // Fault injection for the tests of the 503 path (never set in a deployment).
+    if (Math.random() < Number(this.env.EDGE_TEST_FAIL_APPENDS ?? 0)) throw new Error("append refused (EDGE_TEST_FAIL_APPENDS)");
+    if (this.shard === null) this.#create(name);
+    let a;
+    try {
+      a = this.shard.append(events, Date.now());
+    } catch (e) {
+      this.#reset("the engine failed", e);
     }
-    const a = this.shard.append(events, Date.now());
-    puts.push(...a.puts);
+    const puts = this.named ? a.puts : [["meta:name", name], ...a.puts];
     const written = this.#write(puts, []);
     const armed = a.puts.length > 0 ? this.#kick() : null;
     try {
       await written;
       await armed;
     } catch (e) {
-      this.#broken(e);
-      throw e;
+      this.#reset("a storage write failed", e);
     }
+    this.named = true;
     return a.puts.length;
   }
 
@@ -461,6 +457,8 @@ export class Shard extends DurableObject {
     this.delivering = true;
     try {
       await this.#deliver(this.shard);
+    } catch (e) {
+      this.#reset("delivery failed", e);
     } finally {
       this.delivering = false;
     }
@@ -480,12 +478,7 @@ export class Shard extends DurableObject {
         const step = shard.poll(Date.now());
         this.#log(step.log);
         if (step.puts.length > 0 || step.deletes.length > 0) {
-          try {
-            await this.#write(step.puts, step.deletes);
-          } catch (e) {
-            this.#broken(e);
-            throw e;
-          }
+          await this.#write(step.puts, step.deletes);
         }
         for (const s of step.sends) {
           inFlight.set(s.id, this.#send(s));
@@ -509,7 +502,7 @@ export class Shard extends DurableObject {
   /** One upstream request: POST, redirects not followed, aborted after the timeout. */
   async #send(s) {
     const ctl = new AbortController();
-    const timer = setTimeout(() => ctl.abort(), this.cfg.requestTimeoutMs ?? REQUEST_TIMEOUT_MS);
+    const timer = setTimeout(() => ctl.abort(), s.timeoutMs ?? this.cfg.requestTimeoutMs ?? REQUEST_TIMEOUT_MS);
     try {
       const res = await fetch(s.url, {
         method: "POST", headers: s.headers, body: s.body, redirect: "manual", signal: ctl.signal,
@@ -582,8 +575,7 @@ export class Shard extends DurableObject {
       await written;
       await armed;
     } catch (e) {
-      this.#broken(e);
-      throw e;
+      this.#reset("a storage write failed", e);
     }
     return n;
   }

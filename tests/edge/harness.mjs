@@ -127,7 +127,10 @@ export async function postMany(env, { requests, perRequest, concurrency = 4, pre
       const batch = batches[next++];
       for (let attempt = 0; ; attempt++) {
         const r = await post(env.url(), "/v1-batch", { batch });
-        if (r.status === 503 && attempt < 5) continue;
+        if (r.status === 503 && attempt < 30) {
+          env.unavailable = (env.unavailable ?? 0) + 1;
+          continue;
+        }
         if (r.status !== 200 || r.json?.accepted !== batch.length) {
           throw new Error(`POST /v1-batch answered ${r.status} ${r.text}`);
         }

@@ -3,7 +3,7 @@
 // event that was acknowledged arrives upstream, none is stored twice.
 import test from "node:test";
 import assert from "node:assert/strict";
-import { assertOnce, edgeEnv, postMany, waitAll, waitFor } from "./harness.mjs";
+import { assertOnce, edgeEnv, post, postMany, track, waitAll, waitFor } from "./harness.mjs";
 
 test("workerd killed mid-delivery and restarted on the same state: nothing lost, nothing stored twice", { timeout: 120_000 }, async (t) => {
   const env = await edgeEnv(t);
@@ -25,4 +25,47 @@ test("workerd killed mid-delivery and restarted on the same state: nothing lost,
   assertOnce(assert, events, all);
   const stats = await env.collector.stats();
   t.diagnostic(`stored before the kill: ${atKill}; resends the collector recognised: ${stats.events.duplicates}`);
+});
+
+test("workerd killed while requests are posted: every acknowledged event arrives, the rest sent again arrive once", { timeout: 120_000 }, async (t) => {
+  const env = await edgeEnv(t);
+  const requests = [];
+  for (let r = 0; r < 80; r++) {
+    requests.push(Array.from({ length: 100 }, (_, i) => track(`mid-${r}-${i}`, { anonymousId: `anon-${(r * 100 + i) % 700}` })));
+  }
+  const acked = [];
+  const unanswered = [];
+  let next = 0;
+  let killing = null;
+  const poster = async () => {
+    while (next < requests.length) {
+      const batch = requests[next++];
+      if (killing !== null) {
+        unanswered.push(batch);
+        continue;
+      }
+      try {
+        const r = await post(env.url(), "/v1-batch", { batch });
+        if (r.status === 200) acked.push(batch);
+        else unanswered.push(batch); // 503: not stored as a whole; the client sends it again
+      } catch {
+        unanswered.push(batch); // the connection died with workerd: no answer
+      }
+      // The kill comes while the other clients' requests are in the middle of their appends.
+      if (acked.length === 25 && killing === null) killing = env.edge.kill();
+    }
+  };
+  await Promise.all(Array.from({ length: 4 }, poster));
+  await killing;
+  assert.ok(unanswered.length > 0 && acked.length >= 25, `acked ${acked.length}, unanswered ${unanswered.length}`);
+
+  await env.restart();
+  for (const batch of unanswered) {
+    const r = await post(env.url(), "/v1-batch", { batch });
+    assert.equal(r.status, 200, r.text);
+  }
+  const ids = requests.flat().map((e) => e.messageId);
+  const events = await waitAll(env.collector, ids, { timeout: 60_000 });
+  assertOnce(assert, events, ids);
+  t.diagnostic(`acknowledged before the kill: ${acked.length} requests; sent again after it: ${unanswered.length}`);
 });
