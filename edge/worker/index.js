@@ -357,7 +357,10 @@ export class Shard extends DurableObject {
     this.cfg = booted.cfg;
     this.alarmAt = await this.ctx.storage.getAlarm();
     const name = await this.ctx.storage.get("meta:name");
-    if (name !== undefined) await this.#open(name);
+    if (name === undefined) return;
+    await this.#open(name);
+    // Entries held but no alarm (or restored entries the engine rewrites at its next poll): deliver.
+    if (this.alarmAt === null && this.shard.stats().held > 0) await this.#arm(Date.now());
   }
 
   /** The engine's shard for `name`, with every stored entry (dead letters, then the queue in
@@ -399,7 +402,6 @@ export class Shard extends DurableObject {
     return Promise.all(ops);
   }
 
-  /** A storage write failed: the engine's memory may be ahead of storage. Start again from storage. */
   /**
    * A storage write or the engine failed: memory may be ahead of storage, or the engine's state
    * unusable (a wasm trap). The object is reset, and its next call starts again from storage
