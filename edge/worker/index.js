@@ -255,8 +255,9 @@ async function admin(request, env, cfg, path) {
   const shards = allShards(env, cfg);
   if (request.method === "GET" && path === "/admin/dead-letters") {
     const lists = await Promise.all(shards.map(([name, s]) => s.deadLetters(name)));
-    const deadLetters = lists.flat().sort((a, b) => (a.failedAt ?? 0) - (b.failedAt ?? 0));
-    return respond(200, { count: deadLetters.length, deadLetters });
+    const all = lists.flat().sort((a, b) => (a.failedAt ?? 0) - (b.failedAt ?? 0));
+    const limit = Math.min(Math.max(Number(new URL(request.url).searchParams.get("limit")) || 1000, 1), 10_000);
+    return respond(200, { count: all.length, deadLetters: all.slice(0, limit) });
   }
   if (request.method === "POST" && path === "/admin/dead-letters/replay") {
     const text = await request.text();

@@ -26,6 +26,8 @@ test("a revoked key fills the dead-letter queue; after the fix, a replay deliver
     assert.match(d.shard, /^collector#\d+$/, JSON.stringify(d));
   }
   assert.ok(new Set(dead.deadLetters.map((d) => d.shard)).size > 1, "dead letters of several shards");
+  const firstTen = (await adminGet(env, "/admin/dead-letters?limit=10")).json;
+  assert.deepEqual([firstTen.count, firstTen.deadLetters.length], [ids.length, 10]);
   assert.equal((await env.collector.events()).length, 0);
   const stats = await adminGet(env, "/admin/stats");
   assert.equal(stats.status, 200);
