@@ -21,6 +21,7 @@ const REQUEST_TIMEOUT_MS = 30_000;
 const UPSTREAM_BODY_CAP = 1 << 20;
 const STORAGE_BATCH = 128; // keys per put/delete call (the storage API's limit)
 const LIST_PAGE = 1000;
+const WAKE = Symbol("wake");
 const ROUTINE = new Set(["send", "delivered"]); // engine log kinds logged only with EDGE_LOG=debug
 const DEFAULT_SENDS_PER_ALARM = 40; // one alarm invocation stays under the Free plan's 50 subrequests
 
@@ -334,16 +335,13 @@ export default { fetch: front };
 // ---------------------------------------------------------------------------------------------
 // The Durable Object: one partition of one destination's queue.
 
-function seed() {
-  return crypto.getRandomValues(new Uint32Array(1))[0];
-}
-
 export class Shard extends DurableObject {
   constructor(ctx, env) {
     super(ctx, env);
     this.shard = null; // the engine's shard, once this object knows its name
     this.name = null;
     this.delivering = false;
+    this.wake = null; // wakes a delivery loop waiting for an answer
     this.alarmAt = null; // the alarm this object has set (read from storage at start)
     this.named = false; // "meta:name" is stored
     this.sendsPerAlarm = Number(env.EDGE_SENDS_PER_ALARM) || DEFAULT_SENDS_PER_ALARM;
@@ -364,10 +362,9 @@ export class Shard extends DurableObject {
     if (this.alarmAt === null && this.shard.stats().held > 0) await this.#arm(Date.now());
   }
 
-  /** The engine's shard for `name`, with every stored entry (dead letters, then the queue in
-   * enqueue order) restored into it. */
+  /** The engine's shard for `name`, every stored entry restored (dead letters, then the queue). */
   async #open(name) {
-    const shard = this.engine.shard(this.cfg, name, seed());
+    const shard = this.engine.shard(this.cfg, name); // engine.js draws the seed from crypto
     const now = Date.now();
     for (const prefix of ["d:", "q:"]) {
       let startAfter;
@@ -385,10 +382,9 @@ export class Shard extends DurableObject {
     this.named = true;
   }
 
-  /** The first append names this object; the name is stored with it (an alarm after a restart
-   * has no name to go by). */
+  /** The first append names this object (stored with it: an alarm after a restart has no name). */
   #create(name) {
-    this.shard = this.engine.shard(this.cfg, name, seed());
+    this.shard = this.engine.shard(this.cfg, name);
     this.name = name;
   }
 
@@ -451,6 +447,7 @@ export class Shard extends DurableObject {
       this.#reset("a storage write failed", e);
     }
     this.named = true;
+    if (a.puts.length > 0) this.wake?.(); // a delivery loop waiting on an answer polls now
     return a.puts.length;
   }
 
@@ -476,9 +473,11 @@ export class Shard extends DurableObject {
     shard.timeout(Date.now());
     const inFlight = new Map();
     let sent = 0;
+    let next = null; // the engine's next timer, from the last poll
     for (;;) {
       if (sent < this.sendsPerAlarm) {
         const step = shard.poll(Date.now());
+        next = step.alarm ?? null;
         this.#log(step.log);
         if (step.puts.length > 0 || step.deletes.length > 0) {
           await this.#write(step.puts, step.deletes);
@@ -495,7 +494,19 @@ export class Shard extends DurableObject {
         await this.#arm(Date.now());
         return;
       }
-      const r = await Promise.race(inFlight.values());
+      // The next answer, or the engine's timer, or an append: whichever comes first.
+      let timer;
+      const woken = sent >= this.sendsPerAlarm ? [] : [new Promise((resolve) => {
+        this.wake = () => resolve(WAKE);
+        if (next !== null && next > Date.now()) timer = setTimeout(() => resolve(WAKE), next - Date.now());
+      })];
+      const r = await Promise.race([...inFlight.values(), ...woken]);
+      clearTimeout(timer);
+      this.wake = null;
+      if (r === WAKE) {
+        shard.timeout(Date.now());
+        continue;
+      }
       inFlight.delete(r.id);
       if (r.status === undefined) shard.failure(r.id, Date.now());
       else shard.response(r.id, r.status, r.retryAfter, r.body, Date.now(), r.location);
