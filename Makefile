@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: all setup package test demo collector bench bench-core bench-browser bench-drain bench-cli fuzz clean
+.PHONY: all setup package test demo collector edge bench bench-core bench-browser bench-drain bench-cli bench-edge fuzz clean
 
 all: test
 
@@ -27,6 +27,11 @@ demo: setup
 collector:
 	cargo run --release -p collector -- --addr 127.0.0.1:8787 $(ARGS)
 
+## The edge Worker in workerd through miniflare on EDGE_ADDR (127.0.0.1:8788), forwarding to
+## UPSTREAM_URL (http://127.0.0.1:8787, `make collector`); state in target/edge-state. edge/README.md.
+edge: setup
+	node scripts/edge.mjs
+
 bench: bench-core bench-browser bench-drain
 
 ## The sans-IO core natively: enqueue + plan + encode throughput, memory per queued event.
@@ -49,6 +54,13 @@ bench-browser: package
 bench-drain: package
 	cargo build -q --release -p collector
 	COLLECTOR_BIN=$(CURDIR)/target/release/collector node bench/drain.mjs
+
+## Events per second through the local edge (100-event /v1-batch posts until the collector has
+## them all) and workerd CPU time per request. Its section of bench/results.md.
+bench-edge: setup
+	bash scripts/edge-build.sh
+	cargo build -q --release -p collector
+	COLLECTOR_BIN=$(CURDIR)/target/release/collector node bench/edge.mjs
 
 clean:
 	rm -rf pkg target/wasm-pack target/test-logs

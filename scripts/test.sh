@@ -6,6 +6,8 @@
 #   4. end to end: the built npm package in headless Chromium against the collector (tests/e2e)
 #   5. node: the built npm package imported by its name in Node (the `node` export condition)
 #      against the collector, in-process and as child processes (tests/node)
+#   6. edge: the Cloudflare Worker (edge/) in workerd through miniflare against the collector:
+#      exactly once, kill and restart, dead letters, pacing, the front's answers (tests/edge)
 # A layer that breaks before reporting (a compile error, a crash) counts as one failure.
 # Logs of each layer are kept in target/test-logs/.
 set -uo pipefail
@@ -77,6 +79,13 @@ node_layer() {
 }
 node_layer "end to end" tests/e2e
 node_layer "node" tests/node
+# The edge layer needs the Worker's wasm (target/edge/batchwire_edge.wasm) built first.
+if bash scripts/edge-build.sh > "$logs/edge-build.log" 2>&1; then
+  node_layer "edge" tests/edge
+else
+  cat "$logs/edge-build.log"; echo "[test] edge: scripts/edge-build.sh failed"
+  failed=$((failed + 1)); failed_layers+=("edge")
+fi
 
 if [ ${#failed_layers[@]} -gt 0 ]; then echo "[test] failing layers: ${failed_layers[*]}"; fi
 echo "$passed passed, $failed failed"
