@@ -1,10 +1,12 @@
 // The demo page: tracks events with batchwire against the local collector and shows the queue.
-// Query parameters: collector=<url> (default http://127.0.0.1:8787), auto=<n> tracks n events at
-// load and flushes, then sets window.__demo for the headless run of `make demo`.
+// Query parameters: collector=<url> (default http://127.0.0.1:8787), edge=<url> (the page sends to
+// the edge Worker, which stores each event durably and forwards it to the collector), auto=<n>
+// tracks n events at load and flushes, then sets window.__demo for the headless run of `make demo`.
 import { createClient, version } from "/pkg/index.js";
 
 const params = new URLSearchParams(location.search);
-const apiHost = params.get("collector") ?? "http://127.0.0.1:8787";
+const collector = params.get("collector") ?? "http://127.0.0.1:8787";
+const apiHost = params.get("edge") ?? collector;
 const $ = (id) => document.getElementById(id);
 const log = (kind, text) => {
   const li = document.createElement("li");
@@ -23,13 +25,13 @@ const table = (el, obj) => {
   }));
 };
 
-$("collector").textContent = apiHost;
+$("collector").textContent = apiHost === collector ? collector : `${apiHost} (the edge Worker, forwarding to ${collector})`;
 $("version").textContent = `v${await version()}`;
 
 const client = await createClient({ writeKey: "uk_live_demo", apiHost, flushIntervalMs: 2000 });
 let tracked = 0;
 let delivered = 0;
-client.on("delivered", (e) => { delivered += e.messageIds.length; log("delivered", `${e.messageIds.length} events acknowledged by the collector`); });
+client.on("delivered", (e) => { delivered += e.messageIds.length; log("delivered", `${e.messageIds.length} events acknowledged by the ${apiHost === collector ? "collector" : "edge (stored durably there)"}`); });
 client.on("failed", (e) => log("failed", `${e.messageId}: ${e.code} ${e.reason}`));
 client.on("rateLimited", (e) => log("rateLimited", `paused until ${new Date(e.until).toISOString()}`));
 client.on("quotaHeld", (e) => log("quotaHeld", `held until ${new Date(e.until).toISOString()}`));
@@ -47,7 +49,7 @@ function track(n) {
 async function refresh() {
   table($("stats"), client.stats());
   try {
-    const s = await (await fetch(`${apiHost}/_stats?log=false`)).json();
+    const s = await (await fetch(`${collector}/_stats?log=false`)).json();
     table($("server"), { "events stored": s.events.stored, "duplicates refused": s.events.duplicates, rejected: s.events.rejected, requests: s.requests.total, "by status": JSON.stringify(s.requests.by_status) });
   } catch (e) {
     table($("server"), { status: `unreachable (${e.message})` });
