@@ -60,6 +60,8 @@ layer "clippy wasm32 no_std" check cargo clippy -p batchwire --lib --target wasm
 layer "clippy wasm32 v1-batch module" check cargo clippy -p batchwire --lib --target wasm32-unknown-unknown --no-default-features --features pacing -- -D warnings
 layer "clippy wasm32 all-protocol module" check cargo clippy -p batchwire --lib --target wasm32-unknown-unknown --no-default-features --features pacing,user-properties -- -D warnings
 layer "clippy wasm32 server module" check cargo clippy -p batchwire --lib --target wasm32-unknown-unknown --no-default-features --features pacing,user-properties,server -- -D warnings
+# The edge Worker's wasm (edge/src/abi.rs is wasm32 only): std, the engine with `embedded`.
+layer "clippy wasm32 edge" check cargo clippy -p batchwire-edge --lib --target wasm32-unknown-unknown -- -D warnings
 layer "package and size budget" check python3 scripts/package.py
 # --no-fail-fast: a failing test binary must not hide the counts of the others.
 layer "native" cargo cargo test --workspace --no-fail-fast
