@@ -119,7 +119,7 @@ pub fn ingest(cfg: &EdgeConfig, key: &[u8], form: Form, body: &[u8], now: Millis
     if key.is_empty() {
         return refuse(
             401,
-            "Missing API key: send Authorization: Basic <writeKey:>, X-Write-Key or ?key=",
+            "Missing API key: send Authorization: Bearer <writeKey> or Basic <writeKey:>, X-Write-Key or ?key=",
         );
     }
     let Some(source) = find_source(cfg, key) else {
