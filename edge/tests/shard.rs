@@ -245,6 +245,34 @@ fn the_give_up_horizon_dead_letters_instead_of_dropping() {
 }
 
 #[test]
+fn amplitude_batch_in_the_eu_zone_posts_to_the_eu_batch_endpoint() {
+    let text = r#"{"shards": 1, "sources": {"uk_live_amp": {"destination": "amp"}},
+      "destinations": {"amp": {"protocol": "amplitude-batch", "serverZone": "EU",
+        "keySecret": "AMP_KEY", "options": {"flushAt": 5, "flushIntervalMs": 100}}}}"#;
+    let cfg = config(text, &[("AMP_KEY", "amp-api-key")]);
+    let mut shard = Shard::new(cfg.destination_of_shard("amp#0").unwrap(), 5).unwrap();
+    let mut store = Store::default();
+    let mut up = Upstream::amplitude("amp-api-key");
+    let mut now = 1_000_000;
+    let evs: Vec<Value> = (0..12)
+        .map(|i| track(i, &format!("device-{}", i % 4)))
+        .collect();
+    post(&cfg, &mut shard, &mut store, "uk_live_amp", &evs, now);
+    run(&mut shard, &mut store, &mut up, &mut now, 10_000_000);
+    assert!(!up.urls.is_empty());
+    assert!(
+        up.urls
+            .iter()
+            .all(|u| u == "https://api.eu.amplitude.com/batch"),
+        "{:?}",
+        up.urls
+    );
+    assert_eq!(up.stored.len(), 12);
+    assert!(up.stored.values().all(|&n| n == 1));
+    assert!(store.0.is_empty(), "delivered entries deleted");
+}
+
+#[test]
 fn amplitude_http_v2_pauses_one_hot_device_alone() {
     let text = r#"{"shards": 1, "sources": {"uk_live_amp": {"destination": "amp"}},
       "destinations": {"amp": {"protocol": "amplitude-http-v2", "url": "http://amp.test",

@@ -87,6 +87,8 @@ pub struct Upstream {
     pub requests: Vec<(Millis, Vec<String>)>,
     /// messageId → when it was stored.
     pub stored_at: HashMap<String, Millis>,
+    /// The URL of each request.
+    pub urls: Vec<String>,
 }
 
 pub type Answer = Option<(u16, Option<String>, Vec<u8>)>;
@@ -124,6 +126,7 @@ impl Upstream {
                 .push(e.to_string());
         }
         self.requests.push((now, ids.clone()));
+        self.urls.push(s.url.clone());
         match self.faults.pop_front() {
             Some(Fault::Lost) => return None,
             Some(Fault::Status(st)) => {
