@@ -68,26 +68,13 @@ pub struct EdgeConfig {
     pub destinations: Vec<Destination>,
 }
 
-/// The engine options a destination may set: the npm package's option names.
-const OPTIONS: [&str; 17] = [
-    "flushAt",
-    "flushIntervalMs",
-    "maxBatchBytes",
-    "maxInFlight",
-    "maxQueueEvents",
-    "maxQueueBytes",
-    "backoffBaseMs",
-    "backoffMaxMs",
-    "giveUpAfterMs",
-    "quotaProbeMs",
-    "maxRetryAfterMs",
-    "requestTimeoutMs",
-    "rateWindowMs",
-    "requestsPerWindow",
-    "identityEventsPerSecond",
-    "identityEventsPerDay",
-    "skipUserPropertiesSync",
-];
+/// The engine options a destination may set: the npm package's numeric option names (one list:
+/// `batchwire::web::abi::OPTIONS`), and its one boolean engine option.
+fn option_names() -> Vec<&'static str> {
+    let mut names = batchwire::web::abi::OPTIONS.to_vec();
+    names.push("skipUserPropertiesSync");
+    names
+}
 
 /// The edge's default flush interval: a server forwards soon (the browser's default is 10 s).
 pub const DEFAULT_FLUSH_INTERVAL_MS: u64 = 1_000;
@@ -391,7 +378,7 @@ fn destination_config(
     options: &Map<String, Value>,
 ) -> Result<Config, ConfigError> {
     let at = format!("{at}.options");
-    known(&at, options, &OPTIONS)?;
+    known(&at, options, &option_names())?;
     let mut c = Config::new(protocol, key);
     c.flush_interval_ms = DEFAULT_FLUSH_INTERVAL_MS;
     // A server driver: an event with a userId and no anonymousId gets one derived from it.
