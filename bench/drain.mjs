@@ -24,7 +24,8 @@
 // --out FILE, --no-write, --verbose (each request's arrival, status and events; printed anyway for a run
 // that met a 429).
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { writeSection } from "./results.mjs";
+import { existsSync, statSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -189,7 +190,7 @@ async function main() {
   const seconds = Math.round((Date.now() - started) / 1000);
   const section = table(rows, seconds);
   console.log("\n" + section);
-  if (!args.includes("--no-write")) writeSection(section);
+  if (!args.includes("--no-write")) writeSection(OUT, "## Drain rate against the server's cap", section);
 }
 
 function table(rows, seconds) {
@@ -227,21 +228,6 @@ function table(rows, seconds) {
   }
   lines.push("");
   return lines.join("\n");
-}
-
-/** Replaces this benchmark's section of bench/results.md (or appends it), keeping the others. */
-function writeSection(section) {
-  const head = "## Drain rate against the server's cap";
-  let text = existsSync(OUT) ? readFileSync(OUT, "utf8") : "# Benchmark results\n";
-  const start = text.indexOf(head);
-  if (start >= 0) {
-    const next = text.indexOf("\n## ", start + head.length);
-    text = text.slice(0, start) + section + (next >= 0 ? text.slice(next + 1) : "");
-  } else {
-    text = text.replace(/\n*$/, "\n\n") + section;
-  }
-  writeFileSync(OUT, text);
-  console.log(`wrote ${OUT}`);
 }
 
 await main();

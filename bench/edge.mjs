@@ -14,7 +14,8 @@
 // divided by the requests posted. Not counted: the collector, the Node clients, miniflare's Node
 // side. Writes its section of bench/results.md and prints it.
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { writeSection } from "./results.mjs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -157,25 +158,11 @@ async function main() {
     "",
   ];
   const section = lines.join("\n");
-  writeSection(section);
+  writeSection(OUT, HEAD, section);
   console.log(section);
 }
 
 const rate = (events, ms) => `${Math.round(events / (ms / 1000)).toLocaleString("en-US")} events/s`;
 const fmt = (r) => `${rate(REQUESTS * PER_REQUEST, r.ms)} acked, ${rate(REQUESTS * PER_REQUEST, r.allMs)} delivered, ${r.cpuPerRequest.toFixed(2)} ms CPU/request`;
-
-/** Replaces this benchmark's section of bench/results.md (or appends it), keeping the others. */
-function writeSection(section) {
-  let text = existsSync(OUT) ? readFileSync(OUT, "utf8") : "# Benchmark results\n";
-  const start = text.indexOf(HEAD);
-  if (start >= 0) {
-    const next = text.indexOf("\n## ", start + HEAD.length);
-    text = text.slice(0, start) + section + (next >= 0 ? text.slice(next + 1) : "");
-  } else {
-    text = text.replace(/\n*$/, "\n\n") + section;
-  }
-  writeFileSync(OUT, text);
-  console.log(`wrote ${OUT}`);
-}
 
 await main();
