@@ -119,6 +119,15 @@ class NodeClient {
   stats() {
     return this.#c.stats();
   }
+  /** Browser mode's identity ({ userId, anonymousId, traits }); in server mode nothing is kept. */
+  user() {
+    return this.#c.user();
+  }
+  /** Browser mode: forgets the user and starts a new anonymousId (in memory: Node has no
+   * localStorage). Server mode: nothing to forget. */
+  reset() {
+    this.#c.reset();
+  }
   on(type, listener) {
     return this.#c.on(type, listener);
   }

@@ -29,6 +29,10 @@ test("server mode: identity per event, no sticking, derived anonymousId stable p
   assert.equal(by.bob.anonymousId, by.bob2.anonymousId);
   assert.notEqual(by.alice.anonymousId, by.bob.anonymousId, "users do not share a device");
   assert.match(by.alice.anonymousId, /^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+  // Nothing is kept: user() names nobody after identify(), and reset() has nothing to forget.
+  assert.deepEqual(client.user(), { userId: null, anonymousId: null, traits: {} });
+  client.reset();
+  assert.deepEqual(client.user(), { userId: null, anonymousId: null, traits: {} });
   // ...and stable across clients (and processes): derived from the userId alone.
   const again = await createClient({ writeKey: WRITE_KEY, apiHost: c.url });
   const later = again.track("Paid", {}, { userId: "alice" });

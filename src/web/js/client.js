@@ -6,7 +6,7 @@ import {
   PAGE, SCREEN, SHUTDOWN, STAT, STATS, STORE_FAILED, TIMER, TRACK,
 } from "./abi.js";
 import { BatchwireError, fail, id, invalid, json, shutDown, skipSync, text, time, wrap } from "./check.js";
-import { held, uuid } from "./ids.js";
+import { anonymousId, held, kept, uuid } from "./ids.js";
 import { post, Timer } from "./net.js";
 import { IdbStore, MemoryStore, openStore } from "./store.js";
 import { lead, onHide } from "./tabs.js";
@@ -21,6 +21,7 @@ export class Client {
   #max;
   #timeout;
   #user;
+  #traits = {};
   #on = {};
   #early = []; // notes from before createClient resolved: nobody could listen yet
   #headers = {};
@@ -39,6 +40,11 @@ export class Client {
    * [name, value, ...] for every request, the largest request and the request timeout. */
   constructor(o, headers, max, timeout) {
     this.#o = o;
+    // Browser mode: the identity identify() gave on an earlier page ({u: userId, t: traits}).
+    try {
+      const k = !o.server && JSON.parse(kept("user", o.writeKey));
+      if (k) (this.#user = k.u ?? undefined), (this.#traits = k.t ?? {});
+    } catch {}
     this.#max = max;
     this.#timeout = timeout;
     headers = JSON.parse(headers);
@@ -232,9 +238,27 @@ export class Client {
   }
   identify(userId, traits, options) {
     const messageId = this.#add(IDENTIFY, undefined, traits, options, userId);
-    // Server mode: one client serves many users, so identity is per event only.
-    if (typeof userId === "string" && userId && !this.#o.server) this.#user = userId;
+    // Server mode: one client serves many users, so identity is per event only. In a browser the
+    // user and their traits (merged while the user stays the same) are kept for later pages.
+    if (!this.#o.server) {
+      if (typeof userId === "string" && userId && userId !== this.#user) (this.#user = userId), (this.#traits = {});
+      this.#traits = { ...this.#traits, ...traits };
+      kept("user", this.#o.writeKey, JSON.stringify({ u: this.#user, t: this.#traits }));
+    }
     return messageId;
+  }
+  /** Who later events are from: { userId, anonymousId, traits } (browser mode). */
+  user() {
+    return { userId: this.#user ?? null, anonymousId: this.#o.anonymousId || null, traits: { ...this.#traits } };
+  }
+  /** Logout: forgets the user and their traits, here and for later pages, and starts a new
+   * anonymousId. Events already queued keep the identity they were tracked with. */
+  reset() {
+    if (this.#o.server) return;
+    this.#user = undefined;
+    this.#traits = {};
+    kept("user", this.#o.writeKey, null);
+    this.#o.anonymousId = anonymousId(this.#o.writeKey, true);
   }
   page(name, properties, options) {
     return this.#add(PAGE, name, properties, options);

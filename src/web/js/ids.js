@@ -16,22 +16,21 @@ export const uuid = () => {
   return id;
 };
 
-// One anonymousId per browser and write key, kept in localStorage; where that throws (sandboxed
-// frames, disabled storage, workers) the id lives as long as the client.
-export function anonymousId(writeKey) {
-  const key = "batchwire:anonymousId:" + writeKey;
-  let id;
+// What a browser keeps per write key in localStorage under "batchwire:NAME:writeKey": the
+// anonymousId (a string) and the identity (JSON {userId, traits}). `v` given: written (null:
+// removed). Where localStorage throws (sandboxed frames, disabled storage, workers) nothing is
+// kept: the values live as long as the client.
+export function kept(name, writeKey, v) {
+  const key = "batchwire:" + name + ":" + writeKey;
   try {
-    id = localStorage.getItem(key);
+    if (v === null) localStorage.removeItem(key);
+    else if (v !== undefined) localStorage.setItem(key, v);
+    return localStorage.getItem(key);
   } catch {}
-  if (!id) {
-    id = uuid();
-    try {
-      localStorage.setItem(key, id);
-    } catch {}
-  }
-  return id;
 }
+
+// One anonymousId per browser and write key; `fresh`: a new one (after reset()).
+export const anonymousId = (writeKey, fresh) => (!fresh && kept("anonymousId", writeKey)) || kept("anonymousId", writeKey, uuid()) || uuid();
 
 // The messageIds a page had in requests still in flight when it was left, each with the time
 // before which nobody sends it again ({messageId: until}): its request may still be on its way
