@@ -229,6 +229,10 @@ mod tests {
                 kind.as_str().to_uppercase()
             ));
         }
+        out.push(format!(
+            "export const TYPES = {};",
+            list(KINDS.map(|k| k.as_str()))
+        ));
         out
     }
 

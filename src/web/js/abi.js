@@ -47,3 +47,5 @@ export const PAGE = 2;
 export const SCREEN = 3;
 export const GROUP = 4;
 export const ALIAS = 5;
+// The `type` of each kind, as beforeSend sees it.
+export const TYPES = ["track", "identify", "page", "screen", "group", "alias"];

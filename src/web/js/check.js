@@ -79,7 +79,9 @@ export function parseOptions(o) {
   all[SEED_LOW] = seed[1];
   all[SKIP_USER_PROPERTIES_SYNC] = +skipSync(o.skipUserPropertiesSync, "E_CONFIG");
   all[DERIVE_ANONYMOUS_ID] = server;
-  return { writeKey, apiHost, durable, server, anonymousId: anon, debug: !!o.debug, number: (i) => all[i] };
+  const beforeSend = o.beforeSend;
+  if (beforeSend !== undefined && typeof beforeSend !== "function") config("beforeSend", "a function");
+  return { writeKey, apiHost, durable, server, anonymousId: anon, beforeSend, debug: !!o.debug, number: (i) => all[i] };
 }
 
 // Where in `v` JSON.stringify gave up, and why: only run after it threw, so track() pays nothing

@@ -3,7 +3,7 @@
 // carries out.
 import {
   ABANDON, ALIAS, DRIVE, EVENTS, SKIP_SYNC, FAILURE, FLUSH, FLUSH_NOW, GROUP, HIDDEN, IDENTIFY, LEAD, LEADER_CHANGED, LEAVE, LOADED,
-  PAGE, SCREEN, SHUTDOWN, STAT, STATS, STORE_FAILED, TIMER, TRACK,
+  PAGE, SCREEN, SHUTDOWN, STAT, STATS, STORE_FAILED, TIMER, TRACK, TYPES,
 } from "./abi.js";
 import { BatchwireError, fail, id, invalid, json, shutDown, skipSync, text, time, wrap } from "./check.js";
 import { anonymousId, held, kept, uuid } from "./ids.js";
@@ -280,18 +280,34 @@ export class Client {
   #add(kind, name, payload, options, userId, groupId, previousId) {
     try {
       if (options != null && typeof options !== "object") invalid("options must be an object (field: options)");
-      const o = options ?? {};
-      if (kind === TRACK || name != null) text(name, kind === TRACK ? "event" : "name");
-      const max = this.#max;
+      let o = options ?? {};
+      const max = this.#max, f = this.#o.beforeSend, names = kind ? "name" : "event";
+      const traits = kind === IDENTIFY || kind === GROUP ? "traits" : "properties";
       // The id is made here, not in wasm: returning a string from wasm costs a TextDecoder call.
-      const messageId = id(o.messageId, "messageId") || uuid(); // "" counts as absent, as in the core
+      let messageId = id(o.messageId, "messageId") || uuid(); // "" counts as absent, as in the core
+      let user = userId ?? o.userId ?? this.#user, anon = o.anonymousId ?? this.#o.anonymousId;
+      if (groupId === undefined) groupId = o.groupId;
+      previousId ??= o.previousId;
+      if (f) {
+        // The event as it would be queued; what beforeSend returns is what is validated and
+        // queued (its `type` excepted), null drops it, and an error it throws is reported.
+        let r;
+        try {
+          r = f({ ...o, type: TYPES[kind], [names]: name, [traits]: payload, userId: user, anonymousId: anon, groupId, previousId, messageId });
+        } catch (x) {
+          this.#note(EVENTS.indexOf("failed"), [messageId, "E_BEFORE_SEND", `beforeSend threw ${describe(x)}; the event was not queued`]);
+          return messageId;
+        }
+        if (r === null) return null;
+        if (typeof r !== "object") invalid("beforeSend must return the event or null (field: beforeSend)");
+        ({ userId: user, anonymousId: anon, groupId, previousId, [names]: name, [traits]: payload } = o = r);
+        messageId = id(r.messageId, "messageId") || messageId;
+      }
+      if (kind === TRACK || name != null) text(name, kind === TRACK ? "event" : "name");
       // One string for the wasm, in the order src/js.rs `enqueue` reads; "" is absent.
       const e = this.#d.enqueue(kind + (skipSync(o.skipUserPropertiesSync, "E_INVALID_EVENT") ? SKIP_SYNC : 0), (name ?? "") + "\0" +
-        (json(payload, kind === IDENTIFY || kind === GROUP ? "traits" : "properties", max) ?? "") + "\0" +
-        (json(o.context, "context", max) ?? "") + "\0" + id(userId ?? o.userId ?? this.#user, "userId") + "\0" +
-        id(o.anonymousId ?? this.#o.anonymousId, "anonymousId") + "\0" +
-        id(groupId === undefined ? o.groupId : groupId, "groupId") + "\0" + id(previousId ?? o.previousId, "previousId") +
-        "\0" + messageId, time(o.timestamp));
+        (json(payload, traits, max) ?? "") + "\0" + (json(o.context, "context", max) ?? "") + "\0" + id(user, "userId") + "\0" +
+        id(anon, "anonymousId") + "\0" + id(groupId, "groupId") + "\0" + id(previousId, "previousId") + "\0" + messageId, time(o.timestamp));
       if (e) fail(e.slice(0, e.indexOf("\0")), e.slice(e.indexOf("\0") + 1));
       return messageId;
     } catch (e) {

@@ -1,0 +1,70 @@
+// beforeSend(event) => event | null runs inside track() before validation: what it returns is
+// what is validated, stored and sent (renamed, enriched), null drops the event, and an error it
+// throws is reported through `failed` (E_BEFORE_SEND) with nothing queued.
+import test from "node:test";
+import assert from "node:assert/strict";
+import { setup, waitForIds } from "./harness.mjs";
+
+test("beforeSend renames, enriches and drops; its output is validated; its errors are reported", { timeout: 60_000 }, async (t) => {
+  const env = await setup(t);
+  const page = await env.open();
+  const out = await page.evaluate(async (o) => {
+    const seen = [];
+    const failed = [];
+    window.client = await bw.createClient({
+      ...o,
+      storage: "memory",
+      beforeSend(e) {
+        seen.push({ type: e.type, event: e.event, name: e.name, userId: e.userId, anonymousId: e.anonymousId, messageId: e.messageId });
+        if (e.event === "Debug Ping") return null;
+        if (e.event === "Broken") throw new Error("middleware bug");
+        if (e.event === "Too Long") return { ...e, event: "x".repeat(201) };
+        if (e.event === "plan_changed") return { ...e, event: "Account Upgraded", properties: { ...e.properties, source: "web" } };
+        if (e.type === "identify") return { ...e, traits: { ...e.traits, enriched: true } };
+        return e;
+      },
+    });
+    client.on("failed", (f) => failed.push(f));
+    const renamed = client.track("plan_changed", { plan: "pro" }, { userId: "u-1" });
+    const kept = client.track("Viewed", { n: 1 }, { userId: "u-1" });
+    const dropped = client.track("Debug Ping", {});
+    const broken = client.track("Broken", {});
+    let tooLong;
+    try {
+      client.track("Too Long", {});
+    } catch (e) {
+      tooLong = e.code;
+    }
+    const identified = client.identify("u-1", { plan: "pro" });
+    let config;
+    try {
+      await bw.createClient({ ...o, beforeSend: "nope" });
+    } catch (e) {
+      config = `${e.code} ${e.message}`;
+    }
+    await client.flush();
+    await new Promise((ok) => setTimeout(ok, 50)); // listeners run in a later task
+    return { seen, failed, renamed, kept, dropped, broken, tooLong, identified, config, stats: client.stats() };
+  }, env.options());
+
+  assert.equal(out.dropped, null, "a dropped event has no messageId");
+  assert.equal(out.tooLong, "E_INVALID_EVENT", "the middleware's output was not validated");
+  assert.match(out.config, /^E_CONFIG .*beforeSend/);
+  assert.equal(out.seen[0].type, "track");
+  assert.equal(out.seen[0].event, "plan_changed");
+  assert.equal(out.seen[0].userId, "u-1");
+  assert.ok(out.seen[0].anonymousId && out.seen[0].messageId === out.renamed, "the event seen carries its ids");
+  assert.deepEqual(out.failed.map((f) => [f.messageId, f.code]), [[out.broken, "E_BEFORE_SEND"]]);
+  assert.match(out.failed[0].reason, /middleware bug/);
+  assert.equal(out.stats.delivered, 3, "renamed, kept and identify delivered; nothing else queued");
+
+  const ids = [out.renamed, out.kept, out.identified];
+  const events = await waitForIds(env, ids);
+  const by = Object.fromEntries(events.map((e) => [e.messageId, e]));
+  assert.equal(by[out.renamed].event, "Account Upgraded");
+  assert.deepEqual(by[out.renamed].properties, { plan: "pro", source: "web" });
+  assert.equal(by[out.kept].event, "Viewed");
+  assert.deepEqual(by[out.identified].traits, { plan: "pro", enriched: true });
+  const all = await env.collector.events();
+  assert.equal(all.length, 3, `only the three kept events reached the collector: ${all.map((e) => e.event)}`);
+});
