@@ -5,8 +5,9 @@
 // through `new URL("./web/batchwire_bg.wasm", import.meta.url)` and its twin for
 // batchwire_all_bg.wasm, which bundlers such as Vite rewrite to the emitted assets.
 //
-// Beside the output, its source map (<output>.map, with the sources' text in it), for a debugger
-// or an error reporter to show the readable code; a page never fetches it.
+// Beside the output, its source map (<output>.map, with the sources' text in it), which the
+// output names in its last line, `//# sourceMappingURL=<name>.map`: a debugger or an error
+// reporter shows the readable code, and only that line is fetched by a page that does not debug.
 // Sources are named as in the repository (src/web/index.js, src/web/js/*.js); their text is the
 // build's copy, whose wasm import and export names are the minified ones.
 //
@@ -23,7 +24,7 @@ const result = await build({
   treeshake: true,
   // No comments at all: the only ones left would be /* @__PURE__ */ annotations (30 B gzip),
   // which help a later bundler drop unused code, and nothing in this one module is unused.
-  // "hidden": the map without a `//# sourceMappingURL` comment in the output.
+  // "hidden": the map without the comment, which is written below, so its bytes are known.
   output: {
     format: "esm",
     minify: true,
@@ -45,7 +46,8 @@ if (map.sources.some((s) => s.includes(".."))) {
   console.error(`bundle: a source outside ${dirname(entry)}: ${map.sources.join(", ")}`);
   process.exit(1);
 }
-const { code } = chunk;
+// The comment as the last line, without a newline after it: each byte is in every page load.
+const code = chunk.code.replace(/\n*$/, "\n") + `//# sourceMappingURL=${name}.map`;
 writeFileSync(output, code);
 writeFileSync(`${output}.map`, JSON.stringify(map));
 console.log(`  bundled ${entry} and its imports into ${output}: ${before} -> ${code.length} bytes, ` +

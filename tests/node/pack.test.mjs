@@ -1,7 +1,7 @@
 // What `npm pack` puts in the tarball of the built package (pkg/, or BATCHWIRE_PKG): exactly the
 // entries, the files package.json's exports name, the wasm modules of wasm-pack.toml, the types,
 // the licenses, the changelog, the README and index.js's source map; nothing else (no tests, no
-// stray build files). And index.js's source map maps back to the sources.
+// stray build files). And the source map is the one index.js names, mapping back to the sources.
 import test from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -77,9 +77,10 @@ test("npm pack holds exactly the package's files", { timeout: 60_000 }, () => {
   assert.match(readFileSync(join(PKG, "CHANGELOG.md"), "utf8"), /^## Unreleased$/m);
 });
 
-test("index.js's source map maps the minified code back to src/web", () => {
+test("index.js names its source map, which maps the minified code back to src/web", () => {
   const js = readFileSync(join(PKG, "index.js"), "utf8");
   const lines = js.split("\n");
+  assert.equal(lines.at(-1), "//# sourceMappingURL=index.js.map", "the last line names the map");
   const map = JSON.parse(readFileSync(join(PKG, "index.js.map"), "utf8"));
   assert.equal(map.version, 3);
   assert.equal(map.file, "index.js");
