@@ -6,7 +6,7 @@
 import test from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { join, relative, sep } from "node:path";
 import { OPTIONS } from "../../src/web/js/abi.js";
@@ -187,4 +187,38 @@ test("every option the sources read is typed, documented in the d.ts and in the 
     .flatMap((m) => [...m[1].matchAll(/`(\w+)`/g)].map((x) => x[1]));
   assert.deepEqual(sorted(rows), sorted(web.map((o) => o.name)), "the README's options table and ClientOptions");
   for (const o of node) assert.match(readme, new RegExp(`\`[^\`\\n]*\\b${o.name}\\b[^\`\\n]*\``), `the README names ${o.name}`);
+});
+
+// The built package by its name, as an application's compiler resolves it through package.json's
+// export conditions: `node` (moduleResolution nodenext) gives node.d.ts, a bundler's gives index.d.ts.
+test("import \"batchwire\" types: node.d.ts under Node's resolution, index.d.ts under a bundler's", { timeout: 120_000 }, async (t) => {
+  const { app } = await import("./helpers.mjs");
+  const { dir } = app(t);
+  const options = { strict: true, target: "es2022", lib: ["es2022"], types: [], noEmit: true, skipLibCheck: false };
+  writeFileSync(join(dir, "node.ts"), [
+    'import { createClient, type NodeClient } from "batchwire";',
+    'const client: NodeClient = await createClient({ writeKey: "k", apiHost: "https://api.example.com", handleSignals: true });',
+    "await client.closeAndFlush({ timeoutMs: 1000 });",
+    "",
+  ].join("\n"));
+  writeFileSync(join(dir, "web.ts"), [
+    'import { createClient } from "batchwire";',
+    'const client = await createClient({ writeKey: "k", apiHost: "https://api.example.com" });',
+    "// @ts-expect-error the browser and workerd client has no closeAndFlush",
+    "await client.closeAndFlush();",
+    "",
+  ].join("\n"));
+  writeFileSync(join(dir, "tsconfig.node.json"), JSON.stringify({
+    compilerOptions: { ...options, module: "nodenext", moduleResolution: "nodenext" }, files: ["node.ts"],
+  }));
+  writeFileSync(join(dir, "tsconfig.web.json"), JSON.stringify({
+    compilerOptions: { ...options, module: "esnext", moduleResolution: "bundler" }, files: ["web.ts"],
+  }));
+  for (const [project, dts] of [["tsconfig.node.json", "node.d.ts"], ["tsconfig.web.json", "index.d.ts"]]) {
+    const r = spawnSync(TSC, ["-p", join(dir, project), "--pretty", "false", "--listFiles"], { cwd: dir, encoding: "utf8", timeout: 120_000 });
+    assert.equal(r.status, 0, `${project}:\n${r.stdout}${r.stderr}`);
+    const listed = r.stdout.split("\n").filter((l) => /[\\/](node|index)\.d\.ts$/.test(l)).map((l) => l.replace(/.*[\\/]/, ""));
+    assert.ok(listed.includes(dts), `${project} compiles against ${dts}: ${listed.join(", ")}`);
+    if (dts === "index.d.ts") assert.ok(!listed.includes("node.d.ts"), `${project} does not see node.d.ts`);
+  }
 });
