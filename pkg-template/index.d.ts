@@ -1,8 +1,10 @@
-// Types of the batchwire package, declared once for every entry (index.js, worker.js).
+// Types of the batchwire package, declared once for the browser and workerd entries (index.js,
+// worker.js); node.d.ts adds the Node entry's options and client.
 
 /** Which ingestion API the client speaks. */
 export type Protocol = "v1-batch" | "amplitude-http-v2" | "amplitude-batch";
 
+/** createClient's options (the README's table); times are in milliseconds. */
 export interface ClientOptions {
   /** `/v1-batch` write key (sent as `Authorization: Bearer`) or the Amplitude `api_key`. */
   writeKey: string;
@@ -22,15 +24,19 @@ export interface ClientOptions {
   maxBatchBytes?: number;
   /** Requests in flight at once. Default 1 (keeps order, kind to rate limits). */
   maxInFlight?: number;
-  /** Bounds on what is held, queued and in flight; beyond them the oldest queued events are
-   * evicted, each reported as `failed` with code `E_EVICTED`. Defaults 10000 events, 8 MiB. */
+  /** Events held, queued and in flight; beyond it the oldest queued events are evicted, each
+   * reported as `failed` with code `E_EVICTED`. Default 10000. */
   maxQueueEvents?: number;
+  /** Bytes (of the events' JSON) held, queued and in flight; beyond it the oldest queued events
+   * are evicted, each reported as `failed` with code `E_EVICTED`. Default 8 MiB. */
   maxQueueBytes?: number;
   /** `"indexeddb"` (default): events survive reloads and are shared by the tabs of this origin;
    * `"memory"`: they live as long as the page. workerd: `"memory"` only, the default there. */
   storage?: "indexeddb" | "memory";
-  /** Backoff after transient failures: full jitter below min(max, base·2^n). Defaults 1000 / 300000. */
+  /** Backoff after transient failures (5xx, network errors): the n-th wait is drawn at random
+   * (full jitter) below min(backoffMaxMs, backoffBaseMs·2^n). Default 1000. */
   backoffBaseMs?: number;
+  /** The ceiling of the backoff wait (see `backoffBaseMs`). Default 300000. */
   backoffMaxMs?: number;
   /** An event not delivered this long after it was first queued fails with `E_RETRY_HORIZON`. Default 3 days. */
   giveUpAfterMs?: number;
@@ -55,25 +61,11 @@ export interface ClientOptions {
   identityEventsPerDay?: number;
   /** Amplitude: every event carries `$skip_user_properties_sync: true`. Default false. */
   skipUserPropertiesSync?: boolean;
-  /** Default: generated once per browser and write key and kept in localStorage. Not taken in
-   * server mode (E_CONFIG): give it per event. */
+  /** Default: generated once per browser and write key and kept in localStorage (in memory where
+   * that fails). Not taken in Node's server mode (E_CONFIG): give it per event there. */
   anonymousId?: string;
   /** Logs every listener payload with console.debug. */
   debug?: boolean;
-  /** Node only (the `node` export condition), where it defaults to "server": identity per event
-   * (identify() does not stick, no shared anonymousId; an event with neither userId nor
-   * anonymousId throws E_INVALID_EVENT; /v1-batch's anonymousId is derived from the userId when
-   * not given), the queue in memory, shutdown() as closeAndFlush(). "browser" keeps the browser's
-   * rules. The browser entry always runs in browser mode. */
-  mode?: "server" | "browser";
-  /** Node only: run closeAndFlush({ timeoutMs: signalTimeoutMs }) on SIGTERM and SIGINT, then let
-   * the signal end the process (see Client.handleSignals). Default false. */
-  handleSignals?: boolean;
-  /** Node only: closeAndFlush's timeout on a handled signal. Default 5000. */
-  signalTimeoutMs?: number;
-  /** Node only: closeAndFlush's timeout at a natural exit (beforeExit) with events queued.
-   * Default 10000. */
-  exitTimeoutMs?: number;
 }
 
 /** Per-call options; `userId` defaults to the last `identify()`, `anonymousId` to the client's
@@ -110,12 +102,64 @@ export interface Stats {
   stored: boolean;
 }
 
+/** Why an event failed, as the `failed` listener hears it (the README lists each). */
+export type FailureCode =
+  /** The server refused that event (its error names it). */
+  | "E_REJECTED"
+  /** The server refused the whole request with a permanent HTTP status (4xx other than 408, 413
+   * and 429). */
+  | "E_HTTP"
+  /** The event cannot fit in a request the server accepts. */
+  | "E_TOO_LARGE"
+  /** Dropped from the full queue (`maxQueueEvents`, `maxQueueBytes`) to make room. */
+  | "E_EVICTED"
+  /** Not delivered within `giveUpAfterMs` of being queued. */
+  | "E_RETRY_HORIZON"
+  /** The server answered 2xx several times without confirming the event: it may or may not be
+   * stored. */
+  | "E_UNCONFIRMED"
+  /** Node: still queued or in flight when `closeAndFlush` reached its timeout. */
+  | "E_SHUTDOWN";
+
+/** What a `warning` is about; nothing was lost (the README lists each). */
+export type WarningCode =
+  /** Properties past a limit the server warns about (too many keys, a value too large, nested
+   * too deeply); the event is sent. */
+  | "W_SOFT_CAP"
+  /** A string over Amplitude's 1,024 characters, which Amplitude truncates (ids included). */
+  | "W_TRUNCATED"
+  /** An id Amplitude would silently remove (too short, or a placeholder) is not sent. */
+  | "W_ID_REMOVED"
+  /** `context` given on a protocol that does not send it (Amplitude). */
+  | "W_CONTEXT_NOT_SENT"
+  /** A warning the server returned with an accepted request. */
+  | "W_SERVER"
+  /** The server reported an error for an event the request did not contain. */
+  | "W_UNMATCHED"
+  /** A rate limit's wait was cut to `maxRetryAfterMs`. */
+  | "W_RETRY_AFTER_CAPPED"
+  /** The API host redirects (redirects are never followed): the events stay queued; check
+   * `apiHost`. */
+  | "W_REDIRECT"
+  /** A user near or past Amplitude's 1,800 user-property updates per hour (the event is sent). */
+  | "W_USER_PROPERTY_LIMIT"
+  /** Amplitude throttled a user or device, or it is over its daily quota: its events wait. */
+  | "W_IDENTITY_PAUSED"
+  /** IndexedDB is unavailable or failing: events are kept in memory only (said once). */
+  | "W_STORAGE";
+
+/** The payload each listener of `Client.on` is given. */
 export interface ClientEvents {
+  /** Events the server confirmed. */
   delivered: { messageIds: string[] };
-  failed: { messageId: string; code: string; reason: string };
+  /** An event that will never be delivered: `code` says why, `reason` in words. */
+  failed: { messageId: string; code: FailureCode; reason: string };
+  /** Requests wait for a server's rate limit until `until` (epoch ms). */
   rateLimited: { until: number };
+  /** A quota holds events until `until` (epoch ms): the reset, or the next probe. */
   quotaHeld: { until: number };
-  warning: { code: string; message: string; messageId?: string };
+  /** Something worth knowing; `messageId` names the event it is about, when it is about one. */
+  warning: { code: WarningCode; message: string; messageId?: string };
 }
 
 export interface Client {
@@ -142,22 +186,6 @@ export interface Client {
    * request is in flight. What was not delivered stays stored for the next page. The client's wasm
    * memory is then freed; stats() keeps its last counts. */
   shutdown(): Promise<void>;
-}
-
-/** What the Node entry's createClient resolves to (`import { createClient } from "batchwire"` in
- * Node). */
-export interface NodeClient extends Client {
-  /** Stops taking events (later calls throw E_SHUTDOWN) and resolves once everything queued is
-   * delivered or reported; what is still queued or in flight after `timeoutMs` (default 10000) is
-   * reported `failed` with code E_SHUTDOWN, never dropped quietly. Then the client lets go. Later
-   * calls share the first call's promise. */
-  closeAndFlush(options?: { timeoutMs?: number }): Promise<void>;
-  /** Server mode: closeAndFlush() with its default timeout. Browser mode: as Client.shutdown. */
-  shutdown(): Promise<void>;
-  /** On SIGTERM or SIGINT: closeAndFlush({ timeoutMs: signalTimeoutMs }), then the signal is
-   * raised again so the process ends as it would have (unless the application listens to that
-   * signal too). Returns a function that removes the handlers. */
-  handleSignals(): () => void;
 }
 
 /** Stable error codes; see the README. */

@@ -5,8 +5,15 @@
 // through `new URL("./web/batchwire_bg.wasm", import.meta.url)` and its twin for
 // batchwire_all_bg.wasm, which bundlers such as Vite rewrite to the emitted assets.
 //
+// Beside the output, its source map (<output>.map, with the sources' text in it), which the
+// output names in its last line, `//# sourceMappingURL=<name>.map`: a debugger or an error
+// reporter shows the readable code, and only that line is fetched by a page that does not debug.
+// Sources are named as in the repository (src/web/index.js, src/web/js/*.js); their text is the
+// build's copy, whose wasm import and export names are the minified ones.
+//
 // usage: node scripts/bundle.mjs <entry> <output file>
 import { readFileSync, writeFileSync } from "node:fs";
+import { basename, dirname, relative, resolve } from "node:path";
 import { build } from "rolldown";
 
 const [entry, output] = process.argv.slice(2);
@@ -17,11 +24,31 @@ const result = await build({
   treeshake: true,
   // No comments at all: the only ones left would be /* @__PURE__ */ annotations (30 B gzip),
   // which help a later bundler drop unused code, and nothing in this one module is unused.
-  output: { format: "esm", minify: true, comments: false },
+  // "hidden": the map without the comment, which is written below, so its bytes are known.
+  output: {
+    format: "esm",
+    minify: true,
+    comments: false,
+    sourcemap: "hidden",
+    sourcemapPathTransform: (source, map) =>
+      "src/web/" + relative(dirname(resolve(entry)), resolve(dirname(map), source)).split("\\").join("/"),
+  },
 });
-if (result.output.length !== 1) {
-  console.error(`bundle: expected one chunk, got ${result.output.map((o) => o.fileName).join(", ")}`);
+const chunks = result.output.filter((o) => o.type === "chunk");
+if (chunks.length !== 1 || !chunks[0].map) {
+  console.error(`bundle: expected one chunk with its map, got ${result.output.map((o) => o.fileName).join(", ")}`);
   process.exit(1);
 }
-writeFileSync(output, result.output[0].code);
-console.log(`  bundled ${entry} and its imports into ${output}: ${before} -> ${result.output[0].code.length} bytes`);
+const [chunk] = chunks;
+const name = basename(output);
+const map = { ...JSON.parse(chunk.map.toString()), file: name };
+if (map.sources.some((s) => s.includes(".."))) {
+  console.error(`bundle: a source outside ${dirname(entry)}: ${map.sources.join(", ")}`);
+  process.exit(1);
+}
+// The comment as the last line, without a newline after it: each byte is in every page load.
+const code = chunk.code.replace(/\n*$/, "\n") + `//# sourceMappingURL=${name}.map`;
+writeFileSync(output, code);
+writeFileSync(`${output}.map`, JSON.stringify(map));
+console.log(`  bundled ${entry} and its imports into ${output}: ${before} -> ${code.length} bytes, ` +
+  `its source map ${name}.map (${map.sources.length} sources)`);

@@ -96,6 +96,9 @@ def main() -> int:
     for f in template.iterdir():
         if f.is_file():
             shutil.copy2(f, pkg / f.name)
+    # The licenses and the changelog live at the repository root, for the crate and the package.
+    for name in ("LICENSE-MIT", "LICENSE-APACHE", "CHANGELOG.md"):
+        shutil.copy2(ROOT / name, pkg / name)
     pj_path = pkg / "package.json"
     pj = json.loads(pj_path.read_text())
     pj["version"] = version
@@ -104,8 +107,9 @@ def main() -> int:
     for m in modules:
         shutil.copy2(out / m["file"], pkg / "web" / m["file"])
     # What a browser loads as-is: the entry and src/web/js bundled into one minified module
-    # (scripts/bundle.mjs); the wasm it picks by protocol beside it in web/, found through
-    # import.meta.url.
+    # (scripts/bundle.mjs), with its source map beside it (index.js.map, named by the module's last
+    # line; never loaded by a page, so not in the sizes below); the wasm it picks by protocol
+    # beside it in web/, found through import.meta.url.
     run(["node", "scripts/bundle.mjs", str(out / "index.js"), str(pkg / "index.js")])
 
     # Every path the package.json names must exist, or consumers get a broken import; and every
