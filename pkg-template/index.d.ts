@@ -64,8 +64,25 @@ export interface ClientOptions {
   /** Default: generated once per browser and write key and kept in localStorage (in memory where
    * that fails). Not taken in Node's server mode (E_CONFIG): give it per event there. */
   anonymousId?: string;
+  /** Middleware run inside each call before validation: what it returns is what is validated,
+   * stored and sent (rename, enrich, scrub; `type` cannot change); `null` drops the event (the
+   * call still returns its messageId); an error it throws is reported through `failed` with E_BEFORE_SEND and
+   * nothing is queued. */
+  beforeSend?: (event: OutgoingEvent) => OutgoingEvent | null;
   /** Logs every listener payload with console.debug. */
   debug?: boolean;
+}
+
+/** An event as `beforeSend` sees it, and returns it. */
+export interface OutgoingEvent extends EventOptions {
+  readonly type: "track" | "identify" | "page" | "screen" | "group" | "alias";
+  /** The track event's name. */
+  event?: string;
+  /** The page or screen name. */
+  name?: string | null;
+  properties?: Properties | null;
+  traits?: Properties | null;
+  messageId: string;
 }
 
 /** Per-call options; `userId` defaults to the last `identify()`, `anonymousId` to the client's
@@ -119,7 +136,9 @@ export type FailureCode =
    * stored. */
   | "E_UNCONFIRMED"
   /** Node: still queued or in flight when `closeAndFlush` reached its timeout. */
-  | "E_SHUTDOWN";
+  | "E_SHUTDOWN"
+  /** `beforeSend` threw: the event was not queued (the reason quotes the error). */
+  | "E_BEFORE_SEND";
 
 /** What a `warning` is about; nothing was lost (the README lists each). */
 export type WarningCode =
@@ -165,8 +184,9 @@ export interface ClientEvents {
 export interface Client {
   /** Queues an event; returns its messageId at once. Throws a BatchwireError for invalid input. */
   track(event: string, properties?: Properties | null, options?: EventOptions): string;
-  /** Browser mode: also makes `userId` the default for later events of this client. Server mode:
-   * it does not stick. */
+  /** Browser mode: also makes `userId` the default for later events of this client and, kept in
+   * localStorage per write key with the traits (merged while the user stays the same), of later
+   * pages. Server mode: it does not stick. */
   identify(userId?: string | null, traits?: Properties | null, options?: EventOptions): string;
   page(name?: string | null, properties?: Properties | null, options?: EventOptions): string;
   screen(name?: string | null, properties?: Properties | null, options?: EventOptions): string;
@@ -178,6 +198,11 @@ export interface Client {
    * keeps that request running until then): give it to `ctx.waitUntil`, or await it, in every
    * request that tracks (see the README's "Cloudflare Workers"). */
   flush(): Promise<void>;
+  /** Who later events are from (browser mode; in server mode nobody). */
+  user(): { userId: string | null; anonymousId: string | null; traits: Properties };
+  /** A logout (browser mode): forgets the user and their traits, here and for later pages, and
+   * starts a new anonymousId. Events already queued keep their identity. */
+  reset(): void;
   stats(): Stats;
   /** Adds a listener; returns a function that removes it. */
   on<K extends keyof ClientEvents>(type: K, listener: (payload: ClientEvents[K]) => void): () => void;

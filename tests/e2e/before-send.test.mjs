@@ -47,7 +47,7 @@ test("beforeSend renames, enriches and drops; its output is validated; its error
     return { seen, failed, renamed, kept, dropped, broken, tooLong, identified, config, stats: client.stats() };
   }, env.options());
 
-  assert.equal(out.dropped, null, "a dropped event has no messageId");
+  assert.equal(typeof out.dropped, "string", "a dropped event's call still returns its messageId");
   assert.equal(out.tooLong, "E_INVALID_EVENT", "the middleware's output was not validated");
   assert.match(out.config, /^E_CONFIG .*beforeSend/);
   assert.equal(out.seen[0].type, "track");
@@ -66,5 +66,6 @@ test("beforeSend renames, enriches and drops; its output is validated; its error
   assert.equal(by[out.kept].event, "Viewed");
   assert.deepEqual(by[out.identified].traits, { plan: "pro", enriched: true });
   const all = await env.collector.events();
+  assert.ok(!all.some((e) => e.messageId === out.dropped || e.messageId === out.broken));
   assert.equal(all.length, 3, `only the three kept events reached the collector: ${all.map((e) => e.event)}`);
 });

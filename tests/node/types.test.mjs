@@ -118,11 +118,16 @@ test("the code unions of index.d.ts are exactly the codes the sources emit, each
       failure.push(...literals(path, m[0]));
       rest = text.replace(m[0], "");
     }
-    for (const code of literals(path, rest)) (code.startsWith("W_") ? warning : thrown).push(code);
+    // A JavaScript line that reports to the `failed` listener (`EVENTS.indexOf("failed")`, as
+    // beforeSend's error does) emits failure codes; any other E_ code is thrown.
+    for (const line of rest.split("\n")) {
+      const reported = path.endsWith(".js") && line.includes('indexOf("failed")');
+      for (const code of literals(path, line)) (code.startsWith("W_") ? warning : reported ? failure : thrown).push(code);
+    }
   }
   // The scan itself: codes known to be emitted where it looks.
   for (const [list, code] of [[failure, "E_HTTP"], [failure, "E_SHUTDOWN"], [warning, "W_STORAGE"],
-    [warning, "W_IDENTITY_PAUSED"], [warning, "W_USER_PROPERTY_LIMIT"], [thrown, "E_GLOBAL_SCOPE"], [thrown, "E_QUEUE_FULL"]]) {
+    [warning, "W_IDENTITY_PAUSED"], [warning, "W_USER_PROPERTY_LIMIT"], [thrown, "E_GLOBAL_SCOPE"], [thrown, "E_QUEUE_FULL"], [failure, "E_BEFORE_SEND"]]) {
     assert.ok(list.includes(code), `the source scan finds ${code}`);
   }
   const readme = read("pkg-template/README.md");

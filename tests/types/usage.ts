@@ -10,6 +10,7 @@ import type {
   ErrorCode,
   EventOptions,
   FailureCode,
+  OutgoingEvent,
   Properties,
   Stats,
   WarningCode,
@@ -43,6 +44,8 @@ const options: Required<ClientOptions> = {
   identityEventsPerDay: 0,
   skipUserPropertiesSync: true,
   anonymousId: "device-1",
+  beforeSend: (e: OutgoingEvent) =>
+    e.type === "track" && e.event === "Debug Ping" ? null : { ...e, properties: { ...e.properties, source: "web" } },
   debug: false,
 };
 // And the Node entry's own (server mode takes no client-wide anonymousId).
@@ -91,6 +94,7 @@ const offs: Array<() => void> = [
       case "E_RETRY_HORIZON":
       case "E_UNCONFIRMED":
       case "E_SHUTDOWN":
+      case "E_BEFORE_SEND":
         break;
       default: {
         const none: never = e.code;
@@ -163,6 +167,9 @@ const held: number | null = stats.quotaHeldUntil ?? stats.rateLimitedUntil;
 const counts: number = stats.queued + stats.inFlight + stats.delivered + stats.failed + stats.retried;
 const stored: boolean = stats.stored;
 seen.push(held, counts, stored);
+const who: { userId: string | null; anonymousId: string | null; traits: Properties } = client.user();
+seen.push(who);
+client.reset();
 await client.shutdown();
 
 // Everything thrown is a BatchwireError with a code of ErrorCode.

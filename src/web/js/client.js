@@ -298,7 +298,7 @@ export class Client {
           this.#note(EVENTS.indexOf("failed"), [messageId, "E_BEFORE_SEND", `beforeSend threw ${describe(x)}; the event was not queued`]);
           return messageId;
         }
-        if (r === null) return null;
+        if (r === null) return messageId;
         if (typeof r !== "object") invalid("beforeSend must return the event or null (field: beforeSend)");
         ({ userId: user, anonymousId: anon, groupId, previousId, [names]: name, [traits]: payload } = o = r);
         messageId = id(r.messageId, "messageId") || messageId;
