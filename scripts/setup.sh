@@ -42,7 +42,8 @@ if ! have chromium || ! have chromedriver; then
   as_root apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
 
-# Node packages (binaryen's wasm-opt, rolldown's minifier, playwright-core, vite, the peer SDK the
+# Node packages (binaryen's wasm-opt, rolldown's minifier, playwright-core, vite, miniflare and
+# workerd for the edge layer, typescript for the types test, the peer SDK the
 # browser bench compares with) from the committed lockfile;
 # reinstalled only when the lockfile changes.
 lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
