@@ -36,7 +36,9 @@ const last = { rateLimited: null, quotaHeld: null }; // the latest pause and hol
 const chart = new Chart($("chart"));
 const demo = window.demo = {
   ready: false, protocol, writeKey: keyOf(protocol), ids: [], tracked: 0, delivered: 0,
-  seen: { maxInFlight: 0, rateLimitedUntil: null, quotaHeldUntil: null },
+  // What the client showed: the most in flight at once, each stretch with requests in flight, the
+  // latest pause and hold.
+  seen: { maxInFlight: 0, flights: [], rateLimitedUntil: null, quotaHeldUntil: null },
   stats: () => client?.stats() ?? { ...EMPTY },
 };
 
@@ -212,9 +214,15 @@ function tick() {
   const now = Date.now();
   const s = demo.stats();
   if (client) chart.sample(now, s);
-  demo.seen.maxInFlight = Math.max(demo.seen.maxInFlight, s.inFlight);
-  if (s.rateLimitedUntil) demo.seen.rateLimitedUntil = s.rateLimitedUntil;
-  if (s.quotaHeldUntil) demo.seen.quotaHeldUntil = s.quotaHeldUntil;
+  const seen = demo.seen;
+  seen.maxInFlight = Math.max(seen.maxInFlight, s.inFlight);
+  const flight = seen.flights.at(-1);
+  if (s.inFlight > 0 && (!flight || flight.to)) seen.flights.push({ from: now, to: null, events: s.inFlight });
+  else if (s.inFlight > 0) flight.events = Math.max(flight.events, s.inFlight);
+  else if (flight && !flight.to) flight.to = now;
+  if (seen.flights.length > 100) seen.flights.shift();
+  if (s.rateLimitedUntil) seen.rateLimitedUntil = s.rateLimitedUntil;
+  if (s.quotaHeldUntil) seen.quotaHeldUntil = s.quotaHeldUntil;
   chart.draw(now);
   renderClient(now);
 }
