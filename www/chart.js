@@ -25,9 +25,14 @@ const BOTTOM = 20;
 const RIGHT = 10;
 
 export class Chart {
-  constructor(canvas, { spanMs = 60_000 } = {}) {
+  constructor(canvas, { spanMs = 60_000, minSpanMs = 20_000 } = {}) {
     this.canvas = canvas;
-    this.spanMs = spanMs;
+    // The time shown grows from minSpanMs after the page opened to spanMs, so a first burst is
+    // not squeezed into the right edge of an empty minute.
+    this.maxSpanMs = spanMs;
+    this.minSpanMs = minSpanMs;
+    this.spanMs = minSpanMs;
+    this.start = Date.now();
     this.samples = [];
     this.requests = [];
     this.marks = [];
@@ -39,7 +44,7 @@ export class Chart {
       t, queued: s.queued, inFlight: s.inFlight, delivered: s.delivered,
       paused: s.rateLimitedUntil > t, held: s.quotaHeldUntil > t,
     });
-    while (this.samples.length > 2 && this.samples[1].t < t - this.spanMs - 1000) this.samples.shift();
+    while (this.samples.length > 2 && this.samples[1].t < t - this.maxSpanMs - 1000) this.samples.shift();
   }
 
   /** The collector's request log: [{ ms, status, events, dropped }]. */
@@ -68,6 +73,7 @@ export class Chart {
     g.fillStyle = "#ffffff";
     g.fillRect(0, 0, w, h);
     g.font = "11px system-ui, sans-serif";
+    this.spanMs = Math.min(this.maxSpanMs, Math.max(this.minSpanMs, Math.ceil((now - this.start + 2000) / 5000) * 5000));
     const t0 = now - this.spanMs;
     const plotTop = STRIP + 6;
     const plotH = h - plotTop - BOTTOM;
@@ -105,7 +111,8 @@ export class Chart {
     }
     g.textAlign = "center";
     g.textBaseline = "top";
-    for (let s = 0; s <= this.spanMs / 1000; s += 10) {
+    const step = this.spanMs <= 30_000 ? 5 : 10;
+    for (let s = 0; s <= this.spanMs / 1000; s += step) {
       const xx = Math.round(x(now - s * 1000)) + 0.5;
       g.fillText(s === 0 ? "now" : `−${s} s`, xx, plotTop + plotH + 5);
     }
@@ -133,10 +140,11 @@ export class Chart {
       g.stroke();
     }
 
-    // Marks: switches of faults or protocol.
+    // Marks: switches of faults or protocol, their labels stacked where they would overlap.
     g.setLineDash([4, 3]);
     g.lineWidth = 1;
     g.textBaseline = "top";
+    const rows = [];
     for (const m of this.marks) {
       if (m.t < t0) continue;
       const xx = Math.round(x(m.t)) + 0.5;
@@ -145,8 +153,15 @@ export class Chart {
       g.moveTo(xx, plotTop);
       g.lineTo(xx, plotTop + plotH);
       g.stroke();
+      const tw = g.measureText(m.text).width;
+      const lx = Math.min(xx + 3, LEFT + plotW - tw);
+      let row = rows.findIndex((end) => end < lx);
+      if (row < 0) row = rows.length;
+      rows[row] = lx + tw + 6;
+      g.fillStyle = "rgba(255, 255, 255, 0.8)";
+      g.fillRect(lx - 1, plotTop + 2 + row * 13, tw + 2, 12);
       g.fillStyle = "#24292f";
-      g.fillText(m.text, Math.min(xx + 3, LEFT + plotW - g.measureText(m.text).width), plotTop + 2);
+      g.fillText(m.text, lx, plotTop + 2 + row * 13);
     }
     g.setLineDash([]);
 
