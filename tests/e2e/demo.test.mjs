@@ -35,12 +35,26 @@ test("the demo dashboard renders at once, and its 429 button shows the client pa
   page.on("console", (m) => env.logs.push(`[console.${m.type()}] ${m.text()}`));
   page.on("pageerror", (e) => env.logs.push(`[pageerror] ${e.message}`));
 
+  // What the panels hold when the page's first timer fires: rendered before, not by, a timer.
+  await page.addInitScript(() => {
+    const note = () => (window.rowsAtFirstTimer ??= {
+      stats: document.querySelectorAll("#stats tr").length, server: document.querySelectorAll("#server tr").length,
+    });
+    for (const name of ["setTimeout", "setInterval"]) {
+      const original = window[name];
+      window[name] = function (fn, ...rest) {
+        return original.call(this, typeof fn === "function" ? (...a) => (note(), fn(...a)) : fn, ...rest);
+      };
+    }
+  });
   // The package is held back: what the page shows before it loads is its initial state.
   let release;
   const held = new Promise((r) => (release = r));
   await page.route("**/pkg/index.js", async (route) => { await held; await route.continue(); });
   await page.goto(`${env.web.url}/?collector=${encodeURIComponent(env.collector.url)}`);
   await waitFor(() => page.evaluate(() => document.querySelectorAll("#stats tr").length >= 8), { what: "the client's rows before the package loaded" });
+  const atFirstTimer = await waitFor(() => page.evaluate(() => window.rowsAtFirstTimer), { what: "a timer of the page" });
+  assert.ok(atFirstTimer.stats >= 8 && atFirstTimer.server >= 1, `empty panels until a timer fired: ${JSON.stringify(atFirstTimer)}`);
   assert.match(await rowText(page, "stats", "client"), /loading/);
   assert.equal(await rowText(page, "stats", "queued"), "0");
   await waitFor(async () => /^\d+$/.test(await rowText(page, "server", "stored").catch(() => "")), { what: "the collector's rows before the package loaded" });
