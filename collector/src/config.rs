@@ -466,7 +466,12 @@ mod tests {
             "keys: write uk_live_demo (org demo), admin uk_admin_demo, read uk_read_demo, \
              amplitude amp_demo_key"
         );
-        let c = run(&["--no-default-keys", "--write-key", "wk_1:acme", "--read-key=rk_2:acme"]);
+        let c = run(&[
+            "--no-default-keys",
+            "--write-key",
+            "wk_1:acme",
+            "--read-key=rk_2:acme",
+        ]);
         assert_eq!(
             c.unwrap().keys_line(),
             "keys: write wk_1 (org acme), read rk_2, no amplitude api key"
