@@ -41,7 +41,9 @@ export function faultsFor(protocol, initial) {
     : protocol === "amplitude-batch"
       ? {
         does: "has a daily quota of 0 events per user and device: every request gets 429 naming them over quota",
-        watch: "quota held until fills in; events stay queued, not failed; one small probe every 2 s",
+        // The SDK holds the identities named, not the whole client: stats().quotaHeldUntil is
+        // the whole client's hold (/v1-batch's monthly quota), so that row stays empty here.
+        watch: "events stay queued, not failed; the user and device named are held and probed with one event every 2 s (the 429 marks). The quota row stays “–”: it is for a whole-client hold, and this one holds only the identities named",
         on: [["/_config", { daily_quota: 0 }]],
         off: [["/_config", { daily_quota: initial?.daily_quota ?? 500_000 }]],
         active: (f, c) => c.daily_quota === 0,
