@@ -94,9 +94,10 @@ const requestLog = async () => (await collectorStats()).log ?? [];
  * messageId or insert_id). Returns a sentence, or throws.
  */
 async function settleAndCheck(page, ids, key = "messageId", path) {
-  const s = await until("the client to settle every event", async () => {
+  // Nothing queued (held, backing off, paused) and nothing in flight: the client is done.
+  const s = await until("the client to have nothing left to send", async () => {
     const s = await clientStats(page);
-    return s.delivered + s.failed >= ids.length && s.queued === 0 && s.inFlight === 0 && s;
+    return s.queued === 0 && s.inFlight === 0 && s;
   }, 60_000);
   const events = (await stored()).filter((e) => !path || e._path === path);
   const counts = new Map();
@@ -104,8 +105,8 @@ async function settleAndCheck(page, ids, key = "messageId", path) {
   const lost = ids.filter((id) => !counts.has(id)).length;
   const twice = ids.filter((id) => counts.get(id) > 1).length;
   const dups = (await collectorStats()).events.duplicates;
-  if (s.failed || lost || twice || events.length !== ids.length) {
-    throw new Error(`client: ${s.delivered} delivered, ${s.failed} failed; collector: ${events.length} stored, ${lost} of ${ids.length} missing, ${twice} stored twice`);
+  if (s.failed || s.delivered !== ids.length || lost || twice || events.length !== ids.length) {
+    throw new Error(`client: ${s.delivered} delivered, ${s.failed} failed; collector: ${events.length} stored, ${lost} of ${ids.length} missing, ${twice} stored twice; ${new Set(ids).size} distinct ids tracked`);
   }
   return `delivered all ${ids.length}; the collector stored each once${dups ? ` (${dups} resent duplicates refused)` : ""}`;
 }
