@@ -142,7 +142,6 @@ const isOn = (f) => !f.unavailable && !!server.faults && !!server.config && f.ac
 
 function renderFaults() {
   faults = faultsFor(protocol, initialConfig);
-  $("faults-note").hidden = false;
   if (edge) {
     $("faults-note").textContent = "This page sends to the edge Worker: these faults hit the edge's forwarding to the collector, and the edge rides them out with its own retries, so this tab's client sees none of them; the collector's panel and the request marks on the chart show them.";
   }
