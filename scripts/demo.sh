@@ -51,11 +51,14 @@ www="http://127.0.0.1:$www_port"
 collector="http://127.0.0.1:$collector_port"
 edge="http://127.0.0.1:$edge_port"
 echo "[demo] collector on $collector, edge on $edge, demo page on $www"
+# The collector's second line lists the keys it accepts (the page uses uk_live_demo).
+echo "[demo] the collector's $(grep -m1 '^keys:' "$run_dir/collector.log" || echo 'keys: (not printed)')"
 node scripts/demo-run.mjs "$www" "$collector" "$edge"
 
 if [ "${DEMO_EXIT:-}" = 1 ] || [ "${CI:-}" = true ]; then exit 0; fi
 echo
 echo "[demo] open $www/ in a browser to track events by hand (collector stats: $collector/_stats);"
-echo "[demo] $www/?edge=$edge sends them through the edge Worker."
+echo "[demo] $www/?edge=$edge sends them through the edge Worker; ?key=KEY uses another write key"
+echo "[demo] (start the collector with --write-key KEY for it), ?protocol=amplitude-batch another protocol."
 echo "[demo] Ctrl-C stops the collector, the edge and the page server."
 wait

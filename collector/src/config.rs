@@ -170,6 +170,37 @@ impl Default for Config {
     }
 }
 
+impl Config {
+    /// The keys this collector accepts, as printed at startup after the `listening on` line, e.g.
+    /// `keys: write uk_live_demo (org demo), admin uk_admin_demo, read uk_read_demo, amplitude
+    /// amp_demo_key`. An org is named at the first key and wherever it changes.
+    pub fn keys_line(&self) -> String {
+        let mut parts = Vec::new();
+        let mut org: Option<&str> = None;
+        for k in &self.keys {
+            let kind = match k.kind {
+                KeyKind::Write => "write",
+                KeyKind::Admin => "admin",
+                KeyKind::Read => "read",
+            };
+            if org == Some(k.org.as_str()) {
+                parts.push(format!("{kind} {}", k.key));
+            } else {
+                parts.push(format!("{kind} {} (org {})", k.key, k.org));
+                org = Some(&k.org);
+            }
+        }
+        if self.keys.is_empty() {
+            parts.push("no /v1-batch key (every /v1-batch request gets 401)".into());
+        }
+        if self.amp_api_keys.is_empty() {
+            parts.push("no amplitude api key".into());
+        }
+        parts.extend(self.amp_api_keys.iter().map(|k| format!("amplitude {k}")));
+        format!("keys: {}", parts.join(", "))
+    }
+}
+
 fn default_keys() -> Vec<KeyEntry> {
     [
         ("uk_live_demo", KeyKind::Write),
@@ -426,6 +457,34 @@ mod tests {
             parse_args(["-h".to_string()]).map(|c| matches!(c, Cli::Help)),
             Ok(true)
         ));
+    }
+
+    #[test]
+    fn keys_line_lists_the_keys_in_use() {
+        assert_eq!(
+            run(&[]).unwrap().keys_line(),
+            "keys: write uk_live_demo (org demo), admin uk_admin_demo, read uk_read_demo, \
+             amplitude amp_demo_key"
+        );
+        let c = run(&[
+            "--no-default-keys",
+            "--write-key",
+            "wk_1:acme",
+            "--read-key=rk_2:acme",
+        ]);
+        assert_eq!(
+            c.unwrap().keys_line(),
+            "keys: write wk_1 (org acme), read rk_2, no amplitude api key"
+        );
+        let c = run(&["--write-key", "mine:solo", "--amp-api-key", "amp_2"]).unwrap();
+        assert!(c.keys_line().ends_with(
+            "read uk_read_demo, write mine (org solo), amplitude amp_demo_key, amplitude amp_2"
+        ));
+        let none = run(&["--no-default-keys"]).unwrap().keys_line();
+        assert_eq!(
+            none,
+            "keys: no /v1-batch key (every /v1-batch request gets 401), no amplitude api key"
+        );
     }
 
     #[test]

@@ -29,6 +29,7 @@ async fn main() {
         .unwrap_or(cfg.addr.clone());
     // Scripts wait for exactly this line; with port 0 it carries the real port.
     println!("collector listening on http://{addr}");
+    println!("{}", cfg.keys_line());
     tokio::select! {
         _ = collector::serve(listener, cfg) => {}
         _ = tokio::signal::ctrl_c() => {}
