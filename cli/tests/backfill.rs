@@ -36,11 +36,7 @@ fn amplitude_batch_100k_with_failures_and_drops_arrive_exactly_once() {
     )
     .output()
     .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let s = summary(&out);
     assert_eq!(s["delivered"], 100_000);
     assert!(
@@ -71,11 +67,7 @@ fn v1_batch_with_failures_and_drops_arrive_exactly_once() {
     )
     .output()
     .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let events = stored(&base);
     assert_exactly_once(&events, 4_000);
     let e = &events[0];
@@ -134,11 +126,7 @@ fn killed_and_resumed_sends_each_event_exactly_once() {
     let out = send(&base, "v1-batch", KEY, &extra, &[&f])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let s = summary(&out);
     let skipped = s["skipped"].as_u64().unwrap();
     assert!(
@@ -263,11 +251,7 @@ fn csv_with_mapping_and_gzip_input() {
     let out = send(&base, "v1-batch", KEY, &["--mapping", m], &[&csv, &gz])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let events = stored(&base);
     assert_exactly_once(&events, 10);
     let by_i = |i: u64| {
@@ -362,11 +346,7 @@ fn paced_to_the_servers_request_cap() {
     let out = send(&base, "v1-batch", KEY, &extra, &[&f])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     assert_exactly_once(&stored(&base), 1_500);
     let st = stats(&base);
     let limited = st["requests"]["by_status"]["429"].as_u64().unwrap_or(0);
@@ -404,11 +384,7 @@ fn http_v2_keeps_each_devices_order_with_requests_in_flight() {
     )
     .output()
     .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let events = stored(&base);
     assert_exactly_once(&events, 600);
     let mut last: std::collections::HashMap<String, u64> = Default::default();
@@ -445,10 +421,6 @@ fn gzip_from_stdin() {
     .unwrap();
     child.stdin.take().unwrap().write_all(&gz).unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     assert_exactly_once(&stored(&base), 250);
 }

@@ -161,12 +161,9 @@ export function launchBrowser() {
   return chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
 }
 
-/**
- * One test's world: collector + static server + browser + a fresh context. Registered for teardown
- * on `t`. `env.open()` opens the e2e test page in the context and waits until batchwire loaded.
- */
-export async function setup(t, { collectorArgs = [], extraMounts = [] } = {}) {
-  const env = { pages: [], logs: [] };
+/** A list that `t` empties at its end: each function pushed is awaited, last first; one that
+ * throws does not keep the others from running. */
+export function teardown(t) {
   const closers = [];
   t.after(async () => {
     for (const close of closers.reverse()) {
@@ -177,6 +174,16 @@ export async function setup(t, { collectorArgs = [], extraMounts = [] } = {}) {
       }
     }
   });
+  return closers;
+}
+
+/**
+ * One test's world: collector + static server + browser + a fresh context. Registered for teardown
+ * on `t`. `env.open()` opens the e2e test page in the context and waits until batchwire loaded.
+ */
+export async function setup(t, { collectorArgs = [], extraMounts = [] } = {}) {
+  const env = { pages: [], logs: [] };
+  const closers = teardown(t);
   env.collector = await startCollector(collectorArgs);
   closers.push(() => env.collector.stop());
   env.web = await startWeb(extraMounts);

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startEdge } from "../../scripts/edge.mjs";
-import { countById, startCollector, waitFor } from "../e2e/harness.mjs";
+import { countById, startCollector, teardown, waitFor } from "../e2e/harness.mjs";
 
 export { waitFor };
 export const WRITE_KEY = "uk_live_demo";
@@ -39,16 +39,7 @@ export function v1Config(url, { sources = { [WRITE_KEY]: { destination: "collect
  * persist directory (after `env.edge.kill()` or `.stop()`), with `opts` over the first options.
  */
 export async function edgeEnv(t, { collectorArgs = UNLIMITED, config = v1Config, edge = {} } = {}) {
-  const closers = [];
-  t.after(async () => {
-    for (const close of closers.reverse()) {
-      try {
-        await close();
-      } catch {
-        // the others still run
-      }
-    }
-  });
+  const closers = teardown(t);
   const persistDir = mkdtempSync(join(tmpdir(), "batchwire-edge-"));
   closers.push(() => rmSync(persistDir, { recursive: true, force: true }));
   const env = {};

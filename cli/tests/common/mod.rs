@@ -125,6 +125,15 @@ pub fn batchwire() -> Command {
     Command::new(env!("CARGO_BIN_EXE_batchwire"))
 }
 
+/// Fails the test with the program's stderr unless it exited with success.
+pub fn assert_success(out: &Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// `batchwire send` with fast retries (the engine's 500 ms floor still holds).
 pub fn send(base: &str, protocol: &str, key: &str, extra: &[&str], files: &[&Path]) -> Command {
     let mut c = batchwire();
