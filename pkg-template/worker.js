@@ -229,6 +229,12 @@ class WorkerClient {
     this.#touch();
     return this.#c.stats();
   }
+  user() {
+    return this.#c.user();
+  }
+  reset() {
+    this.#c.reset();
+  }
   on(type, listener) {
     return this.#c.on(type, listener);
   }

@@ -80,6 +80,13 @@ export default {
       return Response.json(s);
     }
     if (u.pathname === "/seen") return Response.json({ ...seen, stats: c.stats() });
+    if (u.pathname === "/identity") {
+      c.identify("user-who", { plan: "pro" });
+      const before = c.user();
+      c.reset();
+      ctx.waitUntil(c.flush());
+      return Response.json({ before, after: c.user() });
+    }
     return new Response("not found", { status: 404 });
   },
 };
@@ -161,6 +168,17 @@ test("a module-scope client across many requests delivers every event exactly on
   // Every request kept running until what it sent was answered: nothing was cut and sent again.
   assert.equal(s.stats.retried, 0, JSON.stringify(s.stats));
   assert.equal(duplicatesOf(await c.stats()), 0);
+});
+
+test("the workerd client has user() and reset(): identity in memory, a logout starts a new anonymousId", async (t) => {
+  const c = await collector(t);
+  const w = await worker(t, c);
+  const r = JSON.parse(await w.get("/identity"));
+  assert.equal(r.before.userId, "user-who");
+  assert.deepEqual(r.before.traits, { plan: "pro" });
+  assert.equal(r.after.userId, null);
+  assert.deepEqual(r.after.traits, {});
+  assert.ok(r.after.anonymousId && r.after.anonymousId !== r.before.anonymousId, JSON.stringify(r));
 });
 
 test("events tracked late in a request are sent by a later request when their timer is due, without a flush", async (t) => {
