@@ -7,7 +7,7 @@
 //   listens), replaced here by the address of this test's collector (its own, on a free port).
 // - Each marked block states what it sends in a line `// expect: N events` (`# expect: N events`
 //   in shell): the number of distinct events the collector must have stored once it ran.
-// - `faults=<JSON without spaces>` in the info string is POSTed to the collector's /_faults
+// - `faults=<JSON>` in the info string (in single quotes if it holds spaces) is POSTed to the collector's /_faults
 //   before the block runs (failures, dropped answers, scripted 429s); `requests=N` (run=worker)
 //   is how many requests the Worker gets (default 1).
 // - run=node: an ES module in a temp app whose node_modules/batchwire is pkg/, run with node; it
@@ -47,8 +47,8 @@ function extractBlocks(dir) {
       const fence = open[2];
       let end = i + 1;
       while (end < lines.length && !lines[end].trimStart().startsWith(fence)) end++;
-      const attrs = Object.fromEntries(open[4].split(/\s+/).filter((w) => w.includes("="))
-        .map((w) => [w.slice(0, w.indexOf("=")), w.slice(w.indexOf("=") + 1)]));
+      // key=value or key='value with spaces'
+      const attrs = Object.fromEntries([...open[4].matchAll(/([\w-]+)=(?:'([^']*)'|(\S+))/g)].map((m) => [m[1], m[2] ?? m[3]]));
       const code = lines.slice(i + 1, end).join("\n") + "\n";
       if (attrs.run !== undefined) {
         const m = /^\s*(?:\/\/|#)\s*expect:\s*(\d+)\s+events?\s*$/m.exec(code);
@@ -174,6 +174,7 @@ for (const b of blocks) {
       if (b.attrs.faults) await c.faults(JSON.parse(b.attrs.faults));
       const code = b.code.replaceAll(PLACEHOLDER, c.url);
       const output = await RUNNERS[b.kind]?.(t, code, c, b);
+      if (output?.trim()) t.diagnostic(output.trim());
       // Stored events are de-duplicated by messageId: N distinct events, no more, no fewer.
       let events = [];
       await waitFor(async () => (events = await c.events()).length >= b.expect,
