@@ -7,9 +7,9 @@
 //   listens), replaced here by the address of this test's collector (its own, on a free port).
 // - Each marked block states what it sends in a line `// expect: N events` (`# expect: N events`
 //   in shell): the number of distinct events the collector must have stored once it ran.
-// - `faults=<JSON>` in the info string (in single quotes if it holds spaces) is POSTed to the collector's /_faults
-//   before the block runs (failures, dropped answers, scripted 429s); `requests=N` (run=worker)
-//   is how many requests the Worker gets (default 1).
+// - `faults=<JSON>` in the info string (in single quotes if it holds spaces) is POSTed to the
+//   collector's /_faults before the block runs (failures, dropped answers, scripted 429s);
+//   `requests=N` (run=worker) is how many requests the Worker gets (default 1).
 // - run=node: an ES module in a temp app whose node_modules/batchwire is pkg/, run with node; it
 //   must exit 0. run=browser: a module script of a page whose import map maps `batchwire` to
 //   /pkg/index.js, in headless Chromium; it must finish without an error. run=worker: the module
@@ -48,7 +48,8 @@ function extractBlocks(dir) {
       let end = i + 1;
       while (end < lines.length && !lines[end].trimStart().startsWith(fence)) end++;
       // key=value or key='value with spaces'
-      const attrs = Object.fromEntries([...open[4].matchAll(/([\w-]+)=(?:'([^']*)'|(\S+))/g)].map((m) => [m[1], m[2] ?? m[3]]));
+      const attrs = Object.fromEntries([...open[4].matchAll(/([\w-]+)=(?:'([^']*)'|(\S+))/g)]
+        .map((m) => [m[1], m[2] ?? m[3]]));
       const code = lines.slice(i + 1, end).join("\n") + "\n";
       if (attrs.run !== undefined) {
         const m = /^\s*(?:\/\/|#)\s*expect:\s*(\d+)\s+events?\s*$/m.exec(code);
@@ -81,7 +82,7 @@ after(async () => {
 function cliBinary() {
   if (process.env.BATCHWIRE_CLI) return process.env.BATCHWIRE_CLI;
   const r = spawnSync("cargo", ["build", "-q", "-p", "batchwire-cli"], { cwd: ROOT, encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`cargo build -p batchwire-cli failed:\n${r.stderr}`);
+  if (r.status !== 0) throw new Error(`cargo build -p batchwire-cli failed:\n${r.error?.message ?? r.stderr}`);
   return join(ROOT, "target/debug/batchwire");
 }
 
@@ -122,7 +123,8 @@ catch (e) { window.docsDone = "error: " + (e && e.stack || e); }
         { type: "ESModule", path: "/app.mjs", contents: code },
         { type: "ESModule", path: "/batchwire", contents: readFileSync(join(PKG, entry)) },
         { type: "ESModule", path: "/index.js", contents: readFileSync(join(PKG, "index.js")) },
-        { type: "CompiledWasm", path: "/web/batchwire_all_bg.wasm", contents: readFileSync(join(PKG, "web/batchwire_all_bg.wasm")) },
+        { type: "CompiledWasm", path: "/web/batchwire_all_bg.wasm",
+          contents: readFileSync(join(PKG, "web/batchwire_all_bg.wasm")) },
       ],
       compatibilityDate: "2026-01-01",
       bindings: { BATCHWIRE_WRITE_KEY: WRITE_KEY },
