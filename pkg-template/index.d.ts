@@ -69,8 +69,28 @@ export interface ClientOptions {
    * call still returns its messageId); an error it throws is reported through `failed` with E_BEFORE_SEND and
    * nothing is queued. */
   beforeSend?: (event: OutgoingEvent) => OutgoingEvent | null;
-  /** Logs every listener payload with console.debug. */
+  /** Logs, with console.debug and in words: each event queued (or not, and why), each request
+   * (bytes, status, time) and the engine's wait after a failed one, and every listener note
+   * (delivered, failed, warnings, rate-limit pauses, quota holds). Loads the package's
+   * extras.js module. Default false. */
   debug?: boolean;
+  /** The context each event carries (Segment's names): `library` {name, version}, `page` {path,
+   * referrer, search, title, url}, `userAgent`, `locale`, `timezone`, `screen` {width, height,
+   * density}. `true` (browser mode's default): all; `false` (server mode's): none; an object
+   * turns fields off one by one, e.g. `{ userAgent: false }`. An event's own `context` is merged
+   * over it. Amplitude gets them as its own fields (the README's mapping table). */
+  context?: boolean | { library?: boolean; page?: boolean; userAgent?: boolean; locale?: boolean; timezone?: boolean; screen?: boolean };
+  /** Events carry `context.sessionId` (Amplitude: `session_id`): the time (epoch ms) the session
+   * started; a session ends after this long without an event in any tab. Default 1800000 (30
+   * minutes) in browser mode; 0: no sessions (server mode's default). */
+  sessionTimeoutMs?: number;
+  /** Sends `page()` once the client is created and after each History API navigation
+   * (pushState, replaceState to another URL, back and forward; a change of the fragment alone
+   * is not a page view). Loads the package's extras.js module. Default false. */
+  autoPageViews?: boolean;
+  /** "pending": events are kept in memory only (never stored or sent) until optIn(), dropped by
+   * optOut(). What optIn()/optOut() kept for this browser wins over it. Default "granted". */
+  consent?: "granted" | "pending";
 }
 
 /** An event as `beforeSend` sees it, and returns it. */
@@ -94,7 +114,8 @@ export interface EventOptions {
   messageId?: string;
   /** When it happened. Default: now. */
   timestamp?: Date | number | string;
-  /** Sent as the event's `context` (/v1-batch only). */
+  /** Merged over the client's context (the `context` option) and sent as the event's `context`
+   * on /v1-batch; Amplitude takes Segment's names as its own fields (the README's table). */
   context?: Record<string, unknown>;
   /** Amplitude: this event carries `$skip_user_properties_sync: true`. */
   skipUserPropertiesSync?: boolean;
@@ -128,7 +149,8 @@ export type FailureCode =
   | "E_HTTP"
   /** The event cannot fit in a request the server accepts. */
   | "E_TOO_LARGE"
-  /** Dropped from the full queue (`maxQueueEvents`, `maxQueueBytes`) to make room. */
+  /** Dropped from the full queue (`maxQueueEvents`, `maxQueueBytes`) to make room; or, while
+   * consent is pending, the oldest of more than `maxQueueEvents` (default 10000) events. */
   | "E_EVICTED"
   /** Not delivered within `giveUpAfterMs` of being queued. */
   | "E_RETRY_HORIZON"
@@ -138,7 +160,11 @@ export type FailureCode =
   /** Node: still queued or in flight when `closeAndFlush` reached its timeout. */
   | "E_SHUTDOWN"
   /** `beforeSend` threw: the event was not queued (the reason quotes the error). */
-  | "E_BEFORE_SEND";
+  | "E_BEFORE_SEND"
+  /** An event tracked while consent was pending, refused when optIn() queued it: invalid. */
+  | "E_INVALID_EVENT"
+  /** As above: the queue was full (`maxQueueEvents`, `maxQueueBytes`). */
+  | "E_QUEUE_FULL";
 
 /** What a `warning` is about; nothing was lost (the README lists each). */
 export type WarningCode =
@@ -203,6 +229,15 @@ export interface Client {
   /** A logout (browser mode): forgets the user and their traits, here and for later pages, and
    * starts a new anonymousId. Events already queued keep their identity. */
   reset(): void;
+  /** Consent given: events are stored and sent from now on, and those tracked while consent was
+   * pending are queued with the time they were tracked at. Kept for later pages (browser mode). */
+  optIn(): void;
+  /** Consent refused or withdrawn: nothing is stored or sent from now on (calls still validate and
+   * return a messageId), events waiting for consent are dropped and the identity kept in this
+   * browser is removed. Events queued before are still delivered. Kept for later pages. */
+  optOut(): void;
+  /** Where consent stands: what optIn()/optOut() kept, else the `consent` option. */
+  consent(): "granted" | "pending" | "denied";
   stats(): Stats;
   /** Adds a listener; returns a function that removes it. */
   on<K extends keyof ClientEvents>(type: K, listener: (payload: ClientEvents[K]) => void): () => void;

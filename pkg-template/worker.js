@@ -235,6 +235,15 @@ class WorkerClient {
   reset() {
     this.#c.reset();
   }
+  optIn() {
+    this.#c.optIn();
+  }
+  optOut() {
+    this.#c.optOut();
+  }
+  consent() {
+    return this.#c.consent();
+  }
   on(type, listener) {
     return this.#c.on(type, listener);
   }

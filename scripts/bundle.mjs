@@ -13,7 +13,7 @@
 //
 // usage: node scripts/bundle.mjs <entry> <output file>
 import { readFileSync, writeFileSync } from "node:fs";
-import { basename, dirname, relative, resolve } from "node:path";
+import { basename, dirname, join, relative, resolve } from "node:path";
 import { build } from "rolldown";
 
 const [entry, output] = process.argv.slice(2);
@@ -29,26 +29,31 @@ const result = await build({
     format: "esm",
     minify: true,
     comments: false,
+    chunkFileNames: "[name].js",
     sourcemap: "hidden",
     sourcemapPathTransform: (source, map) =>
       "src/web/" + relative(dirname(resolve(entry)), resolve(dirname(map), source)).split("\\").join("/"),
   },
 });
+// The entry, and the one module it imports dynamically (src/web/js/extras.js: what only some
+// options need), each with its map.
 const chunks = result.output.filter((o) => o.type === "chunk");
-if (chunks.length !== 1 || !chunks[0].map) {
-  console.error(`bundle: expected one chunk with its map, got ${result.output.map((o) => o.fileName).join(", ")}`);
+if (chunks.length !== 2 || !chunks[0].isEntry || chunks.some((c) => !c.map)) {
+  console.error(`bundle: expected the entry and extras.js, each with its map, got ${result.output.map((o) => o.fileName).join(", ")}`);
   process.exit(1);
 }
-const [chunk] = chunks;
-const name = basename(output);
-const map = { ...JSON.parse(chunk.map.toString()), file: name };
-if (map.sources.some((s) => s.includes(".."))) {
-  console.error(`bundle: a source outside ${dirname(entry)}: ${map.sources.join(", ")}`);
-  process.exit(1);
+for (const chunk of chunks) {
+  const file = chunk.isEntry ? output : join(dirname(output), chunk.fileName);
+  const name = basename(file);
+  const map = { ...JSON.parse(chunk.map.toString()), file: name };
+  if (map.sources.some((s) => s.includes(".."))) {
+    console.error(`bundle: a source outside ${dirname(entry)}: ${map.sources.join(", ")}`);
+    process.exit(1);
+  }
+  // The comment as the last line, without a newline after it: each byte is in every page load.
+  const code = chunk.code.replace(/\n*$/, "\n") + `//# sourceMappingURL=${name}.map`;
+  writeFileSync(file, code);
+  writeFileSync(`${file}.map`, JSON.stringify(map));
+  console.log(`  bundled ${chunk.isEntry ? `${entry} and its imports` : chunk.fileName} into ${file}: ${chunk.isEntry ? before + " -> " : ""}${code.length} bytes, ` +
+    `its source map ${name}.map (${map.sources.length} sources)`);
 }
-// The comment as the last line, without a newline after it: each byte is in every page load.
-const code = chunk.code.replace(/\n*$/, "\n") + `//# sourceMappingURL=${name}.map`;
-writeFileSync(output, code);
-writeFileSync(`${output}.map`, JSON.stringify(map));
-console.log(`  bundled ${entry} and its imports into ${output}: ${before} -> ${code.length} bytes, ` +
-  `its source map ${name}.map (${map.sources.length} sources)`);

@@ -110,7 +110,11 @@ export function init(module) {
 export async function createClient(o) {
   const checked = parseOptions(o);
   const { wasm, pass } = await load(checked.number(PROTOCOL));
+  // What only some options need is a module of its own (js/extras.js), fetched for those alone.
+  if (checked.debug || checked.autoPageViews) checked.extras = await import("./js/extras.js");
   options = checked;
+  wasm.version();
+  checked.version = said; // context.library.version
   const h = clients.length;
   let d = wasm.create(h, pass(options.writeKey), written, capacity);
   if (!d) throw configError(said);

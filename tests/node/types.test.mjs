@@ -88,8 +88,10 @@ function sources() {
       // An inline `#[cfg(test)] mod x { ... }`: rustfmt closes it with the first `}` at column 0.
       text = text.replace(/^#\[cfg\(test\)\]\nmod \w+ \{\n[\s\S]*?^\}$/gm, "");
     }
-    // Comments name codes too (`E_SHUTDOWN` in a doc comment); only code emits them.
-    text = text.split("\n").filter((l) => !/^\s*(\/\/|\/\*|\*)/.test(l)).join("\n");
+    // Comments name codes too (`E_SHUTDOWN` in a doc comment); only code emits them. But for a
+    // `// failed: "E_X", ...` line in JavaScript: it lists the codes the next lines report
+    // through `failed` from a value the scan cannot follow (a refusal of the wasm's).
+    text = text.split("\n").filter((l) => /^\s*\/\/ failed: /.test(l) || !/^\s*(\/\/|\/\*|\*)/.test(l)).join("\n");
     return { path: relative(ROOT, p).split(sep).join("/"), text };
   });
 }
@@ -118,16 +120,18 @@ test("the code unions of index.d.ts are exactly the codes the sources emit, each
       failure.push(...literals(path, m[0]));
       rest = text.replace(m[0], "");
     }
-    // A JavaScript line that reports to the `failed` listener (`EVENTS.indexOf("failed")`, as
-    // beforeSend's error does) emits failure codes; any other E_ code is thrown.
+    // A JavaScript line that reports to the `failed` listener (`EVENTS.indexOf("failed")` or the
+    // FAILED constant made of it, as beforeSend's error does), or a `// failed:` list, emits
+    // failure codes; any other E_ code is thrown.
     for (const line of rest.split("\n")) {
-      const reported = path.endsWith(".js") && line.includes('indexOf("failed")');
+      const reported = path.endsWith(".js") && /indexOf\("failed"\)|#note\(FAILED|^\s*\/\/ failed: /.test(line);
       for (const code of literals(path, line)) (code.startsWith("W_") ? warning : reported ? failure : thrown).push(code);
     }
   }
   // The scan itself: codes known to be emitted where it looks.
   for (const [list, code] of [[failure, "E_HTTP"], [failure, "E_SHUTDOWN"], [warning, "W_STORAGE"],
-    [warning, "W_IDENTITY_PAUSED"], [warning, "W_USER_PROPERTY_LIMIT"], [thrown, "E_GLOBAL_SCOPE"], [thrown, "E_QUEUE_FULL"], [failure, "E_BEFORE_SEND"]]) {
+    [warning, "W_IDENTITY_PAUSED"], [warning, "W_USER_PROPERTY_LIMIT"], [thrown, "E_GLOBAL_SCOPE"], [thrown, "E_QUEUE_FULL"], [failure, "E_BEFORE_SEND"],
+    [failure, "E_QUEUE_FULL"], [failure, "E_EVICTED"]]) {
     assert.ok(list.includes(code), `the source scan finds ${code}`);
   }
   const readme = read("pkg-template/README.md");

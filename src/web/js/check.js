@@ -2,7 +2,8 @@
 // and the error type every refusal throws. Checks run here because a typeof check is free in
 // JavaScript but a boundary crossing plus code in wasm, and JSON.stringify is native.
 import { DERIVE_ANONYMOUS_ID, DURABLE, HOSTS, OPTIONS, ZERO_FROM, PROTOCOL, PROTOCOLS, SEED_HIGH, SEED_LOW, SKIP_USER_PROPERTIES_SYNC, ZONES } from "./abi.js";
-import { anonymousId } from "./ids.js";
+import { anonymousId, kept } from "./ids.js";
+import { CONTEXT } from "./page.js";
 
 /** Every error batchwire throws: `code` is stable, `message` names the field. */
 export class BatchwireError extends Error {
@@ -65,8 +66,12 @@ export function parseOptions(o) {
   // Server mode (the Node entry's default, which checks the option and the storage): identity per
   // event only, nothing shared or kept.
   const server = +(o.mode === "server");
+  // Consent: what optIn() / optOut() kept for this browser and write key wins over the option.
+  let consent = o.consent ?? "granted";
+  if (consent !== "granted" && consent !== "pending") config("consent", '"granted" or "pending"');
+  consent = (!server && kept("consent", writeKey)) || consent;
   let anon = o.anonymousId;
-  if (anon === undefined) anon = server ? "" : anonymousId(writeKey);
+  if (anon === undefined) anon = server ? "" : anonymousId(writeKey, 0, consent === "granted");
   else if (typeof anon !== "string" || !anon) config("anonymousId", "a non-empty string");
   const seed = crypto.getRandomValues(new Uint32Array(2));
   const durable = storage === "indexeddb";
@@ -81,7 +86,20 @@ export function parseOptions(o) {
   all[DERIVE_ANONYMOUS_ID] = server;
   const beforeSend = o.beforeSend;
   if (beforeSend !== undefined && typeof beforeSend !== "function") config("beforeSend", "a function");
-  return { writeKey, apiHost, durable, server, anonymousId: anon, beforeSend, debug: !!o.debug, number: (i) => all[i] };
+  // The context each event gets: every field of page.js CONTEXT on (browser mode's default), off
+  // (server mode's), or as an object turns them off one by one ({ userAgent: false }).
+  let context = o.context ?? !server;
+  if (typeof context !== "boolean") {
+    if (!context || typeof context !== "object") config("context", "a boolean or an object of booleans");
+    for (const k in context) if (!CONTEXT.includes(k) || typeof context[k] !== "boolean") config("context." + k, `a boolean, for one of ${CONTEXT}`);
+  }
+  context = context && Object.fromEntries(CONTEXT.map((k) => [k, context[k] ?? true]));
+  const sessionTimeoutMs = o.sessionTimeoutMs ?? (server ? 0 : 1800000);
+  if (typeof sessionTimeoutMs !== "number" || !(sessionTimeoutMs >= 0)) config("sessionTimeoutMs", "a number >= 0");
+  const autoPageViews = o.autoPageViews ?? false;
+  if (typeof autoPageViews !== "boolean") config("autoPageViews", "a boolean");
+  if (o.debug !== undefined && typeof o.debug !== "boolean") config("debug", "a boolean");
+  return { writeKey, apiHost, durable, server, anonymousId: anon, beforeSend, debug: o.debug, context, sessionTimeoutMs, autoPageViews, consent, number: (i) => all[i] };
 }
 
 // Where in `v` JSON.stringify gave up, and why: only run after it threw, so track() pays nothing

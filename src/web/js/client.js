@@ -6,13 +6,15 @@ import {
   PAGE, SCREEN, SHUTDOWN, STAT, STATS, STORE_FAILED, TIMER, TRACK, TYPES,
 } from "./abi.js";
 import { BatchwireError, fail, id, invalid, json, shutDown, skipSync, text, time, wrap } from "./check.js";
-import { anonymousId, held, kept, uuid } from "./ids.js";
+import { anonymousId, held, kept, session, uuid } from "./ids.js";
 import { post, Timer } from "./net.js";
+import { fixedContext, pageFields } from "./page.js";
 import { IdbStore, MemoryStore, openStore } from "./store.js";
 import { lead, onHide } from "./tabs.js";
 
 const strings = (a) => (Array.isArray(a) ? a.filter((x) => typeof x === "string") : []);
 const describe = (e) => `${e?.name ?? "Error"}: ${e?.message ?? e}`;
+const FAILED = EVENTS.indexOf("failed");
 
 /** What createClient resolves to. Every method is safe to call with anything. */
 export class Client {
@@ -35,11 +37,22 @@ export class Client {
   #loading;
   #waits = 0;
   #waiting = new Map();
+  #consent; // "granted", "pending" (events wait in #pending, in memory) or "denied"
+  #pending = [];
+  #session; // ids.js session()
+  #fixed; // the context fields that do not change (page.js fixedContext)
+  #ctx = []; // the last context made without the caller's: [its key, its JSON]
+  #unview; // stops autoPageViews
+  #armed; // debug: the last wait the driver asked for
+  #say; // debug: extras.js say()
 
   /** `o` comes from parseOptions; the rest is what the driver's `setup` reported: `headers`, JSON
    * [name, value, ...] for every request, the largest request and the request timeout. */
   constructor(o, headers, max, timeout) {
     this.#o = o;
+    this.#consent = o.consent;
+    if (o.debug) this.#say = o.extras.say;
+    this.#fixed = o.context && fixedContext(o.context, o.version);
     // Browser mode: the identity identify() gave on an earlier page ({u: userId, t: traits}).
     try {
       const k = !o.server && JSON.parse(kept("user", o.writeKey));
@@ -80,6 +93,10 @@ export class Client {
       this.#unlock = undefined;
     };
     this.#unhide = onHide(() => d.on(HIDDEN), leave, () => this.#join());
+    if (this.#o.autoPageViews) {
+      this.page();
+      this.#unview = this.#o.extras.onNavigate(() => this.page());
+    }
     setTimeout(() => {
       const early = this.#early;
       this.#early = null;
@@ -160,15 +177,23 @@ export class Client {
   // driver before returning.
   send(id, path, body, keepalive) {
     body = body.slice(); // a view of wasm memory, valid only during this call
+    const at = Date.now();
+    this.#say?.("send", id, path, body.length, keepalive);
     const go = () =>
-      post(this.#o.apiHost + path, this.#headers, body, keepalive, this.#timeout).then((r) =>
-        Array.isArray(r) ? this.#d.response(id, r[0], r[1] ?? "", r[2]) : this.#d.on(FAILURE, id));
+      post(this.#o.apiHost + path, this.#headers, body, keepalive, this.#timeout).then((r) => {
+        const ok = Array.isArray(r);
+        this.#armed = -1;
+        ok ? this.#d.response(id, r[0], r[1] ?? "", r[2]) : this.#d.on(FAILURE, id);
+        // What the engine made of it: a timer it armed after a failure is its backoff or pause.
+        this.#say?.("answer", id, r, Date.now() - at, this.#armed);
+      });
     // fetch runs after the driver returns, so an instrumented fetch that tracks an event does not
     // re-enter it; a page being left sends at once, before it can be torn down.
     if (keepalive) go();
     else queueMicrotask(go);
   }
   arm(ms) {
+    this.#armed = ms;
     this.#timer.arm(ms < 0 ? undefined : ms);
   }
   schedule() {
@@ -197,6 +222,7 @@ export class Client {
   release() {
     this.#unlock?.();
     this.#unhide?.();
+    this.#unview?.();
     this.#channel?.close();
     this.#timer.arm();
     this.#store?.close();
@@ -220,7 +246,7 @@ export class Client {
       : type === "failed" ? { messageId: a, code: b, reason: c }
       : type === "warning" ? (c ? { code: a, message: b, messageId: c } : { code: a, message: b })
       : { until };
-    if (this.#o.debug) console.debug("[batchwire]", type, p);
+    this.#say?.("note", type, s, until);
     for (const f of this.#on[type] ?? []) {
       try {
         f(p);
@@ -243,9 +269,13 @@ export class Client {
     if (!this.#o.server) {
       if (typeof userId === "string" && userId && userId !== this.#user) (this.#user = userId), (this.#traits = {});
       this.#traits = { ...this.#traits, ...traits };
-      kept("user", this.#o.writeKey, JSON.stringify({ u: this.#user, t: this.#traits }));
+      this.#keepUser();
     }
     return messageId;
+  }
+  // Kept for later pages once consent is granted; optIn() keeps it then.
+  #keepUser() {
+    if (this.#consent === "granted") kept("user", this.#o.writeKey, JSON.stringify({ u: this.#user, t: this.#traits }));
   }
   /** Who later events are from: { userId, anonymousId, traits } (browser mode). */
   user() {
@@ -257,11 +287,43 @@ export class Client {
     if (this.#o.server) return;
     this.#user = undefined;
     this.#traits = {};
+    this.#session = undefined;
     kept("user", this.#o.writeKey, null);
-    this.#o.anonymousId = anonymousId(this.#o.writeKey, true);
+    kept("session", this.#o.writeKey, null);
+    this.#o.anonymousId = anonymousId(this.#o.writeKey, 1, this.#consent === "granted");
   }
+
+  /** Consent given: events are stored and sent, and the identity kept, from now on; events
+   * tracked while consent was pending are queued now, with the time they were tracked at. Kept
+   * for later pages (browser mode). */
+  optIn() {
+    const o = this.#o, p = this.#pending;
+    if (!o.server) kept("consent", o.writeKey, "granted"), kept("anonymousId", o.writeKey, o.anonymousId);
+    this.#consent = "granted";
+    this.#keepUser();
+    this.#pending = [];
+    for (const [kind, fields, t, messageId] of p) this.#enqueue(kind, fields, t, messageId);
+  }
+  /** Consent refused or withdrawn: from now on nothing is stored or sent (each call still
+   * validates its input and returns a messageId), events waiting for consent are dropped, and the
+   * identity kept in this browser is removed. Events queued before, with consent, are still
+   * delivered. Kept for later pages (browser mode). */
+  optOut() {
+    const o = this.#o;
+    if (!o.server) for (const k of ["anonymousId", "user", "session"]) kept(k, o.writeKey, null);
+    if (!o.server) kept("consent", o.writeKey, "denied");
+    this.#consent = "denied";
+    this.#pending = [];
+  }
+  /** "granted", "pending" (events wait in memory for optIn()) or "denied". */
+  consent() {
+    return this.#consent;
+  }
+  /** In a document, with context.page on, the page's fields (path, referrer, search, title, url)
+   * are the default properties. */
   page(name, properties, options) {
-    return this.#add(PAGE, name, properties, options);
+    const p = this.#o.context?.page && (properties == null || (typeof properties === "object" && !Array.isArray(properties))) && pageFields();
+    return this.#add(PAGE, name, p ? { ...p, ...properties } : properties, options);
   }
   screen(name, properties, options) {
     return this.#add(SCREEN, name, properties, options);
@@ -295,24 +357,66 @@ export class Client {
         try {
           r = f({ ...o, type: TYPES[kind], [names]: name, [traits]: payload, userId: user, anonymousId: anon, groupId, previousId, messageId });
         } catch (x) {
-          this.#note(EVENTS.indexOf("failed"), [messageId, "E_BEFORE_SEND", `beforeSend threw ${describe(x)}; the event was not queued`]);
+          this.#note(FAILED, [messageId, "E_BEFORE_SEND", `beforeSend threw ${describe(x)}; the event was not queued`]);
           return messageId;
         }
-        if (r === null) return messageId;
+        if (r === null) return this.#say?.("event", TYPES[kind], name, messageId, 3), messageId;
         if (typeof r !== "object") invalid("beforeSend must return the event or null (field: beforeSend)");
         ({ userId: user, anonymousId: anon, groupId, previousId, [names]: name, [traits]: payload } = o = r);
         messageId = id(r.messageId, "messageId") || messageId;
       }
       if (kind === TRACK || name != null) text(name, kind === TRACK ? "event" : "name");
       // One string for the wasm, in the order src/js.rs `enqueue` reads; "" is absent.
-      const e = this.#d.enqueue(kind + (skipSync(o.skipUserPropertiesSync, "E_INVALID_EVENT") ? SKIP_SYNC : 0), (name ?? "") + "\0" +
-        (json(payload, traits, max) ?? "") + "\0" + (json(o.context, "context", max) ?? "") + "\0" + id(user, "userId") + "\0" +
-        id(anon, "anonymousId") + "\0" + id(groupId, "groupId") + "\0" + id(previousId, "previousId") + "\0" + messageId, time(o.timestamp));
-      if (e) fail(e.slice(0, e.indexOf("\0")), e.slice(e.indexOf("\0") + 1));
+      const k = kind + (skipSync(o.skipUserPropertiesSync, "E_INVALID_EVENT") ? SKIP_SYNC : 0), fields = (name ?? "") + "\0" +
+        (json(payload, traits, max) ?? "") + "\0" + (this.#context(o.context, max) ?? "") + "\0" + id(user, "userId") + "\0" +
+        id(anon, "anonymousId") + "\0" + id(groupId, "groupId") + "\0" + id(previousId, "previousId") + "\0" + messageId;
+      let t = time(o.timestamp);
+      if (this.#consent === "granted") {
+        const e = this.#d.enqueue(k, fields, t);
+        if (e) fail(e.slice(0, e.indexOf("\0")), e.slice(e.indexOf("\0") + 1));
+        this.#say?.("event", TYPES[kind], name, messageId, 0);
+      } else if (this.#consent === "pending") {
+        // In memory only, with the time it was tracked at; the oldest goes first when full.
+        const p = this.#pending, n = this.#o.number(4); // maxQueueEvents (abi.js OPTIONS)
+        if (p.push([k, fields, t < 0 ? Date.now() : t, messageId]) > (n > 0 ? n : 10000)) {
+          this.#note(FAILED, [p.shift()[3], "E_EVICTED", "more events than maxQueueEvents were tracked while consent was pending"]);
+        }
+        this.#say?.("event", TYPES[kind], name, messageId, 1);
+      } else this.#say?.("event", TYPES[kind], name, messageId, 2);
       return messageId;
     } catch (e) {
       throw wrap(e);
     }
+  }
+
+  // Queues what was tracked while consent was pending; what track() would have thrown is
+  // reported instead:
+  // failed: "E_INVALID_EVENT", "E_QUEUE_FULL", "E_TOO_LARGE", "E_SHUTDOWN"
+  #enqueue(kind, fields, t, messageId) {
+    let e;
+    try {
+      e = this.#d.enqueue(kind, fields, t);
+    } catch (x) {
+      e = x.code + "\0" + x.message;
+    }
+    if (e) this.#note(FAILED, [messageId, e.slice(0, e.indexOf("\0")), e.slice(e.indexOf("\0") + 1)]);
+    else this.#say?.("event", "", "", messageId, 4);
+  }
+
+  // The event's context, JSON: the caller's `given` over what this client adds (the fixed fields,
+  // the page's, the session id). Without `given` the same page and session give the same text,
+  // made once.
+  #context(given, max) {
+    const o = this.#o, p = o.context?.page && pageFields(), t = o.sessionTimeoutMs;
+    const sid = t && (this.#session = session(this.#session, o.writeKey, t, this.#consent === "granted"))[0];
+    if (!this.#fixed && !sid) return json(given, "context", max);
+    const key = sid + (p ? "\0" + p.url + "\0" + p.title + "\0" + p.referrer : "");
+    if (given == null && this.#ctx[0] === key) return this.#ctx[1];
+    const c = { ...this.#fixed };
+    if (p) c.page = p;
+    if (sid) c.sessionId = sid;
+    if (given != null) return json(given, "context", max) && json({ ...c, ...given }, "context", max);
+    return (this.#ctx = [key, json(c, "context", max)])[1];
   }
 
   /** Resolves once every event queued before the call is delivered or has failed. */

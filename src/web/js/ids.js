@@ -29,8 +29,25 @@ export function kept(name, writeKey, v) {
   } catch {}
 }
 
-// One anonymousId per browser and write key; `fresh`: a new one (after reset()).
-export const anonymousId = (writeKey, fresh) => (!fresh && kept("anonymousId", writeKey)) || kept("anonymousId", writeKey, uuid()) || uuid();
+// One anonymousId per browser and write key; `fresh`: a new one (after reset()). Without consent
+// (`keep` false) a new one is not written: it lives as long as the page, until optIn() keeps it.
+export const anonymousId = (writeKey, fresh, keep) =>
+  (!fresh && kept("anonymousId", writeKey)) || (keep && kept("anonymousId", writeKey, uuid())) || uuid();
+
+// The session an event is in, per browser and write key: [id, last, written], the id being the
+// time it started (epoch ms, as Amplitude's session_id), `last` the time of its latest event and
+// `written` when this page last wrote it. A session ends after `timeout` ms without events in
+// any tab: tabs share it through localStorage, written at most once a second (`keep` false:
+// never, before consent).
+export function session(s, writeKey, timeout, keep, now = Date.now()) {
+  if (!s || now - s[1] > timeout) {
+    const k = (kept("session", writeKey) ?? "").split(":").map(Number);
+    s = k[1] > 0 && now - k[1] <= timeout ? [k[0], 0, 0] : [now, 0, 0];
+  }
+  s[1] = now;
+  if (keep && now - s[2] > 999) kept("session", writeKey, s[0] + ":" + now), (s[2] = now);
+  return s;
+}
 
 // The messageIds a page had in requests still in flight when it was left, each with the time
 // before which nobody sends it again ({messageId: until}): its request may still be on its way

@@ -1,0 +1,56 @@
+// What only some clients use, in a module of its own that index.js imports when a client's
+// options ask for it (`debug`, `autoPageViews`): a page without them never downloads it.
+// The clients with autoPageViews on: one hook on the History API serves them all, installed once
+// (a second wrapper around pushState could not be taken off again in any order).
+const viewers = new Set();
+let url;
+const where = () => location.origin + location.pathname + location.search;
+// A navigation is a new URL, the fragment aside (an anchor link is not a page view). Checked
+// after the current task, so that the title an app sets right after pushState is the one sent.
+const check = () =>
+  setTimeout(() => {
+    if (where() !== url) {
+      url = where();
+      for (const f of viewers) f();
+    }
+  });
+
+/** Calls `f` on each History API navigation (pushState, replaceState to another URL, back and
+ * forward); returns what stops it. Nothing without a document. */
+export function onNavigate(f) {
+  const h = globalThis.history;
+  if (!h || !globalThis.document) return () => {};
+  if (url === undefined) {
+    url = where();
+    for (const m of ["pushState", "replaceState"]) {
+      const original = h[m];
+      h[m] = function (...a) {
+        const r = original.apply(this, a);
+        check();
+        return r;
+      };
+    }
+    addEventListener("popstate", check);
+  }
+  viewers.add(f);
+  return () => viewers.delete(f);
+}
+
+const at = (t) => new Date(t).toISOString();
+const events = ["queued", "kept in memory until optIn()", "not queued: opted out", "dropped by beforeSend", "queued after optIn()"];
+
+/** `debug: true`: each event queued (or not, and why), each request (size, status, time) and what
+ * the engine decided after it, and each listener note, in words, with console.debug. */
+export function say(what, a, b, c, d) {
+  const line =
+    what === "event" ? `${a}${b ? ` "${b}"` : ""} ${c}: ${events[d]}`
+    : what === "send" ? `request ${a}: POST ${b}, ${c} bytes${d ? " (keepalive: the page is being left)" : ""}`
+    : what === "answer" ? `request ${a}: ${Array.isArray(b) ? "HTTP " + b[0] : `no answer (${b?.message ?? b})`} after ${c} ms` +
+      (d >= 0 && !(b[0] < 300) ? `; the engine waits ${d} ms before its next attempt` : "")
+    : a === "delivered" ? `delivered ${b.length} event(s)`
+    : a === "failed" ? `failed ${b[0]}: ${b[1]} (${b[2]})`
+    : a === "warning" ? `warning ${b[0]}: ${b[1]}`
+    : a === "rateLimited" ? `rate limited by the server: no request leaves before ${at(c)}`
+    : `quota reached: events are held until ${at(c)}`;
+  console.debug("[batchwire] " + line);
+}
