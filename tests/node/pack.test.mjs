@@ -51,6 +51,8 @@ test("npm pack holds exactly the package's files", { timeout: 60_000 }, () => {
     "package.json",
     "index.js",
     "index.js.map",
+    "extras.js",
+    "extras.js.map",
     "index.d.ts",
     "worker.js",
     "node.js",

@@ -47,6 +47,10 @@ const options: Required<ClientOptions> = {
   beforeSend: (e: OutgoingEvent) =>
     e.type === "track" && e.event === "Debug Ping" ? null : { ...e, properties: { ...e.properties, source: "web" } },
   debug: false,
+  context: { userAgent: false, page: true },
+  sessionTimeoutMs: 60_000,
+  autoPageViews: true,
+  consent: "pending",
 };
 // And the Node entry's own (server mode takes no client-wide anonymousId).
 const { anonymousId, ...shared } = options;
@@ -95,6 +99,8 @@ const offs: Array<() => void> = [
       case "E_UNCONFIRMED":
       case "E_SHUTDOWN":
       case "E_BEFORE_SEND":
+      case "E_INVALID_EVENT":
+      case "E_QUEUE_FULL":
         break;
       default: {
         const none: never = e.code;
@@ -170,6 +176,10 @@ seen.push(held, counts, stored);
 const who: { userId: string | null; anonymousId: string | null; traits: Properties } = client.user();
 seen.push(who);
 client.reset();
+client.optIn();
+client.optOut();
+const state: "granted" | "pending" | "denied" = client.consent();
+seen.push(state);
 await client.shutdown();
 
 // Everything thrown is a BatchwireError with a code of ErrorCode.
