@@ -21,12 +21,15 @@ test("beforeSend renames, enriches and drops; its output is validated; its error
         if (e.event === "Too Long") return { ...e, event: "x".repeat(201) };
         if (e.event === "plan_changed") return { ...e, event: "Account Upgraded", properties: { ...e.properties, source: "web" } };
         if (e.type === "identify") return { ...e, traits: { ...e.traits, enriched: true } };
+        // It sees the whole context, the client's and the event's: a URL's query is scrubbed.
+        if (e.event === "Viewed") e.context.page.url = e.context.page.url.split("?")[0] + "?scrubbed";
         return e;
       },
     });
     client.on("failed", (f) => failed.push(f));
     const renamed = client.track("plan_changed", { plan: "pro" }, { userId: "u-1" });
-    const kept = client.track("Viewed", { n: 1 }, { userId: "u-1" });
+    history.replaceState({}, "", "?token=secret");
+    const kept = client.track("Viewed", { n: 1 }, { userId: "u-1", context: { campaign: { name: "c" } } });
     const dropped = client.track("Debug Ping", {});
     const broken = client.track("Broken", {});
     let tooLong;
@@ -64,6 +67,10 @@ test("beforeSend renames, enriches and drops; its output is validated; its error
   assert.equal(by[out.renamed].event, "Account Upgraded");
   assert.deepEqual(by[out.renamed].properties, { plan: "pro", source: "web" });
   assert.equal(by[out.kept].event, "Viewed");
+  assert.match(by[out.kept].context.page.url, /\/e2e\/index\.html\?scrubbed$/, "beforeSend's change to the client's context was not kept");
+  assert.deepEqual(by[out.kept].context.campaign, { name: "c" }, "the event's own context was not merged under beforeSend");
+  assert.equal(by[out.kept].context.page.search, "?token=secret");
+  assert.ok(!by[out.renamed].context.page.url.includes("scrubbed"), "one event's change leaked into another's context");
   assert.deepEqual(by[out.identified].traits, { plan: "pro", enriched: true });
   const all = await env.collector.events();
   assert.ok(!all.some((e) => e.messageId === out.dropped || e.messageId === out.broken));

@@ -355,7 +355,8 @@ export class Client {
         // queued (its `type` excepted), null drops it, and an error it throws is reported.
         let r;
         try {
-          r = f({ ...o, type: TYPES[kind], [names]: name, [traits]: payload, userId: user, anonymousId: anon, groupId, previousId, messageId });
+          r = f({ ...o, type: TYPES[kind], [names]: name, [traits]: payload, context: this.#context(o.context, max, 1), userId: user,
+            anonymousId: anon, groupId, previousId, messageId });
         } catch (x) {
           this.#note(FAILED, [messageId, "E_BEFORE_SEND", `beforeSend threw ${describe(x)}; the event was not queued`]);
           return messageId;
@@ -368,7 +369,7 @@ export class Client {
       if (kind === TRACK || name != null) text(name, kind === TRACK ? "event" : "name");
       // One string for the wasm, in the order src/js.rs `enqueue` reads; "" is absent.
       const k = kind + (skipSync(o.skipUserPropertiesSync, "E_INVALID_EVENT") ? SKIP_SYNC : 0), fields = (name ?? "") + "\0" +
-        (json(payload, traits, max) ?? "") + "\0" + (this.#context(o.context, max) ?? "") + "\0" + id(user, "userId") + "\0" +
+        (json(payload, traits, max) ?? "") + "\0" + ((f ? json(o.context, "context", max) : this.#context(o.context, max)) ?? "") + "\0" + id(user, "userId") + "\0" +
         id(anon, "anonymousId") + "\0" + id(groupId, "groupId") + "\0" + id(previousId, "previousId") + "\0" + messageId;
       let t = time(o.timestamp);
       if (this.#consent === "granted") {
@@ -405,16 +406,17 @@ export class Client {
 
   // The event's context, JSON: the caller's `given` over what this client adds (the fixed fields,
   // the page's, the session id). Without `given` the same page and session give the same text,
-  // made once.
-  #context(given, max) {
+  // made once. `fresh`: the object instead, new (for beforeSend, which may change it).
+  #context(given, max, fresh) {
     const o = this.#o, p = o.context?.page && pageFields(), t = o.sessionTimeoutMs;
     const sid = t && (this.#session = session(this.#session, o.writeKey, t, this.#consent === "granted"))[0];
-    if (!this.#fixed && !sid) return json(given, "context", max);
+    if (!this.#fixed && !sid) return fresh ? given : json(given, "context", max);
     const key = sid + (p ? "\0" + p.url + "\0" + p.title + "\0" + p.referrer : "");
-    if (given == null && this.#ctx[0] === key) return this.#ctx[1];
-    const c = { ...this.#fixed };
+    if (!fresh && given == null && this.#ctx[0] === key) return this.#ctx[1];
+    const c = fresh ? fixedContext(o.context, o.version) : { ...this.#fixed };
     if (p) c.page = p;
     if (sid) c.sessionId = sid;
+    if (fresh) return given == null ? c : (json(given, "context", max), { ...c, ...given });
     if (given != null) return json(given, "context", max) && json({ ...c, ...given }, "context", max);
     return (this.#ctx = [key, json(c, "context", max)])[1];
   }
