@@ -89,7 +89,8 @@ export interface ClientOptions {
    * is not a page view). Loads the package's extras.js module. Default false. */
   autoPageViews?: boolean;
   /** "pending": events are kept in memory only (never stored or sent) until optIn(), dropped by
-   * optOut(). What optIn()/optOut() kept for this browser wins over it. Default "granted". */
+   * optOut(). What optIn()/optOut() kept for this browser wins over it. "pending" loads the
+   * package's extras.js module. Default "granted". */
   consent?: "granted" | "pending";
 }
 

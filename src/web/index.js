@@ -111,7 +111,7 @@ export async function createClient(o) {
   const checked = parseOptions(o);
   const { wasm, pass } = await load(checked.number(PROTOCOL));
   // What only some options need is a module of its own (js/extras.js), fetched for those alone.
-  if (checked.debug || checked.autoPageViews) checked.extras = await import("./js/extras.js");
+  if (checked.debug || checked.autoPageViews || checked.consent === "pending") checked.extras = await import("./js/extras.js");
   options = checked;
   wasm.version();
   checked.version = said; // context.library.version

@@ -121,10 +121,11 @@ test("the code unions of index.d.ts are exactly the codes the sources emit, each
       rest = text.replace(m[0], "");
     }
     // A JavaScript line that reports to the `failed` listener (`EVENTS.indexOf("failed")` or the
-    // FAILED constant made of it, as beforeSend's error does), or a `// failed:` list, emits
+    // FAILED constant made of it, as beforeSend's error does; extras.js's `failed([...])`), or a
+    // `// failed:` list, emits
     // failure codes; any other E_ code is thrown.
     for (const line of rest.split("\n")) {
-      const reported = path.endsWith(".js") && /indexOf\("failed"\)|#note\(FAILED|^\s*\/\/ failed: /.test(line);
+      const reported = path.endsWith(".js") && /indexOf\("failed"\)|#note\(FAILED|\bfailed\(\[|^\s*\/\/ failed: /.test(line);
       for (const code of literals(path, line)) (code.startsWith("W_") ? warning : reported ? failure : thrown).push(code);
     }
   }

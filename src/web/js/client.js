@@ -37,8 +37,8 @@ export class Client {
   #loading;
   #waits = 0;
   #waiting = new Map();
-  #consent; // "granted", "pending" (events wait in #pending, in memory) or "denied"
-  #pending = [];
+  #consent; // "granted", "pending" (events wait in #held, in memory) or "denied"
+  #held; // consent "pending": extras.js waiting()
   #session; // ids.js session()
   #fixed; // the context fields that do not change (page.js fixedContext)
   #ctx = []; // the last context made without the caller's: [its key, its JSON]
@@ -52,6 +52,8 @@ export class Client {
     this.#o = o;
     this.#consent = o.consent;
     if (o.debug) this.#say = o.extras.say;
+    const n = o.number(4); // maxQueueEvents (abi.js OPTIONS)
+    if (o.consent === "pending") this.#held = o.extras.waiting(n > 0 ? n : 10000, (m) => this.#note(FAILED, m), this.#say);
     this.#fixed = o.context && fixedContext(o.context, o.version);
     // Browser mode: the identity identify() gave on an earlier page ({u: userId, t: traits}).
     try {
@@ -297,12 +299,11 @@ export class Client {
    * tracked while consent was pending are queued now, with the time they were tracked at. Kept
    * for later pages (browser mode). */
   optIn() {
-    const o = this.#o, p = this.#pending;
+    const o = this.#o;
     if (!o.server) kept("consent", o.writeKey, "granted"), kept("anonymousId", o.writeKey, o.anonymousId);
     this.#consent = "granted";
     this.#keepUser();
-    this.#pending = [];
-    for (const [kind, fields, t, messageId] of p) this.#enqueue(kind, fields, t, messageId);
+    this.#held?.release((kind, fields, t) => this.#d.enqueue(kind, fields, t));
   }
   /** Consent refused or withdrawn: from now on nothing is stored or sent (each call still
    * validates its input and returns a messageId), events waiting for consent are dropped, and the
@@ -313,7 +314,7 @@ export class Client {
     if (!o.server) for (const k of ["anonymousId", "user", "session"]) kept(k, o.writeKey, null);
     if (!o.server) kept("consent", o.writeKey, "denied");
     this.#consent = "denied";
-    this.#pending = [];
+    this.#held?.clear();
   }
   /** "granted", "pending" (events wait in memory for optIn()) or "denied". */
   consent() {
@@ -377,11 +378,8 @@ export class Client {
         if (e) fail(e.slice(0, e.indexOf("\0")), e.slice(e.indexOf("\0") + 1));
         this.#say?.("event", TYPES[kind], name, messageId, 0);
       } else if (this.#consent === "pending") {
-        // In memory only, with the time it was tracked at; the oldest goes first when full.
-        const p = this.#pending, n = this.#o.number(4); // maxQueueEvents (abi.js OPTIONS)
-        if (p.push([k, fields, t < 0 ? Date.now() : t, messageId]) > (n > 0 ? n : 10000)) {
-          this.#note(FAILED, [p.shift()[3], "E_EVICTED", "more events than maxQueueEvents were tracked while consent was pending"]);
-        }
+        // In memory only, with the time it was tracked at.
+        this.#held.add([k, fields, t < 0 ? Date.now() : t, messageId]);
         this.#say?.("event", TYPES[kind], name, messageId, 1);
       } else this.#say?.("event", TYPES[kind], name, messageId, 2);
       return messageId;
@@ -390,30 +388,17 @@ export class Client {
     }
   }
 
-  // Queues what was tracked while consent was pending; what track() would have thrown is
-  // reported instead:
-  // failed: "E_INVALID_EVENT", "E_QUEUE_FULL", "E_TOO_LARGE", "E_SHUTDOWN"
-  #enqueue(kind, fields, t, messageId) {
-    let e;
-    try {
-      e = this.#d.enqueue(kind, fields, t);
-    } catch (x) {
-      e = x.code + "\0" + x.message;
-    }
-    if (e) this.#note(FAILED, [messageId, e.slice(0, e.indexOf("\0")), e.slice(e.indexOf("\0") + 1)]);
-    else this.#say?.("event", "", "", messageId, 4);
-  }
-
   // The event's context, JSON: the caller's `given` over what this client adds (the fixed fields,
   // the page's, the session id). Without `given` the same page and session give the same text,
   // made once. `fresh`: the object instead, new (for beforeSend, which may change it).
   #context(given, max, fresh) {
-    const o = this.#o, p = o.context?.page && pageFields(), t = o.sessionTimeoutMs;
+    const o = this.#o, d = o.context?.page && globalThis.document, t = o.sessionTimeoutMs;
     const sid = t && (this.#session = session(this.#session, o.writeKey, t, this.#consent === "granted"))[0];
     if (!this.#fixed && !sid) return fresh ? given : json(given, "context", max);
-    const key = sid + (p ? "\0" + p.url + "\0" + p.title + "\0" + p.referrer : "");
+    // The URL and title are all of the page that may change (the referrer is the document's).
+    const key = sid + (d ? "\0" + location.href + "\0" + d.title : "");
     if (!fresh && given == null && this.#ctx[0] === key) return this.#ctx[1];
-    const c = fresh ? fixedContext(o.context, o.version) : { ...this.#fixed };
+    const p = d && pageFields(), c = fresh ? fixedContext(o.context, o.version) : { ...this.#fixed };
     if (p) c.page = p;
     if (sid) c.sessionId = sid;
     if (fresh) return given == null ? c : (json(given, "context", max), { ...c, ...given });

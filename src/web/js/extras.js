@@ -1,5 +1,35 @@
 // What only some clients use, in a module of its own that index.js imports when a client's
-// options ask for it (`debug`, `autoPageViews`): a page without them never downloads it.
+// options ask for it (`debug`, `autoPageViews`, `consent: "pending"`): a page without them never
+// downloads it.
+
+/** consent: "pending": the events waiting in memory for optIn(), each [kind, fields, time,
+ * messageId] as the driver's enqueue takes them; at most `max`, the oldest going first, reported
+ * through `failed` (the client's note). */
+export function waiting(max, failed, say) {
+  let list = [];
+  return {
+    add(e) {
+      if (list.push(e) > max) failed([list.shift()[3], "E_EVICTED", "more events than maxQueueEvents were tracked while consent was pending"]);
+    },
+    clear() {
+      list = [];
+    },
+    // optIn(): each is queued; what track() would have thrown is reported instead:
+    // failed: "E_INVALID_EVENT", "E_QUEUE_FULL", "E_TOO_LARGE", "E_SHUTDOWN"
+    release(enqueue) {
+      for (const [kind, fields, t, messageId] of list.splice(0)) {
+        let e;
+        try {
+          e = enqueue(kind, fields, t);
+        } catch (x) {
+          e = x.code + "\0" + x.message;
+        }
+        if (e) failed([messageId, e.slice(0, e.indexOf("\0")), e.slice(e.indexOf("\0") + 1)]);
+        else say?.("event", "", "", messageId, 4);
+      }
+    },
+  };
+}
 // The clients with autoPageViews on: one hook on the History API serves them all, installed once
 // (a second wrapper around pushState could not be taken off again in any order).
 const viewers = new Set();
