@@ -89,7 +89,14 @@ export async function createClient(options) {
     fail("E_CONFIG", 'workerd has no IndexedDB: storage must be "memory" (field: storage)');
   }
   await init();
-  const c = await create({ ...options, storage: "memory" });
+  // One client serves every visitor of the isolate: no session is theirs, and the runtime's
+  // locale, timezone and user agent are not: the context is the library alone unless asked.
+  const c = await create({
+    context: { page: false, userAgent: false, locale: false, timezone: false, screen: false },
+    sessionTimeoutMs: 0,
+    ...options,
+    storage: "memory",
+  });
   // The client lets its listeners hear of anything only after a timer of this request has run
   // (Client.start): wait for it here, while this request is sure to be running.
   await new Promise((ok) => setTimeout(ok));

@@ -164,6 +164,10 @@ test("a module-scope client across many requests delivers every event exactly on
   const s = await delivered(w, all);
   await exactlyOnce(c, s, all);
   assert.equal(s.stats.delivered, all.length);
+  // A server's defaults: the library alone in the context, no session shared by every visitor.
+  const [e] = await c.events();
+  assert.deepEqual(Object.keys(e.context ?? {}), ["library"], JSON.stringify(e.context));
+  assert.equal(e.context.library.name, "batchwire");
   assert.equal(s.stats.queued, 0);
   // Every request kept running until what it sent was answered: nothing was cut and sent again.
   assert.equal(s.stats.retried, 0, JSON.stringify(s.stats));
