@@ -21,7 +21,6 @@
 
 use super::{next_word, ObjectWriter};
 use crate::base::json::{self, field, field_or_empty};
-use crate::prelude::*;
 
 /// Segment's context names (and the browser package's `sessionId`), each ended by a space: the
 /// members mapped above and those with no Amplitude field, dropped without a warning.
@@ -144,7 +143,7 @@ pub(crate) fn parse_user_agent(ua: &[u8]) -> UserAgent<'_> {
                 _ => "Safari",
             });
             let digits = rest.iter().take_while(|c| c.is_ascii_digit()).count();
-            out.major = Some(&rest[..digits]).filter(|d| !d.is_empty());
+            out.major = rest.get(..digits).filter(|d| !d.is_empty());
         }
     }
     out.family = first_in(ua, FAMILIES).map(|(i, _)| match i {
@@ -171,10 +170,13 @@ fn first_in<'a>(hay: &'a [u8], mut list: &[u8]) -> Option<(usize, &'a [u8])> {
 }
 
 /// What follows the first `needle` in `hay`.
-fn after<'a>(hay: &'a [u8], needle: &[u8]) -> Option<&'a [u8]> {
-    (0..hay.len())
-        .find(|&i| hay[i..].starts_with(needle))
-        .map(|i| &hay[i + needle.len()..])
+fn after<'a>(mut hay: &'a [u8], needle: &[u8]) -> Option<&'a [u8]> {
+    loop {
+        if let Some(rest) = hay.strip_prefix(needle) {
+            return Some(rest);
+        }
+        hay = hay.split_first()?.1;
+    }
 }
 
 #[cfg(test)]
