@@ -66,9 +66,9 @@ pub(crate) fn envelope(api_key: &str, min_id_length: usize) -> (Vec<u8>, Vec<u8>
 
 /// The members in their order.
 #[cfg(feature = "user-properties")]
-const KEYS: &[u8] = b"event_type insert_id user_id device_id time event_properties user_properties groups group_properties library language session_id platform os_name os_version device_brand device_manufacturer device_model app_version ip country region city location_lat location_lng $skip_user_properties_sync ";
+const KEYS: &[u8] = b"event_type insert_id user_id device_id time event_properties user_properties groups group_properties library session_id platform language os_name os_version device_model device_brand device_manufacturer app_version ip country region city location_lat location_lng $skip_user_properties_sync ";
 #[cfg(not(feature = "user-properties"))]
-const KEYS: &[u8] = b"event_type insert_id user_id device_id time event_properties user_properties groups group_properties library language session_id platform os_name os_version device_brand device_manufacturer device_model app_version ip country region city location_lat location_lng ";
+const KEYS: &[u8] = b"event_type insert_id user_id device_id time event_properties user_properties groups group_properties library session_id platform language os_name os_version device_model device_brand device_manufacturer app_version ip country region city location_lat location_lng ";
 
 pub(crate) fn encode(ev: &EventFields<'_>, out: &mut Vec<u8>) -> usize {
     let mut w = ObjectWriter::new(out, KEYS);

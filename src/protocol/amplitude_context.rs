@@ -20,7 +20,7 @@
 //! is named by the engine's warning `W_CONTEXT_NOT_SENT` ([`unsent_key`]).
 
 use super::{next_word, ObjectWriter};
-use crate::base::json::{self, field, field_or_empty};
+use crate::base::json;
 
 /// Segment's context names (and the browser package's `sessionId`), each ended by a space: the
 /// members mapped above and those with no Amplitude field, dropped without a warning.
@@ -32,6 +32,7 @@ pub(crate) fn unsent_key(ctx: &[u8]) -> Option<&[u8]> {
     members_not_in(ctx, SEGMENT_NAMES)
 }
 
+#[cfg_attr(target_arch = "wasm32", inline(never))]
 fn members_not_in<'a>(obj: &'a [u8], names: &[u8]) -> Option<&'a [u8]> {
     'member: for (key, _) in json::members(obj) {
         let mut list = names;
@@ -45,135 +46,140 @@ fn members_not_in<'a>(obj: &'a [u8], names: &[u8]) -> Option<&'a [u8]> {
     None
 }
 
-/// The text of the string member `key` of `obj`, still escaped and without its quotes; none for
-/// another type or an empty string.
-fn string_in<'a>(obj: &'a [u8], key: &str) -> Option<&'a [u8]> {
-    let v = field(obj, key)?;
-    match v {
+/// The value at `path` (keys separated by dots) in `obj`.
+fn at<'a>(mut obj: &'a [u8], path: &[u8]) -> Option<&'a [u8]> {
+    let mut rest = path;
+    loop {
+        let dot = rest.iter().position(|&c| c == b'.');
+        let (key, tail) = rest.split_at(dot.unwrap_or(rest.len()));
+        obj = json::field_at(obj, key)?;
+        match tail.split_first() {
+            Some((_, tail)) => rest = tail,
+            None => return Some(obj),
+        }
+    }
+}
+
+/// The text of the string at `path`, still escaped and without its quotes; none for another
+/// type or an empty string.
+#[cfg_attr(target_arch = "wasm32", inline(never))]
+fn string_at<'a>(obj: &'a [u8], path: &[u8]) -> Option<&'a [u8]> {
+    match at(obj, path)? {
         [b'"', inner @ .., b'"'] if !inner.is_empty() => Some(inner),
         _ => None,
     }
 }
 
-/// The number member `key` of `obj` as its JSON token.
-fn number_in<'a>(obj: &'a [u8], key: &str) -> Option<&'a [u8]> {
-    field(obj, key).filter(|v| matches!(v.first(), Some(b'-' | b'0'..=b'9')))
-}
+/// The members from `language` on, each read from its path (each ended by a space); the last
+/// two are numbers, the others strings.
+const PATHS: &[u8] = b"locale os.name os.version device.model device.brand device.manufacturer app.version ip location.country location.region location.city location.latitude location.longitude ";
 
 /// Writes the members of [`super::amplitude`]'s keys from `library` to `location_lng` (each
-/// call consumes its key, present or not).
+/// consumes its key, present or not).
+#[cfg_attr(target_arch = "wasm32", inline(never))]
 pub(super) fn write(w: &mut ObjectWriter<'_>, ctx: &[u8]) {
-    let lib = field_or_empty(ctx, "library");
-    let name = string_in(lib, "name");
-    let mut library = name.unwrap_or_default().to_vec();
-    if let Some(version) = string_in(lib, "version") {
-        library.push(b'/');
-        library.extend_from_slice(version);
-    }
-    w.bytes(true, name.map(|_| &library[..]));
-    w.bytes(true, string_in(ctx, "locale"));
+    w.bytes(
+        true,
+        string_at(ctx, b"library.name"),
+        string_at(ctx, b"library.version"),
+    );
     w.bytes(
         false,
-        field(ctx, "sessionId").filter(|v| json::uint(v).is_some()),
+        json::field_at(ctx, b"sessionId").filter(|v| json::uint(v).is_some()),
+        None,
     );
-    w.bytes(true, field(ctx, "page").map(|_| &b"Web"[..]));
-    let os = field(ctx, "os");
-    // The user agent's text, unescaped (a JSON writer may have escaped its slashes).
-    let agent = match os {
-        None => field(ctx, "userAgent").and_then(json::string),
+    w.bytes(
+        true,
+        json::field_at(ctx, b"page").map(|_| &b"Web"[..]),
+        None,
+    );
+    // Read only without os; as its escaped text (the matcher's tokens need no unescaping).
+    let agent = match json::field_at(ctx, b"os") {
+        None => string_at(ctx, b"userAgent"),
         Some(_) => None,
+    };
+    let ua = parse_user_agent(agent.unwrap_or_default());
+    // What os_name, os_version and device_model fall back to.
+    let from_agent = [ua.browser, ua.major, ua.family];
+    let mut paths = PATHS;
+    let mut i = 0usize;
+    while !paths.is_empty() {
+        let path = next_word(&mut paths);
+        let number = i > 10;
+        let v = if number {
+            at(ctx, path).filter(|v| matches!(v.first(), Some(b'-' | b'0'..=b'9')))
+        } else {
+            string_at(ctx, path).or(from_agent.get(i.wrapping_sub(1)).copied().flatten())
+        };
+        w.bytes(!number, v, None);
+        i += 1;
     }
-    .unwrap_or_default();
-    let ua = parse_user_agent(agent.as_bytes());
-    let os = os.unwrap_or(b"{}");
-    w.bytes(
-        true,
-        string_in(os, "name").or(ua.browser.map(str::as_bytes)),
-    );
-    w.bytes(true, string_in(os, "version").or(ua.major));
-    let device = field_or_empty(ctx, "device");
-    w.bytes(true, string_in(device, "brand"));
-    w.bytes(true, string_in(device, "manufacturer"));
-    w.bytes(
-        true,
-        string_in(device, "model").or(ua.family.map(str::as_bytes)),
-    );
-    w.bytes(true, string_in(field_or_empty(ctx, "app"), "version"));
-    w.bytes(true, string_in(ctx, "ip"));
-    let location = field_or_empty(ctx, "location");
-    w.bytes(true, string_in(location, "country"));
-    w.bytes(true, string_in(location, "region"));
-    w.bytes(true, string_in(location, "city"));
-    w.bytes(false, number_in(location, "latitude"));
-    w.bytes(false, number_in(location, "longitude"));
 }
 
 /// What a user agent says, as Amplitude's browser SDK reports it.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct UserAgent<'a> {
     /// The browser's name (Amplitude's `os_name`).
-    pub browser: Option<&'static str>,
+    pub browser: Option<&'static [u8]>,
     /// Its major version (`os_version`): the digits after its token.
     pub major: Option<&'a [u8]>,
     /// The operating system's family (`device_model`).
-    pub family: Option<&'static str>,
+    pub family: Option<&'static [u8]>,
 }
 
-/// Browser tokens by priority, each ended by a space: Edge, Opera and Samsung Internet say
-/// `Chrome/` too, and every Chromium browser says `Safari/`.
-const BROWSERS: &[u8] =
-    b"Edg/ EdgA/ EdgiOS/ Edge/ OPR/ SamsungBrowser/ CriOS/ Chrome/ FxiOS/ Firefox/ Version/ ";
+/// Browser tokens by priority, `token=Name|` each: Edge (`Edg/`, `EdgA/`, `EdgiOS/`), Opera and
+/// Samsung Internet say `Chrome/` too, and every Chromium browser says `Safari/`. The last,
+/// Safari's `Version/`, counts only with `Safari` in the agent. A token is followed by letters
+/// and a slash (escaped or not) before its version.
+const BROWSERS: &[u8] = b"Edg=Edge|OPR=Opera|SamsungBrowser=Samsung Internet|CriOS=Chrome|Chrome=Chrome|FxiOS=Firefox|Firefox=Firefox|Version=Safari|";
 
 /// OS tokens by priority: iOS says `like Mac OS X`, Android and Chrome OS say `Linux`.
-const FAMILIES: &[u8] = b"Windows iPhone iPad iPod Android CrOS Macintosh Linux ";
+const FAMILIES: &[u8] = b"Windows=Windows|iPhone=iOS|iPad=iOS|iPod=iOS|Android=Android|CrOS=Chrome OS|Macintosh=Mac OS|Linux=Linux|";
 
 /// Reads a user agent with a small byte matcher (a regex engine would cost the wasm more than
-/// this whole mapping): the first token of [`BROWSERS`] it contains names the browser (Safari's
-/// `Version/` only with `Safari`), and the first of [`FAMILIES`] the OS.
+/// this whole mapping): the first token of [`BROWSERS`] it contains names the browser, and the
+/// first of [`FAMILIES`] the OS.
+#[cfg_attr(target_arch = "wasm32", inline(never))]
 pub(crate) fn parse_user_agent(ua: &[u8]) -> UserAgent<'_> {
     let mut out = UserAgent::default();
-    if let Some((i, rest)) = first_in(ua, BROWSERS) {
-        if i < 10 || after(ua, b"Safari").is_some() {
-            out.browser = Some(match i {
-                0..=3 => "Edge",
-                4 => "Opera",
-                5 => "Samsung Internet",
-                6 | 7 => "Chrome",
-                8 | 9 => "Firefox",
-                _ => "Safari",
-            });
+    if let Some((name, rest, last)) = lookup(ua, BROWSERS) {
+        if !last || after(ua, b"Safari").is_some() {
+            out.browser = Some(name);
+            // Past the token's letters and slash (`EdgA/`, `Chrome\/`), the digits.
+            let skip = rest.iter().take_while(|&&c| c == b'/' || c > b'9').count();
+            let rest = rest.get(skip..).unwrap_or_default();
             let digits = rest.iter().take_while(|c| c.is_ascii_digit()).count();
             out.major = rest.get(..digits).filter(|d| !d.is_empty());
         }
     }
-    out.family = first_in(ua, FAMILIES).map(|(i, _)| match i {
-        0 => "Windows",
-        1..=3 => "iOS",
-        4 => "Android",
-        5 => "Chrome OS",
-        6 => "Mac OS",
-        _ => "Linux",
-    });
+    out.family = lookup(ua, FAMILIES).map(|(name, _, _)| name);
     out
 }
 
-/// The index of the first word of `list` that `hay` contains, and what follows it in `hay`.
-fn first_in<'a>(hay: &'a [u8], mut list: &[u8]) -> Option<(usize, &'a [u8])> {
-    let mut i = 0;
-    while !list.is_empty() {
-        if let Some(rest) = after(hay, next_word(&mut list)) {
-            return Some((i, rest));
+/// The first entry of `table` (`token=Name|` each) whose token `hay` contains: its name, what
+/// follows the token in `hay`, and whether it is the table's last entry.
+#[cfg_attr(target_arch = "wasm32", inline(never))]
+fn lookup<'a>(hay: &'a [u8], mut table: &'static [u8]) -> Option<(&'static [u8], &'a [u8], bool)> {
+    loop {
+        let eq = table.iter().position(|&c| c == b'=')?;
+        let bar = table.iter().position(|&c| c == b'|')?;
+        let token = table.get(..eq)?;
+        let name = table.get(eq + 1..bar)?;
+        table = table.get(bar + 1..)?;
+        if let Some(rest) = after(hay, token) {
+            return Some((name, rest, table.is_empty()));
         }
-        i += 1;
     }
-    None
 }
 
 /// What follows the first `needle` in `hay`.
 fn after<'a>(mut hay: &'a [u8], needle: &[u8]) -> Option<&'a [u8]> {
     loop {
-        if let Some(rest) = hay.strip_prefix(needle) {
-            return Some(rest);
+        if hay
+            .get(..needle.len())
+            .is_some_and(|h| json::same(h, needle))
+        {
+            return hay.get(needle.len()..);
         }
         hay = hay.split_first()?.1;
     }

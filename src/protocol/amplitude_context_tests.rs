@@ -31,7 +31,7 @@ fn enc(context: &str) -> String {
 /// The raw JSON of member `key` of the event `context` encodes to.
 fn member(context: &str, key: &str) -> Option<String> {
     let text = enc(context);
-    field(text.as_bytes(), key).map(|v| String::from_utf8(v.to_vec()).unwrap())
+    json::field(text.as_bytes(), key).map(|v| String::from_utf8(v.to_vec()).unwrap())
 }
 
 fn m(context: &str, key: &str) -> String {
@@ -65,7 +65,7 @@ fn os_device_and_location() {
     let c = r#"{"os":{"name":"iOS","version":"17.1"},"device":{"manufacturer":"Apple","model":"iPhone15,2","brand":"Apple","id":"x"},"location":{"country":"France","region":"IDF","city":"Paris","latitude":48.8566,"longitude":-2.35e0,"speed":0}}"#;
     let text = enc(c);
     assert!(
-        text.ends_with(r#""os_name":"iOS","os_version":"17.1","device_brand":"Apple","device_manufacturer":"Apple","device_model":"iPhone15,2","country":"France","region":"IDF","city":"Paris","location_lat":48.8566,"location_lng":-2.35e0}"#),
+        text.ends_with(r#""os_name":"iOS","os_version":"17.1","device_model":"iPhone15,2","device_brand":"Apple","device_manufacturer":"Apple","country":"France","region":"IDF","city":"Paris","location_lat":48.8566,"location_lng":-2.35e0}"#),
         "{text}"
     );
 }
@@ -75,7 +75,7 @@ fn members_come_in_key_order_after_the_event_fields() {
     let c = r#"{"ip":"192.0.2.1","locale":"en","library":{"name":"l"},"sessionId":5,"page":{}}"#;
     assert_eq!(
         enc(c),
-        r#"{"event_type":"Buy","insert_id":"ins-1","device_id":"device-1","time":1700000000123,"library":"l","language":"en","session_id":5,"platform":"Web","ip":"192.0.2.1"}"#
+        r#"{"event_type":"Buy","insert_id":"ins-1","device_id":"device-1","time":1700000000123,"library":"l","session_id":5,"platform":"Web","language":"en","ip":"192.0.2.1"}"#
     );
 }
 
@@ -128,7 +128,7 @@ fn the_user_agent_fills_os_and_device_model_when_os_is_absent() {
 
 #[test]
 fn real_user_agents() {
-    let cases: [(&str, Option<&str>, Option<&str>, Option<&str>); 12] = [
+    let cases: [(&str, Option<&str>, Option<&str>, Option<&str>); 13] = [
         ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
             Some("Chrome"), Some("120"), Some("Windows")),
         ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Safari/605.1.15",
@@ -149,6 +149,8 @@ fn real_user_agents() {
             Some("Firefox"), Some("121"), Some("iOS")),
         ("Mozilla/5.0 (X11; CrOS x86_64 14541.0.0) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
             Some("Chrome"), Some("120"), Some("Chrome OS")),
+        ("Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36 EdgA/120.0.0.0",
+            Some("Edge"), Some("120"), Some("Android")),
         // Presto Opera: `Version/` without `Safari` is not Safari.
         ("Opera/9.80 (Windows NT 6.1) Presto/2.12.388 Version/12.16",
             None, None, Some("Windows")),
@@ -158,7 +160,11 @@ fn real_user_agents() {
         let got = parse_user_agent(ua.as_bytes());
         assert_eq!(
             (got.browser, got.major, got.family),
-            (browser, major.map(str::as_bytes), family),
+            (
+                browser.map(str::as_bytes),
+                major.map(str::as_bytes),
+                family.map(str::as_bytes)
+            ),
             "{ua}"
         );
     }
