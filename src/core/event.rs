@@ -287,6 +287,8 @@ pub enum Warning {
     },
     /// Amplitude has no context object: Segment's context fields are sent as its event fields,
     /// the others are not; said for the first member that is not one of Segment's names.
+    /// (Cargo feature `amplitude`.)
+    #[cfg(feature = "amplitude")]
     ContextNotSent {
         /// The member's key.
         key: String,
@@ -338,6 +340,7 @@ impl Warning {
             | Warning::TooDeep { .. } => "W_SOFT_CAP",
             Warning::LongString { .. } => "W_TRUNCATED",
             Warning::IdRemoved { .. } => "W_ID_REMOVED",
+            #[cfg(feature = "amplitude")]
             Warning::ContextNotSent { .. } => "W_CONTEXT_NOT_SENT",
             Warning::Server { .. } => "W_SERVER",
             Warning::UnmatchedServerError { .. } => "W_UNMATCHED",
@@ -401,6 +404,7 @@ impl Warning {
                 0,
                 "",
             ),
+            #[cfg(feature = "amplitude")]
             Warning::ContextNotSent { key } => (
                 "context.{1} is not sent to Amplitude (field: {0})",
                 Field::Context,

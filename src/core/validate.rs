@@ -206,6 +206,7 @@ pub(crate) fn validate<'a>(
     check_object(kind, Field::Context, context, protocol, warnings)?;
     // Amplitude: Segment's names are mapped to its event fields or have none; the first other
     // key is named (once per event).
+    #[cfg(feature = "amplitude")]
     if let Some(key) = context.and_then(|c| protocol.unsent_context_key(c)) {
         warnings.push(Warning::ContextNotSent { key });
     }
