@@ -50,11 +50,10 @@ fn members_not_in<'a>(obj: &'a [u8], names: &[u8]) -> Option<&'a [u8]> {
 fn at<'a>(mut obj: &'a [u8], path: &[u8]) -> Option<&'a [u8]> {
     let mut rest = path;
     loop {
-        let dot = rest.iter().position(|&c| c == b'.');
-        let (key, tail) = rest.split_at(dot.unwrap_or(rest.len()));
-        obj = json::field_at(obj, key)?;
-        match tail.split_first() {
-            Some((_, tail)) => rest = tail,
+        let dot = rest.iter().position(|&c| c == b'.').unwrap_or(rest.len());
+        obj = json::field_at(obj, rest.get(..dot)?)?;
+        match rest.get(dot + 1..) {
+            Some(tail) => rest = tail,
             None => return Some(obj),
         }
     }
