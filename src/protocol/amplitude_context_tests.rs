@@ -128,7 +128,14 @@ fn the_user_agent_fills_os_and_device_model_when_os_is_absent() {
 
 #[test]
 fn real_user_agents() {
-    let cases: [(&str, Option<&str>, Option<&str>, Option<&str>); 13] = [
+    /// A user agent and the browser, its major version and the OS family read from it.
+    type Case = (
+        &'static str,
+        Option<&'static str>,
+        Option<&'static str>,
+        Option<&'static str>,
+    );
+    let cases: [Case; 13] = [
         ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
             Some("Chrome"), Some("120"), Some("Windows")),
         ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Safari/605.1.15",
