@@ -94,7 +94,9 @@ export interface EventOptions {
   messageId?: string;
   /** When it happened. Default: now. */
   timestamp?: Date | number | string;
-  /** Sent as the event's `context` (/v1-batch only). */
+  /** Segment's context: sent as the event's `context` on /v1-batch; on Amplitude its fields
+   * become Amplitude's event fields (library, language, session_id, platform, os_*, device_*,
+   * app_version, ip, location). */
   context?: Record<string, unknown>;
   /** Amplitude: this event carries `$skip_user_properties_sync: true`. */
   skipUserPropertiesSync?: boolean;
@@ -149,7 +151,7 @@ export type WarningCode =
   | "W_TRUNCATED"
   /** An id Amplitude would silently remove (too short, or a placeholder) is not sent. */
   | "W_ID_REMOVED"
-  /** `context` given on a protocol that does not send it (Amplitude). */
+  /** Amplitude: a `context` key that is not one of Segment's names is not sent (the message names it). */
   | "W_CONTEXT_NOT_SENT"
   /** A warning the server returned with an accepted request. */
   | "W_SERVER"
