@@ -78,7 +78,7 @@ export interface ClientOptions {
    * referrer, search, title, url}, `userAgent`, `locale`, `timezone`, `screen` {width, height,
    * density}. `true` (browser mode's default): all; `false` (server mode's): none; an object
    * turns fields off one by one, e.g. `{ userAgent: false }`. An event's own `context` is merged
-   * over it. Amplitude gets them as its own fields (the README's mapping table). */
+   * over it. Amplitude gets them as its own fields (docs/PROTOCOLS.md's context table). */
   context?: boolean | { library?: boolean; page?: boolean; userAgent?: boolean; locale?: boolean; timezone?: boolean; screen?: boolean };
   /** Events carry `context.sessionId` (Amplitude: `session_id`): the time (epoch ms) the session
    * started; a session ends after this long without an event in any tab. Default 1800000 (30
@@ -115,8 +115,10 @@ export interface EventOptions {
   messageId?: string;
   /** When it happened. Default: now. */
   timestamp?: Date | number | string;
-  /** Merged over the client's context (the `context` option) and sent as the event's `context`
-   * on /v1-batch; Amplitude takes Segment's names as its own fields (the README's table). */
+  /** Segment's context, merged over the client's (the `context` option): sent as the
+   * event's `context` on /v1-batch; on Amplitude its fields
+   * become Amplitude's event fields (library, language, session_id, platform, os_*, device_*,
+   * app_version, ip, location). */
   context?: Record<string, unknown>;
   /** Amplitude: this event carries `$skip_user_properties_sync: true`. */
   skipUserPropertiesSync?: boolean;
@@ -176,7 +178,7 @@ export type WarningCode =
   | "W_TRUNCATED"
   /** An id Amplitude would silently remove (too short, or a placeholder) is not sent. */
   | "W_ID_REMOVED"
-  /** `context` given on a protocol that does not send it (Amplitude). */
+  /** Amplitude: a `context` key that is not one of Segment's names is not sent (the message names it). */
   | "W_CONTEXT_NOT_SENT"
   /** A warning the server returned with an accepted request. */
   | "W_SERVER"

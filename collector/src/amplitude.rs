@@ -8,6 +8,9 @@
 //! - One bad event fails the whole request with 400 (the index maps say which); nothing stored.
 //!   An event left with no id after cleaning is listed under
 //!   `events_with_missing_fields.user_id_or_device_id`.
+//! - The app, device and place fields (`library`, `language`, `platform`, `os_*`, `device_*`,
+//!   `app_version`, `ip`, `country`, `region`, `city`, `carrier`) must be strings,
+//!   `location_lat` / `location_lng` numbers and `session_id` an integer; they are stored as sent.
 //! - `time` must be an integer of epoch *milliseconds*: values below 10^11 (which would be
 //!   seconds) or from 10^14 (microseconds) are invalid, as are floats and strings.
 //! - The invalid-id list is compared case-insensitively; lengths are counted in characters.
@@ -47,6 +50,24 @@ const INVALID_IDS: [&str; 13] = [
     "{}",
     "0",
     "-1",
+];
+/// The event's string fields about the app, device and place (what batchwire maps Segment's
+/// context to, docs/PROTOCOLS.md B): stored as sent; another type makes the event invalid.
+const DEVICE_FIELDS: [&str; 14] = [
+    "library",
+    "language",
+    "platform",
+    "os_name",
+    "os_version",
+    "device_brand",
+    "device_manufacturer",
+    "device_model",
+    "app_version",
+    "ip",
+    "country",
+    "region",
+    "city",
+    "carrier",
 ];
 const MAX_STRING_CHARS: usize = 1024;
 const MIN_TIME_MS: u64 = 100_000_000_000;
@@ -137,6 +158,22 @@ fn check_event(v: &Value, min_len: usize) -> Result<Clean, Vec<(&'static str, bo
         && ev["session_id"].as_i64().is_none()
     {
         problems.push(("session_id", false));
+    }
+    for field in DEVICE_FIELDS {
+        if !matches!(
+            ev.get(field),
+            None | Some(Value::Null) | Some(Value::String(_))
+        ) {
+            problems.push((field, false));
+        }
+    }
+    for field in ["location_lat", "location_lng"] {
+        if !matches!(
+            ev.get(field),
+            None | Some(Value::Null) | Some(Value::Number(_))
+        ) {
+            problems.push((field, false));
+        }
     }
     let user = clean_id(ev.get("user_id"), min_len);
     let device = clean_id(ev.get("device_id"), min_len);
@@ -508,5 +545,24 @@ mod tests {
             vec![("time", false)]
         );
         assert_eq!(problems(json!([1])), vec![("event", false)]);
+
+        let device = json!({"event_type": "e", "device_id": "dev-12345", "library": "batchwire/1",
+            "language": "en-US", "session_id": 1_700_000_000_000_u64, "platform": "Web",
+            "os_name": "Chrome", "os_version": "120", "device_brand": "Google",
+            "device_manufacturer": "Google", "device_model": "Windows", "app_version": "2.1",
+            "ip": "192.0.2.1", "country": "France", "region": "IDF", "city": "Paris",
+            "location_lat": 48.85, "location_lng": -2});
+        let ok = check_event(&device, 5).ok().unwrap();
+        let stored: Value = serde_json::from_str(&ok.json).unwrap();
+        assert_eq!(stored, device, "kept as sent");
+        assert_eq!(
+            problems(json!({"event_type": "e", "user_id": "user-1", "os_name": 5,
+                "location_lat": "48.85", "session_id": 1.5})),
+            vec![
+                ("session_id", false),
+                ("os_name", false),
+                ("location_lat", false)
+            ]
+        );
     }
 }

@@ -285,8 +285,14 @@ pub enum Warning {
         /// The field whose id was dropped.
         field: Field,
     },
-    /// Amplitude has no context object; it is not sent.
-    ContextNotSent,
+    /// Amplitude has no context object: Segment's context fields are sent as its event fields,
+    /// the others are not; said for the first member that is not one of Segment's names.
+    /// (Cargo feature `amplitude`.)
+    #[cfg(feature = "amplitude")]
+    ContextNotSent {
+        /// The member's key.
+        key: String,
+    },
     /// A warning the server returned with an accepted request.
     Server {
         /// The server's text.
@@ -334,7 +340,8 @@ impl Warning {
             | Warning::TooDeep { .. } => "W_SOFT_CAP",
             Warning::LongString { .. } => "W_TRUNCATED",
             Warning::IdRemoved { .. } => "W_ID_REMOVED",
-            Warning::ContextNotSent => "W_CONTEXT_NOT_SENT",
+            #[cfg(feature = "amplitude")]
+            Warning::ContextNotSent { .. } => "W_CONTEXT_NOT_SENT",
             Warning::Server { .. } => "W_SERVER",
             Warning::UnmatchedServerError { .. } => "W_UNMATCHED",
             Warning::RetryAfterCapped { .. } => "W_RETRY_AFTER_CAPPED",
@@ -397,12 +404,13 @@ impl Warning {
                 0,
                 "",
             ),
-            Warning::ContextNotSent => (
-                "context is not sent to Amplitude (field: context)",
+            #[cfg(feature = "amplitude")]
+            Warning::ContextNotSent { key } => (
+                "context.{1} is not sent to Amplitude (field: {0})",
                 Field::Context,
                 0,
                 0,
-                "",
+                key.as_str(),
             ),
             Warning::Server { message } => {
                 ("server warning: {1}", Field::Event, 0, 0, message.as_str())

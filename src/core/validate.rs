@@ -5,8 +5,9 @@
 //! Decisions:
 //! - The protocol's own rules are its own ([`Protocol::supports`], [`Protocol::keeps_id`],
 //!   [`Protocol::carries_context`], [`Protocol::requires_anonymous_id`]): this applies them,
-//!   dropping with a warning what the server would silently drop (Amplitude's removed ids, its
-//!   missing `context`) and rejecting what it would refuse.
+//!   dropping with a warning what the server would silently drop (Amplitude's removed ids, the
+//!   context members it has no field for that are not Segment's) and rejecting what it would
+//!   refuse. A context must be a JSON object for every protocol.
 //! - Empty-string ids count as absent.
 //! - A caller-given messageId must be 1..=128 bytes needing no JSON escaping.
 
@@ -42,6 +43,10 @@ fn check_object(
             Rule::NotJson(e)
         },
     })?;
+    // Amplitude is sent a few fields of the context, not the object: its caps do not apply.
+    if field == Field::Context && !protocol.carries_context() {
+        return Ok(());
+    }
     if stats.keys > limits.soft_max_keys {
         warnings.push(Warning::TooManyKeys {
             field,
@@ -179,14 +184,7 @@ pub(crate) fn validate<'a>(
             Rule::Missing("needs a userId or anonymousId that Amplitude keeps (at least min_id_length characters, not a placeholder)"),
         ));
     }
-    let context = if protocol.carries_context() {
-        as_str(&input.context)
-    } else {
-        if input.context.is_some() {
-            warnings.push(Warning::ContextNotSent);
-        }
-        None
-    };
+    let context = as_str(&input.context);
     let timestamp = input.timestamp.unwrap_or(now);
     if timestamp > MAX_TIMESTAMP {
         return Err(invalid(Field::Timestamp, Rule::OutOfRange));
@@ -206,6 +204,12 @@ pub(crate) fn validate<'a>(
         warnings,
     )?;
     check_object(kind, Field::Context, context, protocol, warnings)?;
+    // Amplitude: Segment's names are mapped to its event fields or have none; the first other
+    // key is named (once per event).
+    #[cfg(feature = "amplitude")]
+    if let Some(key) = context.and_then(|c| protocol.unsent_context_key(c)) {
+        warnings.push(Warning::ContextNotSent { key });
+    }
     // Every string Amplitude receives is cut at its limit, ids included.
     #[cfg(feature = "user-properties")]
     if let Some(limit) = limits.warn_string_chars {
@@ -473,18 +477,37 @@ mod tests {
     }
 
     #[test]
-    fn amplitude_drops_context_with_a_warning() {
+    fn amplitude_names_the_first_context_key_it_does_not_send() {
         let input = EventInput {
-            context: Some("{\"ip\":\"192.0.2.1\"}".into()),
+            context: Some(r#"{"ip":"192.0.2.1","page":{},"campaign":{},"foo":1,"bar":2}"#.into()),
             anonymous_id: Some("device-1".into()),
             ..track("x")
         };
         let mut w = Vec::new();
         let f = validate(Protocol::AmplitudeHttpV2, 5, &input, "m", 0, &mut w).unwrap();
-        assert_eq!((f.context, w), (None, vec![Warning::ContextNotSent]));
+        assert_eq!(f.context, input.context.as_deref(), "the encoder maps it");
+        assert_eq!(w, vec![Warning::ContextNotSent { key: "foo".into() }]);
+        assert_eq!(
+            w[0].message(),
+            "context.foo is not sent to Amplitude (field: context)"
+        );
         let mut w = Vec::new();
         let f = validate(Protocol::V1Batch, 5, &input, "m", 0, &mut w).unwrap();
         assert_eq!(f.context, input.context.as_deref(), "/v1-batch carries it");
         assert!(w.is_empty());
+        // Segment's names alone: no warning.
+        let segment = EventInput {
+            context: Some(r#"{"library":{},"userAgent":"x","timezone":"UTC","screen":{},"sessionId":1,"traits":{}}"#.into()),
+            ..input.clone()
+        };
+        let mut w = Vec::new();
+        validate(Protocol::AmplitudeBatch, 5, &segment, "m", 0, &mut w).unwrap();
+        assert!(w.is_empty(), "{w:?}");
+        // Not an object: refused, as on /v1-batch.
+        let bad = EventInput {
+            context: Some("[1]".into()),
+            ..input
+        };
+        assert!(validate(Protocol::AmplitudeHttpV2, 5, &bad, "m", 0, &mut Vec::new()).is_err());
     }
 }

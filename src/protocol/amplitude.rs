@@ -15,7 +15,7 @@
 //! | group `groupId` | `event_type: "$identify"`, `groups: {"group": groupId}`, `group_properties: traits` |
 //! | properties | `event_properties` |
 //! | traits (non-group) | `user_properties: {"$set": traits}` |
-//! | context | not sent: Amplitude has no such object ([`Protocol::carries_context`]; the engine warns) |
+//! | context | Segment's fields as Amplitude's: `library`, `language`, `session_id`, `platform`, `os_*`, `device_*`, `app_version`, `ip`, `country`, `region`, `city`, `location_*` ([`super::amplitude_context`]); other Segment names not sent, other keys not sent with a warning ([`Protocol::unsent_context_key`]) |
 //! | alias | [`Protocol::supports`]: aliasing is Amplitude's separate User Mapping API |
 //!
 //! Response classification: 2xx with `events_ingested` equal to the request's events accepted,
@@ -26,7 +26,8 @@
 //! 5xx transient (500/502/504 may have been ingested: the retry's insert_id makes that safe).
 
 use super::{
-    by_status, document, error_text, next_word, EventFields, EventKind, ObjectWriter, Outcome,
+    amplitude_context, by_status, document, error_text, next_word, EventFields, EventKind,
+    ObjectWriter, Outcome,
 };
 use crate::base::json;
 use crate::base::num::push_u64;
@@ -65,9 +66,9 @@ pub(crate) fn envelope(api_key: &str, min_id_length: usize) -> (Vec<u8>, Vec<u8>
 
 /// The members in their order.
 #[cfg(feature = "user-properties")]
-const KEYS: &[u8] = b"event_type insert_id user_id device_id time event_properties user_properties groups group_properties $skip_user_properties_sync ";
+const KEYS: &[u8] = b"event_type insert_id user_id device_id time event_properties user_properties groups group_properties library session_id platform language os_name os_version device_model device_brand device_manufacturer app_version ip country region city location_lat location_lng $skip_user_properties_sync ";
 #[cfg(not(feature = "user-properties"))]
-const KEYS: &[u8] = b"event_type insert_id user_id device_id time event_properties user_properties groups group_properties ";
+const KEYS: &[u8] = b"event_type insert_id user_id device_id time event_properties user_properties groups group_properties library session_id platform language os_name os_version device_model device_brand device_manufacturer app_version ip country region city location_lat location_lng ";
 
 pub(crate) fn encode(ev: &EventFields<'_>, out: &mut Vec<u8>) -> usize {
     let mut w = ObjectWriter::new(out, KEYS);
@@ -93,6 +94,7 @@ pub(crate) fn encode(ev: &EventFields<'_>, out: &mut Vec<u8>) -> usize {
     w.raw(b"{\"$set\":", user_traits);
     w.text_in(b"{\"group\":", group);
     w.raw(b"", group_traits);
+    amplitude_context::write(&mut w, ev.context.unwrap_or("{}").as_bytes());
     #[cfg(feature = "user-properties")]
     w.raw(b"", ev.skip_user_properties_sync.then_some("true"));
     w.finish()

@@ -16,6 +16,8 @@ use crate::prelude::*;
 
 #[cfg(feature = "amplitude")]
 pub mod amplitude;
+#[cfg(feature = "amplitude")]
+mod amplitude_context;
 mod object;
 pub mod v1_batch;
 
@@ -329,9 +331,23 @@ impl Protocol {
         true
     }
 
-    /// Whether an event carries a `context` object: Amplitude has no such object.
+    /// Whether an event carries its `context` object as is (/v1-batch). Amplitude has no such
+    /// object: the encoder maps Segment's context fields to its event fields (see
+    /// [`Protocol::unsent_context_key`]).
     pub const fn carries_context(self) -> bool {
         !self.is_amplitude()
+    }
+
+    /// The first member of the context object `context` that the protocol does not send and
+    /// should be said: for Amplitude, one that is not a Segment context name (those are mapped
+    /// to its event fields or have none, and are dropped silently). /v1-batch sends them all.
+    #[cfg_attr(not(feature = "amplitude"), allow(unused_variables))]
+    pub fn unsent_context_key(self, context: &str) -> Option<String> {
+        #[cfg(feature = "amplitude")]
+        if self.is_amplitude() {
+            return amplitude_context::unsent_key(context.as_bytes()).and_then(json::unescape);
+        }
+        None
     }
 
     /// Whether every event must carry an anonymousId (/v1-batch), rather than a user id or a

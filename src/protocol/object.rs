@@ -95,6 +95,27 @@ impl<'w> ObjectWriter<'w> {
         }
     }
 
+    /// Bytes already in JSON form as is (a number token), or inside quotes when `quote` (a
+    /// string token's escaped text), followed inside them by `/` and `tail` when given.
+    #[cfg(feature = "amplitude")]
+    #[cfg_attr(target_arch = "wasm32", inline(never))]
+    pub fn bytes(&mut self, quote: bool, v: Option<&[u8]>, tail: Option<&[u8]>) {
+        if self.key(v.is_some()) {
+            let out = &mut *self.out;
+            if quote {
+                out.push(b'"');
+            }
+            out.extend_from_slice(v.unwrap_or_default());
+            if let Some(tail) = tail {
+                out.push(b'/');
+                out.extend_from_slice(tail);
+            }
+            if quote {
+                out.push(b'"');
+            }
+        }
+    }
+
     /// JSON text as is.
     #[cfg(feature = "amplitude")]
     pub fn lit(&mut self, v: &[u8]) {

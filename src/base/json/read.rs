@@ -30,9 +30,13 @@ pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
 
 /// The raw value of `key` in an object.
 pub fn field<'a>(obj: &'a [u8], key: &str) -> Option<&'a [u8]> {
-    members(obj)
-        .find(|(k, _)| same(k, key.as_bytes()))
-        .map(|(_, v)| v)
+    field_at(obj, key.as_bytes())
+}
+
+/// [`field`] with the key as bytes.
+#[cfg_attr(target_arch = "wasm32", inline(never))]
+pub(crate) fn field_at<'a>(obj: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
+    members(obj).find(|(k, _)| same(k, key)).map(|(_, v)| v)
 }
 
 /// The raw value of `key` in an object, or `{}` when it has none: neither [`members`] nor

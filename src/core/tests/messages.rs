@@ -92,10 +92,6 @@ fn every_warning_and_failure_has_its_message() {
             "userId is not an id Amplitude keeps; it is not sent (field: userId)",
         ),
         (
-            Warning::ContextNotSent,
-            "context is not sent to Amplitude (field: context)",
-        ),
-        (
             Warning::Server {
                 message: "slow down".into(),
             },
