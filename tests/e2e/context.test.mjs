@@ -1,10 +1,12 @@
 // What a page adds to each event: the context fields under the Segment spec's names (library,
 // page, userAgent, locale, timezone, screen), page()'s default properties, each field turned off
 // by the `context` option, the caller's context merged over it, and the session id, which
-// rotates after the inactivity timeout (scaled down here) and is shared by the tabs.
+// rotates after the inactivity timeout (scaled down here) and is shared by the tabs; for
+// Amplitude, the same as Amplitude's own event fields.
 import test from "node:test";
 import assert from "node:assert/strict";
 import { assertExactlyOnce, setup, waitForIds } from "./harness.mjs";
+import { ampOptions, assertStoredOnce, waitForInsertIds } from "./amplitude.mjs";
 
 const open = async (env, options) => {
   const page = await env.open("/e2e/index.html?from=test");
@@ -94,4 +96,30 @@ test("the session id holds while events come, rotates after the timeout, and is 
   assert.notEqual(sid.a3, sid.a1, "the session did not rotate after the timeout");
   assert.ok(sid.a3 > sid.a1);
   assert.equal(sid.b2, sid.a3, "the second tab did not join the new session");
+});
+
+test("Amplitude: the page's context arrives as Amplitude's own fields", { timeout: 90_000 }, async (t) => {
+  const env = await setup(t);
+  const page = await open(env, ampOptions(env, { flushAt: 1 }));
+  const seen = await page.evaluate(async () => ({
+    lang: navigator.language, version: await bw.version(), ua: navigator.userAgent,
+    ids: [client.track("Clicked"), client.page("Home")],
+  }));
+  await page.evaluate(() => client.flush());
+  const events = await waitForInsertIds(env, seen.ids);
+  assertStoredOnce(events, seen.ids);
+  const major = seen.ua.match(/Chrome\/(\d+)/)[1];
+  for (const e of events) {
+    assert.equal(e.library, `batchwire/${seen.version}`);
+    assert.equal(e.language, seen.lang);
+    assert.equal(e.platform, "Web");
+    assert.equal(e.os_name, "Chrome", `os_name from ${seen.ua}`);
+    assert.equal(e.os_version, major);
+    assert.equal(e.device_model, "Linux");
+    assert.ok(e.session_id > Date.now() - 60_000 && e.session_id <= Date.now(), `session_id ${e.session_id}`);
+    assert.equal(e.context, undefined, "Amplitude got a context object");
+  }
+  const viewed = events.find((e) => e.event_type === "Viewed Home");
+  assert.equal(viewed.event_properties.title, "Context Page", "page()'s page fields as event_properties");
+  assert.equal((await page.evaluate(() => window.notes.warning.count)), 0, "the browser's own context warned");
 });
