@@ -23,7 +23,12 @@ test("every event carries the page's context; page() sends the page's fields as 
     screen: { width: screen.width, height: screen.height, density: devicePixelRatio }, url: location.href,
     version: await bw.version(),
     ids: [client.track("Clicked", { a: 1 }), client.page("Home", { a: 2 }),
-      client.track("Own Context", {}, { context: { campaign: { name: "winter" }, locale: "fr-FR" } })],
+      client.track("Own Context", {}, { context: { campaign: { name: "winter" }, locale: "fr-FR" } }),
+      // The URL is read again after the History API or a fragment changed it, the title each time.
+      (history.pushState({}, "", "?from=pushed"), client.track("Pushed")),
+      ((document.title = "Retitled"), client.track("Retitled")),
+      // hashchange comes in a task of its own
+      await new Promise((ok) => ((location.hash = "#part"), setTimeout(() => ok(client.track("Fragment")), 10)))],
   }));
   await page.evaluate(() => client.flush());
   const events = await waitForIds(env, seen.ids);
@@ -44,6 +49,10 @@ test("every event carries the page's context; page() sends the page's fields as 
   assert.deepEqual(own.campaign, { name: "winter" });
   assert.equal(own.locale, "fr-FR");
   assert.equal(own.userAgent, seen.ua);
+  assert.equal(by[seen.ids[3]].context.page.search, "?from=pushed");
+  assert.equal(by[seen.ids[3]].context.page.url, seen.url.replace("?from=test", "?from=pushed"));
+  assert.equal(by[seen.ids[4]].context.page.title, "Retitled");
+  assert.equal(by[seen.ids[5]].context.page.url, seen.url.replace("?from=test", "?from=pushed") + "#part");
 });
 
 test("the context option turns fields off one by one, or all", { timeout: 90_000 }, async (t) => {

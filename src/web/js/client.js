@@ -8,7 +8,7 @@ import {
 import { BatchwireError, fail, id, invalid, json, shutDown, skipSync, text, time, wrap } from "./check.js";
 import { anonymousId, held, kept, session, uuid } from "./ids.js";
 import { post, Timer } from "./net.js";
-import { fixedContext, pageFields } from "./page.js";
+import { fixedContext, moved, pageFields, urlVersion } from "./page.js";
 import { IdbStore, MemoryStore, openStore } from "./store.js";
 import { lead, onHide } from "./tabs.js";
 
@@ -97,7 +97,8 @@ export class Client {
     this.#unhide = onHide(() => d.on(HIDDEN), leave, () => this.#join());
     if (this.#o.autoPageViews) {
       this.page();
-      this.#unview = this.#o.extras.onNavigate(() => this.page());
+      urlVersion(); // the hook that hears navigations
+      this.#unview = this.#o.extras.onNavigate(() => this.page(), moved);
     }
     setTimeout(() => {
       const early = this.#early;
@@ -396,7 +397,7 @@ export class Client {
     const sid = t && (this.#session = session(this.#session, o.writeKey, t, this.#consent === "granted"))[0];
     if (!this.#fixed && !sid) return fresh ? given : json(given, "context", max);
     // The URL and title are all of the page that may change (the referrer is the document's).
-    const key = sid + (d ? "\0" + location.href + "\0" + d.title : "");
+    const key = sid + (d ? "\0" + urlVersion() + "\0" + d.title : "");
     if (!fresh && given == null && this.#ctx[0] === key) return this.#ctx[1];
     const p = d && pageFields(), c = fresh ? fixedContext(o.context, o.version) : { ...this.#fixed };
     if (p) c.page = p;

@@ -30,40 +30,23 @@ export function waiting(max, failed, say) {
     },
   };
 }
-// The clients with autoPageViews on: one hook on the History API serves them all, installed once
-// (a second wrapper around pushState could not be taken off again in any order).
-const viewers = new Set();
-let url;
 const where = () => location.origin + location.pathname + location.search;
-// A navigation is a new URL, the fragment aside (an anchor link is not a page view). Checked
-// after the current task, so that the title an app sets right after pushState is the one sent.
-const check = () =>
-  setTimeout(() => {
-    if (where() !== url) {
-      url = where();
-      for (const f of viewers) f();
-    }
-  });
 
-/** Calls `f` on each History API navigation (pushState, replaceState to another URL, back and
- * forward); returns what stops it. Nothing without a document. */
-export function onNavigate(f) {
-  const h = globalThis.history;
-  if (!h || !globalThis.document) return () => {};
-  if (url === undefined) {
-    url = where();
-    for (const m of ["pushState", "replaceState"]) {
-      const original = h[m];
-      h[m] = function (...a) {
-        const r = original.apply(this, a);
-        check();
-        return r;
-      };
-    }
-    addEventListener("popstate", check);
-  }
-  viewers.add(f);
-  return () => viewers.delete(f);
+/** autoPageViews: calls `f` after each History API navigation (pushState, replaceState to another
+ * URL, back and forward), heard through `moved` (page.js); returns what stops it. A navigation is a
+ * new URL, the fragment aside (an anchor link is not a page view), checked after the current task
+ * so that the title an app sets right after pushState is the one sent. */
+export function onNavigate(f, moved) {
+  let url = where();
+  const check = () =>
+    setTimeout(() => {
+      if (where() !== url) {
+        url = where();
+        f();
+      }
+    });
+  moved.add(check);
+  return () => moved.delete(check);
 }
 
 const at = (t) => new Date(t).toISOString();
