@@ -105,3 +105,22 @@ test("pending, then optOut(): what waited is dropped, never sent", { timeout: 90
   await page.evaluate(() => client.flush());
   await waitForIds(env, [id]);
 });
+
+test("optOut() in one tab applies at once in the others; optIn() too", { timeout: 90_000 }, async (t) => {
+  const env = await setup(t);
+  const options = env.options({ flushAt: 1, flushIntervalMs: 50 });
+  const a = await env.open();
+  const b = await env.open();
+  for (const p of [a, b]) await p.evaluate((o) => make(o), options);
+  await a.evaluate(() => client.optOut());
+  await b.waitForFunction(() => client.consent() === "denied");
+  await b.evaluate(() => (window.trackMany(5, "Other Tab Out"), client.flush()));
+  await a.evaluate(() => client.optIn());
+  await b.waitForFunction(() => client.consent() === "granted");
+  const id = await b.evaluate(() => client.track("Other Tab In"));
+  await b.evaluate(() => client.flush());
+  await waitForIds(env, [id]);
+  await b.waitForTimeout(500);
+  const names = (await env.collector.events()).map((e) => e.event);
+  assert.deepEqual(names, ["Other Tab In"], "events tracked after another tab's optOut() were sent");
+});

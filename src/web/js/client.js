@@ -43,6 +43,7 @@ export class Client {
   #fixed; // the context fields that do not change (page.js fixedContext)
   #ctx = []; // the last context made without the caller's: [its key, its JSON]
   #unview; // stops autoPageViews
+  #consented; // hears another tab's optIn() / optOut()
   #armed; // debug: the last wait the driver asked for
   #say; // debug: extras.js say()
 
@@ -95,6 +96,10 @@ export class Client {
       this.#unlock = undefined;
     };
     this.#unhide = onHide(() => d.on(HIDDEN), leave, () => this.#join());
+    // Another tab's optIn() or optOut() applies here at once (localStorage's storage event).
+    const k = "batchwire:consent:" + this.#o.writeKey;
+    this.#consented = (e) => e.key === k && (e.newValue === "denied" ? this.optOut() : e.newValue && this.optIn());
+    this.#o.server || globalThis.addEventListener?.("storage", this.#consented);
     if (this.#o.autoPageViews) {
       this.page();
       urlVersion(); // the hook that hears navigations
@@ -226,6 +231,7 @@ export class Client {
     this.#unlock?.();
     this.#unhide?.();
     this.#unview?.();
+    globalThis.removeEventListener?.("storage", this.#consented);
     this.#channel?.close();
     this.#timer.arm();
     this.#store?.close();
