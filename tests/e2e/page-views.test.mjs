@@ -60,7 +60,7 @@ test("debug: true logs events, requests, the engine's decisions and the notes in
   const text = logs.join("\n");
   for (const line of [
     `[batchwire] track "Loud" ${ids[0]}: queued`,
-    /\[batchwire\] request 1: POST \/v1-batch, \d+ bytes/,
+    /\[batchwire\] request 1: POST \/v1-batch, 2 event\(s\) in \d+ bytes/,
     /\[batchwire\] request 1: HTTP 503 after \d+ ms; the engine waits \d+ ms before its next attempt/,
     /\[batchwire\] request 2: HTTP 429 after \d+ ms; the engine waits \d+ ms/,
     /\[batchwire\] rate limited by the server: no request leaves before \d{4}-\d\d-\d\dT/,

@@ -186,7 +186,7 @@ export class Client {
   send(id, path, body, keepalive) {
     body = body.slice(); // a view of wasm memory, valid only during this call
     const at = Date.now();
-    this.#say?.("send", id, path, body.length, keepalive);
+    this.#say?.("send", id, path, body, keepalive);
     const go = () =>
       post(this.#o.apiHost + path, this.#headers, body, keepalive, this.#timeout).then((r) => {
         const ok = Array.isArray(r);

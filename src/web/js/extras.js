@@ -50,6 +50,16 @@ export function onNavigate(f, moved) {
 }
 
 const at = (t) => new Date(t).toISOString();
+// The events of a request body: /v1-batch's `batch`, Amplitude's `events` (read again here, in
+// debug mode only, rather than told by the engine for every request).
+const count = (body) => {
+  try {
+    const doc = JSON.parse(new TextDecoder().decode(body));
+    return (doc.batch ?? doc.events).length;
+  } catch {
+    return "?";
+  }
+};
 const events = ["queued", "kept in memory until optIn()", "not queued: opted out", "dropped by beforeSend", "queued after optIn()"];
 
 /** `debug: true`: each event queued (or not, and why), each request (size, status, time) and what
@@ -57,7 +67,7 @@ const events = ["queued", "kept in memory until optIn()", "not queued: opted out
 export function say(what, a, b, c, d) {
   const line =
     what === "event" ? `${a}${b ? ` "${b}"` : ""} ${c}: ${events[d]}`
-    : what === "send" ? `request ${a}: POST ${b}, ${c} bytes${d ? " (keepalive: the page is being left)" : ""}`
+    : what === "send" ? `request ${a}: POST ${b}, ${count(c)} event(s) in ${c.length} bytes${d ? " (keepalive: the page is being left)" : ""}`
     : what === "answer" ? `request ${a}: ${Array.isArray(b) ? "HTTP " + b[0] : `no answer (${b?.message ?? b})`} after ${c} ms` +
       (d >= 0 && !(b[0] < 300) ? `; the engine waits ${d} ms before its next attempt` : "")
     : a === "delivered" ? `delivered ${b.length} event(s)`
