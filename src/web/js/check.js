@@ -93,13 +93,11 @@ export function parseOptions(o) {
     if (!context || typeof context !== "object") config("context", "a boolean or an object of booleans");
     for (const k in context) if (!CONTEXT.includes(k) || typeof context[k] !== "boolean") config("context." + k, `a boolean, for one of ${CONTEXT}`);
   }
-  context = context && Object.fromEntries(CONTEXT.map((k) => [k, context[k] ?? true]));
+  context &&= Object.fromEntries(CONTEXT.map((k) => [k, context[k] ?? true]));
   const sessionTimeoutMs = o.sessionTimeoutMs ?? (server ? 0 : 1800000);
-  if (typeof sessionTimeoutMs !== "number" || !(sessionTimeoutMs >= 0)) config("sessionTimeoutMs", "a number >= 0");
-  const autoPageViews = o.autoPageViews ?? false;
-  if (typeof autoPageViews !== "boolean") config("autoPageViews", "a boolean");
-  if (o.debug !== undefined && typeof o.debug !== "boolean") config("debug", "a boolean");
-  return { writeKey, apiHost, durable, server, anonymousId: anon, beforeSend, debug: o.debug, context, sessionTimeoutMs, autoPageViews, consent, number: (i) => all[i] };
+  if (!(sessionTimeoutMs >= 0)) config("sessionTimeoutMs", "a number >= 0");
+  for (const k of ["debug", "autoPageViews"]) if (o[k] != null && typeof o[k] !== "boolean") config(k, "a boolean");
+  return { writeKey, apiHost, durable, server, anonymousId: anon, beforeSend, debug: o.debug, context, sessionTimeoutMs, autoPageViews: o.autoPageViews, consent, number: (i) => all[i] };
 }
 
 // Where in `v` JSON.stringify gave up, and why: only run after it threw, so track() pays nothing

@@ -330,7 +330,7 @@ export class Client {
   /** In a document, with context.page on, the page's fields (path, referrer, search, title, url)
    * are the default properties. */
   page(name, properties, options) {
-    const p = this.#o.context?.page && (properties == null || (typeof properties === "object" && !Array.isArray(properties))) && pageFields();
+    const p = this.#o.context?.page && (properties ?? {}).constructor === Object && pageFields();
     return this.#add(PAGE, name, p ? { ...p, ...properties } : properties, options);
   }
   screen(name, properties, options) {

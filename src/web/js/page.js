@@ -17,9 +17,7 @@ export function fixedContext(on, version) {
   if (on.library) c.library = { name: "batchwire", version };
   if (on.userAgent && n?.userAgent) c.userAgent = n.userAgent;
   if (on.locale && n?.language) c.locale = n.language;
-  try {
-    if (on.timezone) c.timezone = Intl.DateTimeFormat().resolvedOptions().timeZone;
-  } catch {}
+  if (on.timezone) c.timezone = Intl.DateTimeFormat().resolvedOptions().timeZone;
   if (on.screen && s) c.screen = { width: s.width, height: s.height, density: globalThis.devicePixelRatio };
   return c;
 }
