@@ -175,6 +175,9 @@ impl<I: Io> Driver<I> {
         if e.id.0 > self.last_id {
             self.last_id = e.id.0;
             self.unstored.push(e.id);
+            if self.unstored.len() >= self.pipeline.config().flush_at {
+                self.persist();
+            }
         }
         for w in &e.warnings {
             let note = Note::Warning(w.code(), w.message(), Some(e.message_id.clone()));
@@ -547,9 +550,9 @@ impl<I: Io> Driver<I> {
     /// `flush()` calls waiting for it count it. Done here, it is taken out of its record; done
     /// by the leader, which updates its record, it is only forgotten.
     fn settle(&mut self, id: EventId, message_id: &str, here: bool) {
-        if let Some(e) = self.records.take(id) {
+        if let Some(key) = self.records.take(id) {
             if here {
-                self.io.remove(&e.key, message_id);
+                self.io.remove(&key, message_id);
             }
         }
         let mut i = 0;

@@ -51,7 +51,13 @@ pub struct Entry {
 /// the ones a follower handed over.
 #[derive(Default)]
 pub struct Records {
-    pub entries: Vec<Entry>,
+    /// In the order of their ids (the driver stores a tick's own events before it restores any),
+    /// so that an event is found by bisection: a burst's acks cost O(log n) each, not a scan of
+    /// every event queued. An entry taken keeps its place with an empty key until half the list
+    /// is such (one `retain` then), so taking one never shifts the rest.
+    entries: Vec<Entry>,
+    /// Entries taken but still in the list.
+    taken: usize,
     /// Stored events were held back: when they may be sent (the latest time any of them was
     /// given); 0: none is held; [`RELEASING`]: the store is being loaded again to queue them.
     pub held_until: Millis,
@@ -70,15 +76,32 @@ impl Records {
         crate::base::text::say("b{4}-{5}", "", "", "", "", salt, self.made)
     }
 
-    /// Takes out the entry of event `id`.
-    pub fn take(&mut self, id: EventId) -> Option<Entry> {
-        let mut i = 0;
-        while let Some(e) = self.entries.get(i) {
-            if e.id == id {
-                return Some(self.entries.swap_remove(i));
+    /// Notes that record `key` holds event `id`, above every id noted before.
+    pub fn add(&mut self, key: String, id: EventId) {
+        self.entries.push(Entry { key, id });
+    }
+
+    /// Takes out the entry of event `id`: its record's key.
+    pub fn take(&mut self, id: EventId) -> Option<String> {
+        // Bisection by hand: slice::partition_point cost the wasm more.
+        let (mut lo, mut hi) = (0, self.entries.len());
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            match self.entries.get(mid) {
+                Some(e) if e.id.0 < id.0 => lo = mid + 1,
+                _ => hi = mid,
             }
-            i += 1;
         }
-        None
+        let e = self
+            .entries
+            .get_mut(lo)
+            .filter(|e| e.id == id && !e.key.is_empty())?;
+        let key = core::mem::take(&mut e.key);
+        self.taken += 1;
+        if self.taken * 2 > self.entries.len() {
+            self.entries.retain(|e| !e.key.is_empty());
+            self.taken = 0;
+        }
+        Some(key)
     }
 }

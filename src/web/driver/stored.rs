@@ -5,7 +5,6 @@
 use super::{Driver, Io, Note, RECORD_HEADER, RELEASING};
 use crate::core::{Millis, StoredEvent};
 use crate::prelude::*;
-use crate::web::records::Entry;
 
 impl<I: Io> Driver<I> {
     /// Re-admits stored event `key` of record `record`: from the store when leading
@@ -24,6 +23,8 @@ impl<I: Io> Driver<I> {
         if !self.leader {
             return;
         }
+        // This tick's own events first, so that ids reach the records in order.
+        self.persist();
         // Held back: loaded again once the timer says the request may be over (its record in
         // the store keeps it meanwhile).
         if held_until > now {
@@ -56,7 +57,7 @@ impl<I: Io> Driver<I> {
             Ok(id) if id.0 <= self.last_id => {}
             Ok(id) => {
                 self.last_id = id.0;
-                self.records.entries.push(Entry { key: record, id });
+                self.records.add(record, id);
             }
             Err(e) => {
                 self.io.remove(&record, &key);
@@ -77,7 +78,10 @@ impl<I: Io> Driver<I> {
         }
     }
 
-    /// Writes this drive's events as one record (one transaction per tick).
+    /// Writes the events admitted since the last call as one record (one transaction per
+    /// tick). Called once `flush_at` of them are waiting, as well as at each drive, so that a
+    /// record holds at most a request's worth: acked whole, the store deletes it without reading
+    /// it, and the bytes written per event stay the same however many events a tick holds.
     pub(super) fn persist(&mut self) {
         // Memory only, and nobody to hand them to: nothing to store.
         if (self.durable || !self.leader) && !self.unstored.is_empty() {
@@ -96,8 +100,7 @@ impl<I: Io> Driver<I> {
                 value.extend_from_slice(&s.body);
                 self.records.seq = self.records.seq.wrapping_add(1);
                 self.io.put(&record, &s.message_id, &value, !self.leader);
-                let key = record.clone();
-                self.records.entries.push(Entry { key, id });
+                self.records.add(record.clone(), id);
             }
         }
         self.unstored.clear();

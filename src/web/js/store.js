@@ -4,9 +4,10 @@
 // - put(record, messageId, value, share): event (messageId, value) into `record`, written in
 //   this tick. `share`: once committed, the record is reported to `committed` (a follower hands
 //   it to the leader).
-// - remove(record, messageId): the record is rewritten without that event (read and written
-//   back in the tick's transaction), or deleted if nothing is left (as a record of the one-event
-//   format always is). The store is what knows everything a record holds, so it alone deletes.
+// - remove(record, messageId): the record is deleted if nothing is left, without reading it when
+//   the store knows all it may hold (a record it wrote or loaded); else it is rewritten without
+//   that event (read and written back in the tick's transaction). The store is what knows
+//   everything a record holds, so it alone deletes.
 // - load(): every event stored, as [record, messageId, value, ...] oldest first, or the Error;
 //   leave(): commit now, and return the shared records written but not yet reported as
 //   committed (a page being left hands them over itself); close().
@@ -45,9 +46,10 @@ export function openStore(name, ms) {
   }).catch((e) => e);
 }
 
-// A record holds the events of one tick: [messageId, value, messageId, value, ...], each value as
-// the driver made it (records.rs: enqueue time, sequence, the event). One record per tick costs
-// one request and one structured clone, where one record per event cost that per event. A record
+// A record holds up to a request's worth of a tick's events (flushAt): [messageId, value, ...],
+// each value as the driver made it (records.rs: enqueue time, sequence, the event). One record per
+// request costs one IndexedDB request and one structured clone, where one record per event cost
+// that per event, and an ack deletes it whole where a record per tick was rewritten. A record
 // an earlier release wrote is one event's value (a Uint8Array) keyed by its messageId: both are
 // read, so an upgrade between two pages loses nothing. A value that is not a Uint8Array is passed
 // on empty (the driver drops it from its record); a key that is not a string is no record of
@@ -84,6 +86,10 @@ class Ticks {
   #rm = new Map();
   #open = new Set(); // batches written whose transaction has not completed
   #committed;
+  // Record -> the messageIds it may still hold (never fewer than it does): those this store put
+  // in it or loaded from it, less those removed. Once none is left, the record is deleted
+  // without being read.
+  #has = new Map();
   constructor(committed) {
     this.#committed = committed;
   }
@@ -91,6 +97,12 @@ class Ticks {
     this.#soon();
     // `value` is a view of wasm memory, which moves when it grows: copied now.
     this.#w.get(record)?.l.push(key, value.slice()) ?? this.#w.set(record, { l: [key, value.slice()], share });
+    this.#has.get(record)?.add(key) ?? this.#has.set(record, new Set([key]));
+  }
+  // What load() read: [record, messageId, value, ...].
+  loaded(r) {
+    if (Array.isArray(r)) for (let i = 0; i < r.length; i += 3) this.#has.get(r[i])?.add(r[i + 1]) ?? this.#has.set(r[i], new Set([r[i + 1]]));
+    return r;
   }
   remove(record, key) {
     this.#soon();
@@ -100,6 +112,7 @@ class Ticks {
     this.#soon();
     this.#w.set(record, 0);
     this.#rm.delete(record);
+    this.#has.delete(record);
   }
   leave() {
     this.commit();
@@ -116,6 +129,17 @@ class Ticks {
     if (!w.size && !rm.size) return;
     this.#w = new Map();
     this.#rm = new Map();
+    // A record left with nothing it may hold is deleted; only the others are read and rewritten.
+    for (const [k, gone] of rm) {
+      const has = this.#has.get(k);
+      if (!has) continue;
+      for (const m of gone) has.delete(m);
+      if (!has.size) {
+        w.set(k, 0);
+        rm.delete(k);
+        this.#has.delete(k);
+      }
+    }
     // The shared records of this batch, as [record, {l}], reported once.
     const b = { puts: [...w].filter((x) => x[1]?.share), told: false };
     this.#open.add(b);
@@ -145,7 +169,7 @@ export class MemoryStore extends Ticks {
     done();
   }
   load() {
-    return Promise.resolve(flatten([...this.#m.keys()], [...this.#m.values()]));
+    return Promise.resolve(this.loaded(flatten([...this.#m.keys()], [...this.#m.values()])));
   }
   close() {}
 }
@@ -189,8 +213,9 @@ export class IdbStore extends Ticks {
       }
       tx.oncomplete = done;
       tx.onerror = tx.onabort = () => fail(tx.error ?? new DOMException("transaction aborted", "AbortError"));
-      // Unless a rewrite waits for its read, commit now rather than when the task ends, which
-      // narrows the window in which closing the page loses the transaction.
+      // Unless a rewrite waits for its read (a record only partly settled, or one this store
+      // neither wrote nor loaded), commit now rather than when the task ends, which narrows the
+      // window in which closing the page loses the transaction.
       if (!rm.size) tx.commit?.();
     } catch (e) {
       fail(e);
@@ -201,7 +226,7 @@ export class IdbStore extends Ticks {
     try {
       const s = this.#db.transaction(STORE).objectStore(STORE);
       return Promise.all([settle(s.getAllKeys()), settle(s.getAll())]).then(
-        ([keys, values]) => flatten(keys, values, (k) => this.del(k)),
+        ([keys, values]) => this.loaded(flatten(keys, values, (k) => this.del(k))),
         (e) => e,
       );
     } catch (e) {
