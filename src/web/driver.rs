@@ -10,11 +10,13 @@
 //! events to the store, start every request `poll_transmit` offers, report what `poll_event` says,
 //! re-arm the one timer at `poll_timeout`. Inputs (`enqueue`, a response, the timer, another tab)
 //! change the pipeline and then drive. `enqueue` only asks for one drive per tick, so a loop of
-//! 1,000 `track()` calls costs one drive and one IndexedDB transaction.
+//! 1,000 `track()` calls costs one drive and one IndexedDB transaction (it hands each `flush_at`
+//! events to the store as it goes, which only notes them until the tick's end).
 //!
 //! Storage: every admitted event is put in the store as its stored form (messageId, enqueue time,
-//! the exact bytes to send), the events of one drive in one record the driver names, and taken
-//! out of that record when the core reports it delivered or failed. [`Records`] keeps the
+//! the exact bytes to send), up to `flush_at` events of one drive in one record the driver names
+//! (a request's worth at most, so an ack usually deletes a record whole), and taken out of that
+//! record when the core reports it delivered or failed. [`Records`] keeps the
 //! account of which record holds which event, for this context's records and every record it
 //! restored (`stored.rs` has the driver's side); the store (src/web/js/store.js) writes, rewrites
 //! and loads what it is told, and deletes a record once it holds nothing. The leader restores

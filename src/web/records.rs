@@ -2,15 +2,19 @@
 //! and the events held back because the page that last sent them was left while their request
 //! was in flight.
 //!
-//! A record is the events of one drive of one context, `[messageId, value, ...]` under a key the
-//! driver makes; a record an earlier release wrote holds one event under its messageId. The
-//! store (src/web/js/store.js) carries out what the driver decides: it writes the records the
-//! driver makes ([`Io::put`]) and takes out of a record the event the driver names
-//! ([`Io::remove`]) when that event is delivered or failed here, or is not one to send. Its own
-//! part is mechanical: a tick's writes in one transaction, a record rewritten without the event
-//! (read and written back in that transaction), and deleted once it holds nothing. The store is
-//! what knows everything a record holds (events held back, or refused, are in no list here), so
-//! a record is only ever deleted there, never on a count kept here that could be wrong.
+//! A record is up to `flush_at` events of one context, `[messageId, value, ...]` under a key the
+//! driver makes: the driver starts a new one once that many wait to be stored, so a record
+//! holds no more than a request carries and is usually acked whole. A record an earlier release
+//! wrote holds one event under its messageId, or a whole tick's events. The store
+//! (src/web/js/store.js) carries out what the driver decides: it writes the records the driver
+//! makes ([`Io::put`]) and takes out of a record the event the driver names ([`Io::remove`])
+//! when that event is delivered or failed here, or is not one to send. Its own part is
+//! mechanical: a tick's writes in one transaction; a record deleted, unread, once nothing it
+//! may hold is left; otherwise rewritten without the event (read and written back in that
+//! transaction), and deleted once it holds nothing. The store is what knows everything a record
+//! holds (events held back, or refused, are in no list here), so a record is only ever deleted
+//! there, never on a count kept here that could be wrong. Bytes written per event delivered are
+//! thus O(1) however many events a tick holds.
 //!
 //! Held events are not kept here either: the driver leaves them out of the pipeline, notes until
 //! when, and once its timer says their time has come, has the store loaded again
@@ -19,8 +23,8 @@
 //!
 //! [`Io::reload`]: super::driver::Io::reload
 //!
-//! One list of entries, each carrying its record's key, keeps this small in the wasm: one type,
-//! one loop. A key costs a few dozen bytes per queued event.
+//! One list of entries in id order, each carrying its record's key, keeps this small in the
+//! wasm: one type, found by bisection. A key costs a few dozen bytes per queued event.
 //!
 //! [`Io::put`]: super::driver::Io::put
 //! [`Io::remove`]: super::driver::Io::remove

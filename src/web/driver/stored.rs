@@ -1,6 +1,6 @@
-//! The driver's side of the store: this drive's events written as one record, settled events
-//! taken out of their records, stored events queued again, and the ones held back released when
-//! their time comes. [`Records`](super::Records) keeps the account.
+//! The driver's side of the store: new events written in records of `flush_at` at most, settled
+//! events taken out of their records, stored events queued again, and the ones held back
+//! released when their time comes. [`Records`](super::Records) keeps the account.
 
 use super::{Driver, Io, Note, RECORD_HEADER, RELEASING};
 use crate::core::{Millis, StoredEvent};

@@ -5,9 +5,9 @@
 //   this tick. `share`: once committed, the record is reported to `committed` (a follower hands
 //   it to the leader).
 // - remove(record, messageId): the record is deleted if nothing is left, without reading it when
-//   the store knows all it may hold (a record it wrote or loaded); else it is rewritten without
-//   that event (read and written back in the tick's transaction). The store is what knows
-//   everything a record holds, so it alone deletes.
+//   the store wrote it (it knows all it may hold); else it is rewritten without that event (read
+//   and written back in the tick's transaction). The store is what knows everything a record
+//   holds, so it alone deletes.
 // - load(): every event stored, as [record, messageId, value, ...] oldest first, or the Error;
 //   leave(): commit now, and return the shared records written but not yet reported as
 //   committed (a page being left hands them over itself); close().
@@ -86,9 +86,9 @@ class Ticks {
   #rm = new Map();
   #open = new Set(); // batches written whose transaction has not completed
   #committed;
-  // Record -> the messageIds it may still hold (never fewer than it does): those this store put
-  // in it or loaded from it, less those removed. Once none is left, the record is deleted
-  // without being read.
+  // Record -> the messageIds it may still hold: those this store put in it, less those removed
+  // since. Once none is left, the record is deleted without being read. (Records it did not
+  // write, loaded or handed over by a follower, are read and rewritten.)
   #has = new Map();
   constructor(committed) {
     this.#committed = committed;
@@ -97,12 +97,7 @@ class Ticks {
     this.#soon();
     // `value` is a view of wasm memory, which moves when it grows: copied now.
     this.#w.get(record)?.l.push(key, value.slice()) ?? this.#w.set(record, { l: [key, value.slice()], share });
-    this.#has.get(record)?.add(key) ?? this.#has.set(record, new Set([key]));
-  }
-  // What load() read: [record, messageId, value, ...].
-  loaded(r) {
-    if (Array.isArray(r)) for (let i = 0; i < r.length; i += 3) this.#has.get(r[i])?.add(r[i + 1]) ?? this.#has.set(r[i], new Set([r[i + 1]]));
-    return r;
+    (this.#has.get(record) ?? this.#has.set(record, new Set()).get(record)).add(key);
   }
   remove(record, key) {
     this.#soon();
@@ -132,9 +127,8 @@ class Ticks {
     // A record left with nothing it may hold is deleted; only the others are read and rewritten.
     for (const [k, gone] of rm) {
       const has = this.#has.get(k);
-      if (!has) continue;
-      for (const m of gone) has.delete(m);
-      if (!has.size) {
+      for (const m of has ? gone : []) has.delete(m);
+      if (has && !has.size) {
         w.set(k, 0);
         rm.delete(k);
         this.#has.delete(k);
@@ -169,7 +163,7 @@ export class MemoryStore extends Ticks {
     done();
   }
   load() {
-    return Promise.resolve(this.loaded(flatten([...this.#m.keys()], [...this.#m.values()])));
+    return Promise.resolve(flatten([...this.#m.keys()], [...this.#m.values()]));
   }
   close() {}
 }
@@ -214,7 +208,7 @@ export class IdbStore extends Ticks {
       tx.oncomplete = done;
       tx.onerror = tx.onabort = () => fail(tx.error ?? new DOMException("transaction aborted", "AbortError"));
       // Unless a rewrite waits for its read (a record only partly settled, or one this store
-      // neither wrote nor loaded), commit now rather than when the task ends, which narrows the
+      // did not write), commit now rather than when the task ends, which narrows the
       // window in which closing the page loses the transaction.
       if (!rm.size) tx.commit?.();
     } catch (e) {
@@ -226,7 +220,7 @@ export class IdbStore extends Ticks {
     try {
       const s = this.#db.transaction(STORE).objectStore(STORE);
       return Promise.all([settle(s.getAllKeys()), settle(s.getAll())]).then(
-        ([keys, values]) => this.loaded(flatten(keys, values, (k) => this.del(k))),
+        ([keys, values]) => flatten(keys, values, (k) => this.del(k)),
         (e) => e,
       );
     } catch (e) {
