@@ -11,7 +11,8 @@
 // - JS heap (after a forced GC) and wasm memory once idle, against before the burst.
 // The collector's count of distinct events is checked against N (a burst not delivered exactly
 // once is an error, not a figure). Flags: --sizes 1000,10000 (default 1000,10000,100000),
-// --pkg DIR (default pkg/), --timeout S per burst (default 600), --out FILE, --label TEXT.
+// --pkg DIR (default pkg/), --timeout S per burst (default 600), --out FILE, --label TEXT (added
+// to the section's heading, so a build from before a change keeps a section of its own).
 import { execFileSync } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -154,10 +155,11 @@ async function main() {
   const first = rows.find((r) => !r.error);
   const date = new Date().toISOString().slice(0, 16).replace("T", " ") + " UTC";
   const rev = execFileSync("git", ["describe", "--always", "--dirty"], { cwd: ROOT }).toString().trim();
+  const head = HEAD + (LABEL ? `: ${LABEL}` : "");
   const lines = [
-    HEAD,
+    head,
     "",
-    `Measured ${date}, work tree \`${rev}\`${LABEL ? ` (${LABEL})` : ""}. Command: \`${["node bench/burst.mjs", ...args].join(" ")}\`.`,
+    `Measured ${date}, work tree \`${rev}\`. Command: \`${["node bench/burst.mjs", ...args].join(" ")}\`.`,
     "One page per burst (fresh IndexedDB), storage \"indexeddb\", flushAt 100, the queue bounds raised to hold the burst and",
     "requests not paced (`maxQueueEvents`, `maxQueueBytes`, `requestsPerWindow: 0`), the collector reachable; N calls of",
     "`track(\"Product Viewed\", {10 properties})` in one task, then waited until all N were delivered (checked at the",
@@ -177,7 +179,8 @@ async function main() {
       `${kb(r.heap)} | ${kb(r.wasm0)} → ${kb(r.wasm1)} | ${r.wallS.toFixed(1)} s |`);
   }
   lines.push("");
-  writeSection(OUT, HEAD, lines.join("\n") + "\n");
+  // By the whole heading line: a labelled section's heading starts with the unlabelled one's.
+  writeSection(OUT, head + "\n", lines.join("\n") + "\n");
 }
 
 await main();
