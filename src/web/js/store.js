@@ -88,7 +88,7 @@ class Ticks {
   #committed;
   // Record -> the messageIds it may still hold: those this store put in it, less those removed
   // since. Once none is left, the record is deleted without being read. (Records it did not
-  // write, loaded or handed over by a follower, are read and rewritten.)
+  // write, loaded or handed over by a follower, and those it shares, are read and rewritten.)
   #has = new Map();
   constructor(committed) {
     this.#committed = committed;
@@ -97,7 +97,8 @@ class Ticks {
     this.#soon();
     // `value` is a view of wasm memory, which moves when it grows: copied now.
     this.#w.get(record)?.l.push(key, value.slice()) ?? this.#w.set(record, { l: [key, value.slice()], share });
-    (this.#has.get(record) ?? this.#has.set(record, new Set()).get(record)).add(key);
+    // A shared record is the leader's to empty: this store would never hear its events leave.
+    share || (this.#has.get(record) ?? this.#has.set(record, new Set()).get(record)).add(key);
   }
   remove(record, key) {
     this.#soon();
