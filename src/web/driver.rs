@@ -10,8 +10,7 @@
 //! events to the store, start every request `poll_transmit` offers, report what `poll_event` says,
 //! re-arm the one timer at `poll_timeout`. Inputs (`enqueue`, a response, the timer, another tab)
 //! change the pipeline and then drive. `enqueue` only asks for one drive per tick, so a loop of
-//! 1,000 `track()` calls costs one drive and one IndexedDB transaction (it hands each `flush_at`
-//! events to the store as it goes, which only notes them until the tick's end).
+//! 1,000 `track()` calls costs one drive and one IndexedDB transaction.
 //!
 //! Storage: every admitted event is put in the store as its stored form (messageId, enqueue time,
 //! the exact bytes to send), up to `flush_at` events of one drive in one record the driver names
@@ -177,9 +176,6 @@ impl<I: Io> Driver<I> {
         if e.id.0 > self.last_id {
             self.last_id = e.id.0;
             self.unstored.push(e.id);
-            if self.unstored.len() >= self.pipeline.config().flush_at {
-                self.persist();
-            }
         }
         for w in &e.warnings {
             let note = Note::Warning(w.code(), w.message(), Some(e.message_id.clone()));

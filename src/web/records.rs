@@ -9,9 +9,9 @@
 //! (src/web/js/store.js) carries out what the driver decides: it writes the records the driver
 //! makes ([`Io::put`]) and takes out of a record the event the driver names ([`Io::remove`])
 //! when that event is delivered or failed here, or is not one to send. Its own part is
-//! mechanical: a tick's writes in one transaction; a record deleted, unread, once nothing it
-//! may hold is left; otherwise rewritten without the event (read and written back in that
-//! transaction), and deleted once it holds nothing. The store is what knows everything a record
+//! mechanical: a tick's writes in one transaction, a record rewritten without the events taken
+//! out in that tick (read and written back in that transaction), and deleted once it holds
+//! nothing, which for a record acked whole is at once. The store is what knows everything a record
 //! holds (events held back, or refused, are in no list here), so a record is only ever deleted
 //! there, never on a count kept here that could be wrong. Bytes written per event delivered are
 //! thus O(1) however many events a tick holds.

@@ -78,29 +78,35 @@ impl<I: Io> Driver<I> {
         }
     }
 
-    /// Writes the events admitted since the last call as one record (one transaction per
-    /// tick). Called once `flush_at` of them are waiting, as well as at each drive, so that a
-    /// record holds at most a request's worth: acked whole, the store deletes it without reading
-    /// it, and the bytes written per event stay the same however many events a tick holds.
+    /// Writes the events admitted since the last call, a record per `flush_at` of them (one
+    /// transaction per tick): a record holds at most a request's worth, so an ack usually
+    /// empties it whole, the store deletes it rather than rewriting it, and the bytes written per
+    /// event stay the same however many events a tick holds.
     pub(super) fn persist(&mut self) {
         // Memory only, and nobody to hand them to: nothing to store.
         if (self.durable || !self.leader) && !self.unstored.is_empty() {
-            let record = self.records.key(self.pipeline.config().seed);
+            let config = self.pipeline.config();
+            let (per, salt) = (config.flush_at, config.seed);
             // By index, keeping the list's memory: a consuming loop over a taken Vec cost more.
             let mut i = 0;
-            while let Some(&id) = self.unstored.get(i) {
-                i += 1;
-                // Gone already (delivered or evicted within the tick): nothing to keep.
-                let Some(s) = self.pipeline.stored_form(id) else {
-                    continue;
-                };
-                let mut value = Vec::with_capacity(RECORD_HEADER + s.body.len());
-                value.extend_from_slice(&s.enqueued_at.to_be_bytes());
-                value.extend_from_slice(&self.records.seq.to_be_bytes());
-                value.extend_from_slice(&s.body);
-                self.records.seq = self.records.seq.wrapping_add(1);
-                self.io.put(&record, &s.message_id, &value, !self.leader);
-                self.records.add(record.clone(), id);
+            while i < self.unstored.len() {
+                let record = self.records.key(salt);
+                let mut n = 0;
+                while let (true, Some(&id)) = (n < per, self.unstored.get(i)) {
+                    i += 1;
+                    // Gone already (delivered or evicted within the tick): nothing to keep.
+                    let Some(s) = self.pipeline.stored_form(id) else {
+                        continue;
+                    };
+                    n += 1;
+                    let mut value = Vec::with_capacity(RECORD_HEADER + s.body.len());
+                    value.extend_from_slice(&s.enqueued_at.to_be_bytes());
+                    value.extend_from_slice(&self.records.seq.to_be_bytes());
+                    value.extend_from_slice(&s.body);
+                    self.records.seq = self.records.seq.wrapping_add(1);
+                    self.io.put(&record, &s.message_id, &value, !self.leader);
+                    self.records.add(record.clone(), id);
+                }
             }
         }
         self.unstored.clear();

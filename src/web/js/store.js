@@ -4,10 +4,9 @@
 // - put(record, messageId, value, share): event (messageId, value) into `record`, written in
 //   this tick. `share`: once committed, the record is reported to `committed` (a follower hands
 //   it to the leader).
-// - remove(record, messageId): the record is deleted if nothing is left, without reading it when
-//   the store wrote it (it knows all it may hold); else it is rewritten without that event (read
-//   and written back in the tick's transaction). The store is what knows everything a record
-//   holds, so it alone deletes.
+// - remove(record, messageId): the record is rewritten without that event (read and written
+//   back in the tick's transaction), or deleted if nothing is left (as a record of the one-event
+//   format always is). The store is what knows everything a record holds, so it alone deletes.
 // - load(): every event stored, as [record, messageId, value, ...] oldest first, or the Error;
 //   leave(): commit now, and return the shared records written but not yet reported as
 //   committed (a page being left hands them over itself); close().
@@ -49,7 +48,8 @@ export function openStore(name, ms) {
 // A record holds up to a request's worth of a tick's events (flushAt): [messageId, value, ...],
 // each value as the driver made it (records.rs: enqueue time, sequence, the event). One record per
 // request costs one IndexedDB request and one structured clone, where one record per event cost
-// that per event, and an ack deletes it whole where a record per tick was rewritten. A record
+// that per event; its ack empties it, so it is read once and deleted, never rewritten, where a
+// record per tick was rewritten at each ack (O(n^2) bytes for a burst of n). A record
 // an earlier release wrote is one event's value (a Uint8Array) keyed by its messageId: both are
 // read, so an upgrade between two pages loses nothing. A value that is not a Uint8Array is passed
 // on empty (the driver drops it from its record); a key that is not a string is no record of
@@ -86,10 +86,6 @@ class Ticks {
   #rm = new Map();
   #open = new Set(); // batches written whose transaction has not completed
   #committed;
-  // Record -> the messageIds it may still hold: those this store put in it, less those removed
-  // since. Once none is left, the record is deleted without being read. (Records it did not
-  // write, loaded or handed over by a follower, and those it shares, are read and rewritten.)
-  #has = new Map();
   constructor(committed) {
     this.#committed = committed;
   }
@@ -97,8 +93,6 @@ class Ticks {
     this.#soon();
     // `value` is a view of wasm memory, which moves when it grows: copied now.
     this.#w.get(record)?.l.push(key, value.slice()) ?? this.#w.set(record, { l: [key, value.slice()], share });
-    // A shared record is the leader's to empty: this store would never hear its events leave.
-    share || (this.#has.get(record) ?? this.#has.set(record, new Set()).get(record)).add(key);
   }
   remove(record, key) {
     this.#soon();
@@ -108,7 +102,6 @@ class Ticks {
     this.#soon();
     this.#w.set(record, 0);
     this.#rm.delete(record);
-    this.#has.delete(record);
   }
   leave() {
     this.commit();
@@ -125,16 +118,6 @@ class Ticks {
     if (!w.size && !rm.size) return;
     this.#w = new Map();
     this.#rm = new Map();
-    // A record left with nothing it may hold is deleted; only the others are read and rewritten.
-    for (const [k, gone] of rm) {
-      const has = this.#has.get(k);
-      for (const m of has ? gone : []) has.delete(m);
-      if (has && !has.size) {
-        w.set(k, 0);
-        rm.delete(k);
-        this.#has.delete(k);
-      }
-    }
     // The shared records of this batch, as [record, {l}], reported once.
     const b = { puts: [...w].filter((x) => x[1]?.share), told: false };
     this.#open.add(b);
@@ -208,9 +191,8 @@ export class IdbStore extends Ticks {
       }
       tx.oncomplete = done;
       tx.onerror = tx.onabort = () => fail(tx.error ?? new DOMException("transaction aborted", "AbortError"));
-      // Unless a rewrite waits for its read (a record only partly settled, or one this store
-      // did not write), commit now rather than when the task ends, which narrows the
-      // window in which closing the page loses the transaction.
+      // Unless a rewrite waits for its read, commit now rather than when the task ends, which
+      // narrows the window in which closing the page loses the transaction.
       if (!rm.size) tx.commit?.();
     } catch (e) {
       fail(e);
