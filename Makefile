@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: all setup package test demo collector edge bench bench-core bench-browser bench-drain bench-cli bench-edge fuzz clean
+.PHONY: all setup package test demo collector edge bench bench-core bench-browser bench-burst bench-drain bench-cli bench-edge fuzz clean
 
 all: test
 
@@ -47,6 +47,13 @@ bench-core:
 bench-browser: package
 	cargo build -q --release -p collector
 	COLLECTOR_BIN=$(CURDIR)/target/release/collector node bench/browser.mjs
+
+## The built package in headless Chromium, IndexedDB on: bursts of 1,000 to 100,000 track() calls,
+## main-thread time and IndexedDB bytes written per event until delivered. Its section of
+## bench/results.md.
+bench-burst: package
+	cargo build -q --release -p collector
+	COLLECTOR_BIN=$(CURDIR)/target/release/collector node bench/burst.mjs
 
 ## The built package draining a backlog per protocol against the collector's caps (time scaled x10,
 ## about 2.5 minutes): delivered rate / cap and 429s, from the collector's log. Its section of

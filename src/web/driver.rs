@@ -13,8 +13,9 @@
 //! 1,000 `track()` calls costs one drive and one IndexedDB transaction.
 //!
 //! Storage: every admitted event is put in the store as its stored form (messageId, enqueue time,
-//! the exact bytes to send), the events of one drive in one record the driver names, and taken
-//! out of that record when the core reports it delivered or failed. [`Records`] keeps the
+//! the exact bytes to send), up to `flush_at` events of one drive in one record the driver names
+//! (a request's worth at most, so an ack usually deletes a record whole), and taken out of that
+//! record when the core reports it delivered or failed. [`Records`] keeps the
 //! account of which record holds which event, for this context's records and every record it
 //! restored (`stored.rs` has the driver's side); the store (src/web/js/store.js) writes, rewrites
 //! and loads what it is told, and deletes a record once it holds nothing. The leader restores
@@ -547,9 +548,9 @@ impl<I: Io> Driver<I> {
     /// `flush()` calls waiting for it count it. Done here, it is taken out of its record; done
     /// by the leader, which updates its record, it is only forgotten.
     fn settle(&mut self, id: EventId, message_id: &str, here: bool) {
-        if let Some(e) = self.records.take(id) {
+        if let Some(key) = self.records.take(id) {
             if here {
-                self.io.remove(&e.key, message_id);
+                self.io.remove(&key, message_id);
             }
         }
         let mut i = 0;

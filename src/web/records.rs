@@ -2,15 +2,19 @@
 //! and the events held back because the page that last sent them was left while their request
 //! was in flight.
 //!
-//! A record is the events of one drive of one context, `[messageId, value, ...]` under a key the
-//! driver makes; a record an earlier release wrote holds one event under its messageId. The
-//! store (src/web/js/store.js) carries out what the driver decides: it writes the records the
-//! driver makes ([`Io::put`]) and takes out of a record the event the driver names
-//! ([`Io::remove`]) when that event is delivered or failed here, or is not one to send. Its own
-//! part is mechanical: a tick's writes in one transaction, a record rewritten without the event
-//! (read and written back in that transaction), and deleted once it holds nothing. The store is
-//! what knows everything a record holds (events held back, or refused, are in no list here), so
-//! a record is only ever deleted there, never on a count kept here that could be wrong.
+//! A record is up to `flush_at` events of one context, `[messageId, value, ...]` under a key the
+//! driver makes: the driver starts a new one once that many wait to be stored, so a record
+//! holds no more than a request carries and is usually acked whole. A record an earlier release
+//! wrote holds one event under its messageId, or a whole tick's events. The store
+//! (src/web/js/store.js) carries out what the driver decides: it writes the records the driver
+//! makes ([`Io::put`]) and takes out of a record the event the driver names ([`Io::remove`])
+//! when that event is delivered or failed here, or is not one to send. Its own part is
+//! mechanical: a tick's writes in one transaction, a record rewritten without the events taken
+//! out in that tick (read and written back in that transaction), and deleted once it holds
+//! nothing, which for a record acked whole is at once. The store is what knows everything a record
+//! holds (events held back, or refused, are in no list here), so a record is only ever deleted
+//! there, never on a count kept here that could be wrong. Bytes written per event delivered are
+//! thus O(1) however many events a tick holds.
 //!
 //! Held events are not kept here either: the driver leaves them out of the pipeline, notes until
 //! when, and once its timer says their time has come, has the store loaded again
@@ -19,8 +23,8 @@
 //!
 //! [`Io::reload`]: super::driver::Io::reload
 //!
-//! One list of entries, each carrying its record's key, keeps this small in the wasm: one type,
-//! one loop. A key costs a few dozen bytes per queued event.
+//! One list of entries in id order, each carrying its record's key, keeps this small in the
+//! wasm: one type, found by bisection. A key costs a few dozen bytes per queued event.
 //!
 //! [`Io::put`]: super::driver::Io::put
 //! [`Io::remove`]: super::driver::Io::remove
@@ -51,7 +55,13 @@ pub struct Entry {
 /// the ones a follower handed over.
 #[derive(Default)]
 pub struct Records {
-    pub entries: Vec<Entry>,
+    /// In the order of their ids (the driver stores a tick's own events before it restores any),
+    /// so that an event is found by bisection: a burst's acks cost O(log n) each, not a scan of
+    /// every event queued. An entry taken keeps its place with an empty key until half the list
+    /// is such (one `retain` then), so taking one never shifts the rest.
+    entries: Vec<Entry>,
+    /// Entries taken but still in the list.
+    taken: usize,
     /// Stored events were held back: when they may be sent (the latest time any of them was
     /// given); 0: none is held; [`RELEASING`]: the store is being loaded again to queue them.
     pub held_until: Millis,
@@ -70,15 +80,32 @@ impl Records {
         crate::base::text::say("b{4}-{5}", "", "", "", "", salt, self.made)
     }
 
-    /// Takes out the entry of event `id`.
-    pub fn take(&mut self, id: EventId) -> Option<Entry> {
-        let mut i = 0;
-        while let Some(e) = self.entries.get(i) {
-            if e.id == id {
-                return Some(self.entries.swap_remove(i));
+    /// Notes that record `key` holds event `id`, above every id noted before.
+    pub fn add(&mut self, key: String, id: EventId) {
+        self.entries.push(Entry { key, id });
+    }
+
+    /// Takes out the entry of event `id`: its record's key.
+    pub fn take(&mut self, id: EventId) -> Option<String> {
+        // Bisection by hand: slice::partition_point cost the wasm more.
+        let (mut lo, mut hi) = (0, self.entries.len());
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            match self.entries.get(mid) {
+                Some(e) if e.id.0 < id.0 => lo = mid + 1,
+                _ => hi = mid,
             }
-            i += 1;
         }
-        None
+        let e = self
+            .entries
+            .get_mut(lo)
+            .filter(|e| e.id == id && !e.key.is_empty())?;
+        let key = core::mem::take(&mut e.key);
+        self.taken += 1;
+        if self.taken * 2 > self.entries.len() {
+            self.entries.retain(|e| !e.key.is_empty());
+            self.taken = 0;
+        }
+        Some(key)
     }
 }

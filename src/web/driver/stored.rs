@@ -1,11 +1,10 @@
-//! The driver's side of the store: this drive's events written as one record, settled events
-//! taken out of their records, stored events queued again, and the ones held back released when
-//! their time comes. [`Records`](super::Records) keeps the account.
+//! The driver's side of the store: new events written in records of `flush_at` at most, settled
+//! events taken out of their records, stored events queued again, and the ones held back
+//! released when their time comes. [`Records`](super::Records) keeps the account.
 
 use super::{Driver, Io, Note, RECORD_HEADER, RELEASING};
 use crate::core::{Millis, StoredEvent};
 use crate::prelude::*;
-use crate::web::records::Entry;
 
 impl<I: Io> Driver<I> {
     /// Re-admits stored event `key` of record `record`: from the store when leading
@@ -24,6 +23,8 @@ impl<I: Io> Driver<I> {
         if !self.leader {
             return;
         }
+        // This tick's own events first, so that ids reach the records in order.
+        self.persist();
         // Held back: loaded again once the timer says the request may be over (its record in
         // the store keeps it meanwhile).
         if held_until > now {
@@ -56,7 +57,7 @@ impl<I: Io> Driver<I> {
             Ok(id) if id.0 <= self.last_id => {}
             Ok(id) => {
                 self.last_id = id.0;
-                self.records.entries.push(Entry { key: record, id });
+                self.records.add(record, id);
             }
             Err(e) => {
                 self.io.remove(&record, &key);
@@ -77,27 +78,35 @@ impl<I: Io> Driver<I> {
         }
     }
 
-    /// Writes this drive's events as one record (one transaction per tick).
+    /// Writes the events admitted since the last call, a record per `flush_at` of them (one
+    /// transaction per tick): a record holds at most a request's worth, so an ack usually
+    /// empties it whole, the store deletes it rather than rewriting it, and the bytes written per
+    /// event stay the same however many events a tick holds.
     pub(super) fn persist(&mut self) {
         // Memory only, and nobody to hand them to: nothing to store.
         if (self.durable || !self.leader) && !self.unstored.is_empty() {
-            let record = self.records.key(self.pipeline.config().seed);
+            let config = self.pipeline.config();
+            let (per, salt) = (config.flush_at, config.seed);
             // By index, keeping the list's memory: a consuming loop over a taken Vec cost more.
             let mut i = 0;
-            while let Some(&id) = self.unstored.get(i) {
-                i += 1;
-                // Gone already (delivered or evicted within the tick): nothing to keep.
-                let Some(s) = self.pipeline.stored_form(id) else {
-                    continue;
-                };
-                let mut value = Vec::with_capacity(RECORD_HEADER + s.body.len());
-                value.extend_from_slice(&s.enqueued_at.to_be_bytes());
-                value.extend_from_slice(&self.records.seq.to_be_bytes());
-                value.extend_from_slice(&s.body);
-                self.records.seq = self.records.seq.wrapping_add(1);
-                self.io.put(&record, &s.message_id, &value, !self.leader);
-                let key = record.clone();
-                self.records.entries.push(Entry { key, id });
+            while i < self.unstored.len() {
+                let record = self.records.key(salt);
+                let mut n = 0;
+                while let (true, Some(&id)) = (n < per, self.unstored.get(i)) {
+                    i += 1;
+                    // Gone already (delivered or evicted within the tick): nothing to keep.
+                    let Some(s) = self.pipeline.stored_form(id) else {
+                        continue;
+                    };
+                    n += 1;
+                    let mut value = Vec::with_capacity(RECORD_HEADER + s.body.len());
+                    value.extend_from_slice(&s.enqueued_at.to_be_bytes());
+                    value.extend_from_slice(&self.records.seq.to_be_bytes());
+                    value.extend_from_slice(&s.body);
+                    self.records.seq = self.records.seq.wrapping_add(1);
+                    self.io.put(&record, &s.message_id, &value, !self.leader);
+                    self.records.add(record.clone(), id);
+                }
             }
         }
         self.unstored.clear();

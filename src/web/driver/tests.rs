@@ -28,6 +28,11 @@ struct Rec {
     bodies: Vec<(u64, Vec<u8>)>,
     /// The store as the driver's puts and deletes leave it: record -> [(messageId, value)].
     store: std::collections::BTreeMap<String, Vec<(String, Vec<u8>)>>,
+    /// Bytes the store writes: each value put, and at each [`Rec::commit`] what every record
+    /// events were taken out of still holds (rewritten once per tick, as the store does); a
+    /// record left empty is deleted, which writes nothing.
+    written: usize,
+    touched: std::collections::BTreeSet<String>,
     schedules: usize,
 }
 
@@ -47,6 +52,7 @@ impl Io for Rec {
         self.calls.push(Call::Put(record.into(), key.into(), share));
         let entries = self.store.entry(record.into()).or_default();
         entries.push((key.into(), value.to_vec()));
+        self.written += value.len();
     }
     /// As the store does: the record rewritten without the event, or deleted once empty.
     fn remove(&mut self, record: &str, key: &str) {
@@ -56,6 +62,7 @@ impl Io for Rec {
             if entries.is_empty() {
                 self.store.remove(record);
             }
+            self.touched.insert(record.into());
         }
     }
     fn reload(&mut self) {
@@ -83,6 +90,16 @@ impl Io for Rec {
 }
 
 impl Rec {
+    /// The end of a tick: the records events were taken out of are rewritten.
+    fn commit(&mut self) {
+        for r in std::mem::take(&mut self.touched) {
+            let left = self
+                .store
+                .get(&r)
+                .map_or(0, |e| e.iter().map(|(_, v)| v.len()).sum());
+            self.written += left;
+        }
+    }
     fn take(&mut self) -> Vec<Call> {
         std::mem::take(&mut self.calls)
     }
@@ -707,16 +724,18 @@ fn armed(d: &Driver<Rec>) -> Option<&Call> {
 }
 
 #[test]
-fn each_drive_is_one_record_and_settled_events_are_taken_out_of_it() {
+fn a_drive_is_stored_in_records_of_flush_at_events_and_settled_events_are_taken_out() {
     let mut d = leader_at(2, 2, 20);
     let ids: Vec<String> = (0..3)
         .map(|i| track_big(&mut d, &format!("E{i}")))
         .collect();
     d.drive(d.io.now);
     let records = d.io.records();
-    assert_eq!(records.len(), 1, "one record for the drive: {records:?}");
-    let (record, held) = records[0].clone();
-    assert_eq!(held, ids);
+    assert_eq!(records.len(), 2, "a record per flushAt (2): {records:?}");
+    let (first, held) = records.iter().find(|(_, h)| h.len() == 2).unwrap().clone();
+    assert_eq!(held, ids[..2]);
+    let (record, held) = records.iter().find(|(r, _)| *r != first).unwrap().clone();
+    assert_eq!(held, ids[2..]);
     // The first two leave together (flushAt 2); the third waits.
     let sends = d.io.sends();
     assert_eq!(sends.len(), 1);
@@ -724,7 +743,7 @@ fn each_drive_is_one_record_and_settled_events_are_taken_out_of_it() {
     d.response(d.io.now, sends[0], 200, None, ok(2));
     let removed: Vec<_> = ids[..2]
         .iter()
-        .map(|m| Call::Remove(record.clone(), m.clone()))
+        .map(|m| Call::Remove(first.clone(), m.clone()))
         .collect();
     let calls = d.io.take();
     assert_eq!(
@@ -978,3 +997,5 @@ fn abandon_reports_everything_left_as_e_shutdown_and_lets_shutdown_resolve() {
     d.response(d.io.now, sends[0], 200, None, OK.to_vec());
     assert!(d.io.take().is_empty());
 }
+
+mod burst;

@@ -45,9 +45,11 @@ export function openStore(name, ms) {
   }).catch((e) => e);
 }
 
-// A record holds the events of one tick: [messageId, value, messageId, value, ...], each value as
-// the driver made it (records.rs: enqueue time, sequence, the event). One record per tick costs
-// one request and one structured clone, where one record per event cost that per event. A record
+// A record holds up to a request's worth of a tick's events (flushAt): [messageId, value, ...],
+// each value as the driver made it (records.rs: enqueue time, sequence, the event). One record per
+// request costs one IndexedDB request and one structured clone, where one record per event cost
+// that per event; its ack empties it, so it is read once and deleted, never rewritten, where a
+// record per tick was rewritten at each ack (O(n^2) bytes for a burst of n). A record
 // an earlier release wrote is one event's value (a Uint8Array) keyed by its messageId: both are
 // read, so an upgrade between two pages loses nothing. A value that is not a Uint8Array is passed
 // on empty (the driver drops it from its record); a key that is not a string is no record of

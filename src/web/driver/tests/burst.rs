@@ -1,0 +1,78 @@
+//! A burst in one tick: the store's work per event does not grow with the burst.
+
+use super::*;
+
+/// Tracks `n` events in one tick, answers every request as it is sent (each answer a tick of
+/// its own) until all are delivered, and returns the bytes the store wrote per event.
+fn written_per_event(n: usize) -> f64 {
+    let mut d = leader(true); // flushAt 10
+    for i in 0..n {
+        // Names of one length: every value stored has the same size.
+        track(&mut d, &format!("E{i:06}"));
+    }
+    d.drive(d.io.now);
+    let mut answered = std::collections::HashSet::new();
+    for _ in 0..n {
+        let open: Vec<u64> =
+            d.io.sends()
+                .into_iter()
+                .filter(|s| answered.insert(*s))
+                .collect();
+        if open.is_empty() {
+            break;
+        }
+        for s in open {
+            let events = d
+                .requests
+                .iter()
+                .find(|r| r.0 == s)
+                .map_or(0, |r| r.2.len());
+            d.response(d.io.now, s, 200, None, ok(events));
+            d.io.commit();
+        }
+    }
+    assert_eq!(d.stats()[..4], [0.0, 0.0, n as f64, 0.0], "all delivered");
+    assert!(d.io.store.is_empty(), "nothing left stored");
+    d.io.written as f64 / n as f64
+}
+
+#[test]
+fn bytes_written_per_delivered_event_stay_the_same_as_the_burst_grows() {
+    let small = written_per_event(100);
+    let large = written_per_event(5_000);
+    assert!(small > 0.0);
+    // Records of one request each, acked whole: each event's value is written once. A record
+    // per tick, rewritten at each ack without what it acked, wrote O(n) bytes per event.
+    assert!(
+        large <= small * 1.01,
+        "{small:.0} -> {large:.0} bytes per event"
+    );
+}
+
+#[test]
+fn records_find_each_event_whatever_the_order_it_settles_in() {
+    let mut r = Records::default();
+    for i in 1..=40 {
+        r.add(format!("r{}", i / 10), EventId(i));
+    }
+    // Out of order, twice, and ids never added: each taken once, with its record's key.
+    let order = [
+        5, 1, 40, 5, 0, 41, 2, 3, 4, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20,
+    ];
+    let mut taken = Vec::new();
+    for id in order {
+        if let Some(k) = r.take(EventId(id)) {
+            taken.push((id, k));
+        }
+    }
+    assert_eq!(taken.len(), 21, "{taken:?}");
+    for (id, k) in &taken {
+        assert_eq!(*k, format!("r{}", id / 10));
+    }
+    // Past the compaction (over half taken), the rest are still found, newer ids too.
+    r.add("r9".into(), EventId(50));
+    for id in (21..40).chain([50]) {
+        assert!(r.take(EventId(id)).is_some(), "{id}");
+    }
+    assert!(r.take(EventId(1)).is_none());
+}

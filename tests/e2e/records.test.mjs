@@ -1,0 +1,50 @@
+// A burst in one task costs IndexedDB the same per event however large it is: each event's
+// value is written once, in a record of at most a request's worth (flushAt) that its ack
+// deletes whole, never rewritten. Counted in the page (IDBObjectStore.prototype.put, get and delete
+// wrapped before the client loads), at two burst sizes; counts, not timings.
+import test from "node:test";
+import assert from "node:assert/strict";
+import { setup, waitFor } from "./harness.mjs";
+
+const COUNT = `(() => {
+  const io = (window.idbIo = { puts: 0, bytes: 0, gets: 0, deletes: 0 });
+  const size = (v) => typeof v === "string" ? v.length : v instanceof Uint8Array ? v.byteLength
+    : Array.isArray(v) ? v.reduce((n, x) => n + size(x), 0) : 0;
+  const P = IDBObjectStore.prototype;
+  const put = P.put, get = P.get, del = P.delete;
+  P.put = function (v, k) { io.puts++; io.bytes += size(v); return put.call(this, v, k); };
+  P.get = function (k) { io.gets++; return get.call(this, k); };
+  P.delete = function (k) { io.deletes++; return del.call(this, k); };
+})();`;
+
+async function burst(env, n) {
+  const page = await env.open();
+  await page.evaluate((o) => make(o), env.options({ storage: "indexeddb", flushAt: 100, requestsPerWindow: 0 }));
+  await page.evaluate(() => Object.assign(window.idbIo, { puts: 0, bytes: 0, gets: 0, deletes: 0 }));
+  await page.evaluate((k) => trackMany(k, "Burst", { sku: "SKU-1", price: 49.99 }), n);
+  const name = "batchwire:" + env.options().writeKey + "/events";
+  await waitFor(async () => {
+    const s = await page.evaluate(() => stats());
+    return s.delivered === n && s.queued === 0 && (await page.evaluate(() => idbCensus()))[name] === 0;
+  }, { timeout: 60_000, what: `a burst of ${n} delivered and the store emptied` });
+  const io = await page.evaluate(() => ({ ...window.idbIo }));
+  await page.close();
+  return io;
+}
+
+test("IndexedDB bytes written per delivered event stay the same as a burst grows", { timeout: 120_000 }, async (t) => {
+  const env = await setup(t, { collectorArgs: ["--rate-per-ip", "1000000", "--rate-per-org", "1000000"] });
+  await env.context.addInitScript(COUNT);
+  const small = await burst(env, 300);
+  const large = await burst(env, 3000);
+  const per = (io, n) => io.bytes / n;
+  assert.ok(small.bytes > 0, "the burst was stored");
+  // Event i's value grows by a digit or so with i: a few bytes, not a rewrite of the rest.
+  assert.ok(per(large, 3000) <= per(small, 300) * 1.05,
+    `bytes per event ${per(small, 300).toFixed(0)} (300) -> ${per(large, 3000).toFixed(0)} (3,000)`);
+  // A record per 100 events, each put once (a rewrite is a second put) and deleted once.
+  for (const [io, n] of [[small, 300], [large, 3000]]) {
+    assert.equal(io.puts, n / 100, `records written for ${n} events: ${JSON.stringify(io)}`);
+    assert.equal(io.deletes, io.puts, `records deleted for ${n} events: ${JSON.stringify(io)}`);
+  }
+});
