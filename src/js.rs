@@ -102,7 +102,7 @@ fn json_list<S: AsRef<str>>(items: &[S]) -> String {
         crate::base::json::write_str(&mut out, s.as_ref());
     }
     out.push(b']');
-    String::from_utf8(out).unwrap_or_default()
+    crate::base::text::string(out).unwrap_or_default()
 }
 
 /// A block of `capacity` bytes for index.js to write a string or bytes into; the export it is

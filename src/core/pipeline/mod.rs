@@ -184,7 +184,7 @@ impl Pipeline {
             None => {
                 generated = self.rng.uuid_v4();
                 // The UUID alphabet is ASCII hex and '-'.
-                core::str::from_utf8(&generated).unwrap_or("")
+                crate::base::text::str_of(&generated).unwrap_or("")
             }
         };
         let mut warnings = Vec::new();
