@@ -278,7 +278,7 @@ impl Pipeline {
                 self.property_counts.insert(k, n - 1);
             }
         }
-        log.drain(..old);
+        super::drop_first(log, old);
         log.push((now, user));
         let updates = self.property_counts.get(user).unwrap_or(0) + 1;
         self.property_counts.insert(user, updates);
