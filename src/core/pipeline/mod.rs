@@ -105,8 +105,8 @@ impl Pipeline {
         let limits = protocol.limits();
         let (prefix, suffix) = protocol.envelope(&config.write_key, config.min_id_length);
         Ok(Pipeline {
-            prefix: prefix.into_boxed_slice(),
-            suffix: suffix.into_boxed_slice(),
+            prefix: Box::from(&prefix[..]),
+            suffix: Box::from(&suffix[..]),
             rng: Rng::new(config.seed),
             hash_seed: mix(config.seed ^ 0x6261_7463_6877_6972),
             queue: Queue::default(),
@@ -243,7 +243,7 @@ impl Pipeline {
         self.early_deadline = self.early_deadline.min(deadline);
         let result = self.admit(
             admitted,
-            stored.body.into_boxed_slice(),
+            Box::from(&stored.body[..]),
             meta.msg_off,
             meta.msg_len,
             user,
