@@ -332,8 +332,12 @@ impl Warning {
             Warning::TooManyKeys { .. }
             | Warning::ValueTooLarge { .. }
             | Warning::TooDeep { .. } => "W_SOFT_CAP",
+            // Amplitude's alone (see `message`).
+            #[cfg(feature = "amplitude")]
             Warning::LongString { .. } => "W_TRUNCATED",
+            #[cfg(feature = "amplitude")]
             Warning::IdRemoved { .. } => "W_ID_REMOVED",
+            #[cfg(feature = "amplitude")]
             Warning::ContextNotSent => "W_CONTEXT_NOT_SENT",
             Warning::Server { .. } => "W_SERVER",
             Warning::UnmatchedServerError { .. } => "W_UNMATCHED",
@@ -341,6 +345,8 @@ impl Warning {
             Warning::Redirect { .. } => "W_REDIRECT",
             #[cfg(feature = "user-properties")]
             Warning::UserPropertyLimit { .. } => "W_USER_PROPERTY_LIMIT",
+            #[cfg(not(feature = "amplitude"))]
+            Warning::LongString { .. } | Warning::IdRemoved { .. } | Warning::ContextNotSent => "",
         }
     }
 }
@@ -379,6 +385,9 @@ impl Warning {
                 *limit as u64,
                 "",
             ),
+            // Only Amplitude's limits and ids give these (core::validate): a build without it
+            // leaves their texts out.
+            #[cfg(feature = "amplitude")]
             Warning::LongString {
                 field,
                 chars,
@@ -390,6 +399,7 @@ impl Warning {
                 *limit as u64,
                 "",
             ),
+            #[cfg(feature = "amplitude")]
             Warning::IdRemoved { field } => (
                 "{0} is not an id Amplitude keeps; it is not sent (field: {0})",
                 *field,
@@ -397,6 +407,7 @@ impl Warning {
                 0,
                 "",
             ),
+            #[cfg(feature = "amplitude")]
             Warning::ContextNotSent => (
                 "context is not sent to Amplitude (field: context)",
                 Field::Context,
@@ -404,6 +415,10 @@ impl Warning {
                 0,
                 "",
             ),
+            #[cfg(not(feature = "amplitude"))]
+            Warning::LongString { .. } | Warning::IdRemoved { .. } | Warning::ContextNotSent => {
+                ("", Field::Event, 0, 0, "")
+            }
             Warning::Server { message } => {
                 ("server warning: {1}", Field::Event, 0, 0, message.as_str())
             }
