@@ -172,8 +172,12 @@ impl Rejected {
         match self {
             Rejected::Invalid { .. } => "E_INVALID_EVENT",
             Rejected::TooLarge { .. } => "E_TOO_LARGE",
+            // Only Amplitude refuses a kind (alias): a build without it leaves this out.
+            #[cfg(feature = "amplitude")]
             Rejected::Unsupported { .. } => "E_UNSUPPORTED",
             Rejected::QueueFull { .. } => "E_QUEUE_FULL",
+            #[cfg(not(feature = "amplitude"))]
+            Rejected::Unsupported { .. } => "",
         }
     }
 }
@@ -217,6 +221,7 @@ impl Rejected {
                 *bytes as u64,
                 *limit as u64,
             ),
+            #[cfg(feature = "amplitude")]
             Rejected::Unsupported { kind, protocol } => (
                 "{0} events cannot be sent to {2}",
                 *kind,
@@ -225,6 +230,8 @@ impl Rejected {
                 0,
                 0,
             ),
+            #[cfg(not(feature = "amplitude"))]
+            Rejected::Unsupported { .. } => ("", EventKind::Track, Field::Event, "", 0, 0),
             Rejected::QueueFull { events, bytes } => (
                 "the queue is full ({4} events, {5} bytes) and nothing can be evicted",
                 EventKind::Track,
