@@ -56,8 +56,8 @@ const SCRATCH_KEEP: usize = 64 * 1024;
 #[derive(Debug)]
 pub struct Pipeline {
     config: Config,
-    prefix: Box<[u8]>,
-    suffix: Box<[u8]>,
+    prefix: Vec<u8>,
+    suffix: Vec<u8>,
     rng: Rng,
     hash_seed: u64,
     queue: Queue,
@@ -105,8 +105,8 @@ impl Pipeline {
         let limits = protocol.limits();
         let (prefix, suffix) = protocol.envelope(&config.write_key, config.min_id_length);
         Ok(Pipeline {
-            prefix: Box::from(&prefix[..]),
-            suffix: Box::from(&suffix[..]),
+            prefix,
+            suffix,
             rng: Rng::new(config.seed),
             hash_seed: mix(config.seed ^ 0x6261_7463_6877_6972),
             queue: Queue::default(),
