@@ -164,7 +164,7 @@ pub unsafe extern "C" fn create(h: u32, key: *mut u8, n: usize, capacity: usize)
         2 => abi::PROTOCOLS[2].0,
         _ => abi::PROTOCOLS[0].0,
     };
-    let mut c = Config::new(protocol, write_key.as_str());
+    let mut c = Config::new(protocol, write_key);
     // In `abi::OPTIONS` order; -1 keeps the core's default. One call site and a match:
     // arrays of (index, &mut field) pairs were built in memory.
     let mut base_given = false;
