@@ -74,12 +74,6 @@ pub fn string(b: Vec<u8>) -> Option<String> {
     is_utf8(&b).then(|| unsafe { String::from_utf8_unchecked(b) })
 }
 
-/// `b` as a `&str`, if it is UTF-8 (`core::str::from_utf8` with [`is_utf8`]'s smaller check).
-pub fn str_of(b: &[u8]) -> Option<&str> {
-    // SAFETY: checked just before.
-    is_utf8(b).then(|| unsafe { core::str::from_utf8_unchecked(b) })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,7 +111,7 @@ mod tests {
         agree("aé€😀".as_bytes());
         assert_eq!(string(b"ok".to_vec()).as_deref(), Some("ok"));
         assert_eq!(string(vec![0xED, 0xA0, 0x80]), None);
-        assert_eq!(str_of(b"\xF4\x90\x80\x80"), None);
-        assert_eq!(str_of("\u{10FFFF}".as_bytes()), Some("\u{10FFFF}"));
+        assert_eq!(string(b"\xF4\x90\x80\x80".to_vec()), None);
+        assert_eq!(string("\u{10FFFF}".into()).as_deref(), Some("\u{10FFFF}"));
     }
 }

@@ -183,8 +183,7 @@ impl Pipeline {
             Some(id) => id,
             None => {
                 generated = self.rng.uuid_v4();
-                // The UUID alphabet is ASCII hex and '-'.
-                crate::base::text::str_of(&generated).unwrap_or("")
+                generated.as_str()
             }
         };
         let mut warnings = Vec::new();
