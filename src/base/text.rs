@@ -10,13 +10,14 @@ use crate::prelude::*;
 /// memory (wasm size). Each message type's `Display` writes its `message()`.
 pub fn say(template: &str, s0: &str, s1: &str, s2: &str, s3: &str, n4: u64, n5: u64) -> String {
     let texts = [s0, s1, s2, s3];
-    // Assembled as bytes (slicing a str checks char boundaries; bytes need no checks) and
-    // checked as UTF-8 once at the end: every piece is UTF-8 and `{i}` is ASCII, so it is.
+    // Assembled as bytes (slicing a str checks char boundaries; bytes need no checks). A hole
+    // is `{`, one byte and `}`: the byte before a `}` cannot start a longer character, so every
+    // cut is at a character boundary, and the text is UTF-8 without checking it again.
     let mut out = Vec::new();
     let b = template.as_bytes();
     let (mut start, mut i) = (0, 0);
     while let Some(&c) = b.get(i) {
-        if c != b'{' {
+        if c != b'{' || b.get(i + 2) != Some(&b'}') {
             i += 1;
             continue;
         }
@@ -34,7 +35,8 @@ pub fn say(template: &str, s0: &str, s1: &str, s2: &str, s3: &str, n4: u64, n5: 
         start = i;
     }
     out.extend_from_slice(b.get(start..).unwrap_or_default());
-    string(out).unwrap_or_default()
+    // SAFETY: the pieces are whole characters of UTF-8 texts, and numbers are ASCII digits.
+    unsafe { String::from_utf8_unchecked(out) }
 }
 
 /// Whether `b` is UTF-8 (RFC 3629: no overlong forms, surrogates or code points past U+10FFFF),
@@ -86,6 +88,9 @@ mod tests {
         );
         assert_eq!(say("no holes", "x", "", "", "", 1, 2), "no holes");
         assert_eq!(say("{9}end", "x", "", "", "", 1, 2), "end");
+        // Only `{`, one byte and `}` is a hole; anything else is copied as it is.
+        assert_eq!(say("{é}{0", "x", "", "", "", 1, 2), "{é}{0");
+        assert_eq!(say("é{1}é{", "x", "y", "", "", 1, 2), "éyé{");
     }
 
     /// Every sequence of up to three bytes, and every four-byte one whose lead byte is not
