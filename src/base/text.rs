@@ -107,7 +107,7 @@ mod tests {
             agree(&[a]);
             agree(&[a, b]);
             agree(&[a, b, c]);
-            if a >= 0xF0 && a <= 0xF8 {
+            if (0xF0..=0xF8).contains(&a) {
                 for d in [0x00, 0x7F, 0x80, 0xBF, 0xC0, 0xFF] {
                     agree(&[a, b, c, d]);
                 }
