@@ -102,7 +102,9 @@ fn json_list<S: AsRef<str>>(items: &[S]) -> String {
         crate::base::json::write_str(&mut out, s.as_ref());
     }
     out.push(b']');
-    String::from_utf8(out).unwrap_or_default()
+    // SAFETY: brackets and commas are ASCII, and `write_str` copies `s` whole between ASCII
+    // escapes, so the text is UTF-8 (checking it again cost wasm size for nothing).
+    unsafe { String::from_utf8_unchecked(out) }
 }
 
 /// A block of `capacity` bytes for index.js to write a string or bytes into; the export it is
@@ -164,7 +166,7 @@ pub unsafe extern "C" fn create(h: u32, key: *mut u8, n: usize, capacity: usize)
         2 => abi::PROTOCOLS[2].0,
         _ => abi::PROTOCOLS[0].0,
     };
-    let mut c = Config::new(protocol, write_key.as_str());
+    let mut c = Config::new(protocol, write_key);
     // In `abi::OPTIONS` order; -1 keeps the core's default. One call site and a match:
     // arrays of (index, &mut field) pairs were built in memory.
     let mut base_given = false;

@@ -172,8 +172,12 @@ impl Rejected {
         match self {
             Rejected::Invalid { .. } => "E_INVALID_EVENT",
             Rejected::TooLarge { .. } => "E_TOO_LARGE",
+            // Only Amplitude refuses a kind (alias): a build without it leaves this out.
+            #[cfg(feature = "amplitude")]
             Rejected::Unsupported { .. } => "E_UNSUPPORTED",
             Rejected::QueueFull { .. } => "E_QUEUE_FULL",
+            #[cfg(not(feature = "amplitude"))]
+            Rejected::Unsupported { .. } => "",
         }
     }
 }
@@ -217,6 +221,7 @@ impl Rejected {
                 *bytes as u64,
                 *limit as u64,
             ),
+            #[cfg(feature = "amplitude")]
             Rejected::Unsupported { kind, protocol } => (
                 "{0} events cannot be sent to {2}",
                 *kind,
@@ -225,6 +230,8 @@ impl Rejected {
                 0,
                 0,
             ),
+            #[cfg(not(feature = "amplitude"))]
+            Rejected::Unsupported { .. } => ("", EventKind::Track, Field::Event, "", 0, 0),
             Rejected::QueueFull { events, bytes } => (
                 "the queue is full ({4} events, {5} bytes) and nothing can be evicted",
                 EventKind::Track,
@@ -338,7 +345,10 @@ impl Warning {
             Warning::TooManyKeys { .. }
             | Warning::ValueTooLarge { .. }
             | Warning::TooDeep { .. } => "W_SOFT_CAP",
+            // Amplitude's alone (see `message`).
+            #[cfg(feature = "amplitude")]
             Warning::LongString { .. } => "W_TRUNCATED",
+            #[cfg(feature = "amplitude")]
             Warning::IdRemoved { .. } => "W_ID_REMOVED",
             #[cfg(feature = "amplitude")]
             Warning::ContextNotSent { .. } => "W_CONTEXT_NOT_SENT",
@@ -348,6 +358,8 @@ impl Warning {
             Warning::Redirect { .. } => "W_REDIRECT",
             #[cfg(feature = "user-properties")]
             Warning::UserPropertyLimit { .. } => "W_USER_PROPERTY_LIMIT",
+            #[cfg(not(feature = "amplitude"))]
+            Warning::LongString { .. } | Warning::IdRemoved { .. } => "",
         }
     }
 }
@@ -386,6 +398,9 @@ impl Warning {
                 *limit as u64,
                 "",
             ),
+            // Only Amplitude's limits and ids give these (core::validate): a build without it
+            // leaves their texts out.
+            #[cfg(feature = "amplitude")]
             Warning::LongString {
                 field,
                 chars,
@@ -397,6 +412,7 @@ impl Warning {
                 *limit as u64,
                 "",
             ),
+            #[cfg(feature = "amplitude")]
             Warning::IdRemoved { field } => (
                 "{0} is not an id Amplitude keeps; it is not sent (field: {0})",
                 *field,
@@ -412,6 +428,10 @@ impl Warning {
                 0,
                 key.as_str(),
             ),
+            #[cfg(not(feature = "amplitude"))]
+            Warning::LongString { .. } | Warning::IdRemoved { .. } => {
+                ("", Field::Event, 0, 0, "")
+            }
             Warning::Server { message } => {
                 ("server warning: {1}", Field::Event, 0, 0, message.as_str())
             }

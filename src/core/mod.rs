@@ -81,3 +81,21 @@ pub(crate) fn as_str(s: &Option<crate::prelude::String>) -> Option<&str> {
         None => None,
     }
 }
+
+/// `v.drain(..n)`: drain's range check carries a formatted panic (its message pieces and source
+/// path) into the wasm. The kept tail is copied to the front.
+// Its users are the pacing and user-property logs.
+#[cfg_attr(
+    not(any(feature = "pacing", feature = "user-properties")),
+    allow(dead_code)
+)]
+pub(crate) fn drop_first<T: Copy>(v: &mut crate::prelude::Vec<T>, n: usize) {
+    let mut i = 0;
+    while let Some(&e) = v.get(i + n) {
+        if let Some(slot) = v.get_mut(i) {
+            *slot = e;
+        }
+        i += 1;
+    }
+    v.truncate(i);
+}

@@ -132,7 +132,7 @@ mod imp {
                 .iter()
                 .take_while(|e| e.0.saturating_add(window) <= now)
                 .count();
-            self.log.drain(..old);
+            crate::core::drop_first(&mut self.log, old);
         }
 
         /// When the next request may leave, if the request budget is spent.

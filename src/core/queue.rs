@@ -51,7 +51,7 @@ impl Entry {
         crate::base::json::same(self.message_id(), m)
     }
     pub fn message_id_string(&self) -> String {
-        String::from_utf8(self.message_id().to_vec()).unwrap_or_default()
+        crate::base::text::string(self.message_id().to_vec()).unwrap_or_default()
     }
     pub fn is_queued(&self) -> bool {
         self.flight == QUEUED

@@ -29,7 +29,7 @@ impl Rng {
     }
 
     /// A random (version 4, variant 1) UUID in its 36-character lowercase text form.
-    pub fn uuid_v4(&mut self) -> [u8; 36] {
+    pub fn uuid_v4(&mut self) -> UuidText {
         const HEX: &[u8; 16] = b"0123456789abcdef";
         // 128 bits, big-endian: version nibble 4 in byte 6, variant bits 10 atop byte 8.
         let hi = self.next_u64() & !0xf000 | 0x4000;
@@ -45,7 +45,19 @@ impl Rng {
             *slot = HEX[(word >> (60 - 4 * (nibble % 16)) & 0xf) as usize];
             nibble += 1;
         }
-        out
+        UuidText(out)
+    }
+}
+
+/// The text of a UUID that [`Rng::uuid_v4`] made: ASCII hex digits and '-' only, so it is a
+/// `&str` without a UTF-8 check (which cost wasm size at the one place that asks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct UuidText([u8; 36]);
+
+impl UuidText {
+    pub fn as_str(&self) -> &str {
+        // SAFETY: only `uuid_v4` makes one, from `HEX` and b'-', all ASCII.
+        unsafe { core::str::from_utf8_unchecked(&self.0) }
     }
 }
 
@@ -76,7 +88,8 @@ mod tests {
         let a = rng.uuid_v4();
         let b = rng.uuid_v4();
         assert_ne!(a, b);
-        let s = std::str::from_utf8(&a).unwrap();
+        let s = a.as_str();
+        assert_eq!(std::str::from_utf8(s.as_bytes()), Ok(s));
         assert_eq!(s.len(), 36);
         assert_eq!(&s[14..15], "4");
         assert!(matches!(&s[19..20], "8" | "9" | "a" | "b"));

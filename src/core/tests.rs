@@ -760,3 +760,14 @@ fn abandon_fails_everything_queued_or_in_flight_with_e_shutdown() {
     assert_eq!(p.poll_transmit(7).map(|t| t.events.len()), None);
     assert_eq!(p.poll_timeout(), None);
 }
+
+#[test]
+fn drop_first_keeps_the_tail_in_order() {
+    for n in 0..=4 {
+        let mut v = vec![(1u64, 10u64), (2, 20), (3, 30), (4, 40)];
+        let mut want = v.clone();
+        want.drain(..n);
+        drop_first(&mut v, n);
+        assert_eq!(v, want, "n = {n}");
+    }
+}

@@ -238,5 +238,5 @@ pub fn unescape(raw: &[u8]) -> Option<String> {
             out.push(0x80 | (cp >> (6 * tail)) as u8 & 0x3F);
         }
     }
-    String::from_utf8(out).ok()
+    crate::base::text::string(out)
 }

@@ -56,8 +56,8 @@ const SCRATCH_KEEP: usize = 64 * 1024;
 #[derive(Debug)]
 pub struct Pipeline {
     config: Config,
-    prefix: Box<[u8]>,
-    suffix: Box<[u8]>,
+    prefix: Vec<u8>,
+    suffix: Vec<u8>,
     rng: Rng,
     hash_seed: u64,
     queue: Queue,
@@ -105,8 +105,8 @@ impl Pipeline {
         let limits = protocol.limits();
         let (prefix, suffix) = protocol.envelope(&config.write_key, config.min_id_length);
         Ok(Pipeline {
-            prefix: prefix.into_boxed_slice(),
-            suffix: suffix.into_boxed_slice(),
+            prefix,
+            suffix,
             rng: Rng::new(config.seed),
             hash_seed: mix(config.seed ^ 0x6261_7463_6877_6972),
             queue: Queue::default(),
@@ -183,8 +183,7 @@ impl Pipeline {
             Some(id) => id,
             None => {
                 generated = self.rng.uuid_v4();
-                // The UUID alphabet is ASCII hex and '-'.
-                core::str::from_utf8(&generated).unwrap_or("")
+                generated.as_str()
             }
         };
         let mut warnings = Vec::new();
@@ -243,7 +242,7 @@ impl Pipeline {
         self.early_deadline = self.early_deadline.min(deadline);
         let result = self.admit(
             admitted,
-            stored.body.into_boxed_slice(),
+            Box::from(&stored.body[..]),
             meta.msg_off,
             meta.msg_len,
             user,
@@ -278,7 +277,7 @@ impl Pipeline {
                 self.property_counts.insert(k, n - 1);
             }
         }
-        log.drain(..old);
+        super::drop_first(log, old);
         log.push((now, user));
         let updates = self.property_counts.get(user).unwrap_or(0) + 1;
         self.property_counts.insert(user, updates);
