@@ -211,7 +211,9 @@ pub enum AppEvent {
         until: Millis,
     },
     /// Events of this identity wait until `until`; `daily_quota` marks the Amplitude Batch 24 h
-    /// quota (then `until` is the next probe), otherwise it is the per-second throttle.
+    /// quota (then `until` is the next probe), otherwise it is the per-second throttle. (Cargo
+    /// feature `amplitude`: only Amplitude pauses an identity.)
+    #[cfg(feature = "amplitude")]
     IdentityPaused {
         /// The paused user, when a user is.
         user_id: Option<String>,

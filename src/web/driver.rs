@@ -515,6 +515,7 @@ impl<I: Io> Driver<I> {
             }
             AppEvent::RateLimited { until } => Note::RateLimited(until),
             AppEvent::QuotaHeld { until } => Note::QuotaHeld(until),
+            #[cfg(feature = "amplitude")]
             AppEvent::IdentityPaused {
                 user_id,
                 device_id,
