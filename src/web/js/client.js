@@ -44,7 +44,6 @@ export class Client {
   #ctx = []; // the last context made without the caller's: [its key, its JSON]
   #unview; // stops autoPageViews
   #consented; // hears another tab's optIn() / optOut()
-  #armed; // debug: the last wait the driver asked for
   #say; // debug: extras.js say()
 
   /** `o` comes from parseOptions; the rest is what the driver's `setup` reported: `headers`, JSON
@@ -70,6 +69,7 @@ export class Client {
   /** Called once by createClient (src/js.rs) with the driver; resolves to this client. */
   async start(d) {
     this.#d = d;
+    this.#say?.("watch", this, d); // debug: each request and the engine's wait after it
     this.#timer = new Timer(() => d.on(TIMER));
     const name = "batchwire:" + this.#o.writeKey;
     const db = this.#o.durable && (await openStore(name, 3000));
@@ -99,7 +99,7 @@ export class Client {
     // Another tab's optIn() or optOut() applies here at once (localStorage's storage event).
     const k = "batchwire:consent:" + this.#o.writeKey;
     this.#consented = (e) => e.key === k && (e.newValue === "denied" ? this.optOut() : e.newValue && this.optIn());
-    this.#o.server || globalThis.addEventListener?.("storage", this.#consented);
+    globalThis.addEventListener?.("storage", this.#consented);
     if (this.#o.autoPageViews) {
       this.page();
       urlVersion(); // the hook that hears navigations
@@ -185,23 +185,15 @@ export class Client {
   // driver before returning.
   send(id, path, body, keepalive) {
     body = body.slice(); // a view of wasm memory, valid only during this call
-    const at = Date.now();
-    this.#say?.("send", id, path, body, keepalive);
     const go = () =>
-      post(this.#o.apiHost + path, this.#headers, body, keepalive, this.#timeout).then((r) => {
-        const ok = Array.isArray(r);
-        this.#armed = -1;
-        ok ? this.#d.response(id, r[0], r[1] ?? "", r[2]) : this.#d.on(FAILURE, id);
-        // What the engine made of it: a timer it armed after a failure is its backoff or pause.
-        this.#say?.("answer", id, r, Date.now() - at, this.#armed);
-      });
+      post(this.#o.apiHost + path, this.#headers, body, keepalive, this.#timeout).then((r) =>
+        Array.isArray(r) ? this.#d.response(id, r[0], r[1] ?? "", r[2]) : this.#d.on(FAILURE, id, r));
     // fetch runs after the driver returns, so an instrumented fetch that tracks an event does not
     // re-enter it; a page being left sends at once, before it can be torn down.
     if (keepalive) go();
     else queueMicrotask(go);
   }
   arm(ms) {
-    this.#armed = ms;
     this.#timer.arm(ms < 0 ? undefined : ms);
   }
   schedule() {

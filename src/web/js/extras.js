@@ -65,15 +65,43 @@ const events = ["queued", "kept in memory until optIn()", "not queued: opted out
 /** `debug: true`: each event queued (or not, and why), each request (size, status, time) and what
  * the engine decided after it, and each listener note, in words, with console.debug. */
 export function say(what, a, b, c, d) {
+  if (what === "watch") return watch(a, b);
   const line =
     what === "event" ? `${a}${b ? ` "${b}"` : ""} ${c}: ${events[d]}`
     : what === "send" ? `request ${a}: POST ${b}, ${count(c)} event(s) in ${c.length} bytes${d ? " (keepalive: the page is being left)" : ""}`
-    : what === "answer" ? `request ${a}: ${Array.isArray(b) ? "HTTP " + b[0] : `no answer (${b?.message ?? b})`} after ${c} ms` +
-      (d >= 0 && !(b[0] < 300) ? `; the engine waits ${d} ms before its next attempt` : "")
+    : what === "answer" ? `request ${a}: ${b} after ${c} ms${d >= 0 ? `; the engine waits ${d} ms before its next attempt` : ""}`
     : a === "delivered" ? `delivered ${b.length} event(s)`
     : a === "failed" ? `failed ${b[0]}: ${b[1]} (${b[2]})`
     : a === "warning" ? `warning ${b[0]}: ${b[1]}`
     : a === "rateLimited" ? `rate limited by the server: no request leaves before ${at(c)}`
     : `quota reached: events are held until ${at(c)}`;
   console.debug("[batchwire] " + line);
+}
+
+// Each request of `client` and its answer, with the time between them and, after a failure, the
+// wait the engine armed while it took the answer (its backoff or pause): `client.send` and
+// `client.arm` (what index.js calls for the driver) and the driver's `response` and `on` (what the
+// client calls with an answer) wrapped, on this client only.
+function watch(client, driver) {
+  const { send, arm } = client, { response, on } = driver, sent = new Map();
+  let armed;
+  client.send = function (id, path, body, keepalive) {
+    sent.set(id, Date.now());
+    say("send", id, path, body, keepalive);
+    return send.call(this, id, path, body, keepalive);
+  };
+  client.arm = function (ms) {
+    armed = ms;
+    return arm.call(this, ms);
+  };
+  const answered = (id, what, failed, f) => {
+    armed = -1;
+    f();
+    say("answer", id, what, Date.now() - sent.get(id), failed ? armed : -1);
+    sent.delete(id);
+  };
+  driver.response = (id, status, ...rest) => answered(id, "HTTP " + status, status > 299, () => response(id, status, ...rest));
+  // The input numbered 11 is FAILURE (abi.js): no complete answer came.
+  driver.on = (input, id, e) =>
+    input === 11 ? answered(id, `no answer (${e?.message ?? e})`, 1, () => on(input, id)) : on(input, id);
 }
