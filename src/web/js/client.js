@@ -8,7 +8,7 @@ import {
 import { BatchwireError, fail, id, invalid, json, shutDown, skipSync, text, time, wrap } from "./check.js";
 import { anonymousId, held, kept, session, uuid } from "./ids.js";
 import { post, Timer } from "./net.js";
-import { fixedContext, moved, pageFields, urlVersion } from "./page.js";
+import { fixedContext, pageFields } from "./page.js";
 import { IdbStore, MemoryStore, openStore } from "./store.js";
 import { lead, onHide } from "./tabs.js";
 
@@ -52,8 +52,7 @@ export class Client {
     this.#o = o;
     this.#consent = o.consent;
     if (o.debug) this.#say = o.extras.say;
-    const n = o.number(4); // maxQueueEvents (abi.js OPTIONS)
-    if (o.consent === "pending") this.#held = o.extras.waiting(n > 0 ? n : 10000, (m) => this.#note(FAILED, m), this.#say);
+    if (o.consent === "pending") this.#held = o.extras.waiting(o, (m) => this.#note(FAILED, m), this.#say);
     this.#fixed = o.context && fixedContext(o.context, o.version);
     // Browser mode: the identity identify() gave on an earlier page ({u: userId, t: traits}).
     try {
@@ -102,8 +101,7 @@ export class Client {
     globalThis.addEventListener?.("storage", this.#consented);
     if (this.#o.autoPageViews) {
       this.page();
-      urlVersion(); // the hook that hears navigations
-      this.#unview = this.#o.extras.onNavigate(() => this.page(), moved);
+      this.#unview = this.#o.extras.onNavigate(() => this.page());
     }
     setTimeout(() => {
       const early = this.#early;
@@ -395,7 +393,9 @@ export class Client {
     const sid = t && (this.#session = session(this.#session, o.writeKey, t, this.#consent === "granted"))[0];
     if (!this.#fixed && !sid) return fresh ? given : json(given, "context", max);
     // The URL and title are all of the page that may change (the referrer is the document's).
-    const key = sid + (d ? "\0" + urlVersion() + "\0" + d.title : "");
+    // document.URL, not location.href: the same URL, but read in 0.07 µs rather than 0.7-2 µs
+    // (Chromium), less than the rest of a track().
+    const key = sid + (d ? "\0" + d.URL + "\0" + d.title : "");
     if (!fresh && given == null && this.#ctx[0] === key) return this.#ctx[1];
     const p = d && pageFields(), c = fresh ? fixedContext(o.context, o.version) : { ...this.#fixed };
     if (p) c.page = p;

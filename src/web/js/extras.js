@@ -3,9 +3,10 @@
 // downloads it.
 
 /** consent: "pending": the events waiting in memory for optIn(), each [kind, fields, time,
- * messageId] as the driver's enqueue takes them; at most `max`, the oldest going first, reported
- * through `failed` (the client's note). */
-export function waiting(max, failed, say) {
+ * messageId] as the driver's enqueue takes them; at most maxQueueEvents (of the options `o`;
+ * default 10000), the oldest going first, reported through `failed` (the client's note). */
+export function waiting(o, failed, say) {
+  const n = o.number(4), max = n > 0 ? n : 10000; // 4: maxQueueEvents (abi.js OPTIONS)
   let list = [];
   return {
     add(e) {
@@ -32,11 +33,16 @@ export function waiting(max, failed, say) {
 }
 const where = () => location.origin + location.pathname + location.search;
 
+// The clients with autoPageViews on: one hook on the History API serves them all, installed once
+// (a second wrapper around pushState could not be taken off again in any order).
+const viewers = new Set();
+let hooked;
+
 /** autoPageViews: calls `f` after each History API navigation (pushState, replaceState to another
- * URL, back and forward), heard through `moved` (page.js); returns what stops it. A navigation is a
- * new URL, the fragment aside (an anchor link is not a page view), checked after the current task
- * so that the title an app sets right after pushState is the one sent. */
-export function onNavigate(f, moved) {
+ * URL, back and forward: popstate); returns what stops it. A navigation is a new URL, the fragment
+ * aside (an anchor link is not a page view), checked after the current task so that the title an
+ * app sets right after pushState is the one sent. */
+export function onNavigate(f) {
   let url = where();
   const check = () =>
     setTimeout(() => {
@@ -45,8 +51,20 @@ export function onNavigate(f, moved) {
         f();
       }
     });
-  moved.add(check);
-  return () => moved.delete(check);
+  if (!hooked) {
+    const h = (hooked = history);
+    for (const m of ["pushState", "replaceState"]) {
+      const original = h[m];
+      h[m] = function (...a) {
+        const r = original.apply(this, a);
+        for (const v of viewers) v();
+        return r;
+      };
+    }
+    addEventListener("popstate", () => viewers.forEach((v) => v()));
+  }
+  viewers.add(check);
+  return () => viewers.delete(check);
 }
 
 const at = (t) => new Date(t).toISOString();

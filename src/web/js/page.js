@@ -1,5 +1,5 @@
 // What a page says about itself, under the Segment spec's context names: the fields each event's
-// context carries and page()'s default properties; and when its URL changes.
+// context carries and page()'s default properties.
 // Outside a document (web workers, Node) the page fields are absent and the rest is what the
 // runtime has.
 
@@ -22,30 +22,3 @@ export function fixedContext(on, version) {
   return c;
 }
 
-// Reading location.href costs about 2 µs in Chromium, more than the rest of a track(): the URL is
-// read again only after something that may have changed it. In a document that is the History
-// API (pushState, replaceState), and back, forward and fragment navigations (all three fire
-// popstate); the hook is installed once, on first use, and `moved` hears each of them (autoPageViews).
-export const moved = new Set();
-let moves = 0, hooked;
-const move = () => {
-  moves++;
-  for (const f of moved) f();
-};
-
-/** A number that changes whenever the document's URL may have changed. */
-export function urlVersion() {
-  if (!hooked) {
-    const h = (hooked = history);
-    for (const m of ["pushState", "replaceState"]) {
-      const original = h[m];
-      h[m] = function (...a) {
-        const r = original.apply(this, a);
-        move();
-        return r;
-      };
-    }
-    addEventListener("popstate", move);
-  }
-  return moves;
-}
