@@ -2,7 +2,8 @@
 //   (a) bundle size: gzip -9 of what a browser downloads (pkg/web's wasm + pkg/index.js), and of a
 //       minimal Vite app that imports the package;
 //   (b) track() main-thread cost: 10,000 calls of a 10-property event per round, several rounds, in
-//       a real headless Chromium page, storage "memory" and "indexeddb";
+//       a real headless Chromium page, storage "memory" and "indexeddb", each with the defaults
+//       (the page's context and a session id on every event) and without them;
 //   (c) memory held by 10,000 queued events (collector unreachable): JS heap (CDP
 //       Performance.getMetrics after a forced GC) and the wasm linear memory.
 // With the peer SDK installed (@amplitude/analytics-browser, a devDependency; its published npm
@@ -277,10 +278,13 @@ async function main() {
     const ampOpts = (extra) => ({ serverUrl: `${env.collector.url}/2/httpapi`, autocapture: false, logLevel: 0, ...extra });
 
     const rows = [];
-    for (const storage of WITH_BW ? ["memory", "indexeddb"] : []) {
-      const cost = await trackCost(env, "batchwire.html", bwOpts({ storage }));
-      const mem = await queuedMemory(env, "batchwire.html", bwOpts({ storage, apiHost: UNREACHABLE, flushIntervalMs: 3_600_000 }));
-      rows.push({ sdk: `batchwire (storage "${storage}")`, cost, mem });
+    // The defaults (each event carries the page's context and a session id), and the same with
+    // neither (`context: false, sessionTimeoutMs: 0`): what the context costs a call.
+    const bare = { context: false, sessionTimeoutMs: 0 };
+    for (const [storage, extra] of WITH_BW ? [["memory", {}], ["memory", bare], ["indexeddb", {}], ["indexeddb", bare]] : []) {
+      const cost = await trackCost(env, "batchwire.html", bwOpts({ storage, ...extra }));
+      const mem = await queuedMemory(env, "batchwire.html", bwOpts({ storage, ...extra, apiHost: UNREACHABLE, flushIntervalMs: 3_600_000 }));
+      rows.push({ sdk: `batchwire (storage "${storage}"${extra === bare ? ", no context or session" : ""})`, cost, mem });
       console.log(`batchwire ${storage}: track ${cost.median.toFixed(2)} µs median, ${cost.p95.toFixed(2)} µs p95, ${cost.drained.toFixed(2)} µs drained; ` +
         `10k queued: heap +${kb(mem.heap)}, wasm ${mem.wasm0} -> ${mem.wasm1} B (queued ${mem.queued})`);
     }
