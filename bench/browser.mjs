@@ -23,6 +23,7 @@ import { gzipSync } from "node:zlib";
 import { createServer } from "node:http";
 import { extname, resolve } from "node:path";
 import { launchBrowser, ROOT, startCollector } from "../tests/e2e/harness.mjs";
+import { WASM_MEMORY_HOOK } from "./results.mjs";
 
 const args = process.argv.slice(2);
 const flag = (name, dflt) => {
@@ -119,17 +120,7 @@ window.benchReady = true;`;
 const PAGES = {
   "batchwire.html": `<!doctype html><script type="module">
 // The wasm memory, seen from the instance the package creates (its exports are not public).
-let memory;
-for (const k of ["instantiate", "instantiateStreaming"]) {
-  const orig = WebAssembly[k];
-  WebAssembly[k] = async (...a) => {
-    const r = await orig.apply(WebAssembly, a);
-    // Found by type: the package shortens its export names.
-    memory ??= Object.values((r.instance ?? r).exports).find((v) => v instanceof WebAssembly.Memory);
-    return r;
-  };
-}
-const bw = await import("/pkg/index.js");
+${WASM_MEMORY_HOOK}const bw = await import("/pkg/index.js");
 window.start = async (options) => {
   window.client = await bw.createClient(options);
   window.wasmBytes = () => memory?.buffer?.byteLength ?? null;

@@ -18,7 +18,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { launchBrowser, ROOT, startCollector, startWeb, waitFor } from "../tests/e2e/harness.mjs";
-import { writeSection } from "./results.mjs";
+import { WASM_MEMORY_HOOK, writeSection } from "./results.mjs";
 
 const args = process.argv.slice(2);
 const flag = (name, dflt) => {
@@ -33,16 +33,7 @@ const LABEL = flag("--label", "");
 const HEAD = "## Main-thread cost of a burst, IndexedDB on";
 
 const PAGE = `<!doctype html><script type="module">
-let memory;
-for (const k of ["instantiate", "instantiateStreaming"]) {
-  const orig = WebAssembly[k];
-  WebAssembly[k] = async (...a) => {
-    const r = await orig.apply(WebAssembly, a);
-    memory ??= Object.values((r.instance ?? r).exports).find((v) => v instanceof WebAssembly.Memory);
-    return r;
-  };
-}
-// What the client writes to IndexedDB: every value put, by the bytes it holds.
+${WASM_MEMORY_HOOK}// What the client writes to IndexedDB: every value put, by the bytes it holds.
 const io = (window.io = { puts: 0, bytes: 0, deletes: 0, gets: 0 });
 const size = (v) => typeof v === "string" ? v.length : v instanceof Uint8Array ? v.byteLength
   : Array.isArray(v) ? v.reduce((n, x) => n + size(x), 0) : 0;

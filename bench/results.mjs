@@ -15,3 +15,17 @@ export function writeSection(out, head, section) {
   writeFileSync(out, text);
   console.log(`wrote ${out}`);
 }
+
+/** Page script (inside a module <script>) that keeps, in `memory`, the linear memory of the wasm
+ * instance the package creates, found by type (the package shortens its export names and keeps
+ * its exports to itself): the benchmarks read its size. */
+export const WASM_MEMORY_HOOK = `let memory;
+for (const k of ["instantiate", "instantiateStreaming"]) {
+  const orig = WebAssembly[k];
+  WebAssembly[k] = async (...a) => {
+    const r = await orig.apply(WebAssembly, a);
+    memory ??= Object.values((r.instance ?? r).exports).find((v) => v instanceof WebAssembly.Memory);
+    return r;
+  };
+}
+`;

@@ -8,16 +8,11 @@
 // Needs pkg/ built (python3 scripts/package.py) and COLLECTOR_BIN (cargo build -p collector);
 // BATCHWIRE_PKG points at another build of the package (a copy with a mutation, say).
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { test } from "node:test";
 import { Miniflare } from "miniflare";
-import { duplicatesOf, ROOT, waitFor } from "../e2e/harness.mjs";
-import { collector, stored, waitStored, WRITE_KEY } from "../node/helpers.mjs";
+import { duplicatesOf, waitFor } from "../e2e/harness.mjs";
+import { collector, stored, waitStored, workerModules, WRITE_KEY } from "../node/helpers.mjs";
 
-const PKG = process.env.BATCHWIRE_PKG ?? join(ROOT, "pkg");
-// The file workerd's resolution picks: package.json's `workerd` condition of ".".
-const ENTRY = JSON.parse(readFileSync(join(PKG, "package.json"), "utf8")).exports["."].workerd;
 
 // The Worker: one client at module scope, created on first use inside a request, with every
 // listener payload kept for GET /seen. OPTIONS (JSON) are merged into createClient's options.
@@ -96,15 +91,7 @@ export default {
 async function worker(t, c, options = {}) {
   const mf = new Miniflare({
     modulesRoot: "/",
-    modules: [
-      { type: "ESModule", path: "/app.mjs", contents: APP },
-      // The package as a bundler resolves `batchwire` under the workerd condition: its entry,
-      // with the files it imports beside it.
-      { type: "ESModule", path: "/batchwire", contents: readFileSync(join(PKG, ENTRY)) },
-      { type: "ESModule", path: "/index.js", contents: readFileSync(join(PKG, "index.js")) },
-      { type: "CompiledWasm", path: "/web/batchwire_all_bg.wasm",
-        contents: readFileSync(join(PKG, "web/batchwire_all_bg.wasm")) },
-    ],
+    modules: workerModules(APP),
     compatibilityDate: "2026-01-01",
     bindings: { WRITE_KEY, API_HOST: c.url, OPTIONS: JSON.stringify(options) },
   });
@@ -275,4 +262,12 @@ test("events of a send cut short by its request's end are reported failed once p
   assert.deepEqual(s.failed.map((f) => f.messageId).sort(), [...cut].sort());
   assert.ok(s.failed.every((f) => f.code === "E_RETRY_HORIZON"), JSON.stringify(s.failed));
   assert.equal(s.stats.inFlight, 0);
+});
+
+test("debug: true in workerd: extras.js loads beside the entry and the client delivers as before", async (t) => {
+  const c = await collector(t);
+  const w = await worker(t, c, { debug: true });
+  const all = ids("dbg", 4);
+  await w.track(all, {});
+  await exactlyOnce(c, await delivered(w, all), all);
 });

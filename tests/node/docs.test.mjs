@@ -28,10 +28,9 @@ import { join, relative } from "node:path";
 import { after, before, test } from "node:test";
 import { Miniflare } from "miniflare";
 import { launchBrowser, ROOT, startWeb, waitFor } from "../e2e/harness.mjs";
-import { app, collector, run, WRITE_KEY } from "./helpers.mjs";
+import { app, collector, run, workerModules, WRITE_KEY } from "./helpers.mjs";
 
 const GUIDES = process.env.DOCS_GUIDES ?? join(ROOT, "docs/guides");
-const PKG = process.env.BATCHWIRE_PKG ?? join(ROOT, "pkg");
 const PLACEHOLDER = "http://127.0.0.1:8787";
 const KINDS = ["node", "browser", "worker", "cli"];
 
@@ -116,16 +115,9 @@ catch (e) { window.docsDone = "error: " + (e && e.stack || e); }
   },
 
   async worker(t, code, c, b) {
-    const entry = JSON.parse(readFileSync(join(PKG, "package.json"), "utf8")).exports["."].workerd;
     const mf = new Miniflare({
       modulesRoot: "/",
-      modules: [
-        { type: "ESModule", path: "/app.mjs", contents: code },
-        { type: "ESModule", path: "/batchwire", contents: readFileSync(join(PKG, entry)) },
-        { type: "ESModule", path: "/index.js", contents: readFileSync(join(PKG, "index.js")) },
-        { type: "CompiledWasm", path: "/web/batchwire_all_bg.wasm",
-          contents: readFileSync(join(PKG, "web/batchwire_all_bg.wasm")) },
-      ],
+      modules: workerModules(code),
       compatibilityDate: "2026-01-01",
       bindings: { BATCHWIRE_WRITE_KEY: WRITE_KEY },
     });

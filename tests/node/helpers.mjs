@@ -3,7 +3,7 @@
 // in an application, and child Node processes that run a script there. The collector helpers are
 // the end-to-end harness's (tests/e2e/harness.mjs).
 import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -15,6 +15,21 @@ export { AMP_KEY } from "../e2e/amplitude.mjs";
 
 // The package under test: pkg/, or BATCHWIRE_PKG (a copy, e.g. with a mutation in it).
 const PKG = process.env.BATCHWIRE_PKG ?? join(ROOT, "pkg");
+
+/** Miniflare's modules for a Worker whose module `app` imports "batchwire": the package as a
+ * bundler resolves it under the workerd condition (its entry as /batchwire, with the files it
+ * imports beside it: index.js, extras.js and the compiled wasm module). */
+export function workerModules(app) {
+  const file = (f) => readFileSync(join(PKG, f));
+  const entry = JSON.parse(file("package.json")).exports["."].workerd;
+  return [
+    { type: "ESModule", path: "/app.mjs", contents: app },
+    { type: "ESModule", path: "/batchwire", contents: file(entry) },
+    { type: "ESModule", path: "/index.js", contents: file("index.js") },
+    { type: "ESModule", path: "/extras.js", contents: file("extras.js") },
+    { type: "CompiledWasm", path: "/web/batchwire_all_bg.wasm", contents: file("web/batchwire_all_bg.wasm") },
+  ];
+}
 
 /** A temp directory whose node_modules/batchwire is the package; removed after the test. */
 export function app(t) {
