@@ -17,7 +17,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { launchBrowser, ROOT, startCollector, startWeb, waitFor } from "../tests/e2e/harness.mjs";
+import { IDB_IO_HOOK, launchBrowser, ROOT, startCollector, startWeb, waitFor } from "../tests/e2e/harness.mjs";
 import { WASM_MEMORY_HOOK, writeSection } from "./results.mjs";
 
 const args = process.argv.slice(2);
@@ -34,14 +34,7 @@ const HEAD = "## Main-thread cost of a burst, IndexedDB on";
 
 const PAGE = `<!doctype html><script type="module">
 ${WASM_MEMORY_HOOK}// What the client writes to IndexedDB: every value put, by the bytes it holds.
-const io = (window.io = { puts: 0, bytes: 0, deletes: 0, gets: 0 });
-const size = (v) => typeof v === "string" ? v.length : v instanceof Uint8Array ? v.byteLength
-  : Array.isArray(v) ? v.reduce((n, x) => n + size(x), 0) : 0;
-const P = IDBObjectStore.prototype;
-const put = P.put, del = P.delete, get = P.get;
-P.put = function (v, k) { io.puts++; io.bytes += size(v); return put.call(this, v, k); };
-P.delete = function (k) { io.deletes++; return del.call(this, k); };
-P.get = function (k) { io.gets++; return get.call(this, k); };
+${IDB_IO_HOOK}
 const bw = await import("/pkg/index.js");
 window.start = async (o) => { window.client = await bw.createClient(o); };
 window.wasmBytes = () => memory?.buffer?.byteLength ?? 0;
@@ -101,7 +94,7 @@ async function burst(env, n) {
     await cdp.send("HeapProfiler.collectGarbage");
     const heap1 = await metric("JSHeapUsedSize");
     const wasm1 = await page.evaluate(() => wasmBytes());
-    const io = await page.evaluate(() => ({ ...window.io }));
+    const io = await page.evaluate(() => ({ ...window.idbIo }));
     return {
       n, taskUs: ((task1 - task0) * 1e6) / n, loopUs: (loopMs * 1000) / n, wallS,
       bytesPerEvent: io.bytes / n, puts: io.puts, deletes: io.deletes, gets: io.gets,

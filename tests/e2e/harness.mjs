@@ -266,3 +266,17 @@ export function assertExactlyOnce(assert, events, ids) {
     `missing e.g. ${missing.slice(0, 3)}; stored twice e.g. ${doubled.slice(0, 3)}`);
   assert.equal(new Set(ids).size, ids.length, "the SDK returned a messageId twice");
 }
+
+/** Page script (an init script, or inside a module <script>) that counts what the page asks of
+ * IndexedDB in `window.idbIo`: values put (and the bytes they hold), gets and deletes
+ * (IDBObjectStore.prototype wrapped before the client loads). */
+export const IDB_IO_HOOK = `(() => {
+  const io = (window.idbIo = { puts: 0, bytes: 0, gets: 0, deletes: 0 });
+  const size = (v) => typeof v === "string" ? v.length : v instanceof Uint8Array ? v.byteLength
+    : Array.isArray(v) ? v.reduce((n, x) => n + size(x), 0) : 0;
+  const P = IDBObjectStore.prototype;
+  const put = P.put, get = P.get, del = P.delete;
+  P.put = function (v, k) { io.puts++; io.bytes += size(v); return put.call(this, v, k); };
+  P.get = function (k) { io.gets++; return get.call(this, k); };
+  P.delete = function (k) { io.deletes++; return del.call(this, k); };
+})();`;

@@ -4,18 +4,8 @@
 // wrapped before the client loads), at two burst sizes; counts, not timings.
 import test from "node:test";
 import assert from "node:assert/strict";
-import { setup, waitFor } from "./harness.mjs";
+import { IDB_IO_HOOK, setup, waitFor } from "./harness.mjs";
 
-const COUNT = `(() => {
-  const io = (window.idbIo = { puts: 0, bytes: 0, gets: 0, deletes: 0 });
-  const size = (v) => typeof v === "string" ? v.length : v instanceof Uint8Array ? v.byteLength
-    : Array.isArray(v) ? v.reduce((n, x) => n + size(x), 0) : 0;
-  const P = IDBObjectStore.prototype;
-  const put = P.put, get = P.get, del = P.delete;
-  P.put = function (v, k) { io.puts++; io.bytes += size(v); return put.call(this, v, k); };
-  P.get = function (k) { io.gets++; return get.call(this, k); };
-  P.delete = function (k) { io.deletes++; return del.call(this, k); };
-})();`;
 
 async function burst(env, n) {
   const page = await env.open();
@@ -34,7 +24,7 @@ async function burst(env, n) {
 
 test("IndexedDB bytes written per delivered event stay the same as a burst grows", { timeout: 120_000 }, async (t) => {
   const env = await setup(t, { collectorArgs: ["--rate-per-ip", "1000000", "--rate-per-org", "1000000"] });
-  await env.context.addInitScript(COUNT);
+  await env.context.addInitScript(IDB_IO_HOOK);
   const small = await burst(env, 300);
   const large = await burst(env, 3000);
   const per = (io, n) => io.bytes / n;

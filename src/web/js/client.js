@@ -369,7 +369,7 @@ export class Client {
       const k = kind + (skipSync(o.skipUserPropertiesSync, "E_INVALID_EVENT") ? SKIP_SYNC : 0), fields = (name ?? "") + "\0" +
         (json(payload, traits, max) ?? "") + "\0" + ((f ? json(o.context, "context", max) : this.#context(o.context, max)) ?? "") + "\0" + id(user, "userId") + "\0" +
         id(anon, "anonymousId") + "\0" + id(groupId, "groupId") + "\0" + id(previousId, "previousId") + "\0" + messageId;
-      let t = time(o.timestamp);
+      const t = time(o.timestamp);
       if (this.#consent === "granted") {
         const e = this.#d.enqueue(k, fields, t);
         if (e) fail(e.slice(0, e.indexOf("\0")), e.slice(e.indexOf("\0") + 1));

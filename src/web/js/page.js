@@ -21,4 +21,3 @@ export function fixedContext(on, version) {
   if (on.screen && s) c.screen = { width: s.width, height: s.height, density: globalThis.devicePixelRatio };
   return c;
 }
-
