@@ -164,10 +164,15 @@ export type FailureCode =
   | "E_SHUTDOWN"
   /** `beforeSend` threw: the event was not queued (the reason quotes the error). */
   | "E_BEFORE_SEND"
-  /** An event tracked while consent was pending, refused when optIn() queued it: invalid. */
+  /** In a page (browser mode), an event the engine refused when the call's tick handed it over
+   * (the call had returned its messageId): its rules, such as a name over 200 characters
+   * (/v1-batch) or a missing id; also an event tracked while consent was pending, refused when
+   * optIn() queued it. Server mode throws these at the call instead. */
   | "E_INVALID_EVENT"
   /** As above: the queue was full (`maxQueueEvents`, `maxQueueBytes`). */
-  | "E_QUEUE_FULL";
+  | "E_QUEUE_FULL"
+  /** As above: a call the protocol does not have (`alias` with Amplitude). */
+  | "E_UNSUPPORTED";
 
 /** What a `warning` is about; nothing was lost (the README lists each). */
 export type WarningCode =
@@ -211,7 +216,11 @@ export interface ClientEvents {
 }
 
 export interface Client {
-  /** Queues an event; returns its messageId at once. Throws a BatchwireError for invalid input. */
+  /** Queues an event; returns its messageId at once. Throws a BatchwireError for invalid input:
+   * what JavaScript can tell of the call (types, U+0000, properties that are not an object or not
+   * JSON, a payload over a request, a bad timestamp, a call after shutdown). In a page the
+   * engine's own rules are applied in the same tick, after the call returned: a refusal is
+   * reported through `failed` with the messageId returned. Server mode throws those too. */
   track(event: string, properties?: Properties | null, options?: EventOptions): string;
   /** Browser mode: also makes `userId` the default for later events of this client and, kept in
    * localStorage per write key with the traits (merged while the user stays the same), of later

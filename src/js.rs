@@ -376,8 +376,9 @@ fn given(text: &str) -> Option<String> {
 /// previousId and messageId, joined by U+0000 ("" = absent): one string to copy into the wasm
 /// instead of eight. check.js refuses a U+0000 inside a name or an id; the payload (properties of
 /// track, page and screen, traits of identify and group) and context are JSON text, which never
-/// holds a raw one. `timestamp` < 0: none given. Returns 1, or 0 with "CODE\0message" left as the
-/// text when the event is refused.
+/// holds a raw one. `timestamp`: when it was tracked. Returns 1, or 0 with "CODE\0message" left as the
+/// text when the event is refused. The `Client` refuses an event once `shutdown()` was called
+/// (E_SHUTDOWN) before it gets here.
 ///
 /// # Safety
 /// `d` came from `create`; `p`, `n`, `capacity` as `take_str` requires.
@@ -393,10 +394,6 @@ pub unsafe extern "C" fn enqueue(
 ) -> u32 {
     let fields = take_str(p, n, capacity);
     with(d, |d| {
-        if d.is_closing() {
-            text("E_SHUTDOWN\0the client was shut down");
-            return 0;
-        }
         // Only Amplitude sends it.
         let skip_user_properties_sync = cfg!(feature = "amplitude") && kind & abi::SKIP_SYNC != 0;
         let kind = EventKind::ALL
@@ -429,7 +426,7 @@ pub unsafe extern "C" fn enqueue(
             user_id,
             group_id,
             previous_id,
-            timestamp: (timestamp >= 0.0).then_some(timestamp as Millis),
+            timestamp: Some(timestamp as Millis),
             properties,
             traits,
             context,

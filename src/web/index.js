@@ -123,8 +123,9 @@ export async function createClient(o) {
   // The driver's exports, bound to it, as the Client calls them; once it is freed, what a
   // shut-down driver would answer (refusals, the last stats, a shutdown() resolved at once).
   const driver = (drivers[h] = {
-    enqueue: (kind, fields, time) =>
-      !d ? shutDown() : wasm.enqueue(d, kind, pass(fields), written, capacity, time, Date.now()) ? undefined : said,
+    // Event [kind, fields, time, messageId] to the engine: its refusal "CODE\0message", or nothing.
+    enqueue: ([kind, fields, time]) =>
+      !d ? "E_SHUTDOWN\0the client was shut down" : wasm.enqueue(d, kind, pass(fields), written, capacity, time, Date.now()) ? undefined : said,
     on: (input, arg) =>
       d ? wasm.on(d, input, arg, Date.now()) : input === SHUTDOWN ? client.resolve(arg) : last[input - STAT] ?? 0,
     restore: (record, key, value, fromStore, heldUntil) =>

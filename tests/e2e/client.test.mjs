@@ -82,7 +82,7 @@ test("hostile input gets coded errors naming the field and the client keeps work
   for (const expected of [
     `[true,"E_INVALID_EVENT","properties.self refers back to an object containing it (a cycle) (field: properties.self)"]`,
     `[true,"E_INVALID_EVENT","properties.cart.n is a BigInt (convert it to a string or number) (field: properties.cart.n)"]`,
-    `[true,"E_INVALID_EVENT","track event name is 201 characters; the limit is 200 (field: event)"]`,
+    `["failed","E_INVALID_EVENT","track event name is 201 characters; the limit is 200 (field: event)"]`,
     `[true,"E_INVALID_EVENT","event must be a string, not number (field: event)"]`,
     `[true,"E_TOO_LARGE",`,
     `[true,"E_INVALID_EVENT","properties must be an object, not an array (field: properties)"]`,

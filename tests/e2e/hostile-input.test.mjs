@@ -1,6 +1,9 @@
 // 52 kinds of hostile input from JavaScript. Each either throws an Error carrying a stable `code`
-// (never a raw TypeError, a string, a hang or a dead wasm module), or is coerced the documented
-// way: JSON semantics (what JSON.stringify would send), checked on the event the collector stored.
+// (never a raw TypeError, a string, a hang or a dead wasm module), or, for the engine's own rules
+// that a page applies after the call returned (a name over 200 characters, an empty name), is
+// reported through `failed` with that code for the messageId the call returned, or is coerced the
+// documented way: JSON semantics (what JSON.stringify would send), checked on the event the
+// collector stored.
 // After every case a normal event is tracked, and all of those must arrive: the client keeps
 // working whatever it was fed.
 import test from "node:test";
@@ -10,7 +13,7 @@ import { setup, waitForIds } from "./harness.mjs";
 const MiB = 1024 * 1024;
 
 // expect:
-//   throws: [codes]            must throw one of these codes
+//   throws: [codes]            must throw one of these codes, or be refused with one through `failed`
 //   stored: (event) => bool    must not throw; the stored event satisfies the check
 //   either: { throws, stored } either outcome is acceptable (both are documented behaviours)
 // `run` is the body of a function of `client` evaluated in the page; it returns a messageId.
@@ -84,8 +87,9 @@ test("52 kinds of hostile input: a coded error or a documented coercion, and the
   const page = await env.open();
   await page.evaluate((o) => make(o), env.options({ storage: "memory", flushAt: 100, maxQueueBytes: 64 * MiB }));
 
-  const results = await page.evaluate((cases) => {
-    const out = [];
+  const results = await page.evaluate(async (cases) => {
+    const out = [], refused = {};
+    window.client.on("failed", (f) => (refused[f.messageId] = f.code));
     for (const c of cases) {
       const r = { name: c.name };
       try {
@@ -105,13 +109,15 @@ test("52 kinds of hostile input: a coded error or a documented coercion, and the
       }
       out.push(r);
     }
+    await new Promise((ok) => setTimeout(ok)); // the microtasks that hand events over and report
+    for (const r of out) r.refused = refused[r.messageId];
     return out;
   }, CASES.map(({ name, run }) => ({ name, run })));
   const polluted = await page.evaluate(() => ({}).polluted !== undefined);
   await page.evaluate(() => client.flush());
 
   // Every canary and every event the client accepted must be stored.
-  const accepted = results.filter((r) => !r.threw && typeof r.messageId === "string").map((r) => r.messageId);
+  const accepted = results.filter((r) => !r.threw && !r.refused && typeof r.messageId === "string").map((r) => r.messageId);
   const canaries = results.filter((r) => r.canary).map((r) => r.canary);
   let stored = [];
   try {
@@ -124,7 +130,7 @@ test("52 kinds of hostile input: a coded error or a documented coercion, and the
 
   // What the SDK chose where two behaviours are acceptable, for the record.
   const chosen = CASES.map((c, i) => [c, results[i]]).filter(([c]) => c.either)
-    .map(([c, r]) => `${c.name}: ${r.threw ? r.code : "coerced"}`);
+    .map(([c, r]) => `${c.name}: ${r.threw ? r.code : r.refused ? "refused " + r.refused : "coerced"}`);
   t.diagnostic(`either-way cases: ${chosen.join("; ")}`);
 
   for (const [i, c] of CASES.entries()) {
@@ -138,6 +144,10 @@ test("52 kinds of hostile input: a coded error or a documented coercion, and the
         assert.ok(throws, `threw ${r.errorName} ${r.code}: ${r.message} — expected it to be accepted`);
         assert.ok(r.isError, `threw a non-Error: ${r.message}`);
         assert.ok(throws.includes(r.code), `threw code ${r.code} (${r.errorName}: ${r.message}); expected ${throws}`);
+      } else if (r.refused) {
+        assert.ok(throws, `refused with ${r.refused} through failed — expected it to be accepted`);
+        assert.ok(throws.includes(r.refused), `refused with ${r.refused}; expected ${throws}`);
+        assert.ok(!byId.has(r.messageId), "refused, yet the collector stored it");
       } else {
         assert.ok(check, `accepted (messageId ${r.messageId}) — expected a ${throws} error`);
         assert.equal(typeof r.messageId, "string", "an accepted event returns its messageId");

@@ -101,6 +101,7 @@ const offs: Array<() => void> = [
       case "E_BEFORE_SEND":
       case "E_INVALID_EVENT":
       case "E_QUEUE_FULL":
+      case "E_UNSUPPORTED":
         break;
       default: {
         const none: never = e.code;

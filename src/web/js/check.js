@@ -161,8 +161,9 @@ export function text(v, field) {
 }
 export const id = (v, field) => (v == null ? "" : text(v, field));
 
+/** The event's time, epoch ms: now when none is given. */
 export function time(t) {
-  if (t == null) return -1;
+  if (t == null) return Date.now();
   const ms = t instanceof Date ? t.getTime() : typeof t === "string" ? Date.parse(t) : t;
   if (typeof ms !== "number" || !Number.isFinite(ms) || ms < 0) {
     invalid("timestamp must be a Date, an ISO 8601 string or epoch milliseconds (field: timestamp)");

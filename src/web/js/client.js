@@ -14,7 +14,7 @@ import { lead, onHide } from "./tabs.js";
 
 const strings = (a) => (Array.isArray(a) ? a.filter((x) => typeof x === "string") : []);
 const describe = (e) => `${e?.name ?? "Error"}: ${e?.message ?? e}`;
-const FAILED = EVENTS.indexOf("failed");
+const FAILED = 1, WARNING = 4; // their indexes in EVENTS
 
 /** What createClient resolves to. Every method is safe to call with anything. */
 export class Client {
@@ -45,6 +45,8 @@ export class Client {
   #unview; // stops autoPageViews
   #consented; // hears another tab's optIn() / optOut()
   #say; // debug: extras.js say()
+  #q = []; // browser mode: events tracked, for the engine in this tick's microtask (#hand)
+  #closed; // shutdown() was called
 
   /** `o` comes from parseOptions; the rest is what the driver's `setup` reported: `headers`, JSON
    * [name, value, ...] for every request, the largest request and the request timeout. */
@@ -67,6 +69,12 @@ export class Client {
 
   /** Called once by createClient (src/js.rs) with the driver; resolves to this client. */
   async start(d) {
+    // Browser mode hands events to the engine after track() has returned (#hand); every input
+    // of `on` (flush, stats, the page hidden or left, a timer, shutdown) hands those over first,
+    // so it sees them queued, in order. The others need not: a restored or settled event, or an
+    // answer, is unaffected by events queued later.
+    const on = d.on;
+    d.on = (...a) => (this.#hand(), on(...a));
     this.#d = d;
     this.#say?.("watch", this, d); // debug: each request and the engine's wait after it
     this.#timer = new Timer(() => d.on(TIMER));
@@ -142,7 +150,7 @@ export class Client {
 
   // The store failed: the client keeps going in memory, and says so once.
   #broke(e) {
-    if (this.#d.on(STORE_FAILED)) this.#note(EVENTS.indexOf("warning"), ["W_STORAGE", `IndexedDB failed (${describe(e)}); events are kept in memory only`]);
+    if (this.#d.on(STORE_FAILED)) this.#note(WARNING, ["W_STORAGE", `IndexedDB failed (${describe(e)}); events are kept in memory only`]);
   }
 
   #post(m) {
@@ -300,7 +308,8 @@ export class Client {
     if (!o.server) kept("consent", o.writeKey, "granted"), kept("anonymousId", o.writeKey, o.anonymousId);
     this.#consent = "granted";
     this.#keepUser();
-    this.#held?.release((kind, fields, t) => this.#d.enqueue(kind, fields, t));
+    this.#held?.release(this.#q);
+    this.#hand();
   }
   /** Consent refused or withdrawn: from now on nothing is stored or sent (each call still
    * validates its input and returns a messageId), events waiting for consent are dropped, and the
@@ -359,7 +368,7 @@ export class Client {
           this.#note(FAILED, [messageId, "E_BEFORE_SEND", `beforeSend threw ${describe(x)}; the event was not queued`]);
           return messageId;
         }
-        if (r === null) return this.#say?.("event", TYPES[kind], name, messageId, 3), messageId;
+        if (r === null) return this.#say?.("event", TYPES[kind], name, messageId, "dropped"), messageId;
         if (typeof r !== "object") invalid("beforeSend must return the event or null (field: beforeSend)");
         ({ userId: user, anonymousId: anon, groupId, previousId, [names]: name, [traits]: payload } = o = r);
         messageId = id(r.messageId, "messageId") || messageId;
@@ -369,19 +378,25 @@ export class Client {
       const k = kind + (skipSync(o.skipUserPropertiesSync, "E_INVALID_EVENT") ? SKIP_SYNC : 0), fields = (name ?? "") + "\0" +
         (json(payload, traits, max) ?? "") + "\0" + ((f ? json(o.context, "context", max) : this.#context(o.context, max)) ?? "") + "\0" + id(user, "userId") + "\0" +
         id(anon, "anonymousId") + "\0" + id(groupId, "groupId") + "\0" + id(previousId, "previousId") + "\0" + messageId;
-      const t = time(o.timestamp);
-      if (this.#consent === "granted") {
-        const e = this.#d.enqueue(k, fields, t);
-        if (e) fail(e.slice(0, e.indexOf("\0")), e.slice(e.indexOf("\0") + 1));
-        this.#say?.("event", TYPES[kind], name, messageId, 0);
-      } else if (this.#consent === "pending") {
-        // In memory only, with the time it was tracked at.
-        this.#held.add([k, fields, t < 0 ? Date.now() : t, messageId]);
-        this.#say?.("event", TYPES[kind], name, messageId, 1);
-      } else this.#say?.("event", TYPES[kind], name, messageId, 2);
+      // With the time it was tracked at. Server mode queues it now, so that the engine's refusal
+      // (its rules, a full queue) throws; a page hands it over in a microtask, which reports a
+      // refusal through `failed`, and consent "pending" keeps it in memory only.
+      let e = [k, fields, time(o.timestamp), messageId], c = this.#consent;
+      if (this.#closed) shutDown();
+      c === "granted" ? (this.#o.server ? (e = this.#d.enqueue(e)) && fail(...e.split("\0")) : this.#q.push(e) > 1 || queueMicrotask(() => this.#hand())) : c === "pending" && this.#held.add(e);
+      this.#say?.("event", TYPES[kind], name, messageId, c);
       return messageId;
     } catch (e) {
       throw wrap(e);
+    }
+  }
+
+  // A page's events, to the engine; what it refuses is reported (what server mode throws):
+  // failed: "E_INVALID_EVENT", "E_QUEUE_FULL", "E_TOO_LARGE", "E_UNSUPPORTED", "E_SHUTDOWN"
+  #hand() {
+    for (const e of this.#q.splice(0)) {
+      const r = this.#d.enqueue(e);
+      r && this.#note(FAILED, [e[3], ...r.split("\0")]);
     }
   }
 
@@ -432,6 +447,7 @@ export class Client {
 
   /** Stops taking events, sends what is queued, waits for the requests in flight, lets go. */
   shutdown() {
+    this.#closed = 1;
     return this.#wait((w) => this.#d.on(SHUTDOWN, w));
   }
 

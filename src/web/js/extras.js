@@ -15,19 +15,10 @@ export function waiting(o, failed, say) {
     clear() {
       list = [];
     },
-    // optIn(): each is queued; what track() would have thrown is reported instead:
-    // failed: "E_INVALID_EVENT", "E_QUEUE_FULL", "E_TOO_LARGE", "E_SHUTDOWN"
-    release(enqueue) {
-      for (const [kind, fields, t, messageId] of list.splice(0)) {
-        let e;
-        try {
-          e = enqueue(kind, fields, t);
-        } catch (x) {
-          e = x.code + "\0" + x.message;
-        }
-        if (e) failed([messageId, e.slice(0, e.indexOf("\0")), e.slice(e.indexOf("\0") + 1)]);
-        else say?.("event", "", "", messageId, 4);
-      }
+    // optIn(): each goes on the client's list `q`, for the engine, which reports a refusal (what
+    // track() would have thrown) through `failed`.
+    release(q) {
+      for (const e of list.splice(0)) q.push(e), say?.("event", "", "", e[3], "released");
     },
   };
 }
@@ -78,7 +69,14 @@ const count = (body) => {
     return "?";
   }
 };
-const events = ["queued", "kept in memory until optIn()", "not queued: opted out", "dropped by beforeSend", "queued after optIn()"];
+// What became of an event: the consent it was tracked with, or what happened to it later.
+const events = {
+  granted: "queued",
+  pending: "kept in memory until optIn()",
+  denied: "not queued: opted out",
+  dropped: "dropped by beforeSend",
+  released: "queued after optIn()",
+};
 
 /** `debug: true`: each event queued (or not, and why), each request (size, status, time) and what
  * the engine decided after it, and each listener note, in words, with console.debug. */

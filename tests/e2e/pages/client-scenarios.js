@@ -160,7 +160,11 @@ export async function hostileInput(createClient, BatchwireError) {
   const log = server();
   const c = await createClient(options("uk_live_c6", { storage: "memory" }));
   const out = [];
-  const attempt = (f) => { try { f(); out.push("accepted"); } catch (e) { out.push([e instanceof BatchwireError, e.code, e.message]); } };
+  // A page applies the engine's own rules after the call returned: a refusal is then reported
+  // through `failed`, with the code and message a throw would carry.
+  const refused = {};
+  c.on("failed", (f) => (refused[f.messageId] = ["failed", f.code, f.reason]));
+  const attempt = (f) => { try { out.push(f()); } catch (e) { out.push([e instanceof BatchwireError, e.code, e.message]); } };
   const cyclic = { a: 1 }; cyclic.self = cyclic;
   attempt(() => c.track("Cyclic", cyclic));
   attempt(() => c.track("BigInt", { cart: { n: 10n } }));
@@ -176,5 +180,5 @@ export async function hostileInput(createClient, BatchwireError) {
   await c.flush();
   const body = log.length;
   await c.shutdown();
-  return JSON.stringify({ out, okDelivered: heard.includes(ok), requests: body });
+  return JSON.stringify({ out: out.map((x) => refused[x] ?? (typeof x === "string" ? "accepted" : x)), okDelivered: heard.includes(ok), requests: body });
 }
