@@ -12,12 +12,15 @@
 // The collector's count of distinct events is checked against N (a burst not delivered exactly
 // once is an error, not a figure). Flags: --sizes 1000,10000 (default 1000,10000,100000),
 // --pkg DIR (default pkg/), --timeout S per burst (default 600), --out FILE, --label TEXT (added
-// to the section's heading, so a build from before a change keeps a section of its own).
+// to the section's heading, so a build from before a change keeps a section of its own),
+// --profile (a CPU profile of each burst, printed by bench/profile.mjs: where the time goes; the
+// sampling adds to what it measures, so bench/results.md is left as it was).
 import { execFileSync } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { IDB_IO_HOOK, launchBrowser, ROOT, startCollector, startWeb, waitFor } from "../tests/e2e/harness.mjs";
+import { profileReport, startProfile } from "./profile.mjs";
 import { WASM_MEMORY_HOOK, writeSection } from "./results.mjs";
 
 const args = process.argv.slice(2);
@@ -30,6 +33,7 @@ const PKG = resolve(flag("--pkg", join(ROOT, "pkg")));
 const TIMEOUT_S = Number(flag("--timeout", 600));
 const OUT = flag("--out", join(ROOT, "bench/results.md"));
 const LABEL = flag("--label", "");
+const PROFILE = args.includes("--profile");
 const HEAD = "## Main-thread cost of a burst, IndexedDB on";
 
 const PAGE = `<!doctype html><script type="module">
@@ -78,6 +82,7 @@ async function burst(env, n) {
     const heap0 = await metric("JSHeapUsedSize");
     const wasm0 = await page.evaluate(() => wasmBytes());
     const before = await env.collector.stats();
+    if (PROFILE) await startProfile(cdp);
     const task0 = await metric("TaskDuration");
     const started = Date.now();
     const loopMs = await page.evaluate((k) => burst(k), n);
@@ -87,6 +92,7 @@ async function burst(env, n) {
       return s.delivered >= n && s.queued === 0 && s.inFlight === 0 && (await page.evaluate(() => records())) === 0;
     }, { timeout: TIMEOUT_S * 1000, interval: 250, what: `a burst of ${n} to be delivered and the store emptied` });
     const task1 = await metric("TaskDuration");
+    const profile = PROFILE && (await cdp.send("Profiler.stop")).profile;
     const wallS = (Date.now() - started) / 1000;
     const after = await env.collector.stats();
     const stored = after.events.stored - before.events.stored;
@@ -98,7 +104,7 @@ async function burst(env, n) {
     return {
       n, taskUs: ((task1 - task0) * 1e6) / n, loopUs: (loopMs * 1000) / n, wallS,
       bytesPerEvent: io.bytes / n, puts: io.puts, deletes: io.deletes, gets: io.gets,
-      heap: heap1 - heap0, wasm0, wasm1,
+      heap: heap1 - heap0, wasm0, wasm1, profile,
     };
   } finally {
     await context.close();
@@ -129,6 +135,7 @@ async function main() {
       console.log(`burst ${n}: ${r.taskUs.toFixed(1)} µs/event main thread (track loop ${r.loopUs.toFixed(1)} µs), ` +
         `${r.bytesPerEvent.toFixed(0)} B written to IndexedDB per event (${r.puts} puts, ${r.deletes} deletes, ` +
         `${r.gets} gets), heap ${kb(r.heap)}, wasm ${kb(r.wasm0)} -> ${kb(r.wasm1)}, ${r.wallS.toFixed(1)} s`);
+      if (r.profile) console.log(profileReport(r.profile, n, PKG).join("\n"));
     }
   } finally {
     await env.browser?.close();
@@ -136,6 +143,7 @@ async function main() {
     await env.collector?.stop();
     await rm(dir, { recursive: true, force: true });
   }
+  if (PROFILE) return;
   const first = rows.find((r) => !r.error);
   const date = new Date().toISOString().slice(0, 16).replace("T", " ") + " UTC";
   const rev = execFileSync("git", ["describe", "--always", "--dirty"], { cwd: ROOT }).toString().trim();
