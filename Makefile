@@ -48,9 +48,9 @@ bench-browser: package
 	cargo build -q --release -p collector
 	COLLECTOR_BIN=$(CURDIR)/target/release/collector node bench/browser.mjs
 
-## The built package in headless Chromium, IndexedDB on: bursts of 1,000 to 100,000 track() calls,
-## main-thread time and IndexedDB bytes written per event until delivered. Its section of
-## bench/results.md.
+## The built package in headless Chromium, IndexedDB on and off, and Snowplow's tracker in the same
+## run: bursts of 1,000 to 100,000 track() calls, main-thread time and IndexedDB bytes written per
+## event until delivered. Its section of bench/results.md.
 bench-burst: package
 	cargo build -q --release -p collector
 	COLLECTOR_BIN=$(CURDIR)/target/release/collector node bench/burst.mjs

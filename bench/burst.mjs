@@ -1,22 +1,29 @@
-// Main-thread cost of a burst, IndexedDB durability on: `node bench/burst.mjs`.
-// A fresh page (its own browser context, so an empty IndexedDB) creates a client (storage
-// "indexeddb", flushAt 100, the collector reachable) and calls track() N times in one task, with
-// the 10-property event of bench/browser.mjs; then it waits until every event is delivered and the
-// store holds nothing. Measured per event, for N = 1,000, 10,000 and 100,000:
+// Main-thread cost of a burst: `node bench/burst.mjs`, batchwire with IndexedDB durability on and
+// with storage "memory", and a peer in the same run.
+// A fresh page (its own browser context, so an empty IndexedDB) creates a client (flushAt 100, the
+// collector reachable) and calls track() N times in one task, with the 10-property event of
+// bench/browser.mjs; then it waits until every event is delivered and the store holds nothing.
+// The peer, Snowplow's browser tracker 4.10 with its queue in memory only (`useLocalStorage:
+// false`, bufferSize 100, POSTs to a sink of this script's that answers 200), is measured until
+// its page is idle: that queue keeps at most 1,000 events and drops the oldest beyond, so it
+// delivers what it kept (the "delivered" column), and it persists nothing.
+// Measured per event, for N = 1,000, 10,000 and 100,000:
 // - all main-thread work: Chromium's TaskDuration (CDP Performance.getMetrics) from before the
-//   burst until idle (every event delivered, the store empty), divided by N;
+//   burst until idle (batchwire: every event delivered, the store empty), divided by N;
 // - the synchronous track() loop alone;
 // - bytes written to IndexedDB: IDBObjectStore.prototype.put wrapped in the page to sum what each
 //   value holds (strings' lengths, byte arrays' lengths), and the puts, deletes and gets made;
 // - JS heap (after a forced GC) and wasm memory once idle, against before the burst.
 // The collector's count of distinct events is checked against N (a burst not delivered exactly
 // once is an error, not a figure). Flags: --sizes 1000,10000 (default 1000,10000,100000),
+// --sdks batchwire,batchwire-memory,snowplow-memq (the default: all three),
 // --pkg DIR (default pkg/), --timeout S per burst (default 600), --out FILE, --label TEXT (added
 // to the section's heading, so a build from before a change keeps a section of its own),
 // --profile (a CPU profile of each burst, printed by bench/profile.mjs: where the time goes; the
 // sampling adds to what it measures, so bench/results.md is left as it was).
 import { execFileSync } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { IDB_IO_HOOK, launchBrowser, ROOT, startCollector, startWeb, waitFor } from "../tests/e2e/harness.mjs";
@@ -34,21 +41,33 @@ const TIMEOUT_S = Number(flag("--timeout", 600));
 const OUT = flag("--out", join(ROOT, "bench/results.md"));
 const LABEL = flag("--label", "");
 const PROFILE = args.includes("--profile");
-const HEAD = "## Main-thread cost of a burst, IndexedDB on";
+const SDKS = flag("--sdks", "batchwire,batchwire-memory,snowplow-memq").split(",");
+const KNOWN = { "batchwire": "batchwire (storage \"indexeddb\")", "batchwire-memory": "batchwire (storage \"memory\")",
+  "snowplow-memq": "@snowplow/browser-tracker 4.10.1, queue in memory only" };
+if (SDKS.some((s) => !KNOWN[s])) {
+  console.error(`--sdks: one or more of ${Object.keys(KNOWN).join(", ")}`);
+  process.exit(2);
+}
+const HEAD = "## Main-thread cost of a burst";
 
-const PAGE = `<!doctype html><script type="module">
+// The same event for every SDK: bench/browser.mjs's, built per call.
+const BURST_SRC = `window.burst = (n) => {
+  const props = (i) => ({ sku: "SKU-" + i, price: 49.99, qty: 2, currency: "USD", category: "books",
+    coupon: null, inStock: true, tags: ["gift", "sale"], position: i, list: "search results" });
+  const t = performance.now();
+  for (let i = 0; i < n; i++) track("Product Viewed", props(i));
+  return performance.now() - t;
+};`;
+
+const PAGES = {
+  "batchwire.html": `<!doctype html><script type="module">
 ${WASM_MEMORY_HOOK}// What the client writes to IndexedDB: every value put, by the bytes it holds.
 ${IDB_IO_HOOK}
 const bw = await import("/pkg/index.js");
 window.start = async (o) => { window.client = await bw.createClient(o); };
 window.wasmBytes = () => memory?.buffer?.byteLength ?? 0;
-window.burst = (n) => {
-  const props = (i) => ({ sku: "SKU-" + i, price: 49.99, qty: 2, currency: "USD", category: "books",
-    coupon: null, inStock: true, tags: ["gift", "sale"], position: i, list: "search results" });
-  const t = performance.now();
-  for (let i = 0; i < n; i++) client.track("Product Viewed", props(i));
-  return performance.now() - t;
-};
+const track = (name, props) => client.track(name, props);
+${BURST_SRC}
 window.records = () => new Promise((ok, fail) => {
   const r = indexedDB.open("batchwire:uk_live_demo");
   r.onsuccess = () => {
@@ -59,17 +78,54 @@ window.records = () => new Promise((ok, fail) => {
   r.onerror = () => fail(r.error);
 });
 window.benchReady = true;
-</script>`;
+</script>`,
+  // The peer's UMD build, as a page that does not bundle loads it.
+  "snowplow.html": `<!doctype html><script src="/peer/snowplow/index.umd.min.js"></script><script type="module">
+${IDB_IO_HOOK}
+const sp = window.snowplowBrowserTracking;
+window.start = (o) => { sp.newTracker("sp", o.sink, { appId: "bench", eventMethod: "post", bufferSize: 100, useLocalStorage: false }); };
+window.wasmBytes = () => 0;
+const track = (name, props) => sp.trackSelfDescribingEvent({ event: { schema: "iglu:com.example/product_viewed/jsonschema/1-0-0", data: props } });
+${BURST_SRC}
+window.benchReady = true;
+</script>`,
+};
 
-async function burst(env, n) {
+// The peer's collector: answers 200 to every POST (with the CORS a credentialed XHR needs) and
+// counts the events each carries ({schema, data: [event, ...]}).
+async function startSink() {
+  let events = 0;
+  const server = createServer((req, res) => {
+    res.setHeader("access-control-allow-origin", req.headers.origin ?? "*");
+    res.setHeader("access-control-allow-credentials", "true");
+    res.setHeader("access-control-allow-headers", req.headers["access-control-request-headers"] ?? "content-type");
+    res.setHeader("access-control-allow-methods", "POST, GET, OPTIONS");
+    const body = [];
+    req.on("data", (c) => body.push(c));
+    req.on("end", () => {
+      if (req.method === "POST") {
+        try {
+          events += JSON.parse(Buffer.concat(body).toString()).data?.length ?? 0;
+        } catch {}
+      }
+      res.end();
+    });
+  });
+  await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
+  return { url: `http://127.0.0.1:${server.address().port}`, events: () => events, close: () => new Promise((ok) => server.close(ok)) };
+}
+
+async function burst(env, sdk, n) {
   const context = await env.browser.newContext();
   try {
     const page = await context.newPage();
     page.on("pageerror", (e) => console.error(`pageerror: ${e.message}`));
-    await page.goto(`${env.web.url}/bench/burst.html`);
+    const peer = sdk === "snowplow-memq";
+    await page.goto(`${env.web.url}/bench/${peer ? "snowplow" : "batchwire"}.html`);
     await page.waitForFunction("window.benchReady === true");
     await page.evaluate((o) => start(o), {
-      writeKey: "uk_live_demo", apiHost: env.collector.url, protocol: "v1-batch", storage: "indexeddb", flushAt: 100,
+      writeKey: "uk_live_demo", apiHost: env.collector.url, protocol: "v1-batch", flushAt: 100,
+      storage: sdk === "batchwire-memory" ? "memory" : "indexeddb", sink: env.sink.url,
       // Room for the whole burst (the defaults keep 10,000 events, 8 MiB), and no pacing: the
       // collector here has no rate limit, and the default 100 requests a minute would make the
       // 100,000 burst a 10-minute wait, not more work.
@@ -82,27 +138,43 @@ async function burst(env, n) {
     const heap0 = await metric("JSHeapUsedSize");
     const wasm0 = await page.evaluate(() => wasmBytes());
     const before = await env.collector.stats();
+    const sunk = env.sink.events();
     if (PROFILE) await startProfile(cdp);
     const task0 = await metric("TaskDuration");
     const started = Date.now();
     const loopMs = await page.evaluate((k) => burst(k), n);
-    // Idle: every event delivered, and the store empty (its last deletes committed).
-    await waitFor(async () => {
-      const s = await page.evaluate(() => client.stats());
-      return s.delivered >= n && s.queued === 0 && s.inFlight === 0 && (await page.evaluate(() => records())) === 0;
-    }, { timeout: TIMEOUT_S * 1000, interval: 250, what: `a burst of ${n} to be delivered and the store emptied` });
+    if (peer) {
+      // Idle: no main-thread work and no event arriving at the sink for a second (its retries,
+      // were there any, would show as work).
+      let last = [-1, -1], still = 0;
+      await waitFor(async () => {
+        const now = [await metric("TaskDuration"), env.sink.events()];
+        still = now[0] - last[0] < 0.002 && now[1] === last[1] ? still + 1 : 0;
+        last = now;
+        return still >= 4;
+      }, { timeout: TIMEOUT_S * 1000, interval: 250, what: `the peer's page to be idle after a burst of ${n}` });
+    } else {
+      // Idle: every event delivered, and the store empty (its last deletes committed).
+      await waitFor(async () => {
+        const s = await page.evaluate(() => client.stats());
+        return s.delivered >= n && s.queued === 0 && s.inFlight === 0 &&
+          (sdk === "batchwire-memory" || (await page.evaluate(() => records())) === 0);
+      }, { timeout: TIMEOUT_S * 1000, interval: 250, what: `a burst of ${n} to be delivered and the store emptied` });
+    }
     const task1 = await metric("TaskDuration");
     const profile = PROFILE && (await cdp.send("Profiler.stop")).profile;
     const wallS = (Date.now() - started) / 1000;
     const after = await env.collector.stats();
-    const stored = after.events.stored - before.events.stored;
-    if (stored !== n) throw new Error(`the collector stored ${stored} events of a burst of ${n}`);
+    // Stored and since evicted: the collector keeps the last 200,000 events, fewer than a run sends.
+    const kept = (s) => s.events.stored + s.events.evicted;
+    const delivered = peer ? env.sink.events() - sunk : kept(after) - kept(before);
+    if (!peer && delivered !== n) throw new Error(`the collector stored ${delivered} events of a burst of ${n}`);
     await cdp.send("HeapProfiler.collectGarbage");
     const heap1 = await metric("JSHeapUsedSize");
     const wasm1 = await page.evaluate(() => wasmBytes());
     const io = await page.evaluate(() => ({ ...window.idbIo }));
     return {
-      n, taskUs: ((task1 - task0) * 1e6) / n, loopUs: (loopMs * 1000) / n, wallS,
+      sdk, n, taskUs: ((task1 - task0) * 1e6) / n, loopUs: (loopMs * 1000) / n, wallS, delivered,
       bytesPerEvent: io.bytes / n, puts: io.puts, deletes: io.deletes, gets: io.gets,
       heap: heap1 - heap0, wasm0, wasm1, profile,
     };
@@ -115,36 +187,41 @@ const kb = (b) => `${(b / 1024).toFixed(1)} KiB`;
 
 async function main() {
   const dir = await mkdtemp(join(tmpdir(), "bw-burst-"));
-  await writeFile(join(dir, "burst.html"), PAGE);
+  for (const [name, html] of Object.entries(PAGES)) await writeFile(join(dir, name), html);
   const env = {};
   const rows = [];
   try {
     env.collector = await startCollector(["--eps-v2", "1000000", "--rate-per-ip", "1000000", "--rate-per-org", "1000000"]);
-    env.web = await startWeb([["/bench/", dir], ["/pkg/", PKG]]);
+    env.sink = await startSink();
+    env.web = await startWeb([["/bench/", dir], ["/pkg/", PKG],
+      ["/peer/snowplow/", join(ROOT, "node_modules/@snowplow/browser-tracker/dist")]]);
     env.browser = await launchBrowser();
-    for (const n of SIZES) {
-      let r;
-      try {
-        r = await burst(env, n);
-      } catch (e) {
-        console.log(`burst ${n}: ${e.message}`);
-        rows.push({ n, error: e.message.replace(/\(last:.*/s, "").trim() });
-        continue;
+    // SDK by SDK, each through the sizes: a row's "vs the first" is its SDK's 1,000 burst.
+    for (const sdk of SDKS) {
+      for (const n of SIZES) {
+        let r;
+        try {
+          r = await burst(env, sdk, n);
+        } catch (e) {
+          console.log(`${sdk} burst ${n}: ${e.message}`);
+          rows.push({ sdk, n, error: e.message.replace(/\(last:.*/s, "").trim() });
+          continue;
+        }
+        rows.push(r);
+        console.log(`${sdk} burst ${n}: ${r.taskUs.toFixed(1)} µs/event main thread (track loop ${r.loopUs.toFixed(1)} µs), ` +
+          `${r.delivered} delivered, ${r.bytesPerEvent.toFixed(0)} B written to IndexedDB per event (${r.puts} puts, ` +
+          `${r.deletes} deletes, ${r.gets} gets), heap ${kb(r.heap)}, wasm ${kb(r.wasm0)} -> ${kb(r.wasm1)}, ${r.wallS.toFixed(1)} s`);
+        if (r.profile) console.log(profileReport(r.profile, n, PKG).join("\n"));
       }
-      rows.push(r);
-      console.log(`burst ${n}: ${r.taskUs.toFixed(1)} µs/event main thread (track loop ${r.loopUs.toFixed(1)} µs), ` +
-        `${r.bytesPerEvent.toFixed(0)} B written to IndexedDB per event (${r.puts} puts, ${r.deletes} deletes, ` +
-        `${r.gets} gets), heap ${kb(r.heap)}, wasm ${kb(r.wasm0)} -> ${kb(r.wasm1)}, ${r.wallS.toFixed(1)} s`);
-      if (r.profile) console.log(profileReport(r.profile, n, PKG).join("\n"));
     }
   } finally {
     await env.browser?.close();
     await env.web?.close();
+    await env.sink?.close();
     await env.collector?.stop();
     await rm(dir, { recursive: true, force: true });
   }
   if (PROFILE) return;
-  const first = rows.find((r) => !r.error);
   const date = new Date().toISOString().slice(0, 16).replace("T", " ") + " UTC";
   const rev = execFileSync("git", ["describe", "--always", "--dirty"], { cwd: ROOT }).toString().trim();
   const head = HEAD + (LABEL ? `: ${LABEL}` : "");
@@ -152,23 +229,26 @@ async function main() {
     head,
     "",
     `Measured ${date}, work tree \`${rev}\`. Command: \`${["node bench/burst.mjs", ...args].join(" ")}\`.`,
-    "One page per burst (fresh IndexedDB), storage \"indexeddb\", flushAt 100, the queue bounds raised to hold the burst and",
+    "One page per burst (fresh IndexedDB), flushAt 100; batchwire with the queue bounds raised to hold the burst and",
     "requests not paced (`maxQueueEvents`, `maxQueueBytes`, `requestsPerWindow: 0`), the collector reachable; N calls of",
     "`track(\"Product Viewed\", {10 properties})` in one task, then waited until all N were delivered (checked at the",
-    "collector) and the store was empty. Main thread: Chromium's TaskDuration over that span ÷ N. Bytes: the sizes",
-    "of the values put into IndexedDB (strings and byte arrays), ÷ N. Heap: after a forced GC, idle vs before.",
+    "collector) and the store was empty. The peer (bufferSize 100, its queue in memory only, which keeps at most 1,000",
+    "events) sends the same 10 properties as a self-describing event to a sink answering 200, and is measured until its",
+    "page is idle. Main thread: Chromium's TaskDuration over that span ÷ N. Bytes: the sizes of the values put into",
+    "IndexedDB (strings and byte arrays), ÷ N. Heap: after a forced GC, idle vs before.",
     "",
-    "| burst | main thread per event | vs the first row | track() loop per event | IndexedDB bytes written per event | puts / deletes / gets | JS heap after | wasm memory | wall |",
-    "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    "| SDK | burst | main thread per event | vs its first burst | track() loop per event | delivered | IndexedDB bytes written per event | puts / deletes / gets | JS heap after | wasm memory | wall |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
   ];
   for (const r of rows) {
     if (r.error) {
-      lines.push(`| ${r.n.toLocaleString("en")} | ${r.error} | | | | | | | |`);
+      lines.push(`| ${KNOWN[r.sdk]} | ${r.n.toLocaleString("en")} | ${r.error} | | | | | | | | |`);
       continue;
     }
-    lines.push(`| ${r.n.toLocaleString("en")} | **${r.taskUs.toFixed(1)} µs** | ${(r.taskUs / first.taskUs).toFixed(2)}× | ` +
-      `${r.loopUs.toFixed(1)} µs | ${r.bytesPerEvent.toFixed(0)} B | ${r.puts} / ${r.deletes} / ${r.gets} | ` +
-      `${kb(r.heap)} | ${kb(r.wasm0)} → ${kb(r.wasm1)} | ${r.wallS.toFixed(1)} s |`);
+    const first = rows.find((x) => x.sdk === r.sdk && !x.error);
+    lines.push(`| ${KNOWN[r.sdk]} | ${r.n.toLocaleString("en")} | **${r.taskUs.toFixed(1)} µs** | ${(r.taskUs / first.taskUs).toFixed(2)}× | ` +
+      `${r.loopUs.toFixed(1)} µs | ${r.delivered.toLocaleString("en")} | ${r.bytesPerEvent.toFixed(0)} B | ${r.puts} / ${r.deletes} / ${r.gets} | ` +
+      `${kb(r.heap)} | ${r.wasm1 ? `${kb(r.wasm0)} → ${kb(r.wasm1)}` : "–"} | ${r.wallS.toFixed(1)} s |`);
   }
   lines.push("");
   // By the whole heading line: a labelled section's heading starts with the unlabelled one's.

@@ -1,8 +1,8 @@
 // Where a burst's main-thread time goes: `node bench/burst.mjs --profile` records a CPU profile
 // (CDP Profiler, sampled every 100 µs) over each burst, and this reads it: the sampled self time
 // per event grouped (fetch, IndexedDB, garbage collection, TextEncoder/Decoder, the package's
-// JavaScript, its wasm, Chromium's own "(program)"), then the functions with the most self time,
-// the package's named by its source map (src/web/js/store.js:97) rather than as minified.
+// JavaScript, its wasm, a peer SDK's, Chromium's own "(program)"), then the functions with the most
+// self time, the package's named by its source map (src/web/js/store.js:97), not as minified.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 
@@ -24,6 +24,7 @@ const group = (f, url) =>
   : ["encodeInto", "encode", "decode"].includes(f) && !url ? "TextEncoder / TextDecoder"
   : f.startsWith("wasm-function") ? "the package's wasm"
   : url.includes("/pkg/") ? "the package's JavaScript"
+  : url.includes("/peer/") ? "the peer SDK's JavaScript"
   : url ? "the page's JavaScript (the bench's own)"
   : "other native";
 

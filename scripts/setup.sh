@@ -43,8 +43,8 @@ if ! have chromium || ! have chromedriver; then
 fi
 
 # Node packages (binaryen's wasm-opt, rolldown's minifier, playwright-core, vite, miniflare and
-# workerd for the edge layer, typescript for the types test, the peer SDK the
-# browser bench compares with) from the committed lockfile;
+# workerd for the edge layer, typescript for the types test, the peer SDKs the
+# browser benches compare with) from the committed lockfile;
 # reinstalled only when the lockfile changes.
 lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
 if [ "$(cat node_modules/.lock-hash 2>/dev/null)" != "$lock_hash" ]; then
