@@ -13,7 +13,9 @@
 // - the synchronous track() loop alone;
 // - bytes written to IndexedDB: IDBObjectStore.prototype.put wrapped in the page to sum what each
 //   value holds (strings' lengths, byte arrays' lengths), and the puts, deletes and gets made;
-// - JS heap (after a forced GC) and wasm memory once idle, against before the burst.
+// - JS heap (after a forced GC) and wasm memory once idle, against before the burst; then, the
+//   burst delivered, the same burst again and the wasm memory after it (WebAssembly memory never
+//   shrinks: what the first burst's events released is reused, not grown again).
 // The collector's count of distinct events is checked against N (a burst not delivered exactly
 // once is an error, not a figure). Flags: --sizes 1000,10000 (default 1000,10000,100000),
 // --sdks batchwire,batchwire-memory,snowplow-memq (the default: all three),
@@ -121,6 +123,13 @@ async function burst(env, sdk, n) {
     const page = await context.newPage();
     page.on("pageerror", (e) => console.error(`pageerror: ${e.message}`));
     const peer = sdk === "snowplow-memq";
+    // Idle: `total` events delivered since the page started, and the store empty (its last
+    // deletes committed).
+    const settled = (total) => waitFor(async () => {
+      const s = await page.evaluate(() => client.stats());
+      return s.delivered >= total && s.queued === 0 && s.inFlight === 0 &&
+        (sdk === "batchwire-memory" || (await page.evaluate(() => records())) === 0);
+    }, { timeout: TIMEOUT_S * 1000, interval: 250, what: `a burst of ${n} to be delivered and the store emptied` });
     await page.goto(`${env.web.url}/bench/${peer ? "snowplow" : "batchwire"}.html`);
     await page.waitForFunction("window.benchReady === true");
     await page.evaluate((o) => start(o), {
@@ -153,14 +162,7 @@ async function burst(env, sdk, n) {
         last = now;
         return still >= 4;
       }, { timeout: TIMEOUT_S * 1000, interval: 250, what: `the peer's page to be idle after a burst of ${n}` });
-    } else {
-      // Idle: every event delivered, and the store empty (its last deletes committed).
-      await waitFor(async () => {
-        const s = await page.evaluate(() => client.stats());
-        return s.delivered >= n && s.queued === 0 && s.inFlight === 0 &&
-          (sdk === "batchwire-memory" || (await page.evaluate(() => records())) === 0);
-      }, { timeout: TIMEOUT_S * 1000, interval: 250, what: `a burst of ${n} to be delivered and the store emptied` });
-    }
+    } else await settled(n);
     const task1 = await metric("TaskDuration");
     const profile = PROFILE && (await cdp.send("Profiler.stop")).profile;
     const wallS = (Date.now() - started) / 1000;
@@ -173,10 +175,20 @@ async function burst(env, sdk, n) {
     const heap1 = await metric("JSHeapUsedSize");
     const wasm1 = await page.evaluate(() => wasmBytes());
     const io = await page.evaluate(() => ({ ...window.idbIo }));
+    // The same burst again, once the first is delivered: WebAssembly memory never shrinks, so
+    // what a delivered burst released shows as memory the second reuses rather than grows.
+    let wasm2 = 0;
+    if (!peer) {
+      await page.evaluate((k) => burst(k), n);
+      await settled(2 * n);
+      const again = kept(await env.collector.stats()) - kept(after);
+      if (again !== n) throw new Error(`the collector stored ${again} events of a second burst of ${n}`);
+      wasm2 = await page.evaluate(() => wasmBytes());
+    }
     return {
       sdk, n, taskUs: ((task1 - task0) * 1e6) / n, loopUs: (loopMs * 1000) / n, wallS, delivered,
       bytesPerEvent: io.bytes / n, puts: io.puts, deletes: io.deletes, gets: io.gets,
-      heap: heap1 - heap0, wasm0, wasm1, profile,
+      heap: heap1 - heap0, wasm0, wasm1, wasm2, profile,
     };
   } finally {
     await context.close();
@@ -210,7 +222,8 @@ async function main() {
         rows.push(r);
         console.log(`${sdk} burst ${n}: ${r.taskUs.toFixed(1)} µs/event main thread (track loop ${r.loopUs.toFixed(1)} µs), ` +
           `${r.delivered} delivered, ${r.bytesPerEvent.toFixed(0)} B written to IndexedDB per event (${r.puts} puts, ` +
-          `${r.deletes} deletes, ${r.gets} gets), heap ${kb(r.heap)}, wasm ${kb(r.wasm0)} -> ${kb(r.wasm1)}, ${r.wallS.toFixed(1)} s`);
+          `${r.deletes} deletes, ${r.gets} gets), heap ${kb(r.heap)}, wasm ${kb(r.wasm0)} -> ${kb(r.wasm1)} -> ${kb(r.wasm2)} after the ` +
+          `same burst again, ${r.wallS.toFixed(1)} s`);
         if (r.profile) console.log(profileReport(r.profile, n, PKG).join("\n"));
       }
     }
@@ -237,7 +250,7 @@ async function main() {
     "page is idle. Main thread: Chromium's TaskDuration over that span ÷ N. Bytes: the sizes of the values put into",
     "IndexedDB (strings and byte arrays), ÷ N. Heap: after a forced GC, idle vs before.",
     "",
-    "| SDK | burst | main thread per event | vs its first burst | track() loop per event | delivered | IndexedDB bytes written per event | puts / deletes / gets | JS heap after | wasm memory | wall |",
+    "| SDK | burst | main thread per event | vs its first burst | track() loop per event | delivered | IndexedDB bytes written per event | puts / deletes / gets | JS heap after | wasm memory: before → after → after the same burst again | wall |",
     "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
   ];
   for (const r of rows) {
@@ -248,7 +261,7 @@ async function main() {
     const first = rows.find((x) => x.sdk === r.sdk && !x.error);
     lines.push(`| ${KNOWN[r.sdk]} | ${r.n.toLocaleString("en")} | **${r.taskUs.toFixed(1)} µs** | ${(r.taskUs / first.taskUs).toFixed(2)}× | ` +
       `${r.loopUs.toFixed(1)} µs | ${r.delivered.toLocaleString("en")} | ${r.bytesPerEvent.toFixed(0)} B | ${r.puts} / ${r.deletes} / ${r.gets} | ` +
-      `${kb(r.heap)} | ${r.wasm1 ? `${kb(r.wasm0)} → ${kb(r.wasm1)}` : "–"} | ${r.wallS.toFixed(1)} s |`);
+      `${kb(r.heap)} | ${r.wasm1 ? `${kb(r.wasm0)} → ${kb(r.wasm1)} → ${kb(r.wasm2)}` : "–"} | ${r.wallS.toFixed(1)} s |`);
   }
   lines.push("");
   // By the whole heading line: a labelled section's heading starts with the unlabelled one's.
