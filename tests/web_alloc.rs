@@ -5,6 +5,13 @@
 
 use std::alloc::{alloc, dealloc, realloc, Layout};
 
+// The allocator's own source, compiled into this test as its `#[global_allocator]`. Linking the
+// batchwire crate instead would not do: a test that names nothing of a crate does not link it
+// (these tests would check Rust's default allocator), and one that did would link the package's
+// boundary too, whose imports only src/web/index.js provides.
+#[path = "../src/wasm_rt.rs"]
+mod wasm_rt;
+
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
