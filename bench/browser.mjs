@@ -214,7 +214,23 @@ async function queuedMemory(env, file, options) {
     const heap1 = await heap();
     const wasm1 = await page.evaluate(() => wasmBytes());
     const queued = await page.evaluate(() => window.client?.stats?.().queued ?? null);
-    return { heap: heap1 - heap0, wasm0, wasm1, queued };
+    // With IndexedDB, the events' JSON as the engine holds it: every stored value less its
+    // 12-byte header (src/web/records.rs RECORD_HEADER), read back from the store.
+    const json = options.storage !== "indexeddb" ? null : await page.evaluate(() => new Promise((ok, fail) => {
+      const r = indexedDB.open("batchwire:uk_live_demo");
+      r.onerror = () => fail(r.error);
+      r.onsuccess = () => {
+        const all = r.result.transaction("events").objectStore("events").getAll();
+        all.onerror = () => fail(all.error);
+        all.onsuccess = () => {
+          let n = 0;
+          for (const rec of all.result) for (let i = 1; i < rec.length; i += 2) n += rec[i].byteLength - 12;
+          r.result.close();
+          ok(n);
+        };
+      };
+    }));
+    return { heap: heap1 - heap0, wasm0, wasm1, queued, json };
   });
 }
 
@@ -287,6 +303,9 @@ async function main() {
       rows.push({ sdk: peer.name, cost, mem });
       console.log(`${peer.name}: track ${cost.median.toFixed(2)} µs median, ${cost.p95.toFixed(2)} µs p95, ${cost.drained.toFixed(2)} µs drained; 10k queued: heap +${kb(mem.heap)}`);
     }
+    // The memory rows queue the same events as the IndexedDB rows of the same context setting:
+    // their JSON is that row's.
+    for (const r of rows) r.mem.json ??= rows.find((x) => x.mem.json && x.sdk.endsWith("indexeddb" + r.sdk.split("memory")[1]))?.mem.json;
     writeResults({ pkgSize, bwVite, peer, rows });
   } finally {
     await env.browser?.close();
@@ -327,14 +346,16 @@ function writeResults({ pkgSize, bwVite, peer, rows }) {
     "Event: `track(\"Product Viewed\", {10 properties})`, the object built per call. \"per call\" is the median",
     "(p95) of 100-call block means; \"drained\" adds the work the SDK deferred to microtasks, per call.",
     "Memory: events queued with the collector unreachable; JS heap growth after a forced GC (CDP",
-    "`Performance.getMetrics` JSHeapUsedSize) and the wasm linear memory before → after.",
+    "`Performance.getMetrics` JSHeapUsedSize) and the wasm linear memory before → after; ÷ JSON: the wasm memory",
+    "grown over the queued events' JSON (what the IndexedDB store holds for them, less each value's 12-byte header;",
+    "the same events for both storages).",
     "",
-    "| SDK | per call median | p95 | drained | JS heap +10k queued | wasm memory |",
-    "|---|---:|---:|---:|---:|---:|",
+    "| SDK | per call median | p95 | drained | JS heap +10k queued | wasm memory | wasm memory grown ÷ JSON |",
+    "|---|---:|---:|---:|---:|---:|---:|",
   );
   for (const r of rows) {
     lines.push(`| ${r.sdk} | ${r.cost.median.toFixed(2)} µs | ${r.cost.p95.toFixed(2)} µs | ${r.cost.drained.toFixed(2)} µs | ` +
-      `${kb(r.mem.heap)} | ${wasmCell(r.mem)} |`);
+      `${kb(r.mem.heap)} | ${wasmCell(r.mem)} | ${r.mem.json && r.mem.wasm1 ? `${((r.mem.wasm1 - r.mem.wasm0) / r.mem.json).toFixed(2)}× (${(r.mem.json / r.mem.queued).toFixed(0)} B per event)` : "–"} |`);
   }
   lines.push("");
   writeFileSync(OUT, lines.join("\n") + otherSections(lines));
