@@ -23,7 +23,7 @@ import { gzipSync } from "node:zlib";
 import { createServer } from "node:http";
 import { extname, resolve } from "node:path";
 import { launchBrowser, ROOT, startCollector } from "../tests/e2e/harness.mjs";
-import { WASM_MEMORY_HOOK } from "./results.mjs";
+import { EVENT_SRC, WASM_MEMORY_HOOK } from "./results.mjs";
 
 const args = process.argv.slice(2);
 const flag = (name, dflt) => {
@@ -87,9 +87,6 @@ async function viteAppSize(code, alias = {}, skip = /^$/) {
 }
 
 // ---------- pages ----------
-// The same event for every SDK: 10 properties, built fresh on every call as an app would.
-const EVENT_SRC = `(i) => ({ sku: "SKU-" + i, price: 49.99, qty: 2, currency: "USD", category: "books",
-  coupon: null, inStock: true, tags: ["gift", "sale"], position: i, list: "search results" })`;
 
 const MEASURE_SRC = `
 window.measure = async (track, rounds, calls, block) => {
@@ -291,7 +288,7 @@ async function main() {
     for (const [storage, extra] of WITH_BW ? [["memory", {}], ["memory", bare], ["indexeddb", {}], ["indexeddb", bare]] : []) {
       const cost = await trackCost(env, "batchwire.html", bwOpts({ storage, ...extra }));
       const mem = await queuedMemory(env, "batchwire.html", bwOpts({ storage, ...extra, apiHost: UNREACHABLE, flushIntervalMs: 3_600_000 }));
-      rows.push({ sdk: `batchwire (storage "${storage}"${extra === bare ? ", no context or session" : ""})`, cost, mem });
+      rows.push({ sdk: `batchwire (storage "${storage}"${extra === bare ? ", no context or session" : ""})`, cost, mem, bare: extra === bare });
       console.log(`batchwire ${storage}: track ${cost.median.toFixed(2)} µs median, ${cost.p95.toFixed(2)} µs p95, ${cost.drained.toFixed(2)} µs drained; ` +
         `10k queued: heap +${kb(mem.heap)}, wasm ${mem.wasm0} -> ${mem.wasm1} B (queued ${mem.queued})`);
     }
@@ -305,7 +302,7 @@ async function main() {
     }
     // The memory rows queue the same events as the IndexedDB rows of the same context setting:
     // their JSON is that row's.
-    for (const r of rows) r.mem.json ??= rows.find((x) => x.mem.json && x.sdk.endsWith("indexeddb" + r.sdk.split("memory")[1]))?.mem.json;
+    for (const r of rows) if ("bare" in r) r.mem.json ??= rows.find((x) => x.mem.json && x.bare === r.bare)?.mem.json;
     writeResults({ pkgSize, bwVite, peer, rows });
   } finally {
     await env.browser?.close();

@@ -30,7 +30,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { IDB_IO_HOOK, launchBrowser, ROOT, startCollector, startWeb, waitFor } from "../tests/e2e/harness.mjs";
 import { profileReport, startProfile } from "./profile.mjs";
-import { WASM_MEMORY_HOOK, writeSection } from "./results.mjs";
+import { EVENT_SRC, WASM_MEMORY_HOOK, writeSection } from "./results.mjs";
 
 const args = process.argv.slice(2);
 const flag = (name, dflt) => {
@@ -52,10 +52,9 @@ if (SDKS.some((s) => !KNOWN[s])) {
 }
 const HEAD = "## Main-thread cost of a burst";
 
-// The same event for every SDK: bench/browser.mjs's, built per call.
+// The same event for every SDK, as bench/browser.mjs tracks it.
 const BURST_SRC = `window.burst = (n) => {
-  const props = (i) => ({ sku: "SKU-" + i, price: 49.99, qty: 2, currency: "USD", category: "books",
-    coupon: null, inStock: true, tags: ["gift", "sale"], position: i, list: "search results" });
+  const props = ${EVENT_SRC};
   const t = performance.now();
   for (let i = 0; i < n; i++) track("Product Viewed", props(i));
   return performance.now() - t;

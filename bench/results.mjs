@@ -16,6 +16,11 @@ export function writeSection(out, head, section) {
   console.log(`wrote ${out}`);
 }
 
+/** The same event for every SDK and benchmark: 10 properties, built fresh on every call as an app
+ * would; page source of a function of the call's index. */
+export const EVENT_SRC = `(i) => ({ sku: "SKU-" + i, price: 49.99, qty: 2, currency: "USD", category: "books",
+  coupon: null, inStock: true, tags: ["gift", "sale"], position: i, list: "search results" })`;
+
 /** Page script (inside a module <script>) that keeps, in `memory`, the linear memory of the wasm
  * instance the package creates, found by type (the package shortens its export names and keeps
  * its exports to itself): the benchmarks read its size. */
