@@ -86,8 +86,9 @@ def main() -> int:
                 renames = minify_names(wasm_opt, manifest["wasm_opt"]["flags"], wasm, out / "index.js")
             else:
                 rename(wasm, renames)
+        blanked = blank_unread(wasm)
         print(f"  {m['file']} ({', '.join(features)}): {before} -> {wasm.stat().st_size} bytes after "
-              "wasm-opt", flush=True)
+              f"wasm-opt; {blanked} bytes no code reads set to zero", flush=True)
     if renames is not None:
         boundaries = {m["file"]: _boundary(((out / m["file"]).read_bytes())) for m in modules}
         if len({repr(b) for b in boundaries.values()}) != 1:
@@ -196,6 +197,91 @@ def minify_names(wasm_opt, flags, wasm, glue):
     return {"modules": {old_module: new_module},
             "imports": {old: new for _, old, new in names["imports"]},
             "exports": dict(names["exports"])}
+
+
+# Data the final module cannot read: the texts of the standard library's panics (the allocation
+# failure's "memory allocation of N bytes failed", "capacity overflow", the /rustc/... source
+# paths of their locations) and core::fmt's table of two-digit numbers. A panic builds its
+# message's arguments on the stack and calls the panic handler, which traps without reading them
+# (src/wasm_rt.rs); only core::fmt reads such texts, through the Display functions the arguments
+# point to, called indirectly, and wasm-opt has removed it: the module has no table, so no
+# indirect call. The digit table was read by core::fmt's integer Display alone: no address in it
+# is left in the code. Zeroed, these bytes cost gzip almost nothing (about 320 B of a /v1-batch
+# page). Rust's `panic_immediate_abort` would leave them out, but only on nightly.
+UNREAD = [
+    rb"/rustc/[0-9a-f]{40}/library/[a-z_/]+\.rs",
+    rb"memory allocation of ",
+    rb" bytes failed",
+    rb"capacity overflow",
+    # "00", "01", ... "99": core::fmt::num's DEC_DIGITS_LUT.
+    b"".join(b"%02d" % i for i in range(100)),
+]
+
+
+def blank_unread(wasm):
+    """Zeroes the UNREAD bytes of `wasm`'s data section; returns how many. Exits if the module
+    could read them: a table (indirect calls, so core::fmt may run), a code address inside one
+    of them, or the crate's own source holding such a text (a string the linker may have merged
+    with the panic's)."""
+    b = wasm.read_bytes()
+    sections = dict(_sections(b))
+    if 4 in sections or 9 in sections or any(kind == 1 for kind in _import_kinds(sections.get(2, b"\0"))):
+        sys.exit(f"blank_unread: {wasm} has a table, so indirect calls: core::fmt may read the "
+                 "panic texts; leave them (drop this step) or find what brought the table in")
+    own = "\n".join(p.read_text() for p in (ROOT / "src").rglob("*.rs"))
+    for pat in UNREAD[1:4]:
+        if pat.decode() in own:
+            sys.exit(f"blank_unread: src/ has the text {pat.decode()!r}: it may share the bytes")
+    # Every address the code names: i32.const values and load/store offsets (wasm-dis's text).
+    wat = subprocess.run([str(ROOT / "node_modules" / ".bin" / "wasm-dis"), str(wasm)], check=True,
+                         capture_output=True, text=True).stdout
+    named = sorted({int(n) for n in re.findall(r"(?:i32\.const |offset=)(-?\d+)", wat)})
+    start = b.index(sections[11])
+    data = bytearray(b)
+    count, j = _leb(b, start)
+    blanked = 0
+    for _ in range(count):
+        if b[j] != 0 or b[j + 1] != 0x41:  # active, memory 0, offset `i32.const N end`
+            sys.exit(f"blank_unread: {wasm}: a data segment of another form")
+        base, k = _sleb(b, j + 2)
+        n, k = _leb(b, k + 1)
+        seg = b[k:k + n]
+        for pat in UNREAD:
+            for m in re.finditer(re.escape(pat) if pat[:1] == b"0" else pat, seg):
+                lo, hi = base + m.start(), base + m.end()
+                # A panic text's own address is named where the panic builds its arguments; the
+                # digit table's is not named at all, or some code reads it.
+                inside = [a for a in named if lo < a < hi or (a == lo and pat[:1] == b"0")]
+                if inside:
+                    sys.exit(f"blank_unread: {wasm}: the code names {inside[0]}, inside "
+                             f"{m.group()[:24]!r}... at {lo}..{hi}")
+                data[k + m.start():k + m.end()] = bytes(hi - lo)
+                blanked += hi - lo
+        j = k + n
+    if not blanked:
+        sys.exit(f"blank_unread: {wasm} has none of the texts it expects; see UNREAD")
+    wasm.write_bytes(bytes(data))
+    return blanked
+
+
+def _import_kinds(body):
+    count, j = _leb(body, 0)
+    for _ in range(count):
+        _, j = _name(body, j)
+        _, j = _name(body, j)
+        yield body[j]
+        j = _import_end(body, j)
+
+
+def _sleb(b, i):
+    r = s = 0
+    while True:
+        x = b[i]
+        i += 1
+        r |= (x & 0x7F) << s
+        s += 7
+        if x < 0x80:
+            return (r - (1 << s) if x & 0x40 else r), i
 
 
 def rename(wasm, renames):
