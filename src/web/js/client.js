@@ -7,7 +7,7 @@ import {
 } from "./abi.js";
 import { BatchwireError, fail, id, invalid, json, shutDown, skipSync, text, time, wrap } from "./check.js";
 import { anonymousId, held, kept, session, uuid } from "./ids.js";
-import { post, Timer } from "./net.js";
+import { request, Timer } from "./net.js";
 import { fixedContext, pageFields } from "./page.js";
 import { IdbStore, MemoryStore, openStore } from "./store.js";
 import { lead, onHide } from "./tabs.js";
@@ -192,7 +192,7 @@ export class Client {
   send(id, path, body, keepalive) {
     body = body.slice(); // a view of wasm memory, valid only during this call
     const go = () =>
-      post(this.#o.apiHost + path, this.#headers, body, keepalive, this.#timeout).then((r) =>
+      request(this.#o.apiHost + path, this.#headers, body, keepalive, this.#timeout).then((r) =>
         Array.isArray(r) ? this.#d.response(id, r[0], r[1] ?? "", r[2]) : this.#d.on(FAILURE, id, r));
     // fetch runs after the driver returns, so an instrumented fetch that tracks an event does not
     // re-enter it; a page being left sends at once, before it can be torn down.
