@@ -6,7 +6,9 @@
 //   it to the leader).
 // - remove(record, messageId): the record is rewritten without that event (read and written
 //   back in the tick's transaction), or deleted if nothing is left (as a record of the one-event
-//   format always is). The store is what knows everything a record holds, so it alone deletes.
+//   format always is). The store is what knows everything a record holds, so it alone deletes;
+//   a record it wrote itself is deleted without being read once every event it wrote there is
+//   taken out.
 // - load(): every event stored, as [record, messageId, value, ...] oldest first, or the Error;
 //   leave(): commit now, and return the shared records written but not yet reported as
 //   committed (a page being left hands them over itself); close().
@@ -84,6 +86,11 @@ function flatten(keys, values, gone) {
 class Ticks {
   #w = new Map();
   #rm = new Map();
+  // Per record this store wrote: the events in it not yet taken out. A record is never written
+  // to again under its key, so once they are all taken out it holds nothing, and it is deleted
+  // without being read (a record acked whole, the usual case). Records it did not write (loaded,
+  // handed over) are read and rewritten as before.
+  #mine = new Map();
   #open = new Set(); // batches written whose transaction has not completed
   #committed;
   constructor(committed) {
@@ -93,8 +100,11 @@ class Ticks {
     this.#soon();
     // `value` is a view of wasm memory, which moves when it grows: copied now.
     this.#w.get(record)?.l.push(key, value.slice()) ?? this.#w.set(record, { l: [key, value.slice()], share });
+    (this.#mine.get(record) ?? this.#mine.set(record, new Set()).get(record)).add(key);
   }
   remove(record, key) {
+    const m = this.#mine.get(record);
+    if (m?.delete(key) && !m.size) return this.#mine.delete(record), this.del(record);
     this.#soon();
     this.#rm.get(record)?.push(key) ?? this.#rm.set(record, [key]);
   }
