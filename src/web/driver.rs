@@ -26,8 +26,8 @@
 //! Tabs: with a durable store, only the tab holding the Web Lock sends (the leader). Every other
 //! tab (a follower) keeps its own events in its pipeline without sending; once they are committed
 //! they are posted to the leader, which restores them (de-duplicated by messageId) and sends them.
-//! The leader posts what it settled; followers `forget` their own and report them, which also
-//! resolves their `flush()`. When the leader's tab closes, another takes the lock, restores the
+//! The leader posts what it settled of the events it restored (no other tab waits for its own);
+//! followers `forget` their own and report them, which also resolves their `flush()`. When the leader's tab closes, another takes the lock, restores the
 //! stored queue (its own events are already in its pipeline) and carries on. Without a durable
 //! store or Web Locks nobody can share the queue, and the client is its own leader.
 //!
@@ -129,7 +129,8 @@ pub struct Driver<I: Io> {
     /// than an `Option<Vec<_>>`, whose drop and tests went through memory.
     closing: bool,
     closers: Vec<I::Waiter>,
-    /// What the leader settled since it last told the followers: ids; (id, code, reason) flat.
+    /// What the leader settled since it last told the followers, of the events it restored (its
+    /// own, tracked here, no other tab waits for): ids; (id, code, reason) flat.
     done: (Vec<String>, Vec<String>),
     /// A follower's own events the leader settled (its pipeline only forgot them).
     elsewhere: (u64, u64),
@@ -485,12 +486,14 @@ impl<I: Io> Driver<I> {
                 let mut i = 0;
                 while let (Some(&id), Some(m)) = (ids.get(i), message_ids.get(i)) {
                     i += 1;
-                    self.settle(id, m, true);
+                    let told = self.settle(id, m, true);
                     if self.leader {
                         if !self.loaded {
                             self.settled_early.push(m.clone());
                         }
-                        self.done.0.push(m.clone());
+                        if told {
+                            self.done.0.push(m.clone());
+                        }
                     }
                 }
                 Note::Delivered(message_ids)
@@ -500,12 +503,12 @@ impl<I: Io> Driver<I> {
                 message_id,
                 reason,
             } => {
-                self.settle(id, &message_id, true);
+                let told = self.settle(id, &message_id, true);
                 if self.leader && !self.loaded {
                     self.settled_early.push(message_id.clone());
                 }
                 let (code, reason) = (String::from(reason.code()), reason.message());
-                if self.leader {
+                if self.leader && told {
                     let done = &mut self.done.1;
                     done.push(message_id.clone());
                     done.push(code.clone());
@@ -548,8 +551,12 @@ impl<I: Io> Driver<I> {
     /// Event `id` (`message_id`) is done: delivered or failed `here`, or by the leader. The
     /// `flush()` calls waiting for it count it. Done here, it is taken out of its record; done
     /// by the leader, which updates its record, it is only forgotten.
-    fn settle(&mut self, id: EventId, message_id: &str, here: bool) {
-        if let Some(key) = self.records.take(id) {
+    /// Event `id` settled (`here`: by this context's requests, so its record is this context's
+    /// to change). True if it was restored: another tab may be waiting to hear of it.
+    fn settle(&mut self, id: EventId, message_id: &str, here: bool) -> bool {
+        let mut restored = false;
+        if let Some((key, r)) = self.records.take(id) {
+            restored = r;
             if here {
                 self.io.remove(&key, message_id);
             }
@@ -567,6 +574,7 @@ impl<I: Io> Driver<I> {
                 i += 1;
             }
         }
+        restored
     }
 }
 

@@ -49,6 +49,9 @@ pub struct Entry {
     /// Its record's key.
     pub key: String,
     pub id: EventId,
+    /// Restored (loaded from the store, or handed over by a follower), not tracked here: another
+    /// tab may be waiting to hear that it settled. (In the padding after `id`: no bytes more.)
+    pub restored: bool,
 }
 
 /// Every event of the pipeline this context knows a record of: its own, the ones it loaded,
@@ -80,13 +83,14 @@ impl Records {
         crate::base::text::say("b{4}-{5}", "", "", "", "", salt, self.made)
     }
 
-    /// Notes that record `key` holds event `id`, above every id noted before.
-    pub fn add(&mut self, key: String, id: EventId) {
-        self.entries.push(Entry { key, id });
+    /// Notes that record `key` holds event `id`, above every id noted before; `restored`: see
+    /// [`Entry::restored`].
+    pub fn add(&mut self, key: String, id: EventId, restored: bool) {
+        self.entries.push(Entry { key, id, restored });
     }
 
-    /// Takes out the entry of event `id`: its record's key.
-    pub fn take(&mut self, id: EventId) -> Option<String> {
+    /// Takes out the entry of event `id`: its record's key, and whether it was restored.
+    pub fn take(&mut self, id: EventId) -> Option<(String, bool)> {
         // Bisection by hand: slice::partition_point cost the wasm more.
         let (mut lo, mut hi) = (0, self.entries.len());
         while lo < hi {
@@ -100,12 +104,12 @@ impl Records {
             .entries
             .get_mut(lo)
             .filter(|e| e.id == id && !e.key.is_empty())?;
-        let key = core::mem::take(&mut e.key);
+        let taken = (core::mem::take(&mut e.key), e.restored);
         self.taken += 1;
         if self.taken * 2 > self.entries.len() {
             self.entries.retain(|e| !e.key.is_empty());
             self.taken = 0;
         }
-        Some(key)
+        Some(taken)
     }
 }

@@ -57,7 +57,7 @@ impl<I: Io> Driver<I> {
             Ok(id) if id.0 <= self.last_id => {}
             Ok(id) => {
                 self.last_id = id.0;
-                self.records.add(record, id);
+                self.records.add(record, id, true);
             }
             Err(e) => {
                 self.io.remove(&record, &key);
@@ -105,7 +105,7 @@ impl<I: Io> Driver<I> {
                     value.extend_from_slice(&s.body);
                     self.records.seq = self.records.seq.wrapping_add(1);
                     self.io.put(&record, &s.message_id, &value, !self.leader);
-                    self.records.add(record.clone(), id);
+                    self.records.add(record.clone(), id, false);
                 }
             }
         }

@@ -373,6 +373,40 @@ fn a_follower_hands_its_events_over_and_settles_them_from_the_leader() {
 }
 
 #[test]
+fn a_leader_tells_the_followers_of_what_it_restored_not_of_its_own_events() {
+    let mut f = driver(true, 2);
+    let mut l = driver(true, 3);
+    l.lead(l.io.now);
+    l.loaded(l.io.now);
+    let theirs = track(&mut f, "A follower's");
+    f.drive(f.io.now);
+    let own = track(&mut l, "The leader's");
+    l.drive(l.io.now);
+    let (record, key, value) = f.io.stored()[0].clone();
+    l.restore(l.io.now, record, key, &value, false, 0);
+    l.flush_now(l.io.now);
+    let sends = l.io.sends();
+    assert_eq!(sends.len(), 1, "both in one request");
+    l.io.take();
+    let both = br#"{"success":true,"accepted":2,"failed":0,"errors":[],"warnings":[]}"#;
+    l.response(l.io.now, sends[0], 200, None, both.to_vec());
+    let calls = l.io.take();
+    assert!(
+        calls.contains(&Call::Emit(Note::Delivered(vec![
+            own.clone(),
+            theirs.clone()
+        ]))),
+        "{calls:?}"
+    );
+    // Only the follower's event is posted: nobody else waits for the leader's own.
+    let told: Vec<_> = calls
+        .iter()
+        .filter(|c| matches!(c, Call::Settled(..)))
+        .collect();
+    assert_eq!(told, [&Call::Settled(vec![theirs], vec![])]);
+}
+
+#[test]
 fn a_follower_that_becomes_leader_sends_its_own_and_the_stored_events_once() {
     let mut f = driver(true, 4);
     let own = track(&mut f, "Own");

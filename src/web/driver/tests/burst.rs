@@ -53,9 +53,10 @@ fn bytes_written_per_delivered_event_stay_the_same_as_the_burst_grows() {
 fn records_find_each_event_whatever_the_order_it_settles_in() {
     let mut r = Records::default();
     for i in 1..=40 {
-        r.add(format!("r{}", i / 10), EventId(i));
+        r.add(format!("r{}", i / 10), EventId(i), i % 3 == 0);
     }
-    // Out of order, twice, and ids never added: each taken once, with its record's key.
+    // Out of order, twice, and ids never added: each taken once, with its record's key and
+    // whether it was restored.
     let order = [
         5, 1, 40, 5, 0, 41, 2, 3, 4, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20,
     ];
@@ -67,10 +68,10 @@ fn records_find_each_event_whatever_the_order_it_settles_in() {
     }
     assert_eq!(taken.len(), 21, "{taken:?}");
     for (id, k) in &taken {
-        assert_eq!(*k, format!("r{}", id / 10));
+        assert_eq!(*k, (format!("r{}", id / 10), id % 3 == 0));
     }
     // Past the compaction (over half taken), the rest are still found, newer ids too.
-    r.add("r9".into(), EventId(50));
+    r.add("r9".into(), EventId(50), true);
     for id in (21..40).chain([50]) {
         assert!(r.take(EventId(id)).is_some(), "{id}");
     }
