@@ -40,14 +40,17 @@ export async function post(url, headers, body, keepalive, timeout) {
 // stays on the page. Also kept on the page: a keepalive request (the page is being left, and a
 // worker ends with it), and every request while `fetch` is not the browser's own (a stand-in or
 // an instrumentation the page installed, which means to see them). Each answer comes back on a
-// channel of its own, as post() gave it (an Error is cloned as one).
+// channel of its own, as post() gave it (an Error is cloned as one). The body must be a
+// Uint8Array of its own buffer (the client's copy of wasm memory): the buffer is handed over, not
+// copied, which takes the call from 0.17 to 0.03 ms for 100 events (`node bench/post-message.mjs`;
+// a request number in place of the channel saves 0.005 ms more, for 15 B).
 let worker, ready;
 export const request = (...a) =>
   !a[3] && ready && /\[native code]/.test(fetch)
     ? new Promise((ok) => {
         const c = new MessageChannel();
         c.port1.onmessage = (e) => ok(e.data);
-        worker.postMessage(a, [c.port2]);
+        worker.postMessage(a, [c.port2, a[2].buffer]);
       })
     : ((worker ??= start()), post(...a));
 const start = () => {
