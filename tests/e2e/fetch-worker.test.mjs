@@ -1,6 +1,7 @@
 // Where a page's requests are made (src/web/js/net.js: request): the first from the page, which
 // starts a dedicated worker; once it runs, the rest from it, so that fetch() costs the page no main
-// thread. A keepalive request (the page being left) stays on the page, and so does every request
+// thread; one that gets no answer in time there comes back as a failure and is retried. A keepalive
+// request (the page being left) stays on the page, and so does every request
 // while the page's `fetch` is not the browser's own, or where no worker may run (CSP). In every
 // case each event arrives once. The requests the page made itself are its resource-timing entries
 // for the collector: a worker's requests are in the worker's timeline, not the page's.
@@ -28,7 +29,7 @@ async function sendBatches(page, n, name) {
 test("after the first request, a page's requests go from a worker; a keepalive one from the page", { timeout: 60_000 }, async (t) => {
   const env = await setup(t);
   const page = await env.open();
-  await page.evaluate((o) => make(o), env.options({ storage: "memory", flushIntervalMs: 600_000 }));
+  await page.evaluate((o) => make(o), env.options({ storage: "memory", flushIntervalMs: 600_000, backoffBaseMs: 50, requestTimeoutMs: 1_000 }));
   const ids = await sendBatches(page, 500, "Worker Sent");
   const events = await waitForIds(env, ids);
   assertExactlyOnce(assert, events, ids);
@@ -36,6 +37,18 @@ test("after the first request, a page's requests go from a worker; a keepalive o
   const own = await fromPage(page, env.apiHost);
   assert.equal(requests, 5, "one request per flushed batch");
   assert.ok(own >= 1 && own < requests, `the page made ${own} of the ${requests} requests itself: none went from a worker`);
+
+  // A request from the worker that gets no answer in time (aborted there: an Error, which comes
+  // back as its text) is a failure, and the events go again, from the worker, once.
+  await env.collector.faults({ script: [{ delay_ms: 3_000 }] });
+  const again = await page.evaluate(async () => {
+    const ids = trackMany(100, "Dropped Once");
+    await client.flush();
+    return { ids, retried: client.stats().retried };
+  });
+  assertExactlyOnce(assert, await waitForIds(env, again.ids), again.ids);
+  assert.ok(again.retried >= 1, `the dropped request was not retried: ${JSON.stringify(again)}`);
+  assert.equal(await fromPage(page, env.apiHost), own, "a request went from the page");
 
   // Left (a pagehide the page dispatches): the unload send is a keepalive request, from the page.
   const left = await page.evaluate(() => {

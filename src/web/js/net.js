@@ -40,10 +40,12 @@ export async function post(url, headers, body, keepalive, timeout) {
 // stays on the page. Also kept on the page: a keepalive request (the page is being left, and a
 // worker ends with it), and every request while `fetch` is not the browser's own (a stand-in or
 // an instrumentation the page installed, which means to see them). Each answer comes back on a
-// channel of its own, as post() gave it (an Error is cloned as one). The body must be a
-// Uint8Array of its own buffer (the client's copy of wasm memory): the buffer is handed over, not
-// copied, which takes the call from 0.17 to 0.03 ms for 100 events (`node bench/post-message.mjs`;
-// a request number in place of the channel saves 0.005 ms more, for 15 B).
+// channel of its own, as post() gave it, but for an Error, which comes back as its text (the client
+// needs only know that no answer came, `debug` shows why, and not every browser can clone an
+// Error). The body must be a Uint8Array of its own buffer (the client's copy of wasm memory): the
+// buffer is handed over, not copied, which takes the call from 0.17 to 0.03 ms for 100 events
+// (`node bench/post-message.mjs`; a request number in place of the channel saves 0.005 ms more,
+// for 15 B).
 let worker, ready;
 export const request = (...a) =>
   !a[3] && ready && /\[native code]/.test(fetch)
@@ -55,7 +57,7 @@ export const request = (...a) =>
     : ((worker ??= start()), post(...a));
 const start = () => {
   try {
-    const w = new Worker(URL.createObjectURL(new Blob([`postMessage(0);onmessage=async({data:a,ports:[p]})=>p.postMessage(await(${post})(...a))`])));
+    const w = new Worker(URL.createObjectURL(new Blob([`postMessage(0);onmessage=async({data:a,ports:[p]})=>p.postMessage((a=await(${post})(...a)).pop?a:""+a)`])));
     w.onmessage = () => (ready = 1);
     return w;
   } catch {
