@@ -1,6 +1,6 @@
-// Where a page's requests are made (src/web/js/net.js: request): the first from the page, which
-// starts a dedicated worker; once it runs, the rest from it, so that fetch() costs the page no main
-// thread; one that gets no answer in time there comes back as a failure and is retried. A keepalive
+// Where a page's requests are made (src/web/js/net.js: request): the first three from the page,
+// the third starting a dedicated worker; once it runs, the rest from it, so that fetch() costs the
+// page no main thread; one that gets no answer in time there comes back as a failure and is retried. A keepalive
 // request (the page being left) stays on the page, and so does every request
 // while the page's `fetch` is not the browser's own, or where no worker may run (CSP). In every
 // case each event arrives once. The requests the page made itself are its resource-timing entries
@@ -26,17 +26,23 @@ async function sendBatches(page, n, name) {
   }, [n, name]);
 }
 
-test("after the first request, a page's requests go from a worker; a keepalive one from the page", { timeout: 60_000 }, async (t) => {
+test("after three requests, a page's requests go from a worker; a keepalive one from the page", { timeout: 60_000 }, async (t) => {
   const env = await setup(t);
   const page = await env.open();
   await page.evaluate((o) => make(o), env.options({ storage: "memory", flushIntervalMs: 600_000, backoffBaseMs: 50, requestTimeoutMs: 1_000 }));
-  const ids = await sendBatches(page, 500, "Worker Sent");
+  // Two requests: the page makes them itself and starts no worker (it would cost more than they).
+  const few = await sendBatches(page, 200, "Page Sent");
+  assert.equal(await fromPage(page, env.apiHost), 2);
+  assert.equal(page.workers().length, 0, "a worker was started for two requests");
+  // The third starts it; once it runs, the rest go from it.
+  const ids = [...few, ...(await sendBatches(page, 300, "Worker Sent"))];
   const events = await waitForIds(env, ids);
   assertExactlyOnce(assert, events, ids);
   const requests = (await env.collector.requests()).length;
   const own = await fromPage(page, env.apiHost);
   assert.equal(requests, 5, "one request per flushed batch");
-  assert.ok(own >= 1 && own < requests, `the page made ${own} of the ${requests} requests itself: none went from a worker`);
+  assert.equal(page.workers().length, 1, "one worker");
+  assert.ok(own >= 3 && own < requests, `the page made ${own} of the ${requests} requests itself: none went from a worker`);
 
   // A request from the worker that gets no answer in time (aborted there: an Error, which comes
   // back as its text) is a failure, and the events go again, from the worker, once.

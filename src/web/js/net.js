@@ -33,9 +33,11 @@ export async function post(url, headers, body, keepalive, timeout) {
 }
 
 // In a page, a request that need not outlive it goes from a dedicated worker made of post()'s own
-// text: there `fetch` costs the page nothing, where on the page it costs 0.45-0.76 ms of main
-// thread per call in Chromium, whatever the body (bench/README.md). The worker is started by the
-// first request, which the page makes itself, and used once it has said that it runs; where it
+// text: there `fetch` costs the page nothing, where on the page it costs about 0.5-3 ms of main
+// thread per call in Chromium, whatever the body. Starting a worker costs the page 3-7 ms, two or
+// three requests' worth (`node bench/worker-start.mjs`), so a page makes its first two requests
+// itself and the third starts the worker: a page that sends little never starts one, and one that
+// sends more stops paying per request once the worker has said that it runs. Where it
 // cannot run (a CSP without `worker-src blob:`, no Worker as in Node or workerd), every request
 // stays on the page. Also kept on the page: a keepalive request (the page is being left, and a
 // worker ends with it), and every request while `fetch` is not the browser's own (a stand-in or
@@ -46,7 +48,7 @@ export async function post(url, headers, body, keepalive, timeout) {
 // buffer is handed over, not copied, which takes the call from 0.17 to 0.03 ms for 100 events
 // (`node bench/post-message.mjs`; a request number in place of the channel saves 0.005 ms more,
 // for 15 B).
-let worker, ready;
+let worker, ready, made = 0;
 export const request = (...a) =>
   !a[3] && ready && /\[native code]/.test(fetch)
     ? new Promise((ok) => {
@@ -54,7 +56,7 @@ export const request = (...a) =>
         c.port1.onmessage = (e) => ok(e.data);
         worker.postMessage(a, [c.port2, a[2].buffer]);
       })
-    : ((worker ??= start()), post(...a));
+    : (++made > 2 && (worker ??= start()), post(...a));
 const start = () => {
   try {
     const w = new Worker(URL.createObjectURL(new Blob([`postMessage(0);onmessage=async({data:a,ports:[p]})=>p.postMessage((a=await(${post})(...a)).pop?a:""+a)`])));
