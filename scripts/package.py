@@ -274,14 +274,9 @@ def _import_kinds(body):
 
 
 def _sleb(b, i):
-    r = s = 0
-    while True:
-        x = b[i]
-        i += 1
-        r |= (x & 0x7F) << s
-        s += 7
-        if x < 0x80:
-            return (r - (1 << s) if x & 0x40 else r), i
+    """A signed LEB128: _leb's bits, negative when the last byte's sign bit (0x40) is set."""
+    r, j = _leb(b, i)
+    return (r - (1 << 7 * (j - i)) if b[j - 1] & 0x40 else r), j
 
 
 def rename(wasm, renames):
