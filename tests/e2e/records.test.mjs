@@ -4,7 +4,7 @@
 // wrapped before the client loads), at two burst sizes; counts, not timings.
 import test from "node:test";
 import assert from "node:assert/strict";
-import { IDB_IO_HOOK, setup, waitFor } from "./harness.mjs";
+import { IDB_IO_HOOK, requestLog, setup, waitFor } from "./harness.mjs";
 
 
 async function burst(env, n) {
@@ -39,4 +39,29 @@ test("IndexedDB bytes written per delivered event stay the same as a burst grows
     // The store wrote each record itself: its ack deletes it without reading it back.
     assert.equal(io.gets, 0, `records read back for ${n} events: ${JSON.stringify(io)}`);
   }
+});
+
+// A record whose events leave in several requests: each ack but the last takes its events out of
+// the record (read once and written back without them), so a page closed in between reloads only
+// what was not delivered; the last ack deletes it.
+test("a record acked in parts is rewritten without what each part delivered", { timeout: 60_000 }, async (t) => {
+  const env = await setup(t, { collectorArgs: ["--rate-per-ip", "1000000", "--rate-per-org", "1000000"] });
+  await env.context.addInitScript(IDB_IO_HOOK);
+  const page = await env.open();
+  // One record of 10 events (flushAt), requests of fewer bytes than 10 events, one at a time.
+  await page.evaluate((o) => make(o), env.options({ storage: "indexeddb", flushAt: 10, maxBatchBytes: 2048, maxInFlight: 1,
+    requestsPerWindow: 0 }));
+  await page.evaluate(() => Object.assign(window.idbIo, { puts: 0, bytes: 0, gets: 0, deletes: 0 }));
+  await page.evaluate(() => trackMany(10, "Burst", { sku: "SKU-1", price: 49.99 }));
+  const name = "batchwire:" + env.options().writeKey + "/events";
+  await waitFor(async () => {
+    const s = await page.evaluate(() => stats());
+    return s.delivered === 10 && (await page.evaluate(() => idbCensus()))[name] === 0;
+  }, { what: "10 events delivered and the store emptied" });
+  const io = await page.evaluate(() => ({ ...window.idbIo }));
+  const sent = requestLog(await env.collector.stats()).filter((r) => r.status === 200);
+  assert.ok(sent.length > 1 && sent.every((r) => r.events < 10), `requests: ${JSON.stringify(sent)}`);
+  assert.equal(io.gets, sent.length - 1, `one read per partial ack: ${JSON.stringify(io)}`);
+  assert.equal(io.puts, sent.length, `the record written, then rewritten at each partial ack: ${JSON.stringify(io)}`);
+  assert.equal(io.deletes, 1, JSON.stringify(io));
 });
