@@ -18,7 +18,7 @@ use core::cell::Cell;
 
 use crate::core::{Config, EventInput, EventKind, Millis, Pipeline};
 use crate::web::abi::{self, Input, NoteKind};
-use crate::web::driver::{Driver, Io, Note};
+use crate::web::driver::{Driver, Io, Note, Record};
 
 // The imports, implemented by src/web/index.js. `h` is the client; (p, n) a string or bytes.
 #[link(wasm_import_module = "batchwire")]
@@ -53,8 +53,7 @@ extern "C" {
     #[link_name = "put"]
     fn js_put(
         h: u32,
-        r: *const u8,
-        r_n: usize,
+        r: i32,
         key: *const u8,
         key_n: usize,
         value: *const u8,
@@ -63,7 +62,7 @@ extern "C" {
     );
     /// Takes event `key` out of record `r`.
     #[link_name = "rm"]
-    fn js_rm(h: u32, r: *const u8, r_n: usize, key: *const u8, key_n: usize);
+    fn js_rm(h: u32, r: i32, key: *const u8, key_n: usize);
     #[link_name = "reload"]
     fn js_reload(h: u32);
     /// JSON [delivered messageIds] and [messageId, code, reason, ...] (`Client.settled`).
@@ -270,12 +269,11 @@ impl Io for JsIo {
     fn schedule(&mut self) {
         unsafe { js_schedule(self.h) }
     }
-    fn put(&mut self, record: &str, key: &str, value: &[u8], share: bool) {
+    fn put(&mut self, record: Record, key: &str, value: &[u8], share: bool) {
         unsafe {
             js_put(
                 self.h,
-                record.as_ptr(),
-                record.len(),
+                record,
                 key.as_ptr(),
                 key.len(),
                 value.as_ptr(),
@@ -287,9 +285,8 @@ impl Io for JsIo {
     fn reload(&mut self) {
         unsafe { js_reload(self.h) }
     }
-    fn remove(&mut self, record: &str, key: &str) {
-        let (r, k) = (record.as_bytes(), key.as_bytes());
-        unsafe { js_rm(self.h, r.as_ptr(), r.len(), k.as_ptr(), k.len()) }
+    fn remove(&mut self, record: Record, key: &str) {
+        unsafe { js_rm(self.h, record, key.as_ptr(), key.len()) }
     }
     fn settled(&mut self, delivered: &[String], failed: &[String]) {
         let (a, b) = (json_list(delivered), json_list(failed));
@@ -491,7 +488,8 @@ pub unsafe extern "C" fn on(d: *mut WebDriver, input: u32, arg: f64, now: f64) -
     })
 }
 
-/// A stored event (`key` its messageId, `value` its stored form) of record `r` to queue again;
+/// A stored event (`key` its messageId, `value` its stored form) of record `r` (the store's
+/// number for it) to queue again;
 /// `held_until` as `Driver::restore` takes it.
 ///
 /// # Safety
@@ -499,9 +497,7 @@ pub unsafe extern "C" fn on(d: *mut WebDriver, input: u32, arg: f64, now: f64) -
 #[no_mangle]
 pub unsafe extern "C" fn restore(
     d: *mut WebDriver,
-    r: *mut u8,
-    r_n: usize,
-    r_cap: usize,
+    r: i32,
     k: *mut u8,
     k_n: usize,
     k_cap: usize,
@@ -512,11 +508,10 @@ pub unsafe extern "C" fn restore(
     held_until: f64,
     now: f64,
 ) {
-    let record = take_str(r, r_n, r_cap);
     let (key, value) = (take_str(k, k_n, k_cap), take(v, v_n, v_cap));
     with(d, |d| {
         let (now, held) = (now as Millis, held_until as Millis);
-        d.restore(now, record, key, &value, from_store != 0, held)
+        d.restore(now, r, key, &value, from_store != 0, held)
     });
 }
 

@@ -1,6 +1,7 @@
 //! The stores (`openStore`, `IdbStore`, `MemoryStore` in src/web/js/store.js) in real Chromium:
-//! records survive a reopen and load oldest first, a tick's writes are ONE transaction and ONE
-//! record per record key, taking events out rewrites their record and deletes it once empty,
+//! records survive a reopen and load oldest first, numbered per key, a tick's writes are ONE
+//! transaction and ONE record per record, taking events out rewrites their record and deletes it
+//! once empty (a record the store wrote, without reading it),
 //! records of the one-event format an earlier release wrote still load and are removed, the
 //! memory store answers the same, and failures surface once, as an Error with its DOM name.
 #![cfg(target_arch = "wasm32")]
@@ -34,14 +35,16 @@ const value = (at, seq, text) => {
   return v;
 };
 const text = (v) => new TextDecoder().decode(v.subarray(12));
-// What load() gives, readable: [record, messageId, text] per event.
+// What load() gives, readable: [record number, messageId, text] per event.
+// A key the store made for the driver's record n (its random prefix "high.low-", then n), as "r-n".
+const nice = (k) => (typeof k === "string" ? k.replace(/^\d+\.\d+-/, "r-") : k);
 const events = (l) => { const out = []; for (let i = 0; i < l.length; i += 3) out.push([l[i], l[i + 1], text(l[i + 2])]); return out; };
 // Opens an IdbStore and records what it reports: per commit, the shared records' keys.
 async function open(io, name) {
   await drop(name);
   const db = await io.openStore(name, 5000);
   const log = { commits: [], failures: [] };
-  const store = new io.IdbStore(db, (puts) => log.commits.push(puts.map((p) => p[0])), (e) => log.failures.push(e.name));
+  const store = new io.IdbStore(db, (puts) => log.commits.push(puts.map((p) => nice(p[0]))), (e) => log.failures.push(e.name));
   return { db, store, log };
 }
 // The raw records: [key, what it holds (the messageIds of [messageId, value, ...], or "one" for
@@ -49,22 +52,23 @@ async function open(io, name) {
 const raw = (db) => new Promise((ok) => {
   const s = db.transaction("events").objectStore("events");
   const k = s.getAllKeys(), v = s.getAll();
-  v.onsuccess = () => ok(k.result.map((key, i) => [key, Array.isArray(v.result[i]) ? v.result[i].filter((_, j) => j % 2 === 0) : "one"]));
+  v.onsuccess = () => ok(k.result.map((key, i) => [nice(key), Array.isArray(v.result[i]) ? v.result[i].filter((_, j) => j % 2 === 0) : "one"]));
 });
 
 export async function survivesReopen(io) {
   const { store, log } = await open(io, "bw-test-reopen");
   // Two records, written newest first: loading gives the events back oldest first.
-  store.put("r-2", "m-c", value(3000, 3, "c"), true);
-  store.put("r-2", "m-b2", value(2000, 2, "b2"), true);
-  store.put("r-1", "m-a", value(1000, 0, "a"), false);
-  store.put("r-1", "m-b1", value(2000, 1, "b1"), false);
+  store.put(2, "m-c", value(3000, 3, "c"), true);
+  store.put(2, "m-b2", value(2000, 2, "b2"), true);
+  store.put(1, "m-a", value(1000, 0, "a"), false);
+  store.put(1, "m-b1", value(2000, 1, "b1"), false);
   await sleep(50);
   store.close();
   const again = await io.openStore("bw-test-reopen", 5000);
   const s = new io.IdbStore(again, () => {}, () => {});
+  // Numbered below 0, one number per record, in the order of their keys.
   const loaded = events(await s.load());
-  s.remove("r-1", "m-b1");
+  s.remove(-1, "m-b1");
   await sleep(50);
   const after = events(await s.load()).map((e) => e[1]);
   again.close();
@@ -73,25 +77,34 @@ export async function survivesReopen(io) {
 
 export async function removingRewritesThenDeletes(io) {
   const { db, store } = await open(io, "bw-test-remove");
-  for (const m of ["m-1", "m-2", "m-3", "m-4"]) store.put("r", m, value(1, 0, m), false);
+  let gets = 0;
+  const get = IDBObjectStore.prototype.get;
+  IDBObjectStore.prototype.get = function (...a) { gets++; return get.apply(this, a); };
+  for (const m of ["m-1", "m-2", "m-3", "m-4"]) store.put(1, m, value(1, 0, m), false);
   await sleep(50);
   const one = await raw(db);
-  store.remove("r", "m-2");
-  store.remove("r", "m-4");
+  store.remove(1, "m-2");
+  store.remove(1, "m-4");
   await sleep(50);
   const two = await raw(db);
-  store.remove("r", "m-1");
-  store.remove("r", "m-3");
+  // The last two: a record the store wrote is deleted without being read.
+  const read = gets;
+  store.remove(1, "m-1");
+  store.remove(1, "m-3");
   await sleep(50);
   const three = await raw(db);
-  // Taking out what a record does not hold, or of a record that is gone, changes nothing.
-  store.put("s", "m-5", value(1, 0, "m-5"), false);
-  store.remove("s", "m-9");
-  store.remove("gone", "m-1");
+  const readLast = gets - read;
+  // Taking out what a loaded record does not hold, or of a record that is gone, changes nothing.
+  store.put(2, "m-5", value(1, 0, "m-5"), false);
+  await sleep(50);
+  const [s] = await store.load();
+  store.remove(s, "m-9");
+  store.remove(-99, "m-1");
   await sleep(50);
   const four = await raw(db);
+  IDBObjectStore.prototype.get = get;
   db.close();
-  return JSON.stringify({ one, two, three, four });
+  return JSON.stringify({ one, two, three, readLast, four, ok: store.ok });
 }
 
 export async function oneEventRecordsOfAnEarlierReleaseLoad(io) {
@@ -105,11 +118,11 @@ export async function oneEventRecordsOfAnEarlierReleaseLoad(io) {
     tx.objectStore("events").put("something else", 42);
     tx.oncomplete = ok;
   });
-  store.put("r-new", "m-new", value(1500, 0, "new"), false);
+  store.put(1, "m-new", value(1500, 0, "new"), false);
   await sleep(50);
   const loaded = events(await store.load());
-  store.remove("m-old-a", "m-old-a");
-  store.remove("r-new", "m-new");
+  store.remove(loaded[0][0], "m-old-a");
+  store.remove(1, "m-new");
   await sleep(50);
   const after = await raw(db);
   db.close();
@@ -118,15 +131,15 @@ export async function oneEventRecordsOfAnEarlierReleaseLoad(io) {
 
 export async function oneTransactionPerTick(io) {
   const { db, store, log } = await open(io, "bw-test-tick");
-  store.put("r-0", "m-0", value(0, 0, "e0"), false);
+  store.put(1, "m-0", value(0, 0, "e0"), false);
   await sleep(50);
   let transactions = 0;
   const real = db.transaction.bind(db);
   db.transaction = (...a) => (transactions++, real(...a));
   // 500 puts into two records and a removal in one synchronous run, like track() in a loop
   // with a delivery beside it.
-  for (let i = 1; i <= 500; i++) store.put(i % 2 ? "r-odd" : "r-even", "m-" + i, value(i, i, "e" + i), i % 2 === 1);
-  store.remove("r-0", "m-0");
+  for (let i = 1; i <= 500; i++) store.put(i % 2 ? 2 : 3, "m-" + i, value(i, i, "e" + i), i % 2 === 1);
+  store.remove(1, "m-0");
   await sleep(100);
   db.transaction = real;
   const stored = (await store.load()).length / 3;
@@ -139,7 +152,7 @@ export async function valuesAreCopied(io) {
   // The driver passes views of wasm memory, which are reused: the store must copy at put().
   const { db, store } = await open(io, "bw-test-copy");
   const view = value(1, 0, "first");
-  store.put("r", "m-1", view, false);
+  store.put(1, "m-1", view, false);
   view.fill(0);
   await sleep(50);
   const loaded = events(await store.load());
@@ -152,24 +165,24 @@ export async function failureIsReportedOnce(io) {
   // Another connection upgrading the database closes ours (onversionchange), as after a storage
   // eviction: every later transaction throws InvalidStateError.
   await new Promise((ok) => { const r = indexedDB.open("bw-test-fail", 2); r.onsuccess = () => { r.result.close(); ok(); }; });
-  store.put("r-1", "a", value(1, 0, "a"), true);
+  store.put(1, "a", value(1, 0, "a"), true);
   await sleep(50);
-  store.put("r-2", "b", value(2, 0, "b"), true);
-  store.remove("r-1", "a");
+  store.put(2, "b", value(2, 0, "b"), true);
+  store.remove(1, "a");
   await sleep(50);
   return JSON.stringify({ failures: log.failures, ok: store.ok, commits: log.commits });
 }
 
 export async function theMemoryStoreAnswersTheSame(io) {
   const shared = [];
-  const store = new io.MemoryStore((puts) => shared.push(puts.map((p) => p[0])));
-  store.put("r-2", "m-c", value(3000, 0, "c"), true);
-  store.put("r-1", "m-a", value(1000, 0, "a"), false);
-  store.put("r-1", "m-b", value(2000, 0, "b"), false);
+  const store = new io.MemoryStore((puts) => shared.push(puts.map((p) => nice(p[0]))));
+  store.put(2, "m-c", value(3000, 0, "c"), true);
+  store.put(1, "m-a", value(1000, 0, "a"), false);
+  store.put(1, "m-b", value(2000, 0, "b"), false);
   await sleep(10);
   const loaded = events(await store.load());
-  store.remove("r-1", "m-a");
-  store.remove("r-2", "m-c");
+  store.remove(1, "m-a");
+  store.remove(2, "m-c");
   await sleep(10);
   const after = events(await store.load());
   return JSON.stringify({ shared, loaded, after, left: store.leave() });
@@ -228,7 +241,7 @@ async fn run(scenario: fn(&JsValue) -> Promise) -> String {
 async fn records_survive_a_reopen_and_load_oldest_first() {
     assert_eq!(
         run(survives_reopen).await,
-        r#"{"commits":[["r-2"]],"loaded":[["r-1","m-a","a"],["r-1","m-b1","b1"],["r-2","m-b2","b2"],["r-2","m-c","c"]],"after":["m-a","m-b2","m-c"]}"#
+        r#"{"commits":[["r-2"]],"loaded":[[-1,"m-a","a"],[-1,"m-b1","b1"],[-2,"m-b2","b2"],[-2,"m-c","c"]],"after":["m-a","m-b2","m-c"]}"#
     );
 }
 
@@ -236,7 +249,7 @@ async fn records_survive_a_reopen_and_load_oldest_first() {
 async fn one_tick_of_writes_is_one_transaction() {
     assert_eq!(
         run(one_transaction_per_tick).await,
-        r#"{"transactions":1,"commits":[["r-odd"]],"stored":500,"records":[["r-even",250],["r-odd",250]]}"#
+        r#"{"transactions":1,"commits":[["r-2"]],"stored":500,"records":[["r-2",250],["r-3",250]]}"#
     );
 }
 
@@ -244,7 +257,7 @@ async fn one_tick_of_writes_is_one_transaction() {
 async fn taking_events_out_rewrites_their_record_and_the_last_deletes_it() {
     assert_eq!(
         run(removing_rewrites_then_deletes).await,
-        r#"{"one":[["r",["m-1","m-2","m-3","m-4"]]],"two":[["r",["m-1","m-3"]]],"three":[],"four":[["s",["m-5"]]]}"#
+        r#"{"one":[["r-1",["m-1","m-2","m-3","m-4"]]],"two":[["r-1",["m-1","m-3"]]],"three":[],"readLast":0,"four":[["r-2",["m-5"]]],"ok":true}"#
     );
 }
 
@@ -252,7 +265,7 @@ async fn taking_events_out_rewrites_their_record_and_the_last_deletes_it() {
 async fn records_of_the_one_event_format_load_with_the_new_and_are_removed() {
     assert_eq!(
         run(one_event_records_of_an_earlier_release_load).await,
-        r#"{"loaded":[["m-old-a","m-old-a","old-a"],["r-new","m-new","new"],["m-old-b","m-old-b","old-b"]],"after":[["m-old-b","one"]]}"#
+        r#"{"loaded":[[-2,"m-old-a","old-a"],[-1,"m-new","new"],[-3,"m-old-b","old-b"]],"after":[["m-old-b","one"]]}"#
     );
 }
 
@@ -275,7 +288,7 @@ async fn a_failed_write_is_reported_once_and_shared_records_still_go_to_the_lead
 async fn the_memory_store_has_the_same_interface() {
     assert_eq!(
         run(the_memory_store_answers_the_same).await,
-        r#"{"shared":[["r-2"]],"loaded":[["r-1","m-a","a"],["r-1","m-b","b"],["r-2","m-c","c"]],"after":[["r-1","m-b","b"]],"left":[]}"#
+        r#"{"shared":[["r-2"]],"loaded":[[-2,"m-a","a"],[-2,"m-b","b"],[-1,"m-c","c"]],"after":[[-2,"m-b","b"]],"left":[]}"#
     );
 }
 

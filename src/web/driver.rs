@@ -44,7 +44,7 @@
 use crate::core::{AppEvent, EventId, EventInput, Millis, NetError, Pipeline, Rejected, Response};
 use crate::prelude::*;
 use crate::web::abi::Stat;
-pub use crate::web::records::{Records, LEFT_IN_FLIGHT_HOLD_MS, RECORD_HEADER, RELEASING};
+pub use crate::web::records::{Record, Records, LEFT_IN_FLIGHT_HOLD_MS, RECORD_HEADER, RELEASING};
 
 /// Bytes of request bodies that all keepalive requests in flight may carry together.
 pub const KEEPALIVE_BUDGET: usize = 64 * 1024;
@@ -72,11 +72,12 @@ pub trait Io {
     fn arm(&mut self, delay_ms: Option<Millis>);
     /// Calls [`Driver::drive`] once the current task is done (a microtask).
     fn schedule(&mut self);
-    /// Writes event `message_id` (its stored `value`) into record `record`, new in this tick's
-    /// transaction. `share`: once committed, post the record to the leader (a follower made it).
-    fn put(&mut self, record: &str, message_id: &str, value: &[u8], share: bool);
+    /// Writes event `message_id` (its stored `value`) into record `record` (one this context
+    /// made, above 0), new in this tick's transaction. `share`: once committed, post the record
+    /// to the leader (a follower made it).
+    fn put(&mut self, record: Record, message_id: &str, value: &[u8], share: bool);
     /// Takes event `message_id` out of record `record` (deleted once it holds nothing).
-    fn remove(&mut self, record: &str, message_id: &str);
+    fn remove(&mut self, record: Record, message_id: &str);
     /// Loads the store again, as after [`Driver::lead`]: `lead`, `restore` each record's
     /// events, `loaded` (once the current task is done).
     fn reload(&mut self);
@@ -555,10 +556,10 @@ impl<I: Io> Driver<I> {
     /// to change). True if it was restored: another tab may be waiting to hear of it.
     fn settle(&mut self, id: EventId, message_id: &str, here: bool) -> bool {
         let mut restored = false;
-        if let Some((key, r)) = self.records.take(id) {
+        if let Some((rec, r)) = self.records.take(id) {
             restored = r;
             if here {
-                self.io.remove(&key, message_id);
+                self.io.remove(rec, message_id);
             }
         }
         let mut i = 0;

@@ -61,8 +61,8 @@ function link(source) {
       send: (h, id, p, n, b, bn, keepalive) => clients[h].send(id, str(p, n), bytes(b, bn), keepalive),
       arm: (h, ms) => clients[h].arm(ms),
       schedule: (h) => clients[h].schedule(),
-      put: (h, r, rn, k, kn, v, vn, share) => clients[h].put(str(r, rn), str(k, kn), bytes(v, vn), share),
-      rm: (h, r, rn, k, kn) => clients[h].rm(str(r, rn), str(k, kn)),
+      put: (h, r, k, kn, v, vn, share) => clients[h].put(r, str(k, kn), bytes(v, vn), share),
+      rm: (h, r, k, kn) => clients[h].rm(r, str(k, kn)),
       reload: (h) => clients[h].reload(),
       done: (h, a, an, b, bn) => clients[h].settled(str(a, an), str(b, bn)),
       askFlush: (h) => clients[h].askFlush(),
@@ -129,7 +129,7 @@ export async function createClient(o) {
     on: (input, arg) =>
       d ? wasm.on(d, input, arg, Date.now()) : input === SHUTDOWN ? client.resolve(arg) : last[input - STAT] ?? 0,
     restore: (record, key, value, fromStore, heldUntil) =>
-      d && wasm.restore(d, pass(record), written, capacity, pass(key), written, capacity, pass(value), written,
+      d && wasm.restore(d, record, pass(key), written, capacity, pass(value), written,
         capacity, fromStore, heldUntil, Date.now()),
     settled: (id, code, reason) =>
       d && wasm.settled(d, pass(id), written, capacity, pass(code), written, capacity, pass(reason), written, capacity),

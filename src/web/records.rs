@@ -23,8 +23,11 @@
 //!
 //! [`Io::reload`]: super::driver::Io::reload
 //!
-//! One list of entries in id order, each carrying its record's key, keeps this small in the
-//! wasm: one type, found by bisection. A key costs a few dozen bytes per queued event.
+//! A record is named here by a number ([`Record`]), never by its key: the store
+//! (src/web/js/store.js) keeps the keys, and makes those of this context's records from their
+//! numbers. One list of entries in id order, each carrying its record's number (16 bytes per
+//! queued event, where a key of its own cost about 70), keeps this small in the wasm: one type,
+//! found by bisection, and no key text crossing into the wasm or out of it.
 //!
 //! [`Io::put`]: super::driver::Io::put
 //! [`Io::remove`]: super::driver::Io::remove
@@ -44,14 +47,18 @@ pub const LEFT_IN_FLIGHT_HOLD_MS: Millis = 10_000;
 /// restores is due at once (one number for two states: a flag beside it cost more code).
 pub const RELEASING: Millis = 1;
 
+/// A record's number: above 0, one this context made ([`Records::make`]); below 0, one the
+/// store numbered (loaded, or handed over by a follower); 0, none.
+pub type Record = i32;
+
 /// An event of the pipeline a record holds.
 pub struct Entry {
-    /// Its record's key.
-    pub key: String,
-    pub id: EventId,
+    /// Its record; 0 once taken out.
+    pub rec: Record,
     /// Restored (loaded from the store, or handed over by a follower), not tracked here: another
-    /// tab may be waiting to hear that it settled. (In the padding after `id`: no bytes more.)
+    /// tab may be waiting to hear that it settled.
     pub restored: bool,
+    pub id: EventId,
 }
 
 /// Every event of the pipeline this context knows a record of: its own, the ones it loaded,
@@ -60,37 +67,36 @@ pub struct Entry {
 pub struct Records {
     /// In the order of their ids (the driver stores a tick's own events before it restores any),
     /// so that an event is found by bisection: a burst's acks cost O(log n) each, not a scan of
-    /// every event queued. An entry taken keeps its place with an empty key until half the list
-    /// is such (one `retain` then), so taking one never shifts the rest.
+    /// every event queued. An entry taken keeps its place, its record 0, until half the list is
+    /// such (one `retain` then), so taking one never shifts the rest.
     entries: Vec<Entry>,
     /// Entries taken but still in the list.
     taken: usize,
     /// Stored events were held back: when they may be sent (the latest time any of them was
     /// given); 0: none is held; [`RELEASING`]: the store is being loaded again to queue them.
     pub held_until: Millis,
-    /// Records made, for their keys.
-    made: u64,
+    /// Records made (the last one's number).
+    made: Record,
     /// The sequence number of the next value stored.
     pub seq: u32,
 }
 
 impl Records {
-    /// The key of a new record. `salt`: random per client (its seed), so that two contexts
-    /// never make the same key.
-    pub fn key(&mut self, salt: u64) -> String {
-        self.made += 1;
-        // The core's message builder writes the numbers: core::fmt would link its machinery.
-        crate::base::text::say("b{4}-{5}", "", "", "", "", salt, self.made)
+    /// The number of a new record. (A page would make 2^31 of them, at 100 a second, in eight
+    /// months; past that they would wrap into the store's numbers.)
+    pub fn make(&mut self) -> Record {
+        self.made = self.made.wrapping_add(1);
+        self.made
     }
 
-    /// Notes that record `key` holds event `id`, above every id noted before; `restored`: see
+    /// Notes that record `rec` holds event `id`, above every id noted before; `restored`: see
     /// [`Entry::restored`].
-    pub fn add(&mut self, key: String, id: EventId, restored: bool) {
-        self.entries.push(Entry { key, id, restored });
+    pub fn add(&mut self, rec: Record, id: EventId, restored: bool) {
+        self.entries.push(Entry { rec, restored, id });
     }
 
-    /// Takes out the entry of event `id`: its record's key, and whether it was restored.
-    pub fn take(&mut self, id: EventId) -> Option<(String, bool)> {
+    /// Takes out the entry of event `id`: its record, and whether it was restored.
+    pub fn take(&mut self, id: EventId) -> Option<(Record, bool)> {
         // Bisection by hand: slice::partition_point cost the wasm more.
         let (mut lo, mut hi) = (0, self.entries.len());
         while lo < hi {
@@ -103,11 +109,11 @@ impl Records {
         let e = self
             .entries
             .get_mut(lo)
-            .filter(|e| e.id == id && !e.key.is_empty())?;
-        let taken = (core::mem::take(&mut e.key), e.restored);
+            .filter(|e| e.id == id && e.rec != 0)?;
+        let taken = (core::mem::take(&mut e.rec), e.restored);
         self.taken += 1;
         if self.taken * 2 > self.entries.len() {
-            self.entries.retain(|e| !e.key.is_empty());
+            self.entries.retain(|e| e.rec != 0);
             self.taken = 0;
         }
         Some(taken)

@@ -2,19 +2,20 @@
 //! events taken out of their records, stored events queued again, and the ones held back
 //! released when their time comes. [`Records`](super::Records) keeps the account.
 
-use super::{Driver, Io, Note, RECORD_HEADER, RELEASING};
+use super::{Driver, Io, Note, Record, RECORD_HEADER, RELEASING};
 use crate::core::{Millis, StoredEvent};
 use crate::prelude::*;
 
 impl<I: Io> Driver<I> {
-    /// Re-admits stored event `key` of record `record`: from the store when leading
+    /// Re-admits stored event `key` of record `record` (numbered by the store, below 0): from
+    /// the store when leading
     /// (`from_store`), or posted by a follower. `held_until`: the time before which it must not
     /// be sent (a page was left with it in flight), or 0. A value that is not ours, or that the
     /// pipeline refuses (reported failed), is taken out of its record.
     pub fn restore(
         &mut self,
         now: Millis,
-        record: String,
+        record: Record,
         key: String,
         value: &[u8],
         from_store: bool,
@@ -40,7 +41,7 @@ impl<I: Io> Driver<I> {
         // a value of ours: nothing to send.
         let split = value.split_at_checked(RECORD_HEADER);
         let (Some((head, body)), false) = (split, from_store && early) else {
-            self.io.remove(&record, &key);
+            self.io.remove(record, &key);
             return;
         };
         let at = head
@@ -60,7 +61,7 @@ impl<I: Io> Driver<I> {
                 self.records.add(record, id, true);
             }
             Err(e) => {
-                self.io.remove(&record, &key);
+                self.io.remove(record, &key);
                 self.io
                     .emit(Note::Failed(key, e.code().into(), e.message()));
             }
@@ -86,11 +87,11 @@ impl<I: Io> Driver<I> {
         // Memory only, and nobody to hand them to: nothing to store.
         if (self.durable || !self.leader) && !self.unstored.is_empty() {
             let config = self.pipeline.config();
-            let (per, salt) = (config.flush_at, config.seed);
+            let per = config.flush_at;
             // By index, keeping the list's memory: a consuming loop over a taken Vec cost more.
             let mut i = 0;
             while i < self.unstored.len() {
-                let record = self.records.key(salt);
+                let record = self.records.make();
                 let mut n = 0;
                 while let (true, Some(&id)) = (n < per, self.unstored.get(i)) {
                     i += 1;
@@ -104,8 +105,8 @@ impl<I: Io> Driver<I> {
                     value.extend_from_slice(&self.records.seq.to_be_bytes());
                     value.extend_from_slice(&s.body);
                     self.records.seq = self.records.seq.wrapping_add(1);
-                    self.io.put(&record, &s.message_id, &value, !self.leader);
-                    self.records.add(record.clone(), id, false);
+                    self.io.put(record, &s.message_id, &value, !self.leader);
+                    self.records.add(record, id, false);
                 }
             }
         }

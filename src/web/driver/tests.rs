@@ -34,6 +34,11 @@ struct Rec {
     written: usize,
     touched: std::collections::BTreeSet<String>,
     schedules: usize,
+    /// How the store names this context's records (above 0): this prefix and the number.
+    prefix: String,
+    /// The store's numbers (below 0) for the records it loaded or was handed, as store.js
+    /// gives them: one per key.
+    names: Vec<String>,
 }
 
 impl Io for Rec {
@@ -48,14 +53,17 @@ impl Io for Rec {
     fn schedule(&mut self) {
         self.schedules += 1;
     }
-    fn put(&mut self, record: &str, key: &str, value: &[u8], share: bool) {
-        self.calls.push(Call::Put(record.into(), key.into(), share));
-        let entries = self.store.entry(record.into()).or_default();
+    fn put(&mut self, record: Record, key: &str, value: &[u8], share: bool) {
+        let record = self.name(record);
+        self.calls
+            .push(Call::Put(record.clone(), key.into(), share));
+        let entries = self.store.entry(record).or_default();
         entries.push((key.into(), value.to_vec()));
         self.written += value.len();
     }
     /// As the store does: the record rewritten without the event, or deleted once empty.
-    fn remove(&mut self, record: &str, key: &str) {
+    fn remove(&mut self, record: Record, key: &str) {
+        let record = &self.name(record);
         self.calls.push(Call::Remove(record.into(), key.into()));
         if let Some(entries) = self.store.get_mut(record) {
             entries.retain(|(m, _)| m != key);
@@ -90,6 +98,24 @@ impl Io for Rec {
 }
 
 impl Rec {
+    /// The key of record `r`, as the store names it.
+    fn name(&self, r: Record) -> String {
+        match usize::try_from(-i64::from(r) - 1) {
+            Ok(i) => self.names[i].clone(),
+            Err(_) => format!("{}{r}", self.prefix),
+        }
+    }
+    /// The store's number for record `key` (loaded, or handed over).
+    fn num(&mut self, key: &str) -> Record {
+        let i = match self.names.iter().position(|n| n == key) {
+            Some(i) => i,
+            None => {
+                self.names.push(key.into());
+                self.names.len() - 1
+            }
+        };
+        -(i as Record) - 1
+    }
     /// The end of a tick: the records events were taken out of are rewritten.
     fn commit(&mut self) {
         for r in std::mem::take(&mut self.touched) {
@@ -138,9 +164,27 @@ fn driver(durable: bool, seed: u64) -> Driver<Rec> {
     };
     let io = Rec {
         now: 1_000,
+        prefix: format!("b{seed}-"),
         ..Rec::default()
     };
     Driver::new(Pipeline::new(config).unwrap(), io, durable)
+}
+
+impl Driver<Rec> {
+    /// [`Driver::restore`] of an event of record `record` as the store names it: numbered by
+    /// the store first, as store.js does.
+    fn restore_named(
+        &mut self,
+        now: Millis,
+        record: &str,
+        key: String,
+        value: &[u8],
+        from_store: bool,
+        held: Millis,
+    ) {
+        let r = self.io.num(record);
+        self.restore(now, r, key, value, from_store, held);
+    }
 }
 
 fn leader(durable: bool) -> Driver<Rec> {
@@ -326,7 +370,7 @@ fn a_follower_hands_its_events_over_and_settles_them_from_the_leader() {
 
     // The leader receives the committed record and sends it at once (the follower waits).
     let (record, key, value) = f.io.stored()[0].clone();
-    l.restore(l.io.now, record.clone(), key, &value, false, 0);
+    l.restore_named(l.io.now, &record, key, &value, false, 0);
     l.flush_now(l.io.now);
     let sends = l.io.sends();
     assert_eq!(sends.len(), 1);
@@ -383,7 +427,7 @@ fn a_leader_tells_the_followers_of_what_it_restored_not_of_its_own_events() {
     let own = track(&mut l, "The leader's");
     l.drive(l.io.now);
     let (record, key, value) = f.io.stored()[0].clone();
-    l.restore(l.io.now, record, key, &value, false, 0);
+    l.restore_named(l.io.now, &record, key, &value, false, 0);
     l.flush_now(l.io.now);
     let sends = l.io.sends();
     assert_eq!(sends.len(), 1, "both in one request");
@@ -417,7 +461,7 @@ fn a_follower_that_becomes_leader_sends_its_own_and_the_stored_events_once() {
     other.drive(other.io.now);
     f.lead(f.io.now);
     for (r, k, v) in other.io.stored().into_iter().chain(f.io.stored()) {
-        f.restore(f.io.now, r.clone(), k, &v, true, 0); // its own record is in the store too: de-duplicated
+        f.restore_named(f.io.now, &r, k, &v, true, 0); // its own record is in the store too: de-duplicated
     }
     f.loaded(f.io.now);
     f.flush(f.io.now, 1);
@@ -440,7 +484,7 @@ fn a_flush_asked_before_the_load_covers_the_stored_queue() {
     let own = d.io.sends();
     assert_eq!(own.len(), 1);
     for (r, k, v) in old.io.stored() {
-        d.restore(d.io.now, r.clone(), k, &v, true, 0);
+        d.restore_named(d.io.now, &r, k, &v, true, 0);
     }
     d.loaded(d.io.now);
     d.response(d.io.now, own[0], 200, None, OK.to_vec());
@@ -469,7 +513,7 @@ fn without_a_flush_nothing_leaves_before_the_flush_rules_say_so() {
     track(&mut d, "A click right after start");
     d.lead(d.io.now);
     for (r, k, v) in old.io.stored() {
-        d.restore(d.io.now, r.clone(), k, &v, true, 0);
+        d.restore_named(d.io.now, &r, k, &v, true, 0);
     }
     d.loaded(d.io.now);
     assert!(
@@ -514,7 +558,7 @@ fn a_leader_sends_before_the_store_is_loaded_and_never_restores_what_it_settled_
     d.io.take();
     let record = snapshot[0].0.clone();
     for (r, k, v) in snapshot {
-        d.restore(d.io.now, r.clone(), k, &v, true, 0);
+        d.restore_named(d.io.now, &r, k, &v, true, 0);
     }
     d.loaded(d.io.now);
     assert!(
@@ -532,8 +576,8 @@ fn a_record_the_pipeline_refuses_is_reported_and_removed() {
     let mut bad = vec![0u8; RECORD_HEADER];
     bad.extend_from_slice(b"{\"not\":\"an event\"}");
     // Records of the one-event format: keyed by their messageId.
-    d.restore(d.io.now, "m-bad".into(), "m-bad".into(), &bad, true, 0);
-    d.restore(d.io.now, "m-short".into(), "m-short".into(), b"xy", true, 0);
+    d.restore_named(d.io.now, "m-bad", "m-bad".into(), &bad, true, 0);
+    d.restore_named(d.io.now, "m-short", "m-short".into(), b"xy", true, 0);
     d.drive(d.io.now);
     let calls = d.io.take();
     assert!(calls.contains(&Call::Remove("m-bad".into(), "m-bad".into())));
@@ -844,7 +888,7 @@ fn a_follower_shares_its_record_and_the_leader_takes_its_events_out() {
     let mut l = leader_at(1, 1, 23);
     l.io.store = f.io.store.clone();
     for (r, k, v) in f.io.stored() {
-        l.restore(l.io.now, r, k, &v, false, 0);
+        l.restore_named(l.io.now, &r, k, &v, false, 0);
     }
     l.drive(l.io.now);
     let sends = l.io.sends();
@@ -897,7 +941,7 @@ fn records_loaded_from_the_store_keep_their_key_and_lose_what_is_not_ours() {
     );
     d.io.store.insert(b.clone(), vec![(b.clone(), legacy)]);
     for (r, k, v) in d.io.stored() {
-        d.restore(d.io.now, r, k, &v, true, 0);
+        d.restore_named(d.io.now, &r, k, &v, true, 0);
     }
     d.loaded(d.io.now);
     assert!(d
@@ -930,7 +974,7 @@ fn left_in_flight(until: Millis) -> (Driver<Rec>, String, String) {
     d.lead(d.io.now);
     for (r, k, v) in d.io.stored() {
         let held = if k == a { until } else { 0 };
-        d.restore(d.io.now, r, k, &v, true, held);
+        d.restore_named(d.io.now, &r, k, &v, true, held);
     }
     d.loaded(d.io.now);
     (d, a, b)
@@ -966,7 +1010,7 @@ fn events_left_in_flight_are_held_until_the_timer_then_loaded_again_and_sent_at_
     assert_eq!(d.io.take(), [Call::Reload]);
     d.lead(d.io.now);
     for (r, k, v) in d.io.stored() {
-        d.restore(d.io.now, r, k, &v, true, 0);
+        d.restore_named(d.io.now, &r, k, &v, true, 0);
     }
     d.loaded(d.io.now);
     let sends = d.io.sends();
@@ -991,7 +1035,7 @@ fn a_page_left_during_the_hold_does_not_load_again_and_the_next_load_holds_afres
     d.lead(d.io.now);
     for (r, k, v) in d.io.stored() {
         let held = if k == a { until + 2_000 } else { 0 };
-        d.restore(d.io.now, r, k, &v, true, held);
+        d.restore_named(d.io.now, &r, k, &v, true, held);
     }
     d.loaded(d.io.now);
     assert_eq!(armed(&d), Some(&Call::Arm(Some(2_000))));

@@ -173,7 +173,7 @@ export class Client {
       // A follower's record: the leader's driver now keeps account of it too, and rewrites or
       // deletes it as its events settle.
       for (let i = 3; i + 1 < m.length && typeof m[2] === "string"; i += 2) {
-        typeof m[i] === "string" && m[i + 1] instanceof Uint8Array && d.restore(m[2], m[i], m[i + 1], false, 0);
+        typeof m[i] === "string" && m[i + 1] instanceof Uint8Array && d.restore(this.#store.num(m[2]), m[i], m[i + 1], false, 0);
       }
       d.on(m[1] ? FLUSH_NOW : DRIVE);
     } else if (m[0] === "flush") d.on(FLUSH_NOW);

@@ -1,17 +1,21 @@
 // The stores: where the driver's records are kept, and nothing else. The driver
 // (src/web/records.rs) decides which record holds which event, and when an event leaves its
-// record or a record is deleted; a store carries that out. Both stores have one interface:
-// - put(record, messageId, value, share): event (messageId, value) into `record`, written in
-//   this tick. `share`: once committed, the record is reported to `committed` (a follower hands
-//   it to the leader).
+// record or a record is deleted; a store carries that out. The driver names a record by a
+// number: above 0, one it made, whose key is this store's random prefix (64 random bits) and the number; below 0,
+// one this store numbered (`num`: loaded, or handed over by a follower), kept until it is deleted.
+// Both stores have one interface:
+// - put(record, messageId, value, share): event (messageId, value) into record number `record`
+//   (the driver's own), written in this tick. `share`: once committed, the record is reported to
+//   `committed` (a follower hands it to the leader).
 // - remove(record, messageId): the record is rewritten without that event (read and written
 //   back in the tick's transaction), or deleted if nothing is left (as a record of the one-event
 //   format always is). The store is what knows everything a record holds, so it alone deletes;
 //   a record it wrote itself is deleted without being read once every event it wrote there is
 //   taken out.
-// - load(): every event stored, as [record, messageId, value, ...] oldest first, or the Error;
-//   leave(): commit now, and return the shared records written but not yet reported as
-//   committed (a page being left hands them over itself); close().
+// - load(): every event stored, as [record number, messageId, value, ...] oldest first, or the
+//   Error; num(key): the number of record `key`; leave(): commit now, and return the shared
+//   records written but not yet reported as committed (a page being left hands them over
+//   itself); close().
 // A tick's writes are ONE transaction: the first of a tick queues a microtask that commits them.
 const STORE = "events";
 
@@ -60,13 +64,13 @@ export function openStore(name, ms) {
 // Sorted oldest first: each value starts with a big-endian enqueue time and sequence number, so
 // comparing those 12 bytes compares ages. Sorting here keeps a sort implementation out of the
 // wasm.
-function flatten(keys, values, gone) {
+function flatten(keys, values, gone, num) {
   const e = [];
   keys.forEach((key, i) => {
     const x = values[i];
     if (typeof key !== "string") gone(key);
-    else if (!Array.isArray(x)) e.push([key, key, x]);
-    else for (let j = 0; j < x.length; j += 2) typeof x[j] === "string" && e.push([key, x[j], x[j + 1]]);
+    else if (!Array.isArray(x)) e.push([num(key), key, x]);
+    else for (let j = 0; j < x.length; j += 2) typeof x[j] === "string" && e.push([num(key), x[j], x[j + 1]]);
   });
   for (const x of e) x[2] instanceof Uint8Array || (x[2] = new Uint8Array());
   const age = (x, i) => (x.length > i ? x[i] : -1);
@@ -90,23 +94,43 @@ class Ticks {
   // (the driver takes each out once). A record is never written to again under its key, so once
   // none is left it holds nothing, and it is deleted without being read (a record acked whole, the
   // usual case). Records it did not write (loaded, handed over) are read and rewritten as before.
-  // A count, not the set of messageIds: that cost about 35 B of JS heap per queued event.
+  // A count, not the set of messageIds: that cost about 35 B of JS heap per queued event. Keyed
+  // by number. A follower's shared records are not counted: the leader takes their events out.
   #mine = new Map();
+  // The records this store numbered, below 0 (the last one #n): number -> key and key -> number
+  // in one map, forgotten once deleted.
+  #names = new Map();
+  #n = 0;
+  #pre = crypto.getRandomValues(new Uint32Array(2)).join(".") + "-";
   #open = new Set(); // batches written whose transaction has not completed
   #committed;
   constructor(committed) {
     this.#committed = committed;
   }
-  put(record, key, value, share) {
+  num(key) {
+    const m = this.#names;
+    let n = m.get(key);
+    n || m.set((n = --this.#n), key).set(key, n);
+    return n;
+  }
+  // Record `key` (maybe one this store numbered) was deleted.
+  forget(key) {
+    this.#names.delete(this.#names.get(key));
+    this.#names.delete(key);
+  }
+  put(n, key, value, share) {
     this.#soon();
+    const record = this.#pre + n;
     // `value` is a view of wasm memory, which moves when it grows: copied now.
     this.#w.get(record)?.l.push(key, value.slice()) ?? this.#w.set(record, { l: [key, value.slice()], share });
-    this.#mine.set(record, (this.#mine.get(record) ?? 0) + 1);
+    share || this.#mine.set(n, (this.#mine.get(n) ?? 0) + 1);
   }
-  remove(record, key) {
-    const n = this.#mine.get(record);
-    if (n === 1) return this.#mine.delete(record), this.del(record);
-    n && this.#mine.set(record, n - 1);
+  remove(n, key) {
+    const c = this.#mine.get(n), record = n > 0 ? this.#pre + n : this.#names.get(n);
+    if (c === 1) return this.#mine.delete(n), this.del(record);
+    c && this.#mine.set(n, c - 1);
+    // A number this store does not know (its record deleted) names nothing to change.
+    if (!record) return;
     this.#soon();
     this.#rm.get(record)?.push(key) ?? this.#rm.set(record, [key]);
   }
@@ -154,12 +178,12 @@ export class MemoryStore extends Ticks {
     for (const [k, r] of w) r ? this.#m.set(k, r.l) : this.#m.delete(k);
     for (const [k, gone] of rm) {
       const l = strip(this.#m.get(k), gone);
-      l ? this.#m.set(k, l) : this.#m.delete(k);
+      l ? this.#m.set(k, l) : this.#m.delete(k) && this.forget(k);
     }
     done();
   }
   load() {
-    return Promise.resolve(flatten([...this.#m.keys()], [...this.#m.values()]));
+    return Promise.resolve(flatten([...this.#m.keys()], [...this.#m.values()], 0, (k) => this.num(k)));
   }
   close() {}
 }
@@ -198,7 +222,7 @@ export class IdbStore extends Ticks {
       for (const [k, gone] of rm) {
         s.get(k).onsuccess = (e) => {
           const l = strip(e.target.result, gone);
-          l ? s.put(l, k) : s.delete(k);
+          l ? s.put(l, k) : (s.delete(k), this.forget(k));
         };
       }
       tx.oncomplete = done;
@@ -215,7 +239,7 @@ export class IdbStore extends Ticks {
     try {
       const s = this.#db.transaction(STORE).objectStore(STORE);
       return Promise.all([settle(s.getAllKeys()), settle(s.getAll())]).then(
-        ([keys, values]) => flatten(keys, values, (k) => this.del(k)),
+        ([keys, values]) => flatten(keys, values, (k) => this.del(k), (k) => this.num(k)),
         (e) => e,
       );
     } catch (e) {
