@@ -188,6 +188,27 @@ export async function theMemoryStoreAnswersTheSame(io) {
   return JSON.stringify({ shared, loaded, after, left: store.leave() });
 }
 
+// A record the store numbered keeps its number while it is stored, and is forgotten once deleted
+// (its key numbered anew if it ever comes back), in both stores.
+export async function deletedRecordsAreForgotten(io) {
+  const out = [];
+  for (const idb of [false, true]) {
+    const keys = [];
+    const told = (puts) => keys.push(...puts.map((p) => p[0]));
+    const opened = idb && (await open(io, "bw-test-forget"));
+    const store = idb ? new io.IdbStore(opened.db, told, () => {}) : new io.MemoryStore(told);
+    store.put(1, "m-a", value(1, 0, "a"), true);
+    await sleep(50);
+    const [n] = await store.load();
+    const again = store.num(keys[0]);
+    store.remove(n, "m-a");
+    await sleep(50);
+    out.push([n, again, (await store.load()).length, store.num(keys[0])]);
+    opened && opened.db.close();
+  }
+  return JSON.stringify(out);
+}
+
 export async function openFailures(io) {
   await drop("bw-test-version");
   await new Promise((ok) => { const r = indexedDB.open("bw-test-version", 2); r.onsuccess = () => { r.result.close(); ok(); }; });
@@ -220,6 +241,8 @@ extern "C" {
     fn failure_is_reported_once(io: &JsValue) -> Promise;
     #[wasm_bindgen(js_name = theMemoryStoreAnswersTheSame)]
     fn the_memory_store_answers_the_same(io: &JsValue) -> Promise;
+    #[wasm_bindgen(js_name = deletedRecordsAreForgotten)]
+    fn deleted_records_are_forgotten(io: &JsValue) -> Promise;
     #[wasm_bindgen(js_name = openFailures)]
     fn open_failures(io: &JsValue) -> Promise;
 }
@@ -289,6 +312,16 @@ async fn the_memory_store_has_the_same_interface() {
     assert_eq!(
         run(the_memory_store_answers_the_same).await,
         r#"{"shared":[["r-2"]],"loaded":[[-2,"m-a","a"],[-2,"m-b","b"],[-1,"m-c","c"]],"after":[[-2,"m-b","b"]],"left":[]}"#
+    );
+}
+
+#[wasm_bindgen_test]
+async fn a_record_the_store_numbered_is_forgotten_once_deleted() {
+    // Memory store, then IndexedDB: numbered -1, the same number asked again, nothing left after
+    // its one event is taken out, and its key numbered anew.
+    assert_eq!(
+        run(deleted_records_are_forgotten).await,
+        "[[-1,-1,0,-2],[-1,-1,0,-2]]"
     );
 }
 
