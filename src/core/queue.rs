@@ -3,7 +3,9 @@
 //! Removal leaves a tombstone (bytes freed at once) so that positions stay valid while a call is
 //! working; [`Queue::tidy`] compacts when tombstones pass a quarter of the entries, which keeps
 //! lookup by id a binary search and memory proportional to what is held (at most one tombstone of
-//! metadata per three live events). A plain `Vec` rather than a `VecDeque`: the deque's
+//! metadata per three live events; the list's capacity follows too, but in the npm package's
+//! wasm, whose allocator cannot take it back, where it stays for the next burst). A plain `Vec`
+//! rather than a `VecDeque`: the deque's
 //! wrap-around handling in search, retain and shrink cost wasm size, and compaction makes popping
 //! the front unneeded.
 
@@ -125,10 +127,14 @@ impl Queue {
     /// removals it reclaims, and a backlog drained from the front carries little dead metadata.
     pub fn tidy(&mut self) {
         if self.dead * 4 > self.entries.len() {
-            // Shrunk to fit, so memory follows what is held. (Once smaller as a move into an
-            // exactly sized vector; the shrinking code is in the wasm anyway for the bindings'
-            // boxed slices, and retain's is now the smaller loop.)
             self.entries.retain(|e| e.flight != DEAD);
+            // Shrunk to fit where the allocator takes the rest back, so memory follows what is
+            // held. Not with the npm package's (src/wasm_rt.rs): it never merges nor splits a
+            // block, so each shrink took a new block of another size and left the old one to
+            // its own size alone: a queue of 10,000 drained that way grew the wasm memory by
+            // about 1.7 MB (bench/burst.mjs), where the capacity kept is what the next burst
+            // reuses.
+            #[cfg(not(all(target_arch = "wasm32", not(feature = "embedded"))))]
             self.entries.shrink_to_fit();
             self.dead = 0;
         }
