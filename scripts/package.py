@@ -236,7 +236,12 @@ def blank_unread(wasm):
     wat = subprocess.run([str(ROOT / "node_modules" / ".bin" / "wasm-dis"), str(wasm)], check=True,
                          capture_output=True, text=True).stdout
     named = sorted({int(n) for n in re.findall(r"(?:i32\.const |offset=)(-?\d+)", wat)})
-    start = b.index(sections[11])
+    # The data section's body: found by walking the sections, not by searching for its bytes.
+    i = 8
+    while b[i] != 11:
+        n, j = _leb(b, i + 1)
+        i = j + n
+    start = _leb(b, i + 1)[1]
     data = bytearray(b)
     count, j = _leb(b, start)
     blanked = 0
