@@ -1,9 +1,9 @@
 // The stores: where the driver's records are kept, and nothing else. The driver
 // (src/web/records.rs) decides which record holds which event, and when an event leaves its
 // record or a record is deleted; a store carries that out. The driver names a record by a
-// number: above 0, one it made, whose key is this store's random prefix (64 random bits) and the number; below 0,
-// one this store numbered (`num`: loaded, or handed over by a follower), kept until it is deleted.
-// Both stores have one interface:
+// number: above 0, one it made, whose key is this store's random prefix (64 random bits) and the
+// number; below 0, one this store numbered (`num`: loaded, or handed over by a follower), kept
+// until it is deleted. Both stores have one interface:
 // - put(record, messageId, value, share): event (messageId, value) into record number `record`
 //   (the driver's own), written in this tick. `share`: once committed, the record is reported to
 //   `committed` (a follower hands it to the leader).
