@@ -162,12 +162,25 @@ fn driver(durable: bool, seed: u64) -> Driver<Rec> {
         flush_at: 10,
         ..Config::new(Protocol::V1Batch, "uk_live_t")
     };
+    driver_with(config, durable)
+}
+
+/// A driver of `config` over a recording store that names its records by the config's seed.
+fn driver_with(config: Config, durable: bool) -> Driver<Rec> {
     let io = Rec {
         now: 1_000,
-        prefix: format!("b{seed}-"),
+        prefix: format!("b{}-", config.seed),
         ..Rec::default()
     };
     Driver::new(Pipeline::new(config).unwrap(), io, durable)
+}
+
+/// `d` made the leader, its (empty) store loaded, and the calls so far forgotten.
+fn led(mut d: Driver<Rec>) -> Driver<Rec> {
+    d.lead(d.io.now);
+    d.loaded(d.io.now);
+    d.io.take();
+    d
 }
 
 impl Driver<Rec> {
@@ -188,11 +201,7 @@ impl Driver<Rec> {
 }
 
 fn leader(durable: bool) -> Driver<Rec> {
-    let mut d = driver(durable, 1);
-    d.lead(d.io.now);
-    d.loaded(d.io.now);
-    d.io.take();
-    d
+    led(driver(durable, 1))
 }
 
 fn track(d: &mut Driver<Rec>, name: &str) -> String {

@@ -20,15 +20,7 @@ fn leader_at(flush_at: usize, per_request: usize, seed: u64) -> Driver<Rec> {
         max_in_flight: 4,
         ..Config::new(Protocol::V1Batch, "uk_live_t")
     };
-    let io = Rec {
-        now: 1_000,
-        ..Rec::default()
-    };
-    let mut d = Driver::new(Pipeline::new(config).unwrap(), io, true);
-    d.lead(d.io.now);
-    d.loaded(d.io.now);
-    d.io.take();
-    d
+    led(driver_with(config, true))
 }
 
 /// An event of about 1 KiB (a request carries 1,024 bytes at least).
