@@ -236,12 +236,7 @@ def blank_unread(wasm):
     wat = subprocess.run([str(ROOT / "node_modules" / ".bin" / "wasm-dis"), str(wasm)], check=True,
                          capture_output=True, text=True).stdout
     named = sorted({int(n) for n in re.findall(r"(?:i32\.const |offset=)(-?\d+)", wat)})
-    # The data section's body: found by walking the sections, not by searching for its bytes.
-    i = 8
-    while b[i] != 11:
-        n, j = _leb(b, i + 1)
-        i = j + n
-    start = _leb(b, i + 1)[1]
+    start = next(at for sid, at, _ in _section_spans(b) if sid == 11)
     data = bytearray(b)
     count, j = _leb(b, start)
     blanked = 0
@@ -332,10 +327,16 @@ def _boundary(b: bytes):
 
 
 def _sections(b: bytes):
+    for sid, start, end in _section_spans(b):
+        yield sid, b[start:end]
+
+
+def _section_spans(b: bytes):
+    """Each section's id and where its body starts and ends in `b`."""
     i = 8
     while i < len(b):
         n, j = _leb(b, i + 1)
-        yield b[i], b[j:j + n]
+        yield b[i], j, j + n
         i = j + n
 
 
