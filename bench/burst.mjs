@@ -28,7 +28,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { IDB_IO_HOOK, launchBrowser, ROOT, startCollector, startWeb, waitFor } from "../tests/e2e/harness.mjs";
+import { IDB_IO_HOOK, idbIo, launchBrowser, ROOT, startCollector, startWeb, waitFor } from "../tests/e2e/harness.mjs";
 import { profileReport, startProfile } from "./profile.mjs";
 import { EVENT_SRC, WASM_MEMORY_HOOK, writeSection } from "./results.mjs";
 
@@ -176,7 +176,7 @@ async function burst(env, sdk, n) {
     await cdp.send("HeapProfiler.collectGarbage");
     const heap1 = await metric("JSHeapUsedSize");
     const wasm1 = await page.evaluate(() => wasmBytes());
-    const io = await page.evaluate(() => ({ ...window.idbIo }));
+    const io = await idbIo(page);
     // The same burst again, once the first is delivered: WebAssembly memory never shrinks, so
     // what a delivered burst released shows as memory the second reuses rather than grows.
     let wasm2 = 0;

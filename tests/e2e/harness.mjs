@@ -268,10 +268,13 @@ export function assertExactlyOnce(assert, events, ids) {
 }
 
 /** Page script (an init script, or inside a module <script>) that counts what the page asks of
- * IndexedDB in `window.idbIo`: values put (and the bytes they hold), gets and deletes
- * (IDBObjectStore.prototype wrapped before the client loads). */
-export const IDB_IO_HOOK = `(() => {
-  const io = (window.idbIo = { puts: 0, bytes: 0, gets: 0, deletes: 0 });
+ * IndexedDB in `idbIo`: values put (and the bytes they hold), gets and deletes
+ * (IDBObjectStore.prototype wrapped before the client loads). The package's worker writes the
+ * store too once it runs: the same counting goes first in the text of any worker made from a Blob
+ * that opens IndexedDB (the page's `Blob` wrapped), and `idbIo(page)` sums the page's and its
+ * workers' counts. */
+export const IDB_IO_HOOK = `(function hook() {
+  const io = (globalThis.idbIo = { puts: 0, bytes: 0, gets: 0, deletes: 0 });
   const size = (v) => typeof v === "string" ? v.length : v instanceof Uint8Array ? v.byteLength
     : Array.isArray(v) ? v.reduce((n, x) => n + size(x), 0) : 0;
   const P = IDBObjectStore.prototype;
@@ -279,4 +282,21 @@ export const IDB_IO_HOOK = `(() => {
   P.put = function (v, k) { io.puts++; io.bytes += size(v); return put.call(this, v, k); };
   P.get = function (k) { io.gets++; return get.call(this, k); };
   P.delete = function (k) { io.deletes++; return del.call(this, k); };
+  const B = globalThis.Blob;
+  globalThis.Blob = class extends B {
+    constructor(parts, o) {
+      const t = parts?.length === 1 && typeof parts[0] === "string" && parts[0].includes("indexedDB.open");
+      super(t ? ["(" + hook + ")();", ...parts] : parts, o);
+    }
+  };
 })();`;
+
+/** The IndexedDB work counted by IDB_IO_HOOK in `page` and its workers, summed; `reset`: zero
+ * the counts instead. */
+export async function idbIo(page, reset) {
+  const read = (r) => (r ? Object.assign(globalThis.idbIo, { puts: 0, bytes: 0, gets: 0, deletes: 0 }) : { ...globalThis.idbIo });
+  const all = await Promise.all([page, ...page.workers()].map((c) => c.evaluate(read, reset).catch(() => undefined)));
+  const sum = { puts: 0, bytes: 0, gets: 0, deletes: 0 };
+  for (const io of all) for (const k in sum) sum[k] += io?.[k] ?? 0;
+  return sum;
+}

@@ -4,20 +4,20 @@
 // wrapped before the client loads), at two burst sizes; counts, not timings.
 import test from "node:test";
 import assert from "node:assert/strict";
-import { IDB_IO_HOOK, requestLog, setup, waitFor } from "./harness.mjs";
+import { IDB_IO_HOOK, idbIo, requestLog, setup, waitFor } from "./harness.mjs";
 
 
 async function burst(env, n) {
   const page = await env.open();
   await page.evaluate((o) => make(o), env.options({ storage: "indexeddb", flushAt: 100, requestsPerWindow: 0 }));
-  await page.evaluate(() => Object.assign(window.idbIo, { puts: 0, bytes: 0, gets: 0, deletes: 0 }));
+  await idbIo(page, true);
   await page.evaluate((k) => trackMany(k, "Burst", { sku: "SKU-1", price: 49.99 }), n);
   const name = "batchwire:" + env.options().writeKey + "/events";
   await waitFor(async () => {
     const s = await page.evaluate(() => stats());
     return s.delivered === n && s.queued === 0 && (await page.evaluate(() => idbCensus()))[name] === 0;
   }, { timeout: 60_000, what: `a burst of ${n} delivered and the store emptied` });
-  const io = await page.evaluate(() => ({ ...window.idbIo }));
+  const io = await idbIo(page);
   await page.close();
   return io;
 }
@@ -51,14 +51,14 @@ test("a record acked in parts is rewritten without what each part delivered", { 
   // One record of 10 events (flushAt), requests of fewer bytes than 10 events, one at a time.
   await page.evaluate((o) => make(o), env.options({ storage: "indexeddb", flushAt: 10, maxBatchBytes: 2048, maxInFlight: 1,
     requestsPerWindow: 0 }));
-  await page.evaluate(() => Object.assign(window.idbIo, { puts: 0, bytes: 0, gets: 0, deletes: 0 }));
+  await idbIo(page, true);
   await page.evaluate(() => trackMany(10, "Burst", { sku: "SKU-1", price: 49.99 }));
   const name = "batchwire:" + env.options().writeKey + "/events";
   await waitFor(async () => {
     const s = await page.evaluate(() => stats());
     return s.delivered === 10 && (await page.evaluate(() => idbCensus()))[name] === 0;
   }, { what: "10 events delivered and the store emptied" });
-  const io = await page.evaluate(() => ({ ...window.idbIo }));
+  const io = await idbIo(page);
   const sent = requestLog(await env.collector.stats()).filter((r) => r.status === 200);
   assert.ok(sent.length > 1 && sent.every((r) => r.events < 10), `requests: ${JSON.stringify(sent)}`);
   assert.equal(io.gets, sent.length - 1, `one read per partial ack: ${JSON.stringify(io)}`);

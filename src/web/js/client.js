@@ -7,9 +7,9 @@ import {
 } from "./abi.js";
 import { BatchwireError, fail, id, invalid, json, shutDown, skipSync, text, time, wrap } from "./check.js";
 import { anonymousId, held, kept, session, uuid } from "./ids.js";
-import { request, Timer } from "./net.js";
+import { request, starting, Timer, toWorker } from "./net.js";
 import { fixedContext, pageFields } from "./page.js";
-import { IdbStore, MemoryStore, openStore } from "./store.js";
+import { IdbStore, memoryStore, openStore } from "./store.js";
 import { lead, onHide } from "./tabs.js";
 
 const strings = (a) => (Array.isArray(a) ? a.filter((x) => typeof x === "string") : []);
@@ -83,7 +83,7 @@ export class Client {
     const share = (puts) => this.#share(puts);
     if (db instanceof Error) this.#broke(db);
     // Memory only when IndexedDB is not wanted or did not open: then nobody can share the queue.
-    this.#store = db && !(db instanceof Error) ? new IdbStore(db, share, (e) => this.#broke(e)) : new MemoryStore(share);
+    this.#store = db && !(db instanceof Error) ? new IdbStore(db, share, (e) => this.#broke(e), toWorker, starting) : memoryStore;
     if (this.#store.ok) {
       try {
         this.#channel = new BroadcastChannel(name);
@@ -159,10 +159,10 @@ export class Client {
     } catch {}
   }
 
-  // Committed records a follower hands to the leader ([record, {l: [messageId, value, ...]}]),
+  // Committed records a follower hands to the leader ([record, [messageId, value, ...]]),
   // one message each: ["put", flush now?, record, messageId, value, ...].
   #share(puts) {
-    for (const [k, r] of puts) this.#post(["put", this.#flushAfter, k, ...r.l]);
+    for (const [k, l] of puts) this.#post(["put", this.#flushAfter, k, ...l]);
     if (puts.length) this.#flushAfter = false;
   }
 

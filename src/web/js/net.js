@@ -1,4 +1,5 @@
 // The network and the clock: one POST, one timer.
+import { write } from "./store.js";
 
 // POST; resolves to [status, Retry-After (as seconds) or null, body text], or to the Error when no
 // complete HTTP response came within `timeout` ms (offline, DNS, CORS, a keepalive body over the
@@ -48,24 +49,50 @@ export async function post(url, headers, body, keepalive, timeout) {
 // buffer is handed over, not copied, which takes the call from 0.17 to 0.03 ms for 100 events
 // (`node bench/post-message.mjs`; a request number in place of the channel saves 0.005 ms more,
 // for 15 B).
-let worker, ready, made = 0;
+let worker, ready, up, made = 0;
+const ask = (a, t) =>
+  new Promise((ok) => {
+    const c = new MessageChannel();
+    c.port1.onmessage = (e) => ok(e.data);
+    worker.postMessage(a, [c.port2, t]);
+  });
 export const request = (...a) =>
-  !a[3] && ready && /\[native code]/.test(fetch)
-    ? new Promise((ok) => {
-        const c = new MessageChannel();
-        c.port1.onmessage = (e) => ok(e.data);
-        worker.postMessage(a, [c.port2, a[2].buffer]);
-      })
-    : (++made > 2 && (worker ??= start()), post(...a));
+  !a[3] && ready && /\[native code]/.test(fetch) ? ask(a, a[2].buffer) : (++made > 2 && (worker ??= start()), post(...a));
+// The store's batches (store.js) go from the worker too once it runs: database `n`, batch (w, rm,
+// buf), `buf` handed over as a copy. Resolves to write()'s answer (the error as [message, name]);
+// false (nothing sent) while no worker runs.
+export const toWorker = (n, w, rm, buf) => ready && ask({ n, w, rm, buf: (buf = buf.slice()) }, buf.buffer);
+// While the worker starts, the promise that it runs (else undefined); `now`: start it now.
+export const starting = (now) => (now && (worker ??= start()), !ready && up);
 const start = () => {
   try {
-    const w = new Worker(URL.createObjectURL(new Blob([`postMessage(0);onmessage=async({data:a,ports:[p]})=>p.postMessage((a=await(${post})(...a)).pop?a:""+a)`])));
-    w.onmessage = () => (ready = 1);
+    const w = new Worker(URL.createObjectURL(new Blob([`(${serve})(${post},${write})`])));
+    up = new Promise((ok) => (w.onmessage = () => ok((ready = 1))));
     return w;
   } catch {
     return 0;
   }
 };
+
+// The worker's text: this function's, given post() and write() by theirs. It says that it runs,
+// then answers each request, and writes each batch into its database (opened once by name, with
+// no version: the page created it), its answer [error as [message, name] or 0, records deleted].
+function serve(post, write) {
+  const dbs = {};
+  onmessage = async ({ data: a, ports: [p] }) =>
+    p.postMessage(
+      a.pop
+        ? (a = await post(...a)).pop ? a : "" + a
+        : await new Promise((ok) =>
+            (dbs[a.n] ??= new Promise((got) => {
+              const o = indexedDB.open(a.n);
+              o.onsuccess = () => got(((o.result.onversionchange = () => o.result.close()), o.result));
+              // Unopened: each batch fails with the reason.
+              o.onerror = () => got({ transaction() { throw o.error; } });
+            })).then((db) => write(db, a.w, a.rm, a.buf, (e, gone) => ok([e && [e.message, e.name], gone])))),
+    );
+  postMessage(0);
+}
 
 // One timer, re-armed in place. setTimeout fires at once above 2^31-1 ms, so longer waits are
 // clamped (they fire early, and the driver re-arms). In Node it is unref'd: a flush or backoff

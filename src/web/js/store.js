@@ -83,13 +83,83 @@ function flatten(keys, values, gone, num) {
   }).flat();
 }
 
-// The tick batching both stores share: put/remove/del only note what to do; `commit` hands a
-// tick's notes to the store's `apply(writes, removals, done)` (writes: a Map of record ->
-// {l: [messageId, value, ...], share}, or 0 to delete, for a key that is no record of ours;
-// removals: a Map of record -> [messageId, ...]), which calls `done` once they are durable.
-class Ticks {
+// A record's list in a batch, as its values: [messageId, value, ...].
+const values = (l, buf) => {
+  const v = [];
+  for (let i = 0; i < l.length; i += 3) v.push(l[i], buf.slice(l[i + 1], l[i + 2]));
+  return v;
+};
+
+// One batch (Ticks) into IndexedDB database `db`, in one transaction; a record to take events out
+// of is read once, after the batch's writes. `done(error or 0, the records deleted as emptied)`,
+// once durable or on the first failure (maybe twice: error and abort). Self-contained: the request
+// worker runs its text too (net.js).
+export function write(db, w, rm, buf, done) {
+  const gone = [];
+  try {
+    const tx = db.transaction("events", "readwrite"), s = tx.objectStore("events");
+    for (const [k, l] of w) {
+      const v = [];
+      for (let i = 0; i < l.length; i += 3) v.push(l[i], buf.slice(l[i + 1], l[i + 2]));
+      l ? s.put(v, k) : s.delete(k);
+    }
+    for (const [k, ids] of rm)
+      s.get(k).onsuccess = (e) => {
+        const x = e.target.result, v = [];
+        if (Array.isArray(x)) for (let i = 0; i < x.length; i += 2) ids.includes(x[i]) || v.push(x[i], x[i + 1]);
+        v.length ? s.put(v, k) : (s.delete(k), gone.push(k));
+      };
+    tx.oncomplete = () => done(0, gone);
+    tx.onerror = tx.onabort = () => done(tx.error ?? new DOMException("transaction aborted", "AbortError"), gone);
+    // Unless a rewrite waits for its read, commit now rather than when the task ends, which
+    // narrows the window in which closing the page loses the transaction.
+    rm.size || tx.commit?.();
+  } catch (e) {
+    done(e, gone);
+  }
+}
+
+// Memory only (the storage option "memory", or no IndexedDB): nothing to keep. The driver keeps
+// the events; not durable, it writes no record while it leads, and with no store to share a queue
+// through, this client leads alone from the start.
+export const memoryStore = { put() {}, remove() {}, leave: () => [], load: async () => [], close() {} };
+
+// IndexedDB. A tick's writes are noted (put, remove, del) and committed as one batch in one
+// transaction: `w`, a Map of record -> [messageId, start, end, ...] (each value's bytes in `buf`),
+// or 0 to delete it (also a key that is no record of ours); `rm`, a Map of record -> [messageId,
+// ...] to take out of it; `sh`, the records to report to `committed` once durable.
+//
+// `failed(error)` gets the first failure, after which no record is written (the events stay in
+// memory, and shared records are still reported) but deletes and removals are still tried, so
+// delivered events do not linger. Should a transaction fail, a later page resends events already
+// delivered, with their messageIds, which the server de-duplicates.
+//
+// Once the request worker runs (net.js), every batch is written from there: IndexedDB's clone of
+// the values and its transactions then cost the page nothing, where on the page they were about
+// a third of its work per event. The page hands over a copy of the batch's buffer and keeps the
+// batch until the worker has said it is durable; from then on every batch goes that way, so that
+// the worker's transactions keep the batches' order (IndexedDB orders readwrite transactions by
+// when they were created, whichever connection made them). A batch of more than about three
+// requests' worth starts the worker (its requests would), and waits until it runs, as every batch
+// after it (at most 1 s, then they are written from the page). When the page is left, it writes
+// the batches not yet confirmed once more itself, in order: the page may be gone before the
+// worker gets to them. Writing a batch again after it is done changes nothing the later batches
+// do not write again too; only a worker stopped between two of its batches after that can leave
+// a record the later one deleted, whose events (delivered) a later page sends again with their
+// messageIds, which the server de-duplicates. A load waits (at most 3 s) until the last batch is
+// confirmed, so that it reads what the worker wrote.
+export class IdbStore {
+  #db;
+  #broken = false;
+  #failed;
+  #committed;
   #w = new Map();
   #rm = new Map();
+  #sh = new Set();
+  // The tick's values, one after the other: one copy each out of wasm memory (which moves when
+  // it grows), and one buffer a batch hands over.
+  #buf = new Uint8Array(16384);
+  #len = 0;
   // Per record this store wrote: how many of the events it wrote there are not yet taken out
   // (the driver takes each out once). A record is never written to again under its key, so once
   // none is left it holds nothing, and it is deleted without being read (a record acked whole, the
@@ -102,10 +172,21 @@ class Ticks {
   #names = new Map();
   #n = 0;
   #pre = crypto.getRandomValues(new Uint32Array(2)).join(".") + "-";
-  #open = new Set(); // batches written whose transaction has not completed
-  #committed;
-  constructor(committed) {
+  #open = new Set(); // batches committed and not yet done, in order
+  #last; // resolves once the last batch is done
+  #held; // the batches waiting for the worker to run, in order
+  #toWorker;
+  #starting;
+  // toWorker, starting: net.js's (passed in, so that this module imports nothing).
+  constructor(db, committed, failed, toWorker, starting) {
+    this.#db = db;
     this.#committed = committed;
+    this.#failed = failed;
+    this.#toWorker = toWorker;
+    this.#starting = starting;
+  }
+  get ok() {
+    return !this.#broken;
   }
   num(key) {
     const m = this.#names;
@@ -114,136 +195,105 @@ class Ticks {
     return n;
   }
   // Record `key` (maybe one this store numbered) was deleted.
-  forget(key) {
+  #forget(key) {
     this.#names.delete(this.#names.get(key));
     this.#names.delete(key);
   }
   put(n, key, value, share) {
     this.#soon();
-    const record = this.#pre + n;
-    // `value` is a view of wasm memory, which moves when it grows: copied now.
-    this.#w.get(record)?.l.push(key, value.slice()) ?? this.#w.set(record, { l: [key, value.slice()], share });
-    share || this.#mine.set(n, (this.#mine.get(n) ?? 0) + 1);
+    const record = this.#pre + n, a = this.#len, b = (this.#len += value.length);
+    let buf = this.#buf;
+    if (b > buf.length) (this.#buf = new Uint8Array(2 * b)).set(buf.subarray(0, a)), (buf = this.#buf);
+    buf.set(value, a);
+    this.#w.get(record)?.push(key, a, b) ?? this.#w.set(record, [key, a, b]);
+    share ? this.#sh.add(record) : this.#mine.set(n, (this.#mine.get(n) ?? 0) + 1);
   }
   remove(n, key) {
     const c = this.#mine.get(n), record = n > 0 ? this.#pre + n : this.#names.get(n);
-    if (c === 1) return this.#mine.delete(n), this.del(record);
+    if (c === 1) return this.#mine.delete(n), this.#del(record);
     c && this.#mine.set(n, c - 1);
     // A number this store does not know (its record deleted) names nothing to change.
     if (!record) return;
     this.#soon();
     this.#rm.get(record)?.push(key) ?? this.#rm.set(record, [key]);
   }
-  del(record) {
+  #del(record) {
     this.#soon();
     this.#w.set(record, 0);
     this.#rm.delete(record);
   }
   leave() {
-    this.commit();
+    this.#commit();
+    this.#hurry();
     const left = [];
-    for (const b of this.#open) if (!b.told && (b.told = true)) left.push(...b.puts);
+    for (const b of this.#open) b.again(), left.push(...this.#tell(b));
     return left;
   }
   // Called before each note: the first of a tick queues the commit.
   #soon() {
-    this.#w.size || this.#rm.size || queueMicrotask(() => this.commit());
+    this.#w.size || this.#rm.size || queueMicrotask(() => this.#commit());
   }
-  commit() {
-    const w = this.#w, rm = this.#rm;
-    if (!w.size && !rm.size) return;
+  #commit() {
+    const b = { w: this.#w, rm: this.#rm, sh: this.#sh, buf: this.#buf.subarray(0, this.#len) };
+    if (!b.w.size && !b.rm.size) return;
     this.#w = new Map();
     this.#rm = new Map();
-    // The shared records of this batch, as [record, {l}], reported once.
-    const b = { puts: [...w].filter((x) => x[1]?.share), told: false };
+    this.#sh = new Set();
+    this.#buf = new Uint8Array(16384);
+    this.#len = 0;
     this.#open.add(b);
-    this.apply(w, rm, () => {
-      this.#open.delete(b);
-      if (b.puts.length && !b.told && (b.told = true)) this.#committed(b.puts);
+    let once = 0, up; // a failed transaction may report both error and abort
+    this.#last = new Promise((fin) => {
+      const end = (e, gone) => {
+        if (once++) return;
+        gone.forEach((k) => this.#forget(k));
+        if (e && !this.#broken) {
+          this.#broken = true;
+          this.#failed(e);
+        }
+        // If failed, not durable, but a follower still hands them over.
+        this.#open.delete(b);
+        const puts = this.#tell(b);
+        puts.length && this.#committed(puts);
+        fin();
+      };
+      b.go = () => {
+        // Once failed, only deletes and removals.
+        const w = this.#broken ? new Map([...b.w].filter((x) => !x[1])) : b.w;
+        const again = (b.again = () => write(this.#db, w, b.rm, b.buf, end));
+        const r = this.#toWorker(this.#db.name, w, b.rm, b.buf);
+        r ? r.then(([e, gone]) => end(e && new DOMException(...e), gone)) : again();
+      };
     });
+    if (this.#held) this.#held.push(b);
+    else if ((up = this.#starting(b.buf.length > 262144))) {
+      this.#held = [b];
+      Promise.race([up, new Promise((ok) => setTimeout(ok, 1000))]).then(() => this.#hurry());
+    } else b.go();
   }
-}
-
-// Record `x` without the events in `gone`: the list left, or 0 when nothing is.
-const strip = (x, gone) => {
-  const l = [];
-  if (Array.isArray(x)) for (let i = 0; i < x.length; i += 2) gone.includes(x[i]) || l.push(x[i], x[i + 1]);
-  return l.length && l;
-};
-
-// Memory only (the storage option "memory", or no IndexedDB): what lives as long as the page.
-export class MemoryStore extends Ticks {
-  #m = new Map();
-  apply(w, rm, done) {
-    for (const [k, r] of w) r ? this.#m.set(k, r.l) : this.#m.delete(k);
-    for (const [k, gone] of rm) {
-      const l = strip(this.#m.get(k), gone);
-      l ? this.#m.set(k, l) : this.#m.delete(k) && this.forget(k);
-    }
-    done();
+  // The batches waiting for the worker go now (to it if it runs).
+  #hurry() {
+    const h = this.#held ?? [];
+    this.#held = undefined;
+    for (const b of h) b.go();
   }
-  load() {
-    return Promise.resolve(flatten([...this.#m.keys()], [...this.#m.values()], 0, (k) => this.num(k)));
-  }
-  close() {}
-}
-
-// IndexedDB. `failed(error)` gets the first failure, after which no record is written (the
-// events stay in memory, and shared records are still reported) but deletes and removals are
-// still tried, so delivered events do not linger. Should a transaction fail, a later page
-// resends events already delivered, with their messageIds, which the server de-duplicates.
-export class IdbStore extends Ticks {
-  #db;
-  #broken = false;
-  #failed;
-  constructor(db, committed, failed) {
-    super(committed);
-    this.#db = db;
-    this.#failed = failed;
-  }
-  get ok() {
-    return !this.#broken;
-  }
-  apply(w, rm, done) {
-    let once = 0; // a failed transaction reports both error and abort
-    const fail = (e) => {
-      if (once++) return;
-      if (!this.#broken) {
-        this.#broken = true;
-        this.#failed(e);
-      }
-      done(); // not durable, but a follower still hands them over
-    };
-    try {
-      const tx = this.#db.transaction(STORE, "readwrite");
-      const s = tx.objectStore(STORE);
-      for (const [k, r] of w) r ? this.#broken || s.put(r.l, k) : s.delete(k);
-      // A record to rewrite is read once, after this tick's writes.
-      for (const [k, gone] of rm) {
-        s.get(k).onsuccess = (e) => {
-          const l = strip(e.target.result, gone);
-          l ? s.put(l, k) : (s.delete(k), this.forget(k));
-        };
-      }
-      tx.oncomplete = done;
-      tx.onerror = tx.onabort = () => fail(tx.error ?? new DOMException("transaction aborted", "AbortError"));
-      // Unless a rewrite waits for its read, commit now rather than when the task ends, which
-      // narrows the window in which closing the page loses the transaction.
-      if (!rm.size) tx.commit?.();
-    } catch (e) {
-      fail(e);
-    }
+  // The shared records of batch `b` not yet reported, as [record, [messageId, value, ...]]; once.
+  #tell(b) {
+    const s = [...b.sh];
+    b.sh = [];
+    return s.map((k) => [k, values(b.w.get(k), b.buf)]);
   }
   // Resolves to the Error if reading fails. Keys that are no record of ours are deleted.
-  load() {
+  async load() {
+    this.#last && (await Promise.race([this.#last, new Promise((ok) => setTimeout(ok, 3000))]));
     try {
       const s = this.#db.transaction(STORE).objectStore(STORE);
-      return Promise.all([settle(s.getAllKeys()), settle(s.getAll())]).then(
-        ([keys, values]) => flatten(keys, values, (k) => this.del(k), (k) => this.num(k)),
+      return await Promise.all([settle(s.getAllKeys()), settle(s.getAll())]).then(
+        ([keys, values]) => flatten(keys, values, (k) => this.#del(k), (k) => this.num(k)),
         (e) => e,
       );
     } catch (e) {
-      return Promise.resolve(e);
+      return e;
     }
   }
   close() {
