@@ -316,10 +316,7 @@ async fn the_memory_store_takes_writes_and_keeps_nothing() {
 async fn a_record_the_store_numbered_is_forgotten_once_deleted() {
     // Numbered -1, the same number asked again, nothing left after its one event is taken out,
     // and its key numbered anew.
-    assert_eq!(
-        run(deleted_records_are_forgotten).await,
-        "[[-1,-1,0,-2]]"
-    );
+    assert_eq!(run(deleted_records_are_forgotten).await, "[[-1,-1,0,-2]]");
 }
 
 #[wasm_bindgen_test]

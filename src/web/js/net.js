@@ -53,7 +53,8 @@ let worker, ready, up, made = 0;
 const ask = (a, t) =>
   new Promise((ok) => {
     const c = new MessageChannel();
-    c.port1.onmessage = (e) => ok(e.data);
+    // Closed once answered: an entangled port with a listener is never collected.
+    c.port1.onmessage = (e) => ok(e.data, c.port1.close());
     worker.postMessage(a, [c.port2, t]);
   });
 export const request = (...a) =>

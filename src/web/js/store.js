@@ -157,8 +157,8 @@ export class IdbStore {
   #rm = new Map();
   #sh = new Set();
   // The tick's values, one after the other: one copy each out of wasm memory (which moves when
-  // it grows), and one buffer a batch hands over.
-  #buf = new Uint8Array(16384);
+  // it grows), and one buffer a batch hands over (twice what it needs when it grows).
+  #buf = new Uint8Array();
   #len = 0;
   // Per record this store wrote: how many of the events it wrote there are not yet taken out
   // (the driver takes each out once). A record is never written to again under its key, so once
@@ -239,7 +239,7 @@ export class IdbStore {
     this.#w = new Map();
     this.#rm = new Map();
     this.#sh = new Set();
-    this.#buf = new Uint8Array(16384);
+    this.#buf = new Uint8Array();
     this.#len = 0;
     this.#open.add(b);
     let once = 0, up; // a failed transaction may report both error and abort
