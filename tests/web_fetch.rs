@@ -9,6 +9,14 @@ use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
+// net.js imports write() from store.js (the request worker's text carries both): binding store.js
+// too is what puts it beside net.js in the test's snippets, as the package's bundle has it.
+#[wasm_bindgen(module = "/src/web/js/store.js")]
+extern "C" {
+    #[wasm_bindgen(thread_local_v2, js_name = write)]
+    static WRITE: JsValue;
+}
+
 #[wasm_bindgen(module = "/src/web/js/net.js")]
 extern "C" {
     #[wasm_bindgen(thread_local_v2, js_name = post)]
