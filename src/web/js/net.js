@@ -37,8 +37,9 @@ export async function post(url, headers, body, keepalive, timeout) {
 // text: there `fetch` costs the page nothing, where on the page it costs about 0.5-3 ms of main
 // thread per call in Chromium, whatever the body. Starting a worker costs the page 3-7 ms, two or
 // three requests' worth (`node bench/worker-start.mjs`), so a page makes its first two requests
-// itself and the third starts the worker: a page that sends little never starts one, and one that
-// sends more stops paying per request once the worker has said that it runs. Where it
+// itself and the third starts the worker, then waits for it to say that it runs (at most 1 s: in a
+// burst, the requests behind it would otherwise all go from the page while it starts): a page
+// that sends little never starts one, and one that sends more stops paying per request. Where it
 // cannot run (a CSP without `worker-src blob:`, no Worker as in Node or workerd), every request
 // stays on the page. Also kept on the page: a keepalive request (the page is being left, and a
 // worker ends with it), and every request while `fetch` is not the browser's own (a stand-in or
@@ -58,17 +59,27 @@ const ask = (a, t) =>
     worker.postMessage(a, [c.port2, t]);
   });
 export const request = (...a) =>
-  !a[3] && ready && /\[native code]/.test(fetch) ? ask(a, a[2].buffer) : (++made > 2 && (worker ??= start()), post(...a));
+  a[3] || (++made > 2 && (worker ??= start()), !/\[native code]/.test(fetch)) ? post(...a)
+    : ready ? ask(a, a[2].buffer)
+    : up ? up.then(() => request(...a))
+    : post(...a);
 // The store's batches (store.js) go from the worker too once it runs: database `n`, batch (w, rm,
 // buf), `buf` handed over as a copy. Resolves to write()'s answer (the error as [message, name]);
 // false (nothing sent) while no worker runs.
 export const toWorker = (n, w, rm, buf) => ready && ask({ n, w, rm, buf: (buf = buf.slice()) }, buf.buffer);
-// While the worker starts, the promise that it runs (else undefined); `now`: start it now.
+// While the worker starts, the promise that it runs or is given up on, within 1 s (else
+// undefined); `now`: start it now.
 export const starting = (now) => (now && (worker ??= start()), !ready && up);
 const start = () => {
   try {
     const w = new Worker(URL.createObjectURL(new Blob([`(${serve})(${post},${write})`])));
-    up = new Promise((ok) => (w.onmessage = () => ok((ready = 1))));
+    // Resolves once it runs, or on its error (a CSP that forbids it) or after 1 s, when what
+    // waits for it stops waiting (`up` 0): it is used from when it says that it runs, if ever.
+    up = new Promise((ok) => {
+      w.onmessage = () => ok((ready = 1));
+      w.onerror = () => ok((up = 0));
+      setTimeout(w.onerror, 1000);
+    });
     return w;
   } catch {
     return 0;
