@@ -49,15 +49,17 @@ extern "C" {
     fn js_arm(h: u32, ms: f64);
     #[link_name = "schedule"]
     fn js_schedule(h: u32);
-    /// Event (key, value) into record `r` (see `Io::put`).
+    /// Events (keys, values, where each value ends) into record `r` (see `Io::put`).
     #[link_name = "put"]
     fn js_put(
         h: u32,
         r: i32,
-        key: *const u8,
-        key_n: usize,
-        value: *const u8,
-        value_n: usize,
+        keys: *const u8,
+        keys_n: usize,
+        values: *const u8,
+        values_n: usize,
+        ends: *const u32,
+        ends_n: usize,
         share: u32,
     );
     /// Takes event `key` out of record `r`.
@@ -269,15 +271,17 @@ impl Io for JsIo {
     fn schedule(&mut self) {
         unsafe { js_schedule(self.h) }
     }
-    fn put(&mut self, record: Record, key: &str, value: &[u8], share: bool) {
+    fn put(&mut self, record: Record, keys: &[u8], values: &[u8], ends: &[u32], share: bool) {
         unsafe {
             js_put(
                 self.h,
                 record,
-                key.as_ptr(),
-                key.len(),
-                value.as_ptr(),
-                value.len(),
+                keys.as_ptr(),
+                keys.len(),
+                values.as_ptr(),
+                values.len(),
+                ends.as_ptr(),
+                ends.len(),
                 share.into(),
             )
         }

@@ -39,6 +39,13 @@ const text = (v) => new TextDecoder().decode(v.subarray(12));
 // A key the store made for the driver's record n (its random prefix "high.low-", then n), as "r-n".
 const nice = (k) => (typeof k === "string" ? k.replace(/^\d+\.\d+-/, "r-") : k);
 const events = (l) => { const out = []; for (let i = 0; i < l.length; i += 3) out.push([l[i], l[i + 1], text(l[i + 2])]); return out; };
+// Events [[messageId, value], ...] into record `n` in one call, as the driver makes it: the
+// values one after the other, and where each ends.
+function put(store, n, events, share) {
+  const ends = [0], values = new Uint8Array(events.reduce((t, [, v]) => t + v.length, 0));
+  events.forEach(([, v]) => (values.set(v, ends.at(-1)), ends.push(ends.at(-1) + v.length)));
+  store.put(n, events.map(([m]) => m), values, new Uint32Array(ends), share);
+}
 // No request worker here (net.js): every batch is written from the page.
 const page = [() => false, () => undefined];
 // Opens an IdbStore and records what it reports: per commit, the shared records' keys.
@@ -60,10 +67,9 @@ const raw = (db) => new Promise((ok) => {
 export async function survivesReopen(io) {
   const { store, log } = await open(io, "bw-test-reopen");
   // Two records, written newest first: loading gives the events back oldest first.
-  store.put(2, "m-c", value(3000, 3, "c"), true);
-  store.put(2, "m-b2", value(2000, 2, "b2"), true);
-  store.put(1, "m-a", value(1000, 0, "a"), false);
-  store.put(1, "m-b1", value(2000, 1, "b1"), false);
+  put(store, 2, [["m-c", value(3000, 3, "c")], ["m-b2", value(2000, 2, "b2")]], true);
+  put(store, 1, [["m-a", value(1000, 0, "a")]], false);
+  put(store, 1, [["m-b1", value(2000, 1, "b1")]], false);
   await sleep(50);
   store.close();
   const again = await io.openStore("bw-test-reopen", 5000);
@@ -82,7 +88,7 @@ export async function removingRewritesThenDeletes(io) {
   let gets = 0;
   const get = IDBObjectStore.prototype.get;
   IDBObjectStore.prototype.get = function (...a) { gets++; return get.apply(this, a); };
-  for (const m of ["m-1", "m-2", "m-3", "m-4"]) store.put(1, m, value(1, 0, m), false);
+  put(store, 1, ["m-1", "m-2", "m-3", "m-4"].map((m) => [m, value(1, 0, m)]), false);
   await sleep(50);
   const one = await raw(db);
   store.remove(1, "m-2");
@@ -97,7 +103,7 @@ export async function removingRewritesThenDeletes(io) {
   const three = await raw(db);
   const readLast = gets - read;
   // Taking out what a loaded record does not hold, or of a record that is gone, changes nothing.
-  store.put(2, "m-5", value(1, 0, "m-5"), false);
+  put(store, 2, [["m-5", value(1, 0, "m-5")]], false);
   await sleep(50);
   const [s] = await store.load();
   store.remove(s, "m-9");
@@ -120,7 +126,7 @@ export async function oneEventRecordsOfAnEarlierReleaseLoad(io) {
     tx.objectStore("events").put("something else", 42);
     tx.oncomplete = ok;
   });
-  store.put(1, "m-new", value(1500, 0, "new"), false);
+  put(store, 1, [["m-new", value(1500, 0, "new")]], false);
   await sleep(50);
   const loaded = events(await store.load());
   store.remove(loaded[0][0], "m-old-a");
@@ -133,14 +139,14 @@ export async function oneEventRecordsOfAnEarlierReleaseLoad(io) {
 
 export async function oneTransactionPerTick(io) {
   const { db, store, log } = await open(io, "bw-test-tick");
-  store.put(1, "m-0", value(0, 0, "e0"), false);
+  put(store, 1, [["m-0", value(0, 0, "e0")]], false);
   await sleep(50);
   let transactions = 0;
   const real = db.transaction.bind(db);
   db.transaction = (...a) => (transactions++, real(...a));
   // 500 puts into two records and a removal in one synchronous run, like track() in a loop
   // with a delivery beside it.
-  for (let i = 1; i <= 500; i++) store.put(i % 2 ? 2 : 3, "m-" + i, value(i, i, "e" + i), i % 2 === 1);
+  for (let i = 1; i <= 500; i++) put(store, i % 2 ? 2 : 3, [["m-" + i, value(i, i, "e" + i)]], i % 2 === 1);
   store.remove(1, "m-0");
   await sleep(100);
   db.transaction = real;
@@ -154,7 +160,7 @@ export async function valuesAreCopied(io) {
   // The driver passes views of wasm memory, which are reused: the store must copy at put().
   const { db, store } = await open(io, "bw-test-copy");
   const view = value(1, 0, "first");
-  store.put(1, "m-1", view, false);
+  store.put(1, ["m-1"], view, new Uint32Array([0, view.length]), false);
   view.fill(0);
   await sleep(50);
   const loaded = events(await store.load());
@@ -167,9 +173,9 @@ export async function failureIsReportedOnce(io) {
   // Another connection upgrading the database closes ours (onversionchange), as after a storage
   // eviction: every later transaction throws InvalidStateError.
   await new Promise((ok) => { const r = indexedDB.open("bw-test-fail", 2); r.onsuccess = () => { r.result.close(); ok(); }; });
-  store.put(1, "a", value(1, 0, "a"), true);
+  put(store, 1, [["a", value(1, 0, "a")]], true);
   await sleep(50);
-  store.put(2, "b", value(2, 0, "b"), true);
+  put(store, 2, [["b", value(2, 0, "b")]], true);
   store.remove(1, "a");
   await sleep(50);
   return JSON.stringify({ failures: log.failures, ok: store.ok, commits: log.commits });
@@ -179,7 +185,7 @@ export async function failureIsReportedOnce(io) {
 // it is given and keeps nothing.
 export async function theMemoryStoreKeepsNothing(io) {
   const store = io.memoryStore;
-  store.put(1, "m-a", value(1000, 0, "a"), false);
+  put(store, 1, [["m-a", value(1000, 0, "a")]], false);
   store.remove(1, "m-a");
   await sleep(10);
   return JSON.stringify({ loaded: await store.load(), left: store.leave() });
@@ -194,7 +200,7 @@ export async function deletedRecordsAreForgotten(io) {
     const told = (puts) => keys.push(...puts.map((p) => p[0]));
     const opened = await open(io, "bw-test-forget");
     const store = new io.IdbStore(opened.db, told, () => {}, ...page);
-    store.put(1, "m-a", value(1, 0, "a"), true);
+    put(store, 1, [["m-a", value(1, 0, "a")]], true);
     await sleep(50);
     const [n] = await store.load();
     const again = store.num(keys[0]);

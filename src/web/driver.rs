@@ -72,10 +72,13 @@ pub trait Io {
     fn arm(&mut self, delay_ms: Option<Millis>);
     /// Calls [`Driver::drive`] once the current task is done (a microtask).
     fn schedule(&mut self);
-    /// Writes event `message_id` (its stored `value`) into record `record` (one this context
-    /// made, above 0), new in this tick's transaction. `share`: once committed, post the record
-    /// to the leader (a follower made it).
-    fn put(&mut self, record: Record, message_id: &str, value: &[u8], share: bool);
+    /// Writes events into record `record` (one this context made, above 0), new in this tick's
+    /// transaction: their messageIds joined by U+0000 (no messageId holds one), their stored
+    /// values one after the other, and where each value starts in `values` and where the last
+    /// ends (`ends[i]..ends[i + 1]` is event i's; `ends[0]` is 0). One call per record,
+    /// not per event: a burst's events cross to the store a record at a time. `share`: once
+    /// committed, post the record to the leader (a follower made it).
+    fn put(&mut self, record: Record, message_ids: &[u8], values: &[u8], ends: &[u32], share: bool);
     /// Takes event `message_id` out of record `record` (deleted once it holds nothing).
     fn remove(&mut self, record: Record, message_id: &str);
     /// Loads the store again, as after [`Driver::lead`]: `lead`, `restore` each record's

@@ -61,7 +61,8 @@ function link(source) {
       send: (h, id, p, n, b, bn, keepalive) => clients[h].send(id, str(p, n), bytes(b, bn), keepalive),
       arm: (h, ms) => clients[h].arm(ms),
       schedule: (h) => clients[h].schedule(),
-      put: (h, r, k, kn, v, vn, share) => clients[h].put(r, str(k, kn), bytes(v, vn), share),
+      put: (h, r, k, kn, v, vn, e, en, share) =>
+        clients[h].put(r, str(k, kn).split("\0"), bytes(v, vn), new Uint32Array(wasm.memory.buffer, e, en), share),
       rm: (h, r, k, kn) => clients[h].rm(r, str(k, kn)),
       reload: (h) => clients[h].reload(),
       done: (h, a, an, b, bn) => clients[h].settled(str(a, an), str(b, bn)),

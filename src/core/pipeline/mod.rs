@@ -307,6 +307,13 @@ impl Pipeline {
         })
     }
 
+    /// A held event as [`stored_form`](Self::stored_form) has it, borrowed: its enqueue time, its
+    /// bytes and its messageId (as those bytes hold it). What a store writes, without copies.
+    pub fn held(&self, id: EventId) -> Option<(Millis, &[u8], &[u8])> {
+        let e = self.queue.live(id.0)?;
+        Some((e.created_at, &e.bytes[..], e.message_id()))
+    }
+
     /// The messageId of a held event (queued or in flight).
     pub fn message_id(&self, id: EventId) -> Option<String> {
         self.queue.live(id.0).map(|e| e.message_id_string())

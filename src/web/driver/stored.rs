@@ -88,25 +88,38 @@ impl<I: Io> Driver<I> {
         if (self.durable || !self.leader) && !self.unstored.is_empty() {
             let config = self.pipeline.config();
             let per = config.flush_at;
+            // A record's events go to the store in one call (Io::put), made in buffers kept for
+            // the whole tick: each event's bytes are copied once, from the queue.
+            let (mut keys, mut values, mut ends) = (Vec::new(), Vec::new(), Vec::new());
             // By index, keeping the list's memory: a consuming loop over a taken Vec cost more.
             let mut i = 0;
             while i < self.unstored.len() {
                 let record = self.records.make();
                 let mut n = 0;
+                keys.clear();
+                values.clear();
+                ends.clear();
+                ends.push(0);
                 while let (true, Some(&id)) = (n < per, self.unstored.get(i)) {
                     i += 1;
                     // Gone already (delivered or evicted within the tick): nothing to keep.
-                    let Some(s) = self.pipeline.stored_form(id) else {
+                    let Some((at, body, message_id)) = self.pipeline.held(id) else {
                         continue;
                     };
                     n += 1;
-                    let mut value = Vec::with_capacity(RECORD_HEADER + s.body.len());
-                    value.extend_from_slice(&s.enqueued_at.to_be_bytes());
-                    value.extend_from_slice(&self.records.seq.to_be_bytes());
-                    value.extend_from_slice(&s.body);
+                    if n > 1 {
+                        keys.push(0);
+                    }
+                    keys.extend_from_slice(message_id);
+                    values.extend_from_slice(&at.to_be_bytes());
+                    values.extend_from_slice(&self.records.seq.to_be_bytes());
+                    values.extend_from_slice(body);
+                    ends.push(values.len() as u32);
                     self.records.seq = self.records.seq.wrapping_add(1);
-                    self.io.put(record, &s.message_id, &value, !self.leader);
                     self.records.add(record, id, false);
+                }
+                if n > 0 {
+                    self.io.put(record, &keys, &values, &ends, !self.leader);
                 }
             }
         }

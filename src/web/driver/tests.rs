@@ -53,13 +53,27 @@ impl Io for Rec {
     fn schedule(&mut self) {
         self.schedules += 1;
     }
-    fn put(&mut self, record: Record, key: &str, value: &[u8], share: bool) {
+    /// Each event as its own Call::Put, in order.
+    fn put(&mut self, record: Record, keys: &[u8], values: &[u8], ends: &[u32], share: bool) {
+        let keys = std::str::from_utf8(keys).expect("messageIds are UTF-8");
+        let keys: Vec<&str> = keys.split('\0').collect();
+        assert_eq!(keys.len() + 1, ends.len(), "a value per messageId");
+        assert!(!keys.is_empty(), "a put writes at least one event");
+        assert_eq!(ends[0], 0, "the first value starts at 0");
+        assert_eq!(
+            *ends.last().unwrap() as usize,
+            values.len(),
+            "the values end where the last ends"
+        );
         let record = self.name(record);
-        self.calls
-            .push(Call::Put(record.clone(), key.into(), share));
-        let entries = self.store.entry(record).or_default();
-        entries.push((key.into(), value.to_vec()));
-        self.written += value.len();
+        for (i, key) in keys.into_iter().enumerate() {
+            let value = &values[ends[i] as usize..ends[i + 1] as usize];
+            self.calls
+                .push(Call::Put(record.clone(), key.into(), share));
+            let entries = self.store.entry(record.clone()).or_default();
+            entries.push((key.into(), value.to_vec()));
+            self.written += value.len();
+        }
     }
     /// As the store does: the record rewritten without the event, or deleted once empty.
     fn remove(&mut self, record: Record, key: &str) {

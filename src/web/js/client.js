@@ -205,8 +205,8 @@ export class Client {
   schedule() {
     queueMicrotask(() => this.#d.on(DRIVE));
   }
-  put(record, key, value, share) {
-    this.#store.put(record, key, value, share);
+  put(record, keys, values, ends, share) {
+    this.#store.put(record, keys, values, ends, share);
   }
   rm(record, key) {
     this.#store.remove(record, key);

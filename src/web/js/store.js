@@ -4,8 +4,10 @@
 // number: above 0, one it made, whose key is this store's random prefix (64 random bits) and the
 // number; below 0, one this store numbered (`num`: loaded, or handed over by a follower), kept
 // until it is deleted. Both stores have one interface:
-// - put(record, messageId, value, share): event (messageId, value) into record number `record`
-//   (the driver's own), written in this tick. `share`: once committed, the record is reported to
+// - put(record, messageIds, values, ends, share): events into record number `record` (the
+//   driver's own), written in this tick: event i is (messageIds[i], the bytes of `values` from
+//   ends[i] to ends[i + 1]; ends[0] is 0). One call per record, so a burst's events cross from
+//   the driver a record at a time. `share`: once committed, the record is reported to
 //   `committed` (a follower hands it to the leader).
 // - remove(record, messageId): the record is rewritten without that event (read and written
 //   back in the tick's transaction), or deleted if nothing is left (as a record of the one-event
@@ -199,14 +201,15 @@ export class IdbStore {
     this.#names.delete(this.#names.get(key));
     this.#names.delete(key);
   }
-  put(n, key, value, share) {
+  put(n, keys, values, ends, share) {
     this.#soon();
-    const record = this.#pre + n, a = this.#len, b = (this.#len += value.length);
+    const record = this.#pre + n, a = this.#len, b = (this.#len += values.length), w = this.#w;
     let buf = this.#buf;
     if (b > buf.length) (this.#buf = new Uint8Array(2 * b)).set(buf.subarray(0, a)), (buf = this.#buf);
-    buf.set(value, a);
-    this.#w.get(record)?.push(key, a, b) ?? this.#w.set(record, [key, a, b]);
-    share ? this.#sh.add(record) : this.#mine.set(n, (this.#mine.get(n) ?? 0) + 1);
+    buf.set(values, a);
+    const l = w.get(record) ?? w.set(record, []).get(record);
+    keys.forEach((k, i) => l.push(k, a + ends[i], a + ends[i + 1]));
+    share ? this.#sh.add(record) : this.#mine.set(n, (this.#mine.get(n) ?? 0) + keys.length);
   }
   remove(n, key) {
     const c = this.#mine.get(n), record = n > 0 ? this.#pre + n : this.#names.get(n);
