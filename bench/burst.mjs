@@ -27,7 +27,8 @@
 // --pkg DIR (default pkg/), --timeout S per burst (default 600), --out FILE, --label TEXT (added
 // to the section's heading, so a build from before a change keeps a section of its own),
 // --profile (a CPU profile of each burst, printed by bench/profile.mjs: where the time goes; the
-// sampling adds to what it measures, so bench/results.md is left as it was).
+// sampling adds to what it measures, so bench/results.md is left as it was), --profile-again (the
+// same of the second burst in the page).
 import { execFileSync } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:http";
@@ -47,7 +48,9 @@ const PKG = resolve(flag("--pkg", join(ROOT, "pkg")));
 const TIMEOUT_S = Number(flag("--timeout", 600));
 const OUT = flag("--out", join(ROOT, "bench/results.md"));
 const LABEL = flag("--label", "");
-const PROFILE = args.includes("--profile");
+// --profile-again: the second burst's profile instead (the page's code compiled by then).
+const AGAIN = args.includes("--profile-again");
+const PROFILE = AGAIN || args.includes("--profile");
 const SDKS = flag("--sdks", "batchwire,batchwire-memory,snowplow-memq").split(",");
 const KNOWN = { "batchwire": "batchwire (storage \"indexeddb\")", "batchwire-memory": "batchwire (storage \"memory\")",
   "snowplow-memq": "@snowplow/browser-tracker 4.10.1, queue in memory only" };
@@ -152,7 +155,7 @@ async function burst(env, sdk, n) {
     const wasm0 = await page.evaluate(() => wasmBytes());
     const before = await env.collector.stats();
     const sunk = env.sink.events();
-    if (PROFILE) await startProfile(cdp);
+    if (PROFILE && !AGAIN) await startProfile(cdp);
     const task0 = await metric("TaskDuration"), cpu0 = await metric("ThreadTime");
     const started = Date.now();
     // Idle: for batchwire, `total` events delivered and the store empty; for the peer, no
@@ -171,7 +174,7 @@ async function burst(env, sdk, n) {
     const loopMs = await page.evaluate((k) => burst(k), n);
     await idle(n);
     const task1 = await metric("TaskDuration"), cpu1 = await metric("ThreadTime");
-    const profile = PROFILE && (await cdp.send("Profiler.stop")).profile;
+    let profile = PROFILE && !AGAIN && (await cdp.send("Profiler.stop")).profile;
     const wallS = (Date.now() - started) / 1000;
     const after = await env.collector.stats();
     // Stored and since evicted: the collector keeps the last 200,000 events, fewer than a run sends.
@@ -190,10 +193,12 @@ async function burst(env, sdk, n) {
     // Its main-thread time too: what the burst costs once the page's code is compiled and
     // optimised, and the request worker runs.
     let wasm2 = 0;
+    if (AGAIN) await startProfile(cdp);
     const task2 = await metric("TaskDuration"), cpu2 = await metric("ThreadTime");
     await page.evaluate((k) => burst(k), n);
     await idle(2 * n);
     const task3 = await metric("TaskDuration"), cpu3 = await metric("ThreadTime");
+    if (AGAIN) profile = (await cdp.send("Profiler.stop")).profile;
     if (!peer) {
       const again = kept(await env.collector.stats()) - kept(after);
       if (again !== n) throw new Error(`the collector stored ${again} events of a second burst of ${n}`);
