@@ -771,3 +771,50 @@ fn drop_first_keeps_the_tail_in_order() {
         assert_eq!(v, want, "n = {n}");
     }
 }
+
+#[test]
+fn a_context_seen_clean_is_not_scanned_again_and_every_other_is_checked() {
+    let mut p = v1();
+    let with = |c: &str| EventInput {
+        context: Some(c.into()),
+        ..track("Ctx")
+    };
+    let clean = r#"{"library":{"name":"x"},"page":{"path":"/"}}"#;
+    let deep = r#"{"a":{"b":{"c":{"d":{"e":{"f":{"g":{"h":{"i":1}}}}}}}}}"#;
+    let warned = |p: &mut Pipeline, c: &str| {
+        let w = p.enqueue(0, with(c)).unwrap().warnings;
+        matches!(
+            w[..],
+            [Warning::TooDeep {
+                field: Field::Context,
+                ..
+            }]
+        )
+    };
+    // Before any context was seen clean, an empty one is no match for the empty `clean`.
+    assert!(p.enqueue(0, with("")).is_err());
+    for _ in 0..2 {
+        assert!(p.enqueue(0, with(clean)).unwrap().warnings.is_empty());
+    }
+    // A context that warns warns every time, also right after itself and after a clean one.
+    assert!(warned(&mut p, deep));
+    assert!(warned(&mut p, deep));
+    assert!(p.enqueue(0, with(clean)).unwrap().warnings.is_empty());
+    assert!(warned(&mut p, deep));
+    // After a clean one, any other text is checked: refused if it is not an object of JSON.
+    assert!(p.enqueue(0, with(clean)).unwrap().warnings.is_empty());
+    for bad in ["[1]", &clean[..clean.len() - 1], ""] {
+        assert!(
+            p.enqueue(0, with(bad)).is_err(),
+            "{bad:?} was taken after {clean:?}"
+        );
+        assert!(p.enqueue(0, with(clean)).unwrap().warnings.is_empty());
+    }
+    // Every event carries its context, checked or not.
+    let t = {
+        p.flush(0);
+        p.poll_transmit(0).unwrap()
+    };
+    let body = String::from_utf8(t.body.clone()).unwrap();
+    assert_eq!(body.matches(r#""page":{"path":"/"}"#).count(), 7, "{body}");
+}

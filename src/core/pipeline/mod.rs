@@ -95,6 +95,8 @@ pub struct Pipeline {
     /// exact size (growing and shrinking a fresh Vec copied it up to twice, and most of a
     /// `track()` in wasm was that copying).
     scratch: Vec<u8>,
+    /// The last event context that was checked and gave no warning (`validate`).
+    clean_context: Vec<u8>,
 }
 
 impl Pipeline {
@@ -137,6 +139,7 @@ impl Pipeline {
             next_sweep: Millis::MAX,
             last_now: 0,
             scratch: Vec::new(),
+            clean_context: Vec::new(),
             #[cfg(feature = "user-properties")]
             property_updates: Vec::new(),
             #[cfg(feature = "user-properties")]
@@ -195,6 +198,7 @@ impl Pipeline {
             message_id,
             now,
             &mut warnings,
+            &mut self.clean_context,
         )?;
         #[cfg(feature = "user-properties")]
         let updates_properties = {
