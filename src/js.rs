@@ -62,9 +62,9 @@ extern "C" {
         ends_n: usize,
         share: u32,
     );
-    /// Takes event `key` out of record `r`.
+    /// Takes `n` events out of record `r`: their messageIds, `keys`, joined by U+0000.
     #[link_name = "rm"]
-    fn js_rm(h: u32, r: i32, key: *const u8, key_n: usize);
+    fn js_rm(h: u32, r: i32, keys: *const u8, keys_n: usize, n: usize);
     #[link_name = "reload"]
     fn js_reload(h: u32);
     /// JSON [delivered messageIds] and [messageId, code, reason, ...] (`Client.settled`).
@@ -289,8 +289,8 @@ impl Io for JsIo {
     fn reload(&mut self) {
         unsafe { js_reload(self.h) }
     }
-    fn remove(&mut self, record: Record, key: &str) {
-        unsafe { js_rm(self.h, record, key.as_ptr(), key.len()) }
+    fn remove(&mut self, record: Record, keys: &[u8], n: usize) {
+        unsafe { js_rm(self.h, record, keys.as_ptr(), keys.len(), n) }
     }
     fn settled(&mut self, delivered: &[String], failed: &[String]) {
         let (a, b) = (json_list(delivered), json_list(failed));

@@ -79,8 +79,10 @@ pub trait Io {
     /// not per event: a burst's events cross to the store a record at a time. `share`: once
     /// committed, post the record to the leader (a follower made it).
     fn put(&mut self, record: Record, message_ids: &[u8], values: &[u8], ends: &[u32], share: bool);
-    /// Takes event `message_id` out of record `record` (deleted once it holds nothing).
-    fn remove(&mut self, record: Record, message_id: &str);
+    /// Takes `n` events out of record `record` (deleted once it holds nothing): their messageIds
+    /// joined by U+0000. One call per record an answer settles events of, not per event: an ack
+    /// usually empties a record whole, and a store that wrote it need not read the ids then.
+    fn remove(&mut self, record: Record, message_ids: &[u8], n: usize);
     /// Loads the store again, as after [`Driver::lead`]: `lead`, `restore` each record's
     /// events, `loaded` (once the current task is done).
     fn reload(&mut self);
@@ -321,7 +323,7 @@ impl<I: Io> Driver<I> {
         let Some(id) = self.pipeline.forget(&message_id) else {
             return;
         };
-        self.settle(id, &message_id, false);
+        self.settle(id, false);
         if code.is_empty() {
             self.elsewhere.0 += 1;
             self.heard.push(message_id);
@@ -486,11 +488,23 @@ impl<I: Io> Driver<I> {
         let note = match ev {
             AppEvent::Delivered { ids, message_ids } => {
                 // One plain loop: extend(iter().cloned()) pulled in generic extend code per use.
-                // `ids` and `message_ids` are parallel.
-                let mut i = 0;
+                // `ids` and `message_ids` are parallel. The events of one record go out of it
+                // in one call (the ids of a request are in record order, a record at a time).
+                let (mut i, mut run, mut keys, mut n) = (0, 0, Vec::new(), 0);
                 while let (Some(&id), Some(m)) = (ids.get(i), message_ids.get(i)) {
                     i += 1;
-                    let told = self.settle(id, m, true);
+                    let (rec, told) = self.settle(id, true);
+                    if rec != run {
+                        self.take_out(run, &mut keys, &mut n);
+                        run = rec;
+                    }
+                    if rec != 0 {
+                        if n > 0 {
+                            keys.push(0);
+                        }
+                        n += 1;
+                        keys.extend_from_slice(m.as_bytes());
+                    }
                     if self.leader {
                         if !self.loaded {
                             self.settled_early.push(m.clone());
@@ -500,6 +514,7 @@ impl<I: Io> Driver<I> {
                         }
                     }
                 }
+                self.take_out(run, &mut keys, &mut n);
                 Note::Delivered(message_ids)
             }
             AppEvent::Failed {
@@ -507,7 +522,10 @@ impl<I: Io> Driver<I> {
                 message_id,
                 reason,
             } => {
-                let told = self.settle(id, &message_id, true);
+                let (rec, told) = self.settle(id, true);
+                if rec != 0 {
+                    self.io.remove(rec, message_id.as_bytes(), 1);
+                }
                 if self.leader && !self.loaded {
                     self.settled_early.push(message_id.clone());
                 }
@@ -552,17 +570,16 @@ impl<I: Io> Driver<I> {
         self.io.emit(note);
     }
 
-    /// Event `id` (`message_id`) is done: delivered or failed `here`, or by the leader. The
-    /// `flush()` calls waiting for it count it. Done here, it is taken out of its record; done
-    /// by the leader, which updates its record, it is only forgotten.
-    /// Event `id` settled (`here`: by this context's requests, so its record is this context's
-    /// to change). True if it was restored: another tab may be waiting to hear of it.
-    fn settle(&mut self, id: EventId, message_id: &str, here: bool) -> bool {
-        let mut restored = false;
-        if let Some((rec, r)) = self.records.take(id) {
-            restored = r;
+    /// Event `id` is done: delivered or failed `here`, or by the leader. The `flush()` calls
+    /// waiting for it count it. Returns the record to take it out of (done here: its record is
+    /// this context's to change; 0: none, or done by the leader, which updates its record) and
+    /// whether it was restored (another tab may be waiting to hear of it).
+    fn settle(&mut self, id: EventId, here: bool) -> (Record, bool) {
+        let (mut rec, mut restored) = (0, false);
+        if let Some((r, was)) = self.records.take(id) {
+            restored = was;
             if here {
-                self.io.remove(rec, message_id);
+                rec = r;
             }
         }
         let mut i = 0;
@@ -578,7 +595,16 @@ impl<I: Io> Driver<I> {
                 i += 1;
             }
         }
-        restored
+        (rec, restored)
+    }
+
+    /// Takes the `n` events `keys` names (joined by U+0000) out of record `rec`, if any, and
+    /// empties `keys`.
+    fn take_out(&mut self, rec: Record, keys: &mut Vec<u8>, n: &mut usize) {
+        if *n > 0 {
+            self.io.remove(rec, keys, core::mem::take(n));
+            keys.clear();
+        }
     }
 }
 

@@ -63,7 +63,9 @@ function link(source) {
       schedule: (h) => clients[h].schedule(),
       put: (h, r, k, kn, v, vn, e, en, share) =>
         clients[h].put(r, str(k, kn).split("\0"), bytes(v, vn), new Uint32Array(wasm.memory.buffer, e, en), share),
-      rm: (h, r, k, kn) => clients[h].rm(r, str(k, kn)),
+      // The ids are read out of wasm memory only if the store needs them (not for a record it
+      // wrote and this empties), and at once if it does.
+      rm: (h, r, k, kn, n) => clients[h].rm(r, () => str(k, kn).split("\0"), n),
       reload: (h) => clients[h].reload(),
       done: (h, a, an, b, bn) => clients[h].settled(str(a, an), str(b, bn)),
       askFlush: (h) => clients[h].askFlush(),

@@ -7,8 +7,9 @@
 //! holds no more than a request carries and is usually acked whole. A record an earlier release
 //! wrote holds one event under its messageId, or a whole tick's events. The store
 //! (src/web/js/store.js) carries out what the driver decides: it writes the records the driver
-//! makes ([`Io::put`]) and takes out of a record the event the driver names ([`Io::remove`])
-//! when that event is delivered or failed here, or is not one to send. Its own part is
+//! makes ([`Io::put`]) and takes out of a record the events the driver names ([`Io::remove`],
+//! an answer's events a record at a time) when they are delivered or failed here, or are not
+//! ones to send. Its own part is
 //! mechanical: a tick's writes in one transaction, a record rewritten without the events taken
 //! out in that tick (read and written back in that transaction), and deleted once it holds
 //! nothing, which for a record acked whole is at once. The store is what knows everything a record

@@ -41,7 +41,7 @@ impl<I: Io> Driver<I> {
         // a value of ours: nothing to send.
         let split = value.split_at_checked(RECORD_HEADER);
         let (Some((head, body)), false) = (split, from_store && early) else {
-            self.io.remove(record, &key);
+            self.io.remove(record, key.as_bytes(), 1);
             return;
         };
         let at = head
@@ -61,7 +61,7 @@ impl<I: Io> Driver<I> {
                 self.records.add(record, id, true);
             }
             Err(e) => {
-                self.io.remove(record, &key);
+                self.io.remove(record, key.as_bytes(), 1);
                 self.io
                     .emit(Note::Failed(key, e.code().into(), e.message()));
             }

@@ -34,6 +34,8 @@ struct Rec {
     written: usize,
     touched: std::collections::BTreeSet<String>,
     schedules: usize,
+    /// Io::remove calls (each may take several events out of one record).
+    removes: usize,
     /// How the store names this context's records (above 0): this prefix and the number.
     prefix: String,
     /// The store's numbers (below 0) for the records it loaded or was handed, as store.js
@@ -75,16 +77,23 @@ impl Io for Rec {
             self.written += value.len();
         }
     }
-    /// As the store does: the record rewritten without the event, or deleted once empty.
-    fn remove(&mut self, record: Record, key: &str) {
+    /// As the store does: the record rewritten without the events, or deleted once empty. Each
+    /// event as its own Call::Remove, in order; `removes` counts the calls.
+    fn remove(&mut self, record: Record, keys: &[u8], n: usize) {
+        self.removes += 1;
         let record = &self.name(record);
-        self.calls.push(Call::Remove(record.into(), key.into()));
-        if let Some(entries) = self.store.get_mut(record) {
-            entries.retain(|(m, _)| m != key);
-            if entries.is_empty() {
-                self.store.remove(record);
+        let keys = std::str::from_utf8(keys).expect("messageIds are UTF-8");
+        assert_eq!(keys.split('\0').count(), n, "n is how many: {keys}");
+        for key in keys.split('\0') {
+            assert!(!key.is_empty(), "a messageId per event");
+            self.calls.push(Call::Remove(record.into(), key.into()));
+            if let Some(entries) = self.store.get_mut(record) {
+                entries.retain(|(m, _)| m != key);
+                if entries.is_empty() {
+                    self.store.remove(record);
+                }
+                self.touched.insert(record.into());
             }
-            self.touched.insert(record.into());
         }
     }
     fn reload(&mut self) {

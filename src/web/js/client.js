@@ -208,8 +208,8 @@ export class Client {
   put(record, keys, values, ends, share) {
     this.#store.put(record, keys, values, ends, share);
   }
-  rm(record, key) {
-    this.#store.remove(record, key);
+  rm(record, keys, n) {
+    this.#store.remove(record, keys, n);
   }
   reload() {
     // After the export that asks returns: the load starts by calling into the driver.

@@ -9,11 +9,12 @@
 //   ends[i] to ends[i + 1]; ends[0] is 0). One call per record, so a burst's events cross from
 //   the driver a record at a time. `share`: once committed, the record is reported to
 //   `committed` (a follower hands it to the leader).
-// - remove(record, messageId): the record is rewritten without that event (read and written
-//   back in the tick's transaction), or deleted if nothing is left (as a record of the one-event
-//   format always is). The store is what knows everything a record holds, so it alone deletes;
-//   a record it wrote itself is deleted without being read once every event it wrote there is
-//   taken out.
+// - remove(record, messageIds, k): k events out of the record, `messageIds()` their ids (a
+//   function: called, at once, only if they are needed). The record is rewritten without them
+//   (read and written back in the tick's transaction), or deleted if nothing is left (as a
+//   record of the one-event format always is). The store is what knows everything a record
+//   holds, so it alone deletes; a record it wrote itself is deleted without being read, or its
+//   ids looked at, once every event it wrote there is taken out.
 // - load(): every event stored, as [record number, messageId, value, ...] oldest first, or the
 //   Error; num(key): the number of record `key`; leave(): commit now, and return the shared
 //   records written but not yet reported as committed (a page being left hands them over
@@ -211,14 +212,14 @@ export class IdbStore {
     keys.forEach((k, i) => l.push(k, a + ends[i], a + ends[i + 1]));
     share ? this.#sh.add(record) : this.#mine.set(n, (this.#mine.get(n) ?? 0) + keys.length);
   }
-  remove(n, key) {
+  remove(n, keys, k) {
     const c = this.#mine.get(n), record = n > 0 ? this.#pre + n : this.#names.get(n);
-    if (c === 1) return this.#mine.delete(n), this.#del(record);
-    c && this.#mine.set(n, c - 1);
+    if (c === k) return this.#mine.delete(n), this.#del(record);
+    c && this.#mine.set(n, c - k);
     // A number this store does not know (its record deleted) names nothing to change.
     if (!record) return;
     this.#soon();
-    this.#rm.get(record)?.push(key) ?? this.#rm.set(record, [key]);
+    (this.#rm.get(record) ?? this.#rm.set(record, []).get(record)).push(...keys());
   }
   #del(record) {
     this.#soon();

@@ -83,3 +83,48 @@ fn a_queued_event_costs_its_record_account_16_bytes() {
     // Its record by number, not by key: a key per entry cost about 70 bytes more per event.
     assert_eq!(core::mem::size_of::<crate::web::records::Entry>(), 16);
 }
+
+/// Answers every request in flight until none is; for each, the Io::remove calls its answer
+/// made.
+fn answer_all(d: &mut Driver<Rec>) -> Vec<usize> {
+    let mut calls = Vec::new();
+    while let Some((s, _, events)) = d.requests.first() {
+        let (s, n, before) = (*s, events.len(), d.io.removes);
+        d.response(d.io.now, s, 200, None, ok(n));
+        calls.push(d.io.removes - before);
+    }
+    calls
+}
+
+#[test]
+fn an_ack_takes_its_events_out_of_each_record_in_one_call() {
+    let mut d = leader(true); // flushAt 10: records of 10
+    for i in 0..25 {
+        track(&mut d, &format!("E{i:02}"));
+    }
+    d.drive(d.io.now);
+    assert_eq!(
+        answer_all(&mut d),
+        [3],
+        "one request, records of 10, 10 and 5: a call each"
+    );
+    // Five events in a record of their own, then ten in the next tick's: one request, one
+    // call per record.
+    for i in 0..15 {
+        track(&mut d, &format!("F{i:02}"));
+        if i == 4 {
+            d.drive(d.io.now);
+        }
+    }
+    d.drive(d.io.now);
+    assert_eq!(answer_all(&mut d), [2]);
+    // Every event left its record once, and the store is empty.
+    let removed =
+        d.io.calls
+            .iter()
+            .filter(|c| matches!(c, Call::Remove(..)))
+            .count();
+    assert_eq!(removed, 40);
+    assert!(d.io.store.is_empty(), "{:?}", d.io.records());
+    assert_eq!(d.stats()[..4], [0.0, 0.0, 40.0, 0.0]);
+}
