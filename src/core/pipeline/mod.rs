@@ -1,17 +1,19 @@
 //! The state machine: admission, bounds, housekeeping and the public calls. Planning lives in
-//! `batch.rs`, response handling in `outcome.rs`; the state they share is in owned parts, each
+//! `batch.rs`, response handling in `outcome.rs`, the events as a store keeps them (their stored
+//! form, restored, forgotten) in `stored.rs`; the state they share is in owned parts, each
 //! with its own module and tests: the request limits in force (`limits.rs`), the requests in
 //! flight (`outbox.rs`), the global gates (`gates.rs`), the per-identity pauses (`pauses.rs`), the
 //! counts (`counts.rs`) and what to tell the application (`mailbox.rs`).
 
 mod batch;
 mod outcome;
+mod stored;
 
 use super::config::{Config, ConfigError, Overflow};
 use super::counts::Counts;
 #[cfg(feature = "user-properties")]
 use super::event::Warning;
-use super::event::{EventInput, Rejected, StoredEvent};
+use super::event::{EventInput, Rejected};
 use super::gates::Gates;
 use super::keys::KeyMap;
 use super::keys::{key, TAG_DEVICE, TAG_MSG, TAG_USER};
@@ -25,7 +27,7 @@ use super::report::{
     AppEvent, Enqueued, EventId, FailReason, NetError, Response, Stats, Transmit, TransmitId,
 };
 use super::rng::{mix, Rng};
-use super::validate::{inspect_stored, validate};
+use super::validate::validate;
 use super::Millis;
 use crate::prelude::*;
 #[cfg(feature = "user-properties")]
@@ -231,32 +233,6 @@ impl Pipeline {
         })
     }
 
-    /// Re-admits an event persisted earlier, byte for byte, with its messageId and original
-    /// enqueue time (from which both the give-up horizon and the flush interval count). If an
-    /// event with that messageId is already held, returns its id instead.
-    pub fn restore(&mut self, now: Millis, stored: StoredEvent) -> Result<EventId, Rejected> {
-        let now = self.observe(now);
-        let meta = inspect_stored(self.config.protocol, &stored)?;
-        let user = self.identity(TAG_USER, meta.user.as_deref());
-        let device = self.identity(TAG_DEVICE, meta.device.as_deref());
-        // The flush interval counts from the first enqueue, across reloads: events a closed page
-        // left behind have usually waited long enough already and leave at once.
-        let admitted = now.min(stored.enqueued_at);
-        let deadline = admitted.saturating_add(self.config.flush_interval_ms);
-        self.early_deadline = self.early_deadline.min(deadline);
-        let result = self.admit(
-            admitted,
-            Box::from(&stored.body[..]),
-            meta.msg_off,
-            meta.msg_len,
-            user,
-            device,
-            stored.enqueued_at,
-        );
-        self.tidy();
-        result
-    }
-
     #[cfg(feature = "user-properties")]
     /// Counts a user-property update of user `user` (key; `user_id` its id) over the rolling
     /// hour, warning at 90 % of the server's limit and for every update past it.
@@ -299,45 +275,6 @@ impl Pipeline {
     fn identity(&self, tag: u8, id: Option<&str>) -> u64 {
         id.filter(|s| !s.is_empty())
             .map_or(0, |s| key(self.hash_seed, tag, s.as_bytes()))
-    }
-
-    /// The persistable form of a held event (for IndexedDB / a Durable Object).
-    pub fn stored_form(&self, id: EventId) -> Option<StoredEvent> {
-        let e = self.queue.live(id.0)?;
-        Some(StoredEvent {
-            message_id: e.message_id_string(),
-            enqueued_at: e.created_at,
-            body: e.bytes.to_vec(),
-        })
-    }
-
-    /// A held event as [`stored_form`](Self::stored_form) has it, borrowed: its enqueue time, its
-    /// bytes and its messageId (as those bytes hold it). What a store writes, without copies.
-    pub fn held(&self, id: EventId) -> Option<(Millis, &[u8], &[u8])> {
-        let e = self.queue.live(id.0)?;
-        Some((e.created_at, &e.bytes[..], e.message_id()))
-    }
-
-    /// The messageId of a held event (queued or in flight).
-    pub fn message_id(&self, id: EventId) -> Option<String> {
-        self.queue.live(id.0).map(|e| e.message_id_string())
-    }
-
-    /// Drops a queued event without reporting it, because another pipeline delivers it: a tab
-    /// that is not the sending one keeps its own events here only until the sending tab says
-    /// they were delivered or failed. Returns the event's id if it was held and queued; an event
-    /// in flight here is left alone.
-    pub fn forget(&mut self, message_id: &str) -> Option<EventId> {
-        let mkey = key(self.hash_seed, TAG_MSG, message_id.as_bytes());
-        let id = self.by_msg.get(mkey)?;
-        let idx = self.queue.find(id)?;
-        let e = self.queue.get(idx)?;
-        if !e.is_queued() || !e.has_message_id(message_id.as_bytes()) {
-            return None;
-        }
-        self.remove(idx);
-        self.tidy();
-        Some(EventId(id))
     }
 
     #[allow(clippy::too_many_arguments)]
