@@ -569,43 +569,6 @@ impl<I: Io> Driver<I> {
         };
         self.io.emit(note);
     }
-
-    /// Event `id` is done: delivered or failed `here`, or by the leader. The `flush()` calls
-    /// waiting for it count it. Returns the record to take it out of (done here: its record is
-    /// this context's to change; 0: none, or done by the leader, which updates its record) and
-    /// whether it was restored (another tab may be waiting to hear of it).
-    fn settle(&mut self, id: EventId, here: bool) -> (Record, bool) {
-        let (mut rec, mut restored) = (0, false);
-        if let Some((r, was)) = self.records.take(id) {
-            restored = was;
-            if here {
-                rec = r;
-            }
-        }
-        let mut i = 0;
-        while i < self.flushes.len() {
-            let f = &mut self.flushes[i];
-            if id.0 < f.mark {
-                f.remaining = f.remaining.saturating_sub(1);
-            }
-            if f.remaining == 0 {
-                let f = self.flushes.swap_remove(i);
-                self.io.resolve(f.waiter);
-            } else {
-                i += 1;
-            }
-        }
-        (rec, restored)
-    }
-
-    /// Takes the `n` events `keys` names (joined by U+0000) out of record `rec`, if any, and
-    /// empties `keys`.
-    fn take_out(&mut self, rec: Record, keys: &mut Vec<u8>, n: &mut usize) {
-        if *n > 0 {
-            self.io.remove(rec, keys, core::mem::take(n));
-            keys.clear();
-        }
-    }
 }
 
 mod stored;
