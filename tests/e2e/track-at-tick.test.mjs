@@ -2,8 +2,9 @@
 // task in a microtask. These prove that nothing observable depends on when: every call that reaches
 // the engine after track() (stats, flush, the page being hidden or left) sees the events tracked
 // before it, in order; an event the engine's rules refuse is reported through `failed` with the
-// messageId track() returned and the message a throw would have carried; and a call after
-// shutdown() still throws at once.
+// messageId track() returned and the message a throw would have carried; a call after
+// shutdown() still throws at once; and a long run of calls hands its events over as it goes (by
+// 32), not all at the task's end, in order.
 import test from "node:test";
 import assert from "node:assert/strict";
 import { assertExactlyOnce, setup, waitForIds } from "./harness.mjs";
@@ -58,4 +59,38 @@ test("events tracked in the task that hides and leaves the page go with the unlo
   const requests = await env.collector.requests();
   assert.equal(requests.length, 1, `one request, the unload send: ${JSON.stringify(requests)}`);
   assert.equal(requests[0].events, 7);
+});
+
+// The wasm instance's memory, kept by the page as the package instantiates it (found by type: the
+// package shortens its export names).
+const MEMORY_HOOK = `{
+  const orig = WebAssembly.instantiate;
+  WebAssembly.instantiate = async (...a) => {
+    const r = await orig.apply(WebAssembly, a);
+    window.wasmMemory ??= Object.values((r.instance ?? r).exports).find((v) => v instanceof WebAssembly.Memory);
+    return r;
+  };
+}`;
+
+test("a long run of track() calls hands its events to the engine as it goes, in order", { timeout: 60_000 }, async (t) => {
+  const env = await setup(t);
+  await env.context.addInitScript(MEMORY_HOOK);
+  const page = await env.open();
+  await page.evaluate((o) => make(o), env.options({ storage: "memory", flushIntervalMs: 600_000, requestsPerWindow: 0 }));
+  const out = await page.evaluate(async () => {
+    const bytes = () => window.wasmMemory.buffer.byteLength;
+    const before = bytes();
+    // About 2 MB of events in one task: were they all held in JavaScript until the task ended,
+    // the engine's memory could not grow before then.
+    const ids = trackMany(5000, "Handed Over", { text: "x".repeat(200) });
+    const during = bytes();
+    await client.flush();
+    return { ids, before, during, stats: client.stats() };
+  });
+  assert.ok(out.during > out.before, `the engine's memory did not grow during the task (${out.before} -> ${out.during} B): the events waited for its end`);
+  assert.equal(out.stats.delivered, 5000);
+  const events = await waitForIds(env, out.ids, { timeout: 60_000 });
+  assertExactlyOnce(assert, events, out.ids);
+  const stored = (await env.collector.events()).map((e) => e.messageId);
+  assert.deepEqual(stored, out.ids, "events arrived out of the order they were tracked in");
 });
