@@ -4,7 +4,7 @@
 // before it, in order; an event the engine's rules refuse is reported through `failed` with the
 // messageId track() returned and the message a throw would have carried; a call after
 // shutdown() still throws at once; and a long run of calls hands its events over as it goes (by
-// 32), not all at the task's end, in order.
+// 256), not all at the task's end, in order.
 import test from "node:test";
 import assert from "node:assert/strict";
 import { assertExactlyOnce, setup, waitForIds } from "./harness.mjs";

@@ -46,9 +46,10 @@ export class Client {
   #consented; // hears another tab's optIn() / optOut()
   #say; // debug: extras.js say()
   // Browser mode: events tracked, for the engine in this tick's microtask (#hand), or in the call
-  // that makes them 32: a burst's strings held until the task ends outlived the young
+  // that makes them 256: a burst's strings held until the task ends outlived the young
   // generation's collections, which copied each of them (2-3 µs of main-thread CPU per event at
-  // 10,000 events, bench/README.md); handed over by 32 they die young.
+  // 10,000 events, bench/README.md); handed over by 256 they die young. (By 32 measured the
+  // same, but then every 100 calls paid for about 100 events of the engine's work.)
   #q = [];
   #closed; // shutdown() was called
 
@@ -384,11 +385,11 @@ export class Client {
         id(anon, "anonymousId") + "\0" + id(groupId, "groupId") + "\0" + id(previousId, "previousId") + "\0" + messageId;
       // With the time it was tracked at. Server mode queues it now, so that the engine's refusal
       // (its rules, a full queue) throws; a page hands it over in a microtask (or in the call that
-      // makes 32 wait, #q), which reports a refusal through `failed`, and consent "pending" keeps
+      // makes 256 wait, #q), which reports a refusal through `failed`, and consent "pending" keeps
       // it in memory only.
       let e = [k, fields, time(o.timestamp), messageId], c = this.#consent;
       if (this.#closed) shutDown();
-      c === "granted" ? (this.#o.server ? (e = this.#d.enqueue(e)) && fail(...e.split("\0")) : (this.#q.push(e) > 1 ? this.#q.length < 32 || this.#hand() : queueMicrotask(() => this.#hand()))) : c === "pending" && this.#held.add(e);
+      c === "granted" ? (this.#o.server ? (e = this.#d.enqueue(e)) && fail(...e.split("\0")) : (this.#q.push(e) > 1 ? this.#q.length < 256 || this.#hand() : queueMicrotask(() => this.#hand()))) : c === "pending" && this.#held.add(e);
       this.#say?.("event", TYPES[kind], name, messageId, c);
       return messageId;
     } catch (e) {
