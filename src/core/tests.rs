@@ -537,18 +537,6 @@ mod arbitrary_events {
     use crate::base::json;
     use proptest::prelude::*;
 
-    fn cases() -> ProptestConfig {
-        let cases = std::env::var("PROPTEST_CASES")
-            .ok()
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(500);
-        ProptestConfig {
-            cases,
-            failure_persistence: None,
-            ..ProptestConfig::default()
-        }
-    }
-
     fn text() -> impl Strategy<Value = Option<String>> {
         proptest::option::of(prop_oneof![
             3 => "[a-zA-Z0-9 _-]{0,12}",
@@ -566,7 +554,7 @@ mod arbitrary_events {
     }
 
     proptest! {
-        #![proptest_config(cases())]
+        #![proptest_config(crate::base::proptest_config(500))]
 
         /// Whatever an application passes: a typed refusal, or a queued event whose request body
         /// is valid JSON and whose stored form restores elsewhere byte for byte.

@@ -34,18 +34,6 @@ mod robustness {
         prop::collection::vec(byte, 0..200)
     }
 
-    fn cases() -> ProptestConfig {
-        let cases = std::env::var("PROPTEST_CASES")
-            .ok()
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(1_000);
-        ProptestConfig {
-            cases,
-            failure_persistence: None,
-            ..ProptestConfig::default()
-        }
-    }
-
     /// A plain byte-at-a-time reading of the JSON string grammar, to check the fast scanner.
     fn reference_string(b: &[u8]) -> Option<(usize, usize)> {
         let mut i = 1;
@@ -71,7 +59,7 @@ mod robustness {
     }
 
     proptest! {
-        #![proptest_config(cases())]
+        #![proptest_config(crate::base::proptest_config(1_000))]
 
         #[test]
         fn decoders_take_any_bytes(body in jsonish(), status in 0u16..1000, ra in proptest::option::of(0u64..10_000_000)) {

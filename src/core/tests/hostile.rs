@@ -292,20 +292,8 @@ mod arbitrary {
         .into_bytes()
     }
 
-    fn cases() -> ProptestConfig {
-        let cases = std::env::var("PROPTEST_CASES")
-            .ok()
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(64);
-        ProptestConfig {
-            cases,
-            failure_persistence: None,
-            ..ProptestConfig::default()
-        }
-    }
-
     proptest! {
-        #![proptest_config(cases())]
+        #![proptest_config(crate::base::proptest_config(64))]
 
         #[test]
         fn any_answers_lose_nothing_report_once_and_never_flood(

@@ -701,20 +701,6 @@ fn config_strategy(protocol: Protocol) -> impl Strategy<Value = Config> {
     )
 }
 
-fn cases() -> ProptestConfig {
-    // Kept small so `cargo test` stays quick in debug; raise with PROPTEST_CASES.
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(64);
-    // No regression files: a failure prints its minimal input, which becomes a unit test.
-    ProptestConfig {
-        cases,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
-}
-
 fn check(o: &Outcome, allowed: &[&str]) -> Result<(), TestCaseError> {
     prop_assert!(o.violations.is_empty(), "violations: {:#?}", o.violations);
     for (mid, reason) in &o.failed {
@@ -727,7 +713,8 @@ fn check(o: &Outcome, allowed: &[&str]) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(cases())]
+    // Kept small so `cargo test` stays quick in debug; raise with PROPTEST_CASES.
+    #![proptest_config(crate::base::proptest_config(64))]
 
     #[test]
     fn v1_batch_delivers_exactly_once_under_faults(
