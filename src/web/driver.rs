@@ -323,7 +323,7 @@ impl<I: Io> Driver<I> {
         let Some(id) = self.pipeline.forget(&message_id) else {
             return;
         };
-        self.settle(id, false);
+        self.settle(id);
         if code.is_empty() {
             self.elsewhere.0 += 1;
             self.heard.push(message_id);
@@ -493,7 +493,7 @@ impl<I: Io> Driver<I> {
                 let (mut i, mut run, mut keys, mut n) = (0, 0, Vec::new(), 0);
                 while let (Some(&id), Some(m)) = (ids.get(i), message_ids.get(i)) {
                     i += 1;
-                    let (rec, told) = self.settle(id, true);
+                    let (rec, told) = self.settle(id);
                     if rec != run {
                         self.take_out(run, &mut keys, &mut n);
                         run = rec;
@@ -522,7 +522,7 @@ impl<I: Io> Driver<I> {
                 message_id,
                 reason,
             } => {
-                let (rec, told) = self.settle(id, true);
+                let (rec, told) = self.settle(id);
                 if rec != 0 {
                     self.io.remove(rec, message_id.as_bytes(), 1);
                 }

@@ -126,18 +126,12 @@ impl<I: Io> Driver<I> {
         self.unstored.clear();
     }
 
-    /// Event `id` is done: delivered or failed `here`, or by the leader. The `flush()` calls
-    /// waiting for it count it. Returns the record to take it out of (done here: its record is
-    /// this context's to change; 0: none, or done by the leader, which updates its record) and
-    /// whether it was restored (another tab may be waiting to hear of it).
-    pub(super) fn settle(&mut self, id: EventId, here: bool) -> (Record, bool) {
-        let (mut rec, mut restored) = (0, false);
-        if let Some((r, was)) = self.records.take(id) {
-            restored = was;
-            if here {
-                rec = r;
-            }
-        }
+    /// Event `id` is done: delivered or failed here, or by the leader. The `flush()` calls
+    /// waiting for it count it. Returns its record (0: none), which the caller takes it out of
+    /// when it settled here (a follower leaves its records to the leader, which updates them),
+    /// and whether it was restored (another tab may be waiting to hear of it).
+    pub(super) fn settle(&mut self, id: EventId) -> (Record, bool) {
+        let (rec, restored) = self.records.take(id).unwrap_or_default();
         let mut i = 0;
         while i < self.flushes.len() {
             let f = &mut self.flushes[i];
