@@ -85,16 +85,18 @@ fn throughput(protocol: Protocol) -> (f64, f64) {
     let template = event(protocol);
     // The protocol's success answer for a request of `n` events (the engine checks the count).
     let ok = |n: usize| {
-        Response {
-        status: 200,
-        retry_after: None,
-        location: None,
-        body: match protocol {
+        let body = match protocol {
             Protocol::V1Batch => format!(r#"{{"success":true,"accepted":{n},"failed":0}}"#),
-            _ => format!(r#"{{"code":200,"events_ingested":{n},"payload_size_bytes":1,"server_upload_time":1}}"#),
+            _ => format!(
+                r#"{{"code":200,"events_ingested":{n},"payload_size_bytes":1,"server_upload_time":1}}"#
+            ),
+        };
+        Response {
+            status: 200,
+            retry_after: None,
+            location: None,
+            body: body.into_bytes(),
         }
-        .into_bytes(),
-    }
     };
     let mut enqueue_rates = Vec::new();
     let mut cycle_rates = Vec::new();
