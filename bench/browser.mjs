@@ -22,8 +22,8 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { createServer } from "node:http";
 import { extname, resolve } from "node:path";
-import { launchBrowser, ROOT, startCollector } from "../tests/e2e/harness.mjs";
-import { EVENT_SRC, WASM_MEMORY_HOOK } from "./results.mjs";
+import { launchBrowser, ROOT, startCollector, WASM_MEMORY_HOOK } from "../tests/e2e/harness.mjs";
+import { EVENT_SRC } from "./results.mjs";
 
 const args = process.argv.slice(2);
 const flag = (name, dflt) => {
@@ -120,7 +120,7 @@ const PAGES = {
 ${WASM_MEMORY_HOOK}const bw = await import("/pkg/index.js");
 window.start = async (options) => {
   window.client = await bw.createClient(options);
-  window.wasmBytes = () => memory?.buffer?.byteLength ?? null;
+  window.wasmBytes = () => globalThis.wasmMemory?.buffer?.byteLength ?? null;
   return true;
 };
 window.track = (name, props) => window.client.track(name, props);

@@ -34,9 +34,9 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { IDB_IO_HOOK, idbIo, launchBrowser, ROOT, startCollector, startWeb, waitFor } from "../tests/e2e/harness.mjs";
+import { IDB_IO_HOOK, idbIo, launchBrowser, ROOT, startCollector, startWeb, waitFor, WASM_MEMORY_HOOK } from "../tests/e2e/harness.mjs";
 import { profileReport, startProfile } from "./profile.mjs";
-import { EVENT_SRC, WASM_MEMORY_HOOK, writeSection } from "./results.mjs";
+import { EVENT_SRC, writeSection } from "./results.mjs";
 
 const args = process.argv.slice(2);
 const flag = (name, dflt) => {
@@ -74,7 +74,7 @@ ${WASM_MEMORY_HOOK}// What the client writes to IndexedDB: every value put, by t
 ${IDB_IO_HOOK}
 const bw = await import("/pkg/index.js");
 window.start = async (o) => { window.client = await bw.createClient(o); };
-window.wasmBytes = () => memory?.buffer?.byteLength ?? 0;
+window.wasmBytes = () => globalThis.wasmMemory?.buffer?.byteLength ?? 0;
 const track = (name, props) => client.track(name, props);
 ${BURST_SRC}
 window.records = () => new Promise((ok, fail) => {

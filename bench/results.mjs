@@ -21,16 +21,3 @@ export function writeSection(out, head, section) {
 export const EVENT_SRC = `(i) => ({ sku: "SKU-" + i, price: 49.99, qty: 2, currency: "USD", category: "books",
   coupon: null, inStock: true, tags: ["gift", "sale"], position: i, list: "search results" })`;
 
-/** Page script (inside a module <script>) that keeps, in `memory`, the linear memory of the wasm
- * instance the package creates, found by type (the package shortens its export names and keeps
- * its exports to itself): the benchmarks read its size. */
-export const WASM_MEMORY_HOOK = `let memory;
-for (const k of ["instantiate", "instantiateStreaming"]) {
-  const orig = WebAssembly[k];
-  WebAssembly[k] = async (...a) => {
-    const r = await orig.apply(WebAssembly, a);
-    memory ??= Object.values((r.instance ?? r).exports).find((v) => v instanceof WebAssembly.Memory);
-    return r;
-  };
-}
-`;

@@ -267,6 +267,19 @@ export function assertExactlyOnce(assert, events, ids) {
   assert.equal(new Set(ids).size, ids.length, "the SDK returned a messageId twice");
 }
 
+/** Page script (an init script, or inside a module <script>) that keeps, in `wasmMemory`, the
+ * linear memory of the wasm instance the package creates, found by type (the package shortens its
+ * export names and keeps its exports to itself): tests and benchmarks read its size. */
+export const WASM_MEMORY_HOOK = `for (const k of ["instantiate", "instantiateStreaming"]) {
+  const orig = WebAssembly[k];
+  WebAssembly[k] = async (...a) => {
+    const r = await orig.apply(WebAssembly, a);
+    globalThis.wasmMemory ??= Object.values((r.instance ?? r).exports).find((v) => v instanceof WebAssembly.Memory);
+    return r;
+  };
+}
+`;
+
 /** Page script (an init script, or inside a module <script>) that counts what the page asks of
  * IndexedDB in `idbIo`: values put (and the bytes they hold), gets and deletes
  * (IDBObjectStore.prototype wrapped before the client loads). The package's worker writes the

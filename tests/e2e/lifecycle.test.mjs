@@ -3,20 +3,13 @@
 // client still answers: stats() as it last was, track() and flush() with E_SHUTDOWN, shutdown() at once.
 import test from "node:test";
 import assert from "node:assert/strict";
-import { setup } from "./harness.mjs";
+import { setup, WASM_MEMORY_HOOK } from "./harness.mjs";
 
 test("clients created and shut down one after another do not grow the wasm memory", { timeout: 60_000 }, async (t) => {
   // 120 requests: past the collector's default 100 per window, which would pause the test a minute.
   const env = await setup(t, { collectorArgs: ["--rate-per-ip", "1000"] });
   // The module's memory, caught as the package instantiates it.
-  await env.context.addInitScript(() => {
-    const instantiate = WebAssembly.instantiate;
-    WebAssembly.instantiate = async (...args) => {
-      const r = await instantiate.apply(WebAssembly, args);
-      window.wasmMemory = Object.values((r.instance ?? r).exports).find((v) => v instanceof WebAssembly.Memory);
-      return r;
-    };
-  });
+  await env.context.addInitScript(WASM_MEMORY_HOOK);
   const page = await env.open();
   const seen = await page.evaluate(async (base) => {
     const sizes = [];

@@ -3,18 +3,7 @@
 // Counted in the page: the package's memory, caught as it is instantiated; bytes, not timings.
 import test from "node:test";
 import assert from "node:assert/strict";
-import { setup, waitFor } from "./harness.mjs";
-
-const WASM_MEMORY_HOOK = `(() => {
-  for (const k of ["instantiate", "instantiateStreaming"]) {
-    const orig = WebAssembly[k];
-    WebAssembly[k] = async (...a) => {
-      const r = await orig.apply(WebAssembly, a);
-      window.wasmMemory ??= Object.values((r.instance ?? r).exports).find((v) => v instanceof WebAssembly.Memory);
-      return r;
-    };
-  }
-})();`;
+import { setup, waitFor, WASM_MEMORY_HOOK } from "./harness.mjs";
 
 test("draining a queue of 5,000 events grows the wasm memory by at most two pages", { timeout: 120_000 }, async (t) => {
   const env = await setup(t, { collectorArgs: ["--rate-per-ip", "1000000", "--rate-per-org", "1000000"] });

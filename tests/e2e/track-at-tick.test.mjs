@@ -7,7 +7,7 @@
 // 256), not all at the task's end, in order.
 import test from "node:test";
 import assert from "node:assert/strict";
-import { assertExactlyOnce, setup, waitForIds } from "./harness.mjs";
+import { assertExactlyOnce, setup, waitForIds, WASM_MEMORY_HOOK } from "./harness.mjs";
 
 test("events tracked in a task are seen by stats, flush and a refusal report, in order", { timeout: 60_000 }, async (t) => {
   const env = await setup(t);
@@ -61,20 +61,9 @@ test("events tracked in the task that hides and leaves the page go with the unlo
   assert.equal(requests[0].events, 7);
 });
 
-// The wasm instance's memory, kept by the page as the package instantiates it (found by type: the
-// package shortens its export names).
-const MEMORY_HOOK = `{
-  const orig = WebAssembly.instantiate;
-  WebAssembly.instantiate = async (...a) => {
-    const r = await orig.apply(WebAssembly, a);
-    window.wasmMemory ??= Object.values((r.instance ?? r).exports).find((v) => v instanceof WebAssembly.Memory);
-    return r;
-  };
-}`;
-
 test("a long run of track() calls hands its events to the engine as it goes, in order", { timeout: 60_000 }, async (t) => {
   const env = await setup(t);
-  await env.context.addInitScript(MEMORY_HOOK);
+  await env.context.addInitScript(WASM_MEMORY_HOOK);
   const page = await env.open();
   await page.evaluate((o) => make(o), env.options({ storage: "memory", flushIntervalMs: 600_000, requestsPerWindow: 0 }));
   const out = await page.evaluate(async () => {
