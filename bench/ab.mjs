@@ -12,12 +12,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { flag, median } from "./results.mjs";
 
-const args = process.argv.slice(2);
-const flag = (name, dflt) => {
-  const i = args.indexOf(name);
-  return i < 0 ? dflt : args[i + 1];
-};
 const A = flag("--a"), B = flag("--b");
 if (!A || !B) {
   console.error("usage: node bench/ab.mjs --a DIR --b DIR [--pairs N] [--sizes N,N] [--sdks a,b]");
@@ -55,10 +51,6 @@ try {
   rmSync(scratch, { recursive: true, force: true });
 }
 
-const median = (xs) => {
-  const s = [...xs].sort((x, y) => x - y), h = s.length >> 1;
-  return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
-};
 console.log(`\nA: ${A}\nB: ${B}\n${PAIRS} pairs; µs per event, medians A / B, and the pairs in which A read lower`);
 for (const row of Object.keys(runs.a[0] ?? {})) {
   const cells = FIGURES.map((name, f) => {

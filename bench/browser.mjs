@@ -23,13 +23,8 @@ import { gzipSync } from "node:zlib";
 import { createServer } from "node:http";
 import { extname, resolve } from "node:path";
 import { launchBrowser, ROOT, startCollector, WASM_MEMORY_HOOK } from "../tests/e2e/harness.mjs";
-import { EVENT_SRC } from "./results.mjs";
+import { args, EVENT_SRC, flag } from "./results.mjs";
 
-const args = process.argv.slice(2);
-const flag = (name, dflt) => {
-  const i = args.indexOf(name);
-  return i < 0 ? dflt : args[i + 1];
-};
 const ROUNDS = Number(flag("--rounds", 5));
 const CALLS = Number(flag("--calls", 10_000));
 const BLOCK = 100;

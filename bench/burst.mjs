@@ -36,13 +36,8 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { IDB_IO_HOOK, idbIo, launchBrowser, ROOT, startCollector, startWeb, waitFor, WASM_MEMORY_HOOK } from "../tests/e2e/harness.mjs";
 import { profileReport, startProfile } from "./profile.mjs";
-import { EVENT_SRC, writeSection } from "./results.mjs";
+import { args, EVENT_SRC, flag, writeSection } from "./results.mjs";
 
-const args = process.argv.slice(2);
-const flag = (name, dflt) => {
-  const i = args.indexOf(name);
-  return i < 0 ? dflt : args[i + 1];
-};
 const SIZES = flag("--sizes", "1000,10000,100000").split(",").map(Number);
 const PKG = resolve(flag("--pkg", join(ROOT, "pkg")));
 const TIMEOUT_S = Number(flag("--timeout", 600));

@@ -24,7 +24,7 @@
 // --out FILE, --no-write, --verbose (each request's arrival, status and events; printed anyway for a run
 // that met a 429).
 import { execFileSync } from "node:child_process";
-import { writeSection } from "./results.mjs";
+import { args, flag, median, writeSection } from "./results.mjs";
 import { existsSync, statSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -32,11 +32,6 @@ import { join, resolve } from "node:path";
 import { launchBrowser, ROOT, startCollector } from "../tests/e2e/harness.mjs";
 import { serve } from "../scripts/serve.mjs";
 
-const args = process.argv.slice(2);
-const flag = (name, dflt) => {
-  const i = args.indexOf(name);
-  return i < 0 ? dflt : args[i + 1];
-};
 const RUNS = Number(flag("--runs", 5));
 const K = Number(flag("--scale", 10));
 const ONLY = flag("--only", null);
@@ -104,10 +99,6 @@ window.drain = async (options, devices, perDevice, timeoutMs) => {
 window.benchReady = true;
 </script>`;
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 /** One drain: a fresh page and client against a reset collector; figures from the request log. */
 async function runOnce(env, sc) {

@@ -14,7 +14,7 @@
 // divided by the requests posted. Not counted: the collector, the Node clients, miniflare's Node
 // side. Writes its section of bench/results.md and prints it.
 import { execFileSync } from "node:child_process";
-import { writeSection } from "./results.mjs";
+import { args, flag, writeSection } from "./results.mjs";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { cpus, tmpdir } from "node:os";
@@ -23,11 +23,6 @@ import { ROOT, cpuTicks, startEdge } from "../scripts/edge.mjs";
 import { startCollector, waitFor } from "../tests/e2e/harness.mjs";
 import { UNLIMITED, v1Config } from "../tests/edge/harness.mjs";
 
-const args = process.argv.slice(2);
-const flag = (name, def) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : def;
-};
 const REQUESTS = Number(flag("--requests", 300));
 const CLIENTS = Number(flag("--clients", 4));
 const RUNS = Number(flag("--runs", 3));

@@ -1,5 +1,19 @@
-// bench/results.md is shared by the benchmarks: each owns one "## " section of it.
+// bench/results.md is shared by the benchmarks: each owns one "## " section of it. Also here:
+// what every benchmark script reads its command line with, and the median they report.
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
+
+/** The script's arguments, and `flag(name, dflt)`: the value after `name` among them, or `dflt`. */
+export const args = process.argv.slice(2);
+export const flag = (name, dflt) => {
+  const i = args.indexOf(name);
+  return i < 0 ? dflt : args[i + 1];
+};
+
+/** The median of `xs` (the mean of the middle two when their number is even). */
+export const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b), h = s.length >> 1;
+  return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
+};
 
 /** Replaces the section headed `head` in the file `out` with `section` (or appends it), keeping
  * the others. */
