@@ -44,7 +44,7 @@ const events = (l) => { const out = []; for (let i = 0; i < l.length; i += 3) ou
 function put(store, n, events, share) {
   const ends = [0], values = new Uint8Array(events.reduce((t, [, v]) => t + v.length, 0));
   events.forEach(([, v]) => (values.set(v, ends.at(-1)), ends.push(ends.at(-1) + v.length)));
-  store.put(n, events.map(([m]) => m), values, new Uint32Array(ends), share);
+  store.put(n, events.map(([m]) => m).join("\0"), values, new Uint32Array(ends), share);
 }
 // Takes events `ids` out of record `n` in one call, as the driver does (the ids as a function:
 // the store asks for them only if it needs them).
@@ -160,12 +160,35 @@ export async function oneTransactionPerTick(io) {
   return JSON.stringify({ transactions, commits: log.commits, stored, records: records.map((r) => [r[0], r[1].length]) });
 }
 
+// A tick writing more than 1 MiB of values goes in batches of about that much, in order: five
+// records of 100 events of 3,000 bytes (300 KB each), then a removal, in one synchronous run.
+export async function aLargeTickGoesInBatches(io) {
+  const { db, store } = await open(io, "bw-test-large");
+  put(store, 9, [["m-0", value(0, 0, "e0")]], false);
+  await sleep(50);
+  let transactions = 0;
+  const real = db.transaction.bind(db);
+  db.transaction = (...a) => (transactions++, real(...a));
+  const body = "x".repeat(2988);
+  for (let r = 1; r <= 5; r++) put(store, r, Array.from({ length: 100 }, (_, i) => ["m-" + r + "-" + i, value(r, i, body)]), false);
+  rm(store, 9, "m-0");
+  await sleep(200);
+  db.transaction = real;
+  const loaded = await store.load(), records = await raw(db);
+  let whole = 0;
+  for (let i = 2; i < loaded.length; i += 3) whole += text(loaded[i]) === body;
+  db.close();
+  return JSON.stringify({ transactions, whole, records: records.map((r) => [r[0], r[1].length, r[1][0], r[1][99]]) });
+}
+
 export async function valuesAreCopied(io) {
-  // The driver passes views of wasm memory, which are reused: the store must copy at put().
+  // The driver passes views of wasm memory, which are reused: the store must copy the values
+  // and the ends at put().
   const { db, store } = await open(io, "bw-test-copy");
-  const view = value(1, 0, "first");
-  store.put(1, ["m-1"], view, new Uint32Array([0, view.length]), false);
+  const view = value(1, 0, "first"), ends = new Uint32Array([0, view.length]);
+  store.put(1, "m-1", view, ends, false);
   view.fill(0);
+  ends.fill(0);
   await sleep(50);
   const loaded = events(await store.load());
   db.close();
@@ -242,6 +265,8 @@ extern "C" {
     fn one_event_records_of_an_earlier_release_load(io: &JsValue) -> Promise;
     #[wasm_bindgen(js_name = oneTransactionPerTick)]
     fn one_transaction_per_tick(io: &JsValue) -> Promise;
+    #[wasm_bindgen(js_name = aLargeTickGoesInBatches)]
+    fn a_large_tick_goes_in_batches(io: &JsValue) -> Promise;
     #[wasm_bindgen(js_name = valuesAreCopied)]
     fn values_are_copied(io: &JsValue) -> Promise;
     #[wasm_bindgen(js_name = failureIsReportedOnce)]
@@ -280,6 +305,16 @@ async fn one_tick_of_writes_is_one_transaction() {
     assert_eq!(
         run(one_transaction_per_tick).await,
         r#"{"transactions":1,"commits":[["r-2"]],"stored":500,"records":[["r-2",250],["r-3",250]]}"#
+    );
+}
+
+#[wasm_bindgen_test]
+async fn a_tick_of_over_a_mebibyte_of_writes_goes_in_batches_of_about_that_much() {
+    // 1.5 MB of values: the fourth record's put passes 1 MiB and commits the first four; the
+    // fifth and the removal (which deletes record 9) go in the tick's own commit.
+    assert_eq!(
+        run(a_large_tick_goes_in_batches).await,
+        r#"{"transactions":2,"whole":500,"records":[["r-1",100,"m-1-0","m-1-99"],["r-2",100,"m-2-0","m-2-99"],["r-3",100,"m-3-0","m-3-99"],["r-4",100,"m-4-0","m-4-99"],["r-5",100,"m-5-0","m-5-99"]]}"#
     );
 }
 

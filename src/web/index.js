@@ -62,7 +62,7 @@ function link(source) {
       arm: (h, ms) => clients[h].arm(ms),
       schedule: (h) => clients[h].schedule(),
       put: (h, r, k, kn, v, vn, e, en, share) =>
-        clients[h].put(r, str(k, kn).split("\0"), bytes(v, vn), new Uint32Array(wasm.memory.buffer, e, en), share),
+        clients[h].put(r, str(k, kn), bytes(v, vn), new Uint32Array(wasm.memory.buffer, e, en), share),
       // The ids are read out of wasm memory only if the store needs them (not for a record it
       // wrote and this empties), and at once if it does.
       rm: (h, r, k, kn, n) => clients[h].rm(r, () => str(k, kn).split("\0"), n),

@@ -1,5 +1,5 @@
 // The network and the clock: one POST, one timer.
-import { write } from "./store.js";
+import { values, write } from "./store.js";
 
 // POST; resolves to [status, Retry-After (as seconds) or null, body text], or to the Error when no
 // complete HTTP response came within `timeout` ms (offline, DNS, CORS, a keepalive body over the
@@ -72,7 +72,7 @@ export const toWorker = (n, w, rm, buf) => ready && ask({ n, w, rm, buf: (buf = 
 export const starting = (now) => (now && (worker ??= start()), !ready && up);
 const start = () => {
   try {
-    const w = new Worker(URL.createObjectURL(new Blob([`(${serve})(${post},${write})`])));
+    const w = new Worker(URL.createObjectURL(new Blob([`(${serve})(${post},${write},${values})`])));
     // Resolves once it runs, or on its error (a CSP that forbids it) or after 1 s, when what
     // waits for it stops waiting (`up` 0): it is used from when it says that it runs, if ever.
     up = new Promise((ok) => {
@@ -86,10 +86,10 @@ const start = () => {
   }
 };
 
-// The worker's text: this function's, given post() and write() by theirs. It says that it runs,
+// The worker's text: this function's, given post(), write() and values() by theirs. It says that it runs,
 // then answers each request, and writes each batch into its database (opened once by name, with
 // no version: the page created it), its answer [error as [message, name] or 0, records deleted].
-function serve(post, write) {
+function serve(post, write, values) {
   const dbs = {};
   onmessage = async ({ data: a, ports: [p] }) =>
     p.postMessage(
@@ -101,7 +101,7 @@ function serve(post, write) {
               o.onsuccess = () => got(((o.result.onversionchange = () => o.result.close()), o.result));
               // Unopened: each batch fails with the reason.
               o.onerror = () => got({ transaction() { throw o.error; } });
-            })).then((db) => write(db, a.w, a.rm, a.buf, (e, gone) => ok([e && [e.message, e.name], gone])))),
+            })).then((db) => write(db, a.w, a.rm, a.buf, (e, gone) => ok([e && [e.message, e.name], gone]), values))),
     );
   postMessage(0);
 }

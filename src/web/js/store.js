@@ -5,8 +5,8 @@
 // number; below 0, one this store numbered (`num`: loaded, or handed over by a follower), kept
 // until it is deleted. Both stores have one interface:
 // - put(record, messageIds, values, ends, share): events into record number `record` (the
-//   driver's own), written in this tick: event i is (messageIds[i], the bytes of `values` from
-//   ends[i] to ends[i + 1]; ends[0] is 0). One call per record, so a burst's events cross from
+//   driver's own), written in this tick: event i is (the i-th of `messageIds`, joined by U+0000,
+//   the bytes of `values` from ends[i] to ends[i + 1]; ends[0] is 0). One call per record, so a burst's events cross from
 //   the driver a record at a time. `share`: once committed, the record is reported to
 //   `committed` (a follower hands it to the leader).
 // - remove(record, messageIds, k): k events out of the record, `messageIds()` their ids (a
@@ -19,7 +19,8 @@
 //   Error; num(key): the number of record `key`; leave(): commit now, and return the shared
 //   records written but not yet reported as committed (a page being left hands them over
 //   itself); close().
-// A tick's writes are ONE transaction: the first of a tick queues a microtask that commits them.
+// A tick's writes are ONE transaction (one per MiB of values, for a tick that writes more): the
+// first of a tick queues a microtask that commits them.
 const STORE = "events";
 
 const settle = (r) =>
@@ -86,26 +87,24 @@ function flatten(keys, values, gone, num) {
   }).flat();
 }
 
-// A record's list in a batch, as its values: [messageId, value, ...].
-const values = (l, buf) => {
+// A record's list in a batch (each put's messageIds joined by U+0000, and where each value ends
+// in the batch's buffer), as the record's value: [messageId, value, ...]. Self-contained, as
+// write() is.
+export const values = (l, buf) => {
   const v = [];
-  for (let i = 0; i < l.length; i += 3) v.push(l[i], buf.slice(l[i + 1], l[i + 2]));
+  for (let j = 0; j < l.length; j += 2) l[j].split("\0").forEach((id, i, e) => v.push(id, buf.slice((e = l[j + 1])[i], e[i + 1])));
   return v;
 };
 
 // One batch (Ticks) into IndexedDB database `db`, in one transaction; a record to take events out
 // of is read once, after the batch's writes. `done(error or 0, the records deleted as emptied)`,
 // once durable or on the first failure (maybe twice: error and abort). Self-contained: the request
-// worker runs its text too (net.js).
-export function write(db, w, rm, buf, done) {
+// worker runs its text too (net.js), and is given `values` (above) as this module's callers are.
+export function write(db, w, rm, buf, done, values) {
   const gone = [];
   try {
     const tx = db.transaction("events", "readwrite"), s = tx.objectStore("events");
-    for (const [k, l] of w) {
-      const v = [];
-      for (let i = 0; i < l.length; i += 3) v.push(l[i], buf.slice(l[i + 1], l[i + 2]));
-      l ? s.put(v, k) : s.delete(k);
-    }
+    for (const [k, l] of w) l ? s.put(values(l, buf), k) : s.delete(k);
     for (const [k, ids] of rm)
       s.get(k).onsuccess = (e) => {
         const x = e.target.result, v = [];
@@ -128,8 +127,9 @@ export function write(db, w, rm, buf, done) {
 export const memoryStore = { put() {}, remove() {}, leave: () => [], load: async () => [], close() {} };
 
 // IndexedDB. A tick's writes are noted (put, remove, del) and committed as one batch in one
-// transaction: `w`, a Map of record -> [messageId, start, end, ...] (each value's bytes in `buf`),
-// or 0 to delete it (also a key that is no record of ours); `rm`, a Map of record -> [messageId,
+// transaction: `w`, a Map of record -> [messageIds joined by U+0000, where each value ends in
+// `buf` (a Uint32Array, the first entry where the first starts), ...] (one pair per put), or 0 to
+// delete it (also a key that is no record of ours); `rm`, a Map of record -> [messageId,
 // ...] to take out of it; `sh`, the records to report to `committed` once durable.
 //
 // `failed(error)` gets the first failure, after which no record is written (the events stay in
@@ -202,15 +202,20 @@ export class IdbStore {
     this.#names.delete(this.#names.get(key));
     this.#names.delete(key);
   }
-  put(n, keys, values, ends, share) {
+  put(n, ids, values, ends, share) {
     this.#soon();
     const record = this.#pre + n, a = this.#len, b = (this.#len += values.length), w = this.#w;
     let buf = this.#buf;
     if (b > buf.length) (this.#buf = new Uint8Array(2 * b)).set(buf.subarray(0, a)), (buf = this.#buf);
     buf.set(values, a);
-    const l = w.get(record) ?? w.set(record, []).get(record);
-    keys.forEach((k, i) => l.push(k, a + ends[i], a + ends[i + 1]));
-    share ? this.#sh.add(record) : this.#mine.set(n, (this.#mine.get(n) ?? 0) + keys.length);
+    // The ids as they came, and the ends moved to the buffer (a copy: `ends` is a view of wasm
+    // memory): what is split, read and cloned per event is left to write(), in the worker.
+    (w.get(record) ?? w.set(record, []).get(record)).push(ids, ends.map((e) => e + a));
+    share ? this.#sh.add(record) : this.#mine.set(n, (this.#mine.get(n) ?? 0) + ends.length - 1);
+    // A tick's writes of over 1 MiB go in batches of about that much: a burst's buffer then
+    // stays small (grown by doubling and copied once for the worker, the buffer of a whole
+    // 100,000-event burst cost the page as much as the rest of its work per event).
+    b > 1 << 20 && this.#commit();
   }
   remove(n, keys, k) {
     const c = this.#mine.get(n), record = n > 0 ? this.#pre + n : this.#names.get(n);
@@ -264,7 +269,7 @@ export class IdbStore {
       b.go = () => {
         // Once failed, only deletes and removals.
         const w = this.#broken ? new Map([...b.w].filter((x) => !x[1])) : b.w;
-        const again = (b.again = () => write(this.#db, w, b.rm, b.buf, end));
+        const again = (b.again = () => write(this.#db, w, b.rm, b.buf, end, values));
         const r = this.#toWorker(this.#db.name, w, b.rm, b.buf);
         r ? r.then(([e, gone]) => end(e && new DOMException(...e), gone)) : again();
       };
